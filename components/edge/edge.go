@@ -1,0 +1,291 @@
+// Package edge exposes the API and the UI on one address through the Istio
+// ingress gateway, and fences the application namespace: STRICT mutual TLS
+// inside the mesh and NetworkPolicies that say who may talk to whom.
+package edge
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/llm-platform/llm-platform/internal/kube"
+	"github.com/llm-platform/llm-platform/stacks/spec"
+)
+
+// Name is the Istio Gateway's and VirtualService's name.
+const Name = "llm-platform"
+
+// Backend is a Service the edge routes to and the pods behind it.
+type Backend struct {
+	Host string // cluster DNS name of the Service
+	Port int    // Service port
+	// TargetPort is the pods' port, for NetworkPolicies.
+	TargetPort int
+	// Pods selects the backend's pods.
+	Pods map[string]string
+}
+
+// Args are the edge's inputs.
+type Args struct {
+	Config    spec.EdgeConfig
+	Namespace string
+	// IngressSelector selects the ingress gateway pods; IngressNamespace is
+	// where they run.
+	IngressSelector  map[string]string
+	IngressNamespace string
+	Gateway          Backend
+	// WebUI is nil when the UI is disabled: no "/" route then.
+	WebUI *Backend
+	// Models selects every model pod; ModelPort is vLLM's port.
+	Models    map[string]string
+	ModelPort int
+	// UITimeout bounds UI requests; the API has none (streams run long).
+	UITimeoutSeconds int
+}
+
+// Edge is the public entry point.
+type Edge struct {
+	pulumi.ResourceState
+	// APIBaseURL and WebUIURL are the public URLs (WebUIURL is "" without UI).
+	APIBaseURL string
+	WebUIURL   string
+}
+
+// Istio networking.istio.io/v1 specs: just the fields we set.
+type (
+	GatewaySpec struct {
+		Selector map[string]string `json:"selector"`
+		Servers  []Server          `json:"servers"`
+	}
+	Server struct {
+		Port  ServerPort `json:"port"`
+		Hosts []string   `json:"hosts"`
+		TLS   *ServerTLS `json:"tls,omitempty"`
+	}
+	ServerPort struct {
+		Number   int    `json:"number"`
+		Name     string `json:"name"`
+		Protocol string `json:"protocol"`
+	}
+	ServerTLS struct {
+		HTTPSRedirect  bool   `json:"httpsRedirect,omitempty"`
+		Mode           string `json:"mode,omitempty"`
+		CredentialName string `json:"credentialName,omitempty"`
+	}
+	VirtualServiceSpec struct {
+		Hosts    []string    `json:"hosts"`
+		Gateways []string    `json:"gateways"`
+		HTTP     []HTTPRoute `json:"http"`
+	}
+	HTTPRoute struct {
+		Name    string             `json:"name"`
+		Match   []HTTPMatch        `json:"match"`
+		Route   []RouteDestination `json:"route"`
+		Timeout string             `json:"timeout"`
+		Retries *Retries           `json:"retries,omitempty"`
+	}
+	HTTPMatch struct {
+		URI StringMatch `json:"uri"`
+	}
+	StringMatch struct {
+		Prefix string `json:"prefix,omitempty"`
+		Exact  string `json:"exact,omitempty"`
+	}
+	RouteDestination struct {
+		Destination Destination `json:"destination"`
+	}
+	Destination struct {
+		Host string `json:"host"`
+		Port struct {
+			Number int `json:"number"`
+		} `json:"port"`
+	}
+	Retries struct {
+		Attempts int    `json:"attempts"`
+		RetryOn  string `json:"retryOn,omitempty"`
+	}
+	PeerAuthenticationSpec struct {
+		MTLS struct {
+			Mode string `json:"mode"`
+		} `json:"mtls"`
+	}
+)
+
+// New declares the Gateway, VirtualService, PeerAuthentication and policies.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Edge, error) {
+	e := &Edge{}
+	if err := ctx.RegisterComponentResource("llm-platform:edge:Edge", name, e, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(e)
+	cfg := args.Config
+	tls := cfg.TLS.CredentialName != ""
+	labels := kube.Labels("llm-platform-edge", Name, "edge")
+
+	if _, err := kube.NewCustomResource(ctx, name, "networking.istio.io/v1", "Gateway",
+		kube.Meta(Name, args.Namespace, labels), gatewaySpec(args), parent); err != nil {
+		return nil, err
+	}
+	if _, err := kube.NewCustomResource(ctx, name, "networking.istio.io/v1", "VirtualService",
+		kube.Meta(Name, args.Namespace, labels), virtualServiceSpec(args), parent); err != nil {
+		return nil, err
+	}
+	if cfg.StrictMTLS {
+		var pa PeerAuthenticationSpec
+		pa.MTLS.Mode = "STRICT"
+		if _, err := kube.NewCustomResource(ctx, name, "security.istio.io/v1", "PeerAuthentication",
+			kube.Meta("default", args.Namespace, labels), pa, parent); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.NetworkPolicies {
+		if err := networkPolicies(ctx, name, args, labels, parent); err != nil {
+			return nil, err
+		}
+	}
+
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host := publicHost(cfg.Hosts)
+	e.APIBaseURL = fmt.Sprintf("%s://%s/v1", scheme, host)
+	if args.WebUI != nil {
+		e.WebUIURL = fmt.Sprintf("%s://%s/", scheme, host)
+	}
+	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{
+		"apiBaseUrl": pulumi.String(e.APIBaseURL),
+		"webUiUrl":   pulumi.String(e.WebUIURL),
+	})
+}
+
+// ExternalAddressHint stands in for the host when every configured host is a
+// wildcard: the address is the ingress gateway's load balancer.
+const ExternalAddressHint = "<istio-ingressgateway external address>"
+
+func publicHost(hosts []string) string {
+	for _, h := range hosts {
+		if !strings.Contains(h, "*") {
+			return h
+		}
+	}
+	return ExternalAddressHint
+}
+
+func gatewaySpec(args Args) GatewaySpec {
+	hosts := args.Config.Hosts
+	http := Server{Port: ServerPort{Number: 80, Name: "http", Protocol: "HTTP"}, Hosts: hosts}
+	if args.Config.TLS.CredentialName == "" {
+		return GatewaySpec{Selector: args.IngressSelector, Servers: []Server{http}}
+	}
+	http.TLS = &ServerTLS{HTTPSRedirect: true}
+	https := Server{
+		Port:  ServerPort{Number: 443, Name: "https", Protocol: "HTTPS"},
+		Hosts: hosts,
+		// The credential is a kubernetes.io/tls Secret in the ingress
+		// gateway's namespace.
+		TLS: &ServerTLS{Mode: "SIMPLE", CredentialName: args.Config.TLS.CredentialName},
+	}
+	return GatewaySpec{Selector: args.IngressSelector, Servers: []Server{https, http}}
+}
+
+func destination(b Backend) []RouteDestination {
+	var d Destination
+	d.Host, d.Port.Number = b.Host, b.Port
+	return []RouteDestination{{Destination: d}}
+}
+
+func virtualServiceSpec(args Args) VirtualServiceSpec {
+	routes := []HTTPRoute{{
+		Name:  "api",
+		Match: []HTTPMatch{{URI: StringMatch{Prefix: "/v1/"}}, {URI: StringMatch{Exact: "/v1"}}},
+		Route: destination(args.Gateway),
+		// "0s" disables the route timeout: a generation streams for as long
+		// as it takes (the gateway's own timeouts still apply). Generations
+		// are not idempotent, so they are never retried.
+		Timeout: "0s",
+		Retries: &Retries{Attempts: 0},
+	}}
+	if args.WebUI != nil {
+		routes = append(routes, HTTPRoute{
+			Name:    "ui",
+			Match:   []HTTPMatch{{URI: StringMatch{Prefix: "/"}}},
+			Route:   destination(*args.WebUI),
+			Timeout: fmt.Sprintf("%ds", args.UITimeoutSeconds),
+			Retries: &Retries{Attempts: 2, RetryOn: "connect-failure,refused-stream,unavailable"},
+		})
+	}
+	return VirtualServiceSpec{Hosts: args.Config.Hosts, Gateways: []string{Name}, HTTP: routes}
+}
+
+// networkPolicies: models accept only the gateway (and metrics scrapers in
+// the configured namespaces), the gateway only the ingress gateway and Open
+// WebUI, Open WebUI only the ingress gateway.
+func networkPolicies(ctx *pulumi.Context, name string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
+	ingress := peer(args.IngressSelector, args.IngressNamespace)
+	gatewayPeers := []networkingv1.NetworkPolicyPeerInput{ingress}
+	if args.WebUI != nil {
+		gatewayPeers = append(gatewayPeers, peer(args.WebUI.Pods, ""))
+	}
+	modelPeers := []networkingv1.NetworkPolicyPeerInput{peer(args.Gateway.Pods, "")}
+	for _, ns := range args.Config.MetricsNamespaces {
+		modelPeers = append(modelPeers, peer(nil, ns))
+	}
+	policies := []struct {
+		suffix string
+		pods   map[string]string
+		port   int
+		from   []networkingv1.NetworkPolicyPeerInput
+	}{
+		{"models", args.Models, args.ModelPort, modelPeers},
+		{"gateway", args.Gateway.Pods, args.Gateway.TargetPort, gatewayPeers},
+	}
+	if args.WebUI != nil {
+		policies = append(policies, struct {
+			suffix string
+			pods   map[string]string
+			port   int
+			from   []networkingv1.NetworkPolicyPeerInput
+		}{"webui", args.WebUI.Pods, args.WebUI.TargetPort, []networkingv1.NetworkPolicyPeerInput{ingress}})
+	}
+	for _, p := range policies {
+		_, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+p.suffix, &networkingv1.NetworkPolicyArgs{
+			Metadata: kube.Meta("allow-"+p.suffix, args.Namespace, labels),
+			Spec: &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.pods)},
+				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+				Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+					From: networkingv1.NetworkPolicyPeerArray(p.from),
+					Ports: networkingv1.NetworkPolicyPortArray{
+						&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.port), Protocol: pulumi.String("TCP")},
+						// Istio's sidecar serves health checks that the
+						// kubelet's rewritten probes and scrapers use.
+						&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(15020), Protocol: pulumi.String("TCP")},
+					},
+				}},
+			},
+		}, parent)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// peer selects pods by labels in a namespace ("" = the policy's own), or a
+// whole namespace when pods is nil.
+func peer(pods map[string]string, namespace string) networkingv1.NetworkPolicyPeerInput {
+	p := &networkingv1.NetworkPolicyPeerArgs{}
+	if pods != nil {
+		p.PodSelector = &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(pods)}
+	}
+	if namespace != "" {
+		p.NamespaceSelector = &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+			"kubernetes.io/metadata.name": pulumi.String(namespace),
+		}}
+	}
+	return p
+}

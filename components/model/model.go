@@ -1,0 +1,271 @@
+// Package model declares everything that serves one model with vLLM: a
+// StatefulSet with one Hugging Face cache claim per replica, a ClusterIP
+// Service, and a PodDisruptionBudget when there is more than one replica.
+//
+// Why a StatefulSet: the weights cache must persist across restarts, and the
+// storage classes every cluster has (GKE pd, EKS gp3) are ReadWriteOnce. One
+// shared RWO claim with replicas > 1 fails with Multi-Attach errors; one
+// claim per replica (volumeClaimTemplates) works on any cluster, at the cost
+// of each replica downloading the weights once. A StatefulSet's rolling
+// update also replaces pods one at a time without surging, so a rollout
+// never waits for a GPU that is not there.
+package model
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/llm-platform/llm-platform/internal/kube"
+	"github.com/llm-platform/llm-platform/stacks/spec"
+)
+
+const (
+	// Port is where vLLM serves the OpenAI API, /health and /metrics.
+	Port = 8000
+	// GPUResource is the extended resource the NVIDIA device plugin offers.
+	GPUResource = "nvidia.com/gpu"
+	// CacheMount holds HF_HOME on the per-replica claim.
+	CacheMount = "/cache"
+	hfHome     = CacheMount + "/huggingface"
+	// HFTokenKey is the key of the token in the HF token Secret.
+	HFTokenKey = "token"
+
+	probePeriod = 10
+	// terminationGrace lets in-flight generations finish after SIGTERM.
+	terminationGrace = 300
+)
+
+// Args are the inputs of one model.
+type Args struct {
+	Spec      spec.ModelSpec // validated and defaulted
+	Image     string         // vLLM image for GPU models
+	CPUImage  string         // vLLM image for CPU models (gpuRequestCount 0)
+	Namespace string
+	// NodeSelector places GPU models on GPU nodes (from the cloud component).
+	NodeSelector map[string]string
+	// HFTokenSecret is the Secret holding the Hugging Face token under
+	// HFTokenKey; nil when the stack has none.
+	HFTokenSecret *corev1.Secret
+}
+
+// Model is one served model.
+type Model struct {
+	pulumi.ResourceState
+
+	// ServedName is the name clients send as "model".
+	ServedName string
+	// Upstream is the Service's in-cluster host:port, for the gateway.
+	Upstream string
+	// URL is the in-cluster base URL of the OpenAI API.
+	URL pulumi.StringOutput
+}
+
+// New declares the workload, Service and disruption budget of one model.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Model, error) {
+	s := args.Spec
+	m := &Model{
+		ServedName: s.ModelName,
+		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(s.KubeName, args.Namespace), Port),
+	}
+	if err := ctx.RegisterComponentResource("llm-platform:model:Model", name, m, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(m)
+	labels := kube.Labels("vllm", s.KubeName, "model")
+	selector := kube.Selector("vllm", s.KubeName)
+
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: kube.Meta(s.KubeName, args.Namespace, labels),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: pulumi.ToStringMap(selector),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(Port),
+				TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	_, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+		Metadata: kube.Meta(s.KubeName, args.Namespace, labels),
+		Spec: &appsv1.StatefulSetSpecArgs{
+			Replicas:            pulumi.Int(s.Replicas),
+			ServiceName:         svc.Metadata.Name().Elem(),
+			PodManagementPolicy: pulumi.String("Parallel"),
+			Selector:            &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
+			UpdateStrategy:      &appsv1.StatefulSetUpdateStrategyArgs{Type: pulumi.String("RollingUpdate")},
+			// Deleting the model deletes its caches; scaling down keeps them
+			// for the next scale-up.
+			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs{
+				WhenDeleted: pulumi.String("Delete"),
+				WhenScaled:  pulumi.String("Retain"),
+			},
+			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{cacheClaim(s, labels)},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{
+					Labels: pulumi.ToStringMap(labels),
+					Annotations: pulumi.StringMap{
+						"prometheus.io/scrape": pulumi.String("true"),
+						"prometheus.io/port":   pulumi.String(strconv.Itoa(Port)),
+						"prometheus.io/path":   pulumi.String("/metrics"),
+					},
+				},
+				Spec: podSpec(args),
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	if s.Replicas > 1 {
+		_, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+			Metadata: kube.Meta(s.KubeName, args.Namespace, labels),
+			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+				MaxUnavailable: pulumi.Int(1),
+				Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
+			},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	m.URL = pulumi.Sprintf("http://%s/v1", m.Upstream)
+	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{
+		"servedName": pulumi.String(m.ServedName),
+		"url":        m.URL,
+	})
+}
+
+func cacheClaim(s spec.ModelSpec, labels map[string]string) corev1.PersistentVolumeClaimTypeInput {
+	claim := &corev1.PersistentVolumeClaimSpecArgs{
+		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+		Resources: &corev1.VolumeResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"storage": pulumi.String(s.PVCSize)},
+		},
+	}
+	if s.StorageClass != "" {
+		claim.StorageClassName = pulumi.String(s.StorageClass)
+	}
+	return &corev1.PersistentVolumeClaimTypeArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("cache"), Labels: pulumi.ToStringMap(labels)},
+		Spec:     claim,
+	}
+}
+
+func podSpec(args Args) *corev1.PodSpecArgs {
+	s := args.Spec
+	gpu := s.GPURequestCount > 0
+	image := args.CPUImage
+	requests := pulumi.StringMap{"cpu": pulumi.String(s.CPU), "memory": pulumi.String(s.Memory)}
+	memLimit := s.MemoryLimit()
+	limits := pulumi.StringMap{"memory": pulumi.String(memLimit.String())}
+	pod := &corev1.PodSpecArgs{
+		TerminationGracePeriodSeconds: pulumi.Int(terminationGrace),
+		Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
+			Name: pulumi.String("shm"),
+			// Tensor parallelism exchanges tensors through /dev/shm; the
+			// container runtime's 64 MiB default is far too small.
+			EmptyDir: &corev1.EmptyDirVolumeSourceArgs{Medium: pulumi.String("Memory"), SizeLimit: pulumi.String(s.ShmSize)},
+		}},
+	}
+	if gpu {
+		image = args.Image
+		gpus := pulumi.String(strconv.Itoa(s.GPURequestCount))
+		requests[GPUResource], limits[GPUResource] = gpus, gpus
+		pod.NodeSelector = pulumi.ToStringMap(args.NodeSelector)
+		// GKE and EKS add this toleration themselves (ExtendedResourceToleration);
+		// declaring it keeps the pod schedulable on clusters that do not.
+		pod.Tolerations = corev1.TolerationArray{&corev1.TolerationArgs{
+			Key: pulumi.String(GPUResource), Operator: pulumi.String("Exists"), Effect: pulumi.String("NoSchedule"),
+		}}
+	}
+	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
+	pod.Containers = corev1.ContainerArray{&corev1.ContainerArgs{
+		Name:    pulumi.String("vllm"),
+		Image:   pulumi.String(image),
+		Command: pulumi.StringArray{pulumi.String("vllm"), pulumi.String("serve")},
+		Args:    pulumi.ToStringArray(vllmArgs(s)),
+		Env:     env(args),
+		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+			Name: pulumi.String("http"), ContainerPort: pulumi.Int(Port), Protocol: pulumi.String("TCP"),
+		}},
+		Resources: &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits},
+		VolumeMounts: corev1.VolumeMountArray{
+			&corev1.VolumeMountArgs{Name: pulumi.String("cache"), MountPath: pulumi.String(CacheMount)},
+			&corev1.VolumeMountArgs{Name: pulumi.String("shm"), MountPath: pulumi.String("/dev/shm")},
+		},
+		// /health answers only once the weights are loaded. The startup probe
+		// allows the whole first download; liveness starts after it.
+		StartupProbe: &corev1.ProbeArgs{
+			HttpGet: health, PeriodSeconds: pulumi.Int(probePeriod),
+			FailureThreshold: pulumi.Int(int(math.Ceil(float64(s.StartupTimeoutSecs) / probePeriod))),
+		},
+		ReadinessProbe: &corev1.ProbeArgs{
+			HttpGet: health, PeriodSeconds: pulumi.Int(probePeriod), TimeoutSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(3),
+		},
+		LivenessProbe: &corev1.ProbeArgs{
+			HttpGet: health, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(4),
+		},
+		// Give the Service time to drop the endpoint before vLLM stops
+		// accepting connections.
+		Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+			Exec: &corev1.ExecActionArgs{Command: pulumi.StringArray{pulumi.String("sleep"), pulumi.String("10")}},
+		}},
+	}}
+	return pod
+}
+
+// vllmArgs are the arguments of `vllm serve`, free-form extraArgs last so
+// they can add anything the typed keys do not cover.
+func vllmArgs(s spec.ModelSpec) []string {
+	a := []string{s.HuggingfaceID,
+		"--served-model-name", s.ModelName,
+		"--host", "0.0.0.0",
+		"--port", strconv.Itoa(Port),
+		"--dtype", s.Dtype,
+	}
+	if s.GPURequestCount > 0 {
+		a = append(a,
+			"--tensor-parallel-size", strconv.Itoa(s.GPURequestCount),
+			"--gpu-memory-utilization", strconv.FormatFloat(s.GPUMemoryUtilization, 'f', -1, 64))
+	}
+	if s.MaxModelLen > 0 {
+		a = append(a, "--max-model-len", strconv.Itoa(s.MaxModelLen))
+	}
+	if s.TrustRemoteCode {
+		a = append(a, "--trust-remote-code")
+	}
+	return append(a, s.ExtraArgs...)
+}
+
+func env(args Args) corev1.EnvVarArray {
+	vars := corev1.EnvVarArray{
+		&corev1.EnvVarArgs{Name: pulumi.String("HF_HOME"), Value: pulumi.String(hfHome)},
+		// vLLM >= 0.20 reads the user name at start; containers without a
+		// passwd entry for their uid need it set.
+		&corev1.EnvVarArgs{Name: pulumi.String("USER"), Value: pulumi.String("vllm")},
+		&corev1.EnvVarArgs{Name: pulumi.String("VLLM_NO_USAGE_STATS"), Value: pulumi.String("1")},
+	}
+	if args.HFTokenSecret != nil {
+		vars = append(vars, &corev1.EnvVarArgs{
+			Name: pulumi.String("HF_TOKEN"),
+			ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
+				Name: args.HFTokenSecret.Metadata.Name().Elem(),
+				Key:  pulumi.String(HFTokenKey),
+			}},
+		})
+	}
+	return vars
+}

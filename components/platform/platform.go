@@ -1,0 +1,285 @@
+// Package platform installs the cluster add-ons the application layer needs:
+// Istio (base, istiod, the ingress gateway), Argo CD with optional GitOps
+// Applications, and on EKS the NVIDIA device plugin. It also owns the
+// application namespace.
+//
+// Every add-on is a helm/v3 Release, not a helm/v4 Chart:
+//   - istiod patches its own webhook configurations (caBundle, failurePolicy)
+//     after install; a v4 Chart owns those objects one by one and would
+//     report drift on every preview, a Release does not;
+//   - Helm itself orders CRDs (Istio base, Argo CD) before their users and
+//     runs the charts' hooks, which a client-side render does not;
+//   - a Release is one resource whose inputs (chart, version, values) tests
+//     read under mocks without the chart, which cannot be fetched here.
+//
+// The price: a Release needs a reachable cluster, so the offline render mode
+// (render.dir) skips these add-ons (see package stacks).
+package platform
+
+import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/llm-platform/llm-platform/internal/kube"
+	"github.com/llm-platform/llm-platform/internal/versions"
+	"github.com/llm-platform/llm-platform/stacks/spec"
+)
+
+// Fixed names other components rely on.
+const (
+	IstioNamespace   = "istio-system"
+	IngressNamespace = "istio-ingress"
+	// IngressRelease is the gateway chart's release name. The chart labels
+	// its pods `istio: <release name without "istio-">`.
+	IngressRelease  = "istio-ingressgateway"
+	ArgoCDNamespace = "argocd"
+	DevicePluginNS  = "nvidia-device-plugin"
+	// GPUPresentLabel is the label the NVIDIA device plugin chart's default
+	// affinity requires; the EKS component puts it on its GPU nodes.
+	GPUPresentLabel = "nvidia.com/gpu.present"
+)
+
+// IngressSelector selects the ingress gateway pods the Istio Gateway binds to.
+var IngressSelector = map[string]string{"istio": "ingressgateway"}
+
+// Args configure the add-ons. Disabled add-ons declare nothing.
+type Args struct {
+	// Namespace is the application namespace, created here.
+	Namespace string
+	// SidecarInjection labels the namespace for Istio's sidecar injector.
+	SidecarInjection bool
+	Istio            spec.IstioConfig
+	ArgoCD           spec.ArgoCDConfig
+	// DevicePlugin installs the NVIDIA device plugin (EKS only: GKE runs its own).
+	DevicePlugin bool
+	// GPUNodeSelector places the device plugin on GPU nodes.
+	GPUNodeSelector map[string]string
+}
+
+// Platform is the installed add-ons.
+type Platform struct {
+	pulumi.ResourceState
+
+	// Namespace is the application namespace; depend on it.
+	Namespace *corev1.Namespace
+	// Ready is what application resources should depend on: the namespace
+	// and, when installed, istiod (whose webhook injects sidecars).
+	Ready []pulumi.Resource
+}
+
+// New declares the namespace and the enabled add-ons.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Platform, error) {
+	p := &Platform{}
+	if err := ctx.RegisterComponentResource("llm-platform:platform:Platform", name, p, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(p)
+
+	nsLabels := kube.Labels("llm-platform", args.Namespace, "namespace")
+	if args.SidecarInjection {
+		nsLabels["istio-injection"] = "enabled"
+	}
+	ns, err := corev1.NewNamespace(ctx, name+"-app", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(nsLabels)},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	p.Namespace = ns
+	p.Ready = []pulumi.Resource{ns}
+
+	if args.Istio.Enabled {
+		istiod, err := istio(ctx, name, args.Istio, parent)
+		if err != nil {
+			return nil, err
+		}
+		p.Ready = append(p.Ready, istiod)
+	}
+	if args.ArgoCD.Enabled {
+		if err := argoCD(ctx, name, args.ArgoCD, parent); err != nil {
+			return nil, err
+		}
+	}
+	if args.DevicePlugin {
+		if err := devicePlugin(ctx, name, args.GPUNodeSelector, parent); err != nil {
+			return nil, err
+		}
+	}
+	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"namespace": ns.Metadata.Name()})
+}
+
+func release(ctx *pulumi.Context, name string, chart versions.Chart, namespace string, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
+	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
+		Name:            pulumi.String(name),
+		Chart:           pulumi.String(chart.Name),
+		Version:         pulumi.String(chart.Version),
+		RepositoryOpts:  &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repo)},
+		Namespace:       pulumi.String(namespace),
+		CreateNamespace: pulumi.Bool(true),
+		Atomic:          pulumi.Bool(true),
+		CleanupOnFail:   pulumi.Bool(true),
+		Timeout:         pulumi.Int(900),
+		Values:          kube.Values(values),
+	}, opts...)
+}
+
+// Typed Helm values: only what we set, named as the charts name them.
+type (
+	resources struct {
+		Requests map[string]string `json:"requests,omitempty"`
+		Limits   map[string]string `json:"limits,omitempty"`
+	}
+	istiodValues struct {
+		Pilot struct {
+			AutoscaleMin int       `json:"autoscaleMin"`
+			Resources    resources `json:"resources"`
+		} `json:"pilot"`
+		MeshConfig struct {
+			AccessLogFile string `json:"accessLogFile"`
+		} `json:"meshConfig"`
+	}
+	gatewayValues struct {
+		Autoscaling struct {
+			Enabled     bool `json:"enabled"`
+			MinReplicas int  `json:"minReplicas"`
+			MaxReplicas int  `json:"maxReplicas"`
+		} `json:"autoscaling"`
+		Service struct {
+			Type        string            `json:"type"`
+			Annotations map[string]string `json:"annotations,omitempty"`
+		} `json:"service"`
+		Resources resources `json:"resources"`
+	}
+)
+
+// istio installs base -> istiod -> ingress gateway, each depending on the
+// one before: the gateway's `image: auto` is filled in by istiod's
+// injection webhook, which must exist before its pods are created.
+func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi.ResourceOption) (*helmv3.Release, error) {
+	base, err := release(ctx, "istio-base", versions.IstioBase, IstioNamespace,
+		map[string]string{"defaultRevision": "default"}, parent)
+	if err != nil {
+		return nil, err
+	}
+	var iv istiodValues
+	iv.Pilot.AutoscaleMin = 2
+	iv.Pilot.Resources = resources{Requests: map[string]string{"cpu": "250m", "memory": "512Mi"}}
+	iv.MeshConfig.AccessLogFile = "/dev/stdout"
+	istiod, err := release(ctx, "istiod", versions.Istiod, IstioNamespace, iv, parent, pulumi.DependsOn([]pulumi.Resource{base}))
+	if err != nil {
+		return nil, err
+	}
+	var gv gatewayValues
+	gv.Autoscaling.Enabled = true
+	gv.Autoscaling.MinReplicas = cfg.GatewayReplicas
+	gv.Autoscaling.MaxReplicas = max(cfg.GatewayReplicas*3, 3)
+	gv.Service.Type = "LoadBalancer"
+	gv.Service.Annotations = cfg.ServiceAnnotations
+	gv.Resources = resources{
+		Requests: map[string]string{"cpu": "200m", "memory": "256Mi"},
+		Limits:   map[string]string{"memory": "1Gi"},
+	}
+	_, err = release(ctx, IngressRelease, versions.IstioGateway, IngressNamespace, gv, parent, pulumi.DependsOn([]pulumi.Resource{istiod}))
+	return istiod, err
+}
+
+type argoValues struct {
+	Configs struct {
+		Params map[string]bool `json:"params"`
+	} `json:"configs"`
+	RedisHA struct {
+		Enabled bool `json:"enabled"`
+	} `json:"redis-ha"`
+	Controller replicasValues `json:"controller"`
+	Server     replicasValues `json:"server"`
+	RepoServer replicasValues `json:"repoServer"`
+	AppSet     replicasValues `json:"applicationSet"`
+}
+
+type replicasValues struct {
+	Replicas  int       `json:"replicas"`
+	Resources resources `json:"resources"`
+}
+
+// Application is the part of an Argo CD Application we declare.
+type Application struct {
+	Project     string    `json:"project"`
+	Source      AppSource `json:"source"`
+	Destination struct {
+		Server    string `json:"server"`
+		Namespace string `json:"namespace"`
+	} `json:"destination"`
+	SyncPolicy struct {
+		Automated struct {
+			Prune    bool `json:"prune"`
+			SelfHeal bool `json:"selfHeal"`
+		} `json:"automated"`
+		SyncOptions []string `json:"syncOptions"`
+	} `json:"syncPolicy"`
+}
+
+// AppSource is where Argo CD reads manifests from.
+type AppSource struct {
+	RepoURL        string `json:"repoURL"`
+	Path           string `json:"path"`
+	TargetRevision string `json:"targetRevision"`
+}
+
+func argoCD(ctx *pulumi.Context, name string, cfg spec.ArgoCDConfig, parent pulumi.ResourceOption) error {
+	var v argoValues
+	// Behind the mesh the server speaks plain HTTP; TLS ends at the edge.
+	v.Configs.Params = map[string]bool{"server.insecure": cfg.Insecure}
+	replicas := 1
+	if cfg.HA {
+		replicas = 2
+	}
+	v.RedisHA.Enabled = cfg.HA
+	small := resources{Requests: map[string]string{"cpu": "100m", "memory": "256Mi"}}
+	v.Controller = replicasValues{Replicas: 1, Resources: resources{Requests: map[string]string{"cpu": "250m", "memory": "512Mi"}}}
+	v.Server = replicasValues{Replicas: replicas, Resources: small}
+	v.RepoServer = replicasValues{Replicas: replicas, Resources: small}
+	v.AppSet = replicasValues{Replicas: replicas, Resources: small}
+	argo, err := release(ctx, "argocd", versions.ArgoCD, ArgoCDNamespace, v, parent)
+	if err != nil {
+		return err
+	}
+	for _, app := range cfg.Apps {
+		var a Application
+		a.Project = "default"
+		a.Source = AppSource{RepoURL: app.RepoURL, Path: app.Path, TargetRevision: app.TargetRevision}
+		a.Destination.Server = "https://kubernetes.default.svc"
+		a.Destination.Namespace = app.Namespace
+		a.SyncPolicy.Automated.Prune = true
+		a.SyncPolicy.Automated.SelfHeal = true
+		a.SyncPolicy.SyncOptions = []string{"CreateNamespace=true"}
+		_, err := kube.NewCustomResource(ctx, name+"-app-"+app.Name, "argoproj.io/v1alpha1", "Application",
+			kube.Meta(app.Name, ArgoCDNamespace, kube.Labels("argocd-application", app.Name, "gitops")), a,
+			parent, pulumi.DependsOn([]pulumi.Resource{argo}))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type devicePluginValues struct {
+	NodeSelector map[string]string `json:"nodeSelector"`
+	Tolerations  []toleration      `json:"tolerations"`
+}
+
+type toleration struct {
+	Key      string `json:"key"`
+	Operator string `json:"operator"`
+	Effect   string `json:"effect"`
+}
+
+func devicePlugin(ctx *pulumi.Context, name string, nodeSelector map[string]string, parent pulumi.ResourceOption) error {
+	v := devicePluginValues{
+		NodeSelector: nodeSelector,
+		Tolerations:  []toleration{{Key: "nvidia.com/gpu", Operator: "Exists", Effect: "NoSchedule"}},
+	}
+	_, err := release(ctx, "nvidia-device-plugin", versions.NVIDIADevicePlugin, DevicePluginNS, v, parent)
+	return err
+}

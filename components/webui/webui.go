@@ -1,0 +1,202 @@
+// Package webui declares Open WebUI wired to the gateway: a single-replica
+// Deployment on a data claim, its Service, and the Secret holding the
+// session-signing key.
+package webui
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/llm-platform/llm-platform/internal/kube"
+	"github.com/llm-platform/llm-platform/stacks/spec"
+)
+
+const (
+	// Name is the Service, Deployment and claim name.
+	Name = "open-webui"
+	// Port is the Service port; Open WebUI listens on ContainerPort.
+	Port = 80
+	// ContainerPort is where the container listens.
+	ContainerPort = 8080
+	dataDir       = "/app/backend/data"
+	secretKeyKey  = "webui-secret-key"
+)
+
+// Args are Open WebUI's inputs.
+type Args struct {
+	Config    spec.WebUIConfig
+	Namespace string
+	// GatewayURL is the gateway's in-cluster OpenAI base URL (ending in /v1).
+	GatewayURL string
+	// GatewayKey, when the gateway checks API keys, is the Secret and key
+	// holding the key Open WebUI presents.
+	GatewayKeySecret *corev1.Secret
+	GatewayKeyKey    string
+	// DefaultModel is preselected in new chats.
+	DefaultModel string
+	// SecretKey signs sessions. When nil a random key is generated once and
+	// kept in state (changes to it are ignored, so it stays stable).
+	SecretKey pulumi.StringInput
+}
+
+// WebUI is the deployed UI.
+type WebUI struct {
+	pulumi.ResourceState
+	// Host is the Service's cluster DNS name, for the edge's routes.
+	Host string
+}
+
+// New declares Open WebUI.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*WebUI, error) {
+	w := &WebUI{Host: kube.ServiceHost(Name, args.Namespace)}
+	if err := ctx.RegisterComponentResource("llm-platform:webui:WebUI", name, w, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(w)
+	labels := kube.Labels("open-webui", Name, "webui")
+	selector := kube.Selector("open-webui", Name)
+
+	secretOpts := []pulumi.ResourceOption{parent}
+	key := args.SecretKey
+	if key == nil {
+		generated, err := randomKey()
+		if err != nil {
+			return nil, err
+		}
+		key = pulumi.String(generated)
+		// The key is generated anew on every run; only the first one is
+		// ever applied, so sessions survive restarts and updates. Set
+		// webuiSecretKey to rotate it.
+		secretOpts = append(secretOpts, pulumi.IgnoreChanges([]string{"stringData"}))
+	}
+	secret, err := corev1.NewSecret(ctx, name, &corev1.SecretArgs{
+		Metadata:   kube.Meta(Name, args.Namespace, labels),
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{secretKeyKey: pulumi.ToSecret(key).(pulumi.StringOutput)},
+	}, secretOpts...)
+	if err != nil {
+		return nil, err
+	}
+
+	claim := &corev1.PersistentVolumeClaimSpecArgs{
+		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+		Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(args.Config.StorageSize)}},
+	}
+	if args.Config.StorageClass != "" {
+		claim.StorageClassName = pulumi.String(args.Config.StorageClass)
+	}
+	pvc, err := corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
+		Metadata: kube.Meta(Name+"-data", args.Namespace, labels),
+		Spec:     claim,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
+	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: kube.Meta(Name, args.Namespace, labels),
+		Spec: &appsv1.DeploymentSpecArgs{
+			// One replica on a ReadWriteOnce claim (SQLite lives there);
+			// Recreate so the old pod releases the volume first.
+			Replicas: pulumi.Int(1),
+			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+				Spec: &corev1.PodSpecArgs{
+					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:  pulumi.String("open-webui"),
+						Image: pulumi.String(args.Config.Image),
+						Env:   env(args, secret),
+						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+							Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
+						}},
+						Resources: &corev1.ResourceRequirementsArgs{
+							Requests: pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("1Gi")},
+							Limits:   pulumi.StringMap{"memory": pulumi.String("2Gi")},
+						},
+						VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{
+							Name: pulumi.String("data"), MountPath: pulumi.String(dataDir),
+						}},
+						// The first start migrates the database and loads
+						// embedding models: allow it 10 minutes.
+						StartupProbe:   &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(60)},
+						ReadinessProbe: &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
+						LivenessProbe:  &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(20), TimeoutSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(3)},
+					}},
+					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
+						Name:                  pulumi.String("data"),
+						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pvc.Metadata.Name().Elem()},
+					}},
+				},
+			},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	_, err = corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: kube.Meta(Name, args.Namespace, labels),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: pulumi.ToStringMap(selector),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(Port), TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"host": pulumi.String(w.Host)})
+}
+
+func env(args Args, secret *corev1.Secret) corev1.EnvVarArray {
+	plain := func(name, value string) corev1.EnvVarInput {
+		return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
+	}
+	fromSecret := func(name string, s *corev1.Secret, key string) corev1.EnvVarInput {
+		return &corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: s.Metadata.Name().Elem(), Key: pulumi.String(key)},
+		}}
+	}
+	vars := corev1.EnvVarArray{
+		plain("OPENAI_API_BASE_URL", args.GatewayURL),
+		plain("ENABLE_OPENAI_API", "True"),
+		plain("ENABLE_OLLAMA_API", "False"),
+		plain("WEBUI_AUTH", "True"),
+		plain("ENABLE_SIGNUP", pyBool(args.Config.EnableSignup)),
+		plain("DEFAULT_USER_ROLE", args.Config.DefaultUserRole),
+		// Without this, Open WebUI stores these settings in its database at
+		// first start and ignores later changes to the stack config.
+		plain("ENABLE_PERSISTENT_CONFIG", "False"),
+		plain("DEFAULT_MODELS", args.DefaultModel),
+		fromSecret("WEBUI_SECRET_KEY", secret, secretKeyKey),
+	}
+	if args.GatewayKeySecret != nil {
+		vars = append(vars, fromSecret("OPENAI_API_KEY", args.GatewayKeySecret, args.GatewayKeyKey))
+	}
+	return vars
+}
+
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+func randomKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

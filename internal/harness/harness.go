@@ -1,0 +1,322 @@
+// Package harness runs Pulumi programs under mocks and lets tests read what
+// they declared as real Kubernetes API objects.
+//
+// Every registered resource is recorded with its type token, name, parent,
+// provider and inputs. Kubernetes resources decode strictly into their
+// k8s.io/api types, so a test reads dep.Spec.Template.Spec.Containers[0].Args
+// instead of walking property maps, and a misspelled field fails the test.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// Project is the Pulumi project name the program runs under.
+const Project = "llm-platform"
+
+// Resource is one resource the program registered.
+type Resource struct {
+	Type     string
+	Name     string
+	URN      string
+	Parent   string // parent URN ("" for the stack's direct children)
+	Provider string // provider reference "urn::id" ("" for the default provider)
+	Custom   bool
+	Inputs   resource.PropertyMap
+	// DependsOn lists the URNs of explicit and implicit dependencies.
+	DependsOn []string
+}
+
+// Mocks records registrations and answers invokes from CallResults.
+type Mocks struct {
+	mu        sync.Mutex
+	resources []Resource
+	// CallResults maps an invoke token (e.g. "aws:index/getAvailabilityZones:getAvailabilityZones")
+	// to its result. An invoke without an entry fails the program.
+	CallResults map[string]resource.PropertyMap
+	calls       []pulumi.MockCallArgs
+}
+
+// NewResource implements pulumi.MockResourceMonitor: it records the
+// resource and echoes its inputs back as its state.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r := Resource{
+		Type:     args.TypeToken,
+		Name:     args.Name,
+		Provider: args.Provider,
+		Custom:   args.Custom,
+		Inputs:   args.Inputs,
+	}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent = rpc.GetParent()
+		r.DependsOn = append(r.DependsOn, rpc.GetDependencies()...)
+		for _, deps := range rpc.GetPropertyDependencies() {
+			r.DependsOn = append(r.DependsOn, deps.GetUrns()...)
+		}
+	}
+	r.URN = urn(r.Parent, r.Type, r.Name)
+	m.mu.Lock()
+	m.resources = append(m.resources, r)
+	m.mu.Unlock()
+	state := args.Inputs.Copy()
+	if args.TypeToken == "kubernetes:core/v1:Service" {
+		// A Service's status is set by the cluster; give it none, like a
+		// LoadBalancer that has no address yet.
+		state["status"] = resource.NewProperty(resource.PropertyMap{})
+	}
+	return args.Name + "-id", state, nil
+}
+
+// urn mirrors the mock monitor's URN scheme closely enough to match parents.
+func urn(parent, typ, name string) string {
+	parentType := ""
+	if parent != "" {
+		if u := resource.URN(parent); u.QualifiedType() != resource.RootStackType {
+			parentType = string(u.QualifiedType()) + "$"
+		}
+	}
+	return fmt.Sprintf("urn:pulumi:test::%s::%s%s::%s", Project, parentType, typ, name)
+}
+
+// Call implements pulumi.MockResourceMonitor for invokes.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, args)
+	if out, ok := m.CallResults[args.Token]; ok {
+		return out, nil
+	}
+	return nil, fmt.Errorf("unmocked invoke %s", args.Token)
+}
+
+// Calls returns the invoke tokens the program made, in order.
+func (m *Mocks) Calls() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, len(m.calls))
+	for i, c := range m.calls {
+		out[i] = c.Token
+	}
+	return out
+}
+
+// Run runs program under mocks with the given stack config (keys without
+// the project prefix, values as Pulumi hands them to programs). secretKeys
+// marks keys as secret. It returns the recorder and the program's error.
+func Run(t testing.TB, config map[string]string, secretKeys []string, program pulumi.RunFunc, mocks ...*Mocks) (*Mocks, error) {
+	t.Helper()
+	m := &Mocks{}
+	if len(mocks) > 0 {
+		m = mocks[0]
+	}
+	full := make(map[string]string, len(config))
+	for k, v := range config {
+		full[Project+":"+k] = v
+	}
+	var secret []string
+	for _, k := range secretKeys {
+		secret = append(secret, Project+":"+k)
+	}
+	err := pulumi.RunErr(program, pulumi.WithMocks(Project, "test", m), func(info *pulumi.RunInfo) {
+		info.Config, info.ConfigSecretKeys = full, secret
+	})
+	return m, err
+}
+
+// Resources returns every recorded resource, sorted by URN.
+func (m *Mocks) Resources() []Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := append([]Resource(nil), m.resources...)
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+// ByType returns the resources of one type token, sorted by URN.
+func (m *Mocks) ByType(typ string) []Resource {
+	var out []Resource
+	for _, r := range m.Resources() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Find returns the one resource with this type and Pulumi name, or fails.
+func (m *Mocks) Find(t testing.TB, typ, name string) Resource {
+	t.Helper()
+	var found []Resource
+	for _, r := range m.ByType(typ) {
+		if r.Name == name {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		var names []string
+		for _, r := range m.ByType(typ) {
+			names = append(names, r.Name)
+		}
+		require.Failf(t, "resource not found", "want one %s named %q, found %d; %s has: %s", typ, name, len(found), typ, strings.Join(names, ", "))
+	}
+	return found[0]
+}
+
+// Has reports whether a resource with this type and name was registered.
+func (m *Mocks) Has(typ, name string) bool {
+	for _, r := range m.ByType(typ) {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Children returns the resources whose parent is r.
+func (m *Mocks) Children(r Resource) []Resource {
+	var out []Resource
+	for _, c := range m.Resources() {
+		if c.Parent == r.URN {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Plain converts a property map into plain Go values (what encoding/json
+// produces), unwrapping secrets and outputs; unknown values become nil.
+func Plain(props resource.PropertyMap) map[string]any {
+	return plainValue(resource.NewProperty(props)).(map[string]any)
+}
+
+func plainValue(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return plainValue(v.SecretValue().Element)
+	case v.IsOutput():
+		if !v.OutputValue().Known {
+			return nil
+		}
+		return plainValue(v.OutputValue().Element)
+	case v.IsComputed(), v.IsNull():
+		return nil
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = plainValue(e)
+		}
+		return out
+	case v.IsArray():
+		out := make([]any, 0, len(v.ArrayValue()))
+		for _, e := range v.ArrayValue() {
+			out = append(out, plainValue(e))
+		}
+		return out
+	case v.IsResourceReference():
+		return string(v.ResourceReferenceValue().URN)
+	}
+	return v.V
+}
+
+// DecodeInto strictly decodes a resource's inputs into out (a k8s.io/api
+// type): a field the type does not know fails, so typos cannot hide.
+func DecodeInto(props resource.PropertyMap, out any) error {
+	raw, err := json.Marshal(Plain(props))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(out)
+}
+
+// Decode finds the resource typ/name and decodes its inputs into a T.
+func Decode[T any](t testing.TB, m *Mocks, typ, name string) T {
+	t.Helper()
+	var out T
+	r := m.Find(t, typ, name)
+	require.NoError(t, DecodeInto(r.Inputs, &out), "decoding %s %s", typ, name)
+	return out
+}
+
+// SecretPaths returns the dotted paths of every secret value in props.
+func SecretPaths(props resource.PropertyMap) []string {
+	var out []string
+	var walk func(path string, v resource.PropertyValue)
+	walk = func(path string, v resource.PropertyValue) {
+		switch {
+		case v.IsSecret():
+			out = append(out, path)
+		case v.IsOutput() && v.OutputValue().Secret:
+			out = append(out, path)
+		case v.IsObject():
+			for k, e := range v.ObjectValue() {
+				walk(strings.TrimPrefix(path+"."+string(k), "."), e)
+			}
+		case v.IsArray():
+			for i, e := range v.ArrayValue() {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	walk("", resource.NewProperty(props))
+	sort.Strings(out)
+	return out
+}
+
+// Await resolves an output after the program ran and reports its value and
+// whether it is secret.
+func Await(t testing.TB, o pulumi.Output) (value any, secret bool) {
+	t.Helper()
+	res, err := internals.UnsafeAwaitOutput(context.Background(), o)
+	require.NoError(t, err)
+	return res.Value, res.Secret
+}
+
+// StackConfig reads a Pulumi.<stack>.yaml file and returns its project
+// config the way the engine hands it to programs: strings as they are,
+// everything else as JSON. Keys come back without the project prefix.
+// Encrypted (`secure:`) values are refused: stack files in this repository
+// must not carry secrets.
+func StackConfig(t testing.TB, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	require.NoError(t, yaml.Unmarshal(data, &file), path)
+	out := map[string]string{}
+	for key, v := range file.Config {
+		name, ok := strings.CutPrefix(key, Project+":")
+		if !ok {
+			continue // provider config such as gcp:project
+		}
+		if obj, isObj := v.(map[string]any); isObj {
+			_, secure := obj["secure"]
+			require.False(t, secure, "%s: %s holds an encrypted value; stack files in the repo must not", path, key)
+		}
+		if s, isString := v.(string); isString {
+			out[name] = s
+			continue
+		}
+		raw, err := json.Marshal(v)
+		require.NoError(t, err, "%s: %s", path, key)
+		out[name] = string(raw)
+	}
+	return out
+}

@@ -1,0 +1,170 @@
+// Package stacks turns one stack config into the platform: it loads the
+// typed config (package spec), picks the cloud, and composes the components.
+// It is the only package that knows about clouds.
+package stacks
+
+import (
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/llm-platform/llm-platform/components/edge"
+	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/webui"
+	"github.com/llm-platform/llm-platform/internal/kube"
+	"github.com/llm-platform/llm-platform/stacks/spec"
+)
+
+// Outputs are the stack outputs, also returned for tests.
+type Outputs struct {
+	APIBaseURL string
+	WebUIURL   string
+	// GatewayURL is the in-cluster OpenAI base URL.
+	GatewayURL  string
+	Models      []string
+	ClusterName pulumi.StringOutput
+	// Kubeconfig is secret; empty for the existing cloud (it is the user's own).
+	Kubeconfig pulumi.StringOutput
+}
+
+// Run is the Pulumi program.
+func Run(ctx *pulumi.Context) error {
+	_, err := Program(ctx)
+	return err
+}
+
+// Program declares the whole platform and exports its outputs.
+func Program(ctx *pulumi.Context) (*Outputs, error) {
+	cfg, secrets, err := spec.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCluster(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	k8s := pulumi.Provider(c.provider)
+	rendering := cfg.Render.Dir != ""
+	if rendering {
+		ctx.Log.Warn("render.dir is set: writing manifests to "+cfg.Render.Dir+
+			"; skipping cloud provisioning and the Helm add-ons (Istio, Argo CD, device plugin), which need a live cluster", nil)
+	}
+
+	istio, argo := cfg.Platform.Istio, cfg.Platform.ArgoCD
+	istio.Enabled = istio.Enabled && !rendering
+	argo.Enabled = argo.Enabled && !rendering
+	plat, err := platform.New(ctx, "platform", platform.Args{
+		Namespace:        cfg.Namespace,
+		SidecarInjection: cfg.Edge.Enabled && cfg.Edge.StrictMTLS,
+		Istio:            istio,
+		ArgoCD:           argo,
+		DevicePlugin:     cfg.Cloud == spec.CloudEKS && cfg.Platform.DevicePlugin.Enabled && !rendering,
+		GPUNodeSelector:  c.nodeSelector,
+	}, k8s)
+	if err != nil {
+		return nil, err
+	}
+	app := []pulumi.ResourceOption{k8s, pulumi.DependsOn(plat.Ready)}
+
+	var hfToken *corev1.Secret
+	if secrets.HasHFToken {
+		hfToken, err = corev1.NewSecret(ctx, "hf-token", &corev1.SecretArgs{
+			Metadata:   kube.Meta("hf-token", cfg.Namespace, kube.Labels("hf-token", "hf-token", "model")),
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{model.HFTokenKey: secrets.HFToken},
+		}, app...)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	routes := make([]nginx.Route, 0, len(cfg.Models))
+	served := make([]string, 0, len(cfg.Models))
+	for _, m := range cfg.Models {
+		mod, err := model.New(ctx, m.KubeName, model.Args{
+			Spec:          m,
+			Image:         cfg.VLLM.Image,
+			CPUImage:      cfg.VLLM.CPUImage,
+			Namespace:     cfg.Namespace,
+			NodeSelector:  c.nodeSelector,
+			HFTokenSecret: hfToken,
+		}, app...)
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream})
+		served = append(served, mod.ServedName)
+	}
+
+	gwArgs := gateway.Args{Config: cfg.Gateway, Namespace: cfg.Namespace, Routes: routes}
+	if secrets.NumAPIKeys > 0 {
+		gwArgs.APIKeys = secrets.GatewayAPIKeys
+	}
+	gw, err := gateway.New(ctx, "gateway", gwArgs, app...)
+	if err != nil {
+		return nil, err
+	}
+
+	var ui *webui.WebUI
+	if cfg.WebUI.Enabled {
+		uiArgs := webui.Args{
+			Config:       cfg.WebUI,
+			Namespace:    cfg.Namespace,
+			GatewayURL:   gw.URL,
+			DefaultModel: served[0],
+		}
+		if gw.KeysSecret != nil {
+			uiArgs.GatewayKeySecret, uiArgs.GatewayKeyKey = gw.KeysSecret, gateway.ClientKeyKey
+		}
+		if secrets.HasWebUIKey {
+			uiArgs.SecretKey = secrets.WebUISecretKey
+		}
+		if ui, err = webui.New(ctx, "webui", uiArgs, app...); err != nil {
+			return nil, err
+		}
+	}
+
+	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.name, Kubeconfig: c.kubeconfig}
+	if cfg.Edge.Enabled {
+		e, err := newEdge(ctx, cfg, gw, ui, app)
+		if err != nil {
+			return nil, err
+		}
+		out.APIBaseURL, out.WebUIURL = e.APIBaseURL, e.WebUIURL
+	}
+
+	ctx.Export("apiBaseUrl", pulumi.String(out.APIBaseURL))
+	ctx.Export("webUiUrl", pulumi.String(out.WebUIURL))
+	ctx.Export("gatewayUrl", pulumi.String(out.GatewayURL))
+	ctx.Export("models", pulumi.ToStringArray(out.Models))
+	ctx.Export("clusterName", out.ClusterName)
+	if c.kubeconfig != (pulumi.StringOutput{}) {
+		ctx.Export("kubeconfig", out.Kubeconfig)
+	}
+	return out, nil
+}
+
+func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, opts []pulumi.ResourceOption) (*edge.Edge, error) {
+	args := edge.Args{
+		Config:           cfg.Edge,
+		Namespace:        cfg.Namespace,
+		IngressSelector:  platform.IngressSelector,
+		IngressNamespace: platform.IngressNamespace,
+		Gateway: edge.Backend{
+			Host: gw.Host, Port: gateway.Port, TargetPort: gateway.ContainerPort,
+			Pods: kube.Selector("llm-gateway", gateway.Name),
+		},
+		Models:           map[string]string{"app.kubernetes.io/name": "vllm", "app.kubernetes.io/component": "model"},
+		ModelPort:        model.Port,
+		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
+	}
+	if ui != nil {
+		args.WebUI = &edge.Backend{
+			Host: ui.Host, Port: webui.Port, TargetPort: webui.ContainerPort,
+			Pods: kube.Selector("open-webui", webui.Name),
+		}
+	}
+	return edge.New(ctx, "edge", args, opts...)
+}

@@ -1,0 +1,123 @@
+package stacks
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/internal/harness"
+)
+
+// cloudLookups answers the invokes the cloud components make.
+func cloudLookups() *harness.Mocks {
+	return &harness.Mocks{CallResults: map[string]resource.PropertyMap{
+		"aws:index/getAvailabilityZones:getAvailabilityZones": resource.NewPropertyMapFromMap(map[string]any{
+			"names": []any{"us-west-2a", "us-west-2b", "us-west-2c"},
+			"id":    "us-west-2",
+		}),
+	}}
+}
+
+func run(t *testing.T, config map[string]string, secretKeys ...string) (*harness.Mocks, *Outputs, error) {
+	t.Helper()
+	var out *Outputs
+	m, err := harness.Run(t, config, secretKeys, func(ctx *pulumi.Context) error {
+		var err error
+		out, err = Program(ctx)
+		return err
+	}, cloudLookups())
+	return m, out, err
+}
+
+func count(m *harness.Mocks, typ string) int { return len(m.ByType(typ)) }
+
+// TestStackFiles runs the whole program on each stack file in the repo.
+func TestStackFiles(t *testing.T) {
+	for _, tc := range []struct {
+		stack  string
+		models int
+		cloud  string // component type of the cloud step, "" for existing
+	}{
+		{"dev", 1, ""},
+		{"gke", 2, "llm-platform:gke:GKE"},
+		{"eks", 2, "llm-platform:eks:EKS"},
+	} {
+		t.Run(tc.stack, func(t *testing.T) {
+			config := harness.StackConfig(t, "../Pulumi."+tc.stack+".yaml")
+			m, out, err := run(t, config)
+			require.NoError(t, err)
+
+			assert.Equal(t, tc.models, count(m, "llm-platform:model:Model"))
+			assert.Equal(t, 1, count(m, "llm-platform:platform:Platform"))
+			assert.Equal(t, 1, count(m, "llm-platform:gateway:Gateway"))
+			assert.Equal(t, 1, count(m, "llm-platform:webui:WebUI"))
+			assert.Equal(t, 1, count(m, "llm-platform:edge:Edge"))
+			assert.Equal(t, 1, count(m, "pulumi:providers:kubernetes"))
+			if tc.cloud != "" {
+				assert.Equal(t, 1, count(m, tc.cloud))
+			}
+			assert.Len(t, out.Models, tc.models)
+			assertEveryKubernetesResourceUsesTheClusterProvider(t, m)
+		})
+	}
+}
+
+func assertEveryKubernetesResourceUsesTheClusterProvider(t *testing.T, m *harness.Mocks) {
+	t.Helper()
+	n := 0
+	for _, r := range m.Resources() {
+		if !strings.HasPrefix(r.Type, "kubernetes:") {
+			continue
+		}
+		n++
+		assert.Contains(t, r.Provider, "pulumi:providers:kubernetes::cluster::", "%s %s uses the default provider", r.Type, r.Name)
+	}
+	assert.Greater(t, n, 5)
+}
+
+// TestBadConfigDeclaresNothing: config errors stop the program before any
+// resource exists.
+func TestBadConfigDeclaresNothing(t *testing.T) {
+	m, _, err := run(t, map[string]string{
+		"cloud":  "gke",
+		"models": `[{"huggingfaceId":"a/b","modelName":"qwen3-0.6b","replicas":0}]`,
+	})
+	require.Error(t, err)
+	for _, key := range []string{"gke.project", "gke.region", "models[0].replicas"} {
+		assert.Contains(t, err.Error(), key)
+	}
+	assert.Empty(t, m.Resources())
+}
+
+func TestSecretsStaySecret(t *testing.T) {
+	const token, apiKey = "hf_supersecretvalue123", "sk-gatewaykey-456"
+	config := harness.StackConfig(t, "../Pulumi.gke.yaml")
+	config["hfToken"] = token
+	config["gatewayApiKeys"] = `["` + apiKey + `","sk-second-key"]`
+	m, out, err := run(t, config, "hfToken", "gatewayApiKeys")
+	require.NoError(t, err)
+
+	hf := m.Find(t, "kubernetes:core/v1:Secret", "hf-token")
+	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(hf.Inputs))
+	keys := m.Find(t, "kubernetes:core/v1:Secret", "gateway-keys")
+	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(keys.Inputs))
+
+	for _, r := range m.Resources() {
+		if r.Type == "kubernetes:core/v1:Secret" {
+			continue
+		}
+		raw, err := json.Marshal(harness.Plain(r.Inputs))
+		require.NoError(t, err)
+		assert.NotContains(t, string(raw), token, "%s %s carries the HF token", r.Type, r.Name)
+		assert.NotContains(t, string(raw), apiKey, "%s %s carries a gateway key", r.Type, r.Name)
+	}
+
+	kubeconfig, secret := harness.Await(t, out.Kubeconfig)
+	assert.True(t, secret, "the kubeconfig output is secret")
+	assert.Contains(t, kubeconfig, "gke-gcloud-auth-plugin")
+}

@@ -1,0 +1,203 @@
+// Package spec is the typed stack configuration: it loads, defaults and
+// validates every key, so components receive plain, checked Go values.
+// Only package stacks reads it from Pulumi; components take their parts.
+package spec
+
+// Config is the whole stack configuration. Each field is one top-level Pulumi
+// config key in the llm-platform namespace (`llm-platform:<json name>`);
+// Pulumi.yaml documents every key with its type and default.
+type Config struct {
+	Cloud     string         `json:"cloud"`
+	Namespace string         `json:"namespace"`
+	Existing  ExistingConfig `json:"existing"`
+	GKE       GKEConfig      `json:"gke"`
+	EKS       EKSConfig      `json:"eks"`
+	Platform  PlatformConfig `json:"platform"`
+	Models    []ModelSpec    `json:"models"`
+	VLLM      VLLMConfig     `json:"vllm"`
+	Gateway   GatewayConfig  `json:"gateway"`
+	WebUI     WebUIConfig    `json:"webui"`
+	Edge      EdgeConfig     `json:"edge"`
+	Render    RenderConfig   `json:"render"`
+}
+
+// Cloud values.
+const (
+	CloudExisting = "existing"
+	CloudGKE      = "gke"
+	CloudEKS      = "eks"
+)
+
+// ModelSpec is one served model. The first five fields are the original
+// tutorial's values.yaml model entry, spelled the same so it pastes in.
+type ModelSpec struct {
+	HuggingfaceID   string `json:"huggingfaceId"`
+	ModelName       string `json:"modelName"`
+	GPURequestCount int    `json:"gpuRequestCount"`
+	Replicas        int    `json:"replicas"`
+	PVCSize         string `json:"pvcSize"`
+
+	MaxModelLen          int      `json:"maxModelLen"`
+	GPUMemoryUtilization float64  `json:"gpuMemoryUtilization"`
+	Dtype                string   `json:"dtype"`
+	ExtraArgs            []string `json:"extraArgs"`
+	TrustRemoteCode      bool     `json:"trustRemoteCode"`
+	StorageClass         string   `json:"storageClass"`
+	CPU                  string   `json:"cpu"`
+	Memory               string   `json:"memory"`
+	ShmSize              string   `json:"shmSize"`
+	StartupTimeoutSecs   int      `json:"startupTimeoutSeconds"`
+
+	// KubeName is derived from ModelName by naming.KubeName during Validate;
+	// it is not read from config.
+	KubeName string `json:"-"`
+}
+
+// ExistingConfig deploys into a cluster that already exists, reached through
+// a kubeconfig (the current context unless told otherwise).
+type ExistingConfig struct {
+	Kubeconfig   string            `json:"kubeconfig"`
+	Context      string            `json:"context"`
+	NodeSelector map[string]string `json:"nodeSelector"`
+}
+
+// GKEConfig creates or adopts a GKE cluster and adds a GPU node pool.
+type GKEConfig struct {
+	Project string     `json:"project"`
+	Region  string     `json:"region"`
+	Zone    string     `json:"zone"`
+	Cluster GKECluster `json:"cluster"`
+	GPUPool GKEGPUPool `json:"gpuPool"`
+}
+
+type GKECluster struct {
+	Create             bool   `json:"create"`
+	Name               string `json:"name"`
+	ReleaseChannel     string `json:"releaseChannel"`
+	DeletionProtection bool   `json:"deletionProtection"`
+	SystemMachineType  string `json:"systemMachineType"`
+	SystemNodeCount    int    `json:"systemNodeCount"`
+}
+
+type GKEGPUPool struct {
+	MachineType      string            `json:"machineType"`
+	AcceleratorType  string            `json:"acceleratorType"`
+	AcceleratorCount int               `json:"acceleratorCount"`
+	DriverVersion    string            `json:"driverVersion"`
+	MinNodes         int               `json:"minNodes"`
+	MaxNodes         int               `json:"maxNodes"`
+	Spot             bool              `json:"spot"`
+	DiskSizeGB       int               `json:"diskSizeGb"`
+	DiskType         string            `json:"diskType"`
+	NodeLocations    []string          `json:"nodeLocations"`
+	Labels           map[string]string `json:"labels"`
+}
+
+// EKSConfig creates or adopts an EKS cluster and adds a GPU managed node group.
+type EKSConfig struct {
+	Region       string          `json:"region"`
+	Cluster      EKSCluster      `json:"cluster"`
+	GPUNodeGroup EKSGPUNodeGroup `json:"gpuNodeGroup"`
+}
+
+type EKSCluster struct {
+	Create             bool     `json:"create"`
+	Name               string   `json:"name"`
+	Version            string   `json:"version"`
+	VPCCIDR            string   `json:"vpcCidr"`
+	AvailabilityZones  []string `json:"availabilityZones"`
+	SystemInstanceType string   `json:"systemInstanceType"`
+	SystemNodeCount    int      `json:"systemNodeCount"`
+	AdminRoleARNs      []string `json:"adminRoleArns"`
+}
+
+type EKSGPUNodeGroup struct {
+	InstanceTypes []string          `json:"instanceTypes"`
+	GPUsPerNode   int               `json:"gpusPerNode"`
+	CapacityType  string            `json:"capacityType"`
+	MinSize       int               `json:"minSize"`
+	MaxSize       int               `json:"maxSize"`
+	DesiredSize   int               `json:"desiredSize"`
+	DiskSizeGB    int               `json:"diskSizeGb"`
+	Labels        map[string]string `json:"labels"`
+}
+
+// PlatformConfig turns the cluster add-ons on or off.
+type PlatformConfig struct {
+	Istio        IstioConfig        `json:"istio"`
+	ArgoCD       ArgoCDConfig       `json:"argocd"`
+	DevicePlugin DevicePluginConfig `json:"devicePlugin"`
+}
+
+type IstioConfig struct {
+	Enabled            bool              `json:"enabled"`
+	GatewayReplicas    int               `json:"gatewayReplicas"`
+	ServiceAnnotations map[string]string `json:"serviceAnnotations"`
+}
+
+type ArgoCDConfig struct {
+	Enabled  bool        `json:"enabled"`
+	HA       bool        `json:"ha"`
+	Insecure bool        `json:"insecure"`
+	Apps     []ArgoCDApp `json:"apps"`
+}
+
+// ArgoCDApp hands a path of a Git repository over to Argo CD.
+type ArgoCDApp struct {
+	Name           string `json:"name"`
+	RepoURL        string `json:"repoURL"`
+	Path           string `json:"path"`
+	TargetRevision string `json:"targetRevision"`
+	Namespace      string `json:"namespace"`
+}
+
+type DevicePluginConfig struct {
+	Enabled bool `json:"enabled"`
+}
+
+// VLLMConfig pins the serving images. The GPU image's CUDA build decides the
+// minimum NVIDIA driver (see Pulumi.yaml).
+type VLLMConfig struct {
+	Image    string `json:"image"`
+	CPUImage string `json:"cpuImage"`
+}
+
+// GatewayConfig tunes the OpenResty router in front of the models.
+type GatewayConfig struct {
+	Image          string `json:"image"`
+	Replicas       int    `json:"replicas"`
+	MaxBodySize    string `json:"maxBodySize"`
+	TimeoutSeconds int    `json:"timeoutSeconds"`
+}
+
+// WebUIConfig configures Open WebUI.
+type WebUIConfig struct {
+	Enabled         bool   `json:"enabled"`
+	Image           string `json:"image"`
+	StorageSize     string `json:"storageSize"`
+	StorageClass    string `json:"storageClass"`
+	EnableSignup    bool   `json:"enableSignup"`
+	DefaultUserRole string `json:"defaultUserRole"`
+	TimeoutSeconds  int    `json:"timeoutSeconds"`
+}
+
+// EdgeConfig exposes the API and the UI through the Istio ingress gateway.
+type EdgeConfig struct {
+	Enabled         bool      `json:"enabled"`
+	Hosts           []string  `json:"hosts"`
+	TLS             TLSConfig `json:"tls"`
+	StrictMTLS      bool      `json:"strictMtls"`
+	NetworkPolicies bool      `json:"networkPolicies"`
+	// MetricsNamespaces may scrape the model pods' /metrics.
+	MetricsNamespaces []string `json:"metricsNamespaces"`
+}
+
+type TLSConfig struct {
+	CredentialName string `json:"credentialName"`
+}
+
+// RenderConfig, when Dir is set, writes manifests to Dir instead of applying
+// them to a cluster (the offline main job, and a GitOps hand-off).
+type RenderConfig struct {
+	Dir string `json:"dir"`
+}

@@ -1,0 +1,156 @@
+package spec
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/llm-platform/llm-platform/internal/versions"
+)
+
+// Defaults is the one place where the stack config gets its defaults. Load
+// decodes each config key on top of these values, so a stack sets only what
+// differs. Pulumi.yaml documents the same defaults (a test keeps them equal).
+func Defaults() Config {
+	return Config{
+		Cloud:     CloudExisting,
+		Namespace: "llm",
+		GKE: GKEConfig{
+			Cluster: GKECluster{
+				Create:             true,
+				Name:               "llm-platform",
+				ReleaseChannel:     "REGULAR",
+				DeletionProtection: true,
+				SystemMachineType:  "e2-standard-4",
+				SystemNodeCount:    1,
+			},
+			GPUPool: GKEGPUPool{
+				MachineType:      "g2-standard-8",
+				AcceleratorType:  "nvidia-l4",
+				AcceleratorCount: 1,
+				DriverVersion:    "LATEST",
+				MinNodes:         0,
+				MaxNodes:         2,
+				DiskSizeGB:       200,
+				DiskType:         "pd-ssd",
+			},
+		},
+		EKS: EKSConfig{
+			Cluster: EKSCluster{
+				Create:             true,
+				Name:               "llm-platform",
+				Version:            "1.33",
+				VPCCIDR:            "10.0.0.0/16",
+				SystemInstanceType: "m6i.large",
+				SystemNodeCount:    2,
+			},
+			GPUNodeGroup: EKSGPUNodeGroup{
+				InstanceTypes: []string{"g6.xlarge"},
+				GPUsPerNode:   1,
+				CapacityType:  "ON_DEMAND",
+				MinSize:       0,
+				MaxSize:       2,
+				DesiredSize:   1,
+				DiskSizeGB:    200,
+			},
+		},
+		Platform: PlatformConfig{
+			Istio:        IstioConfig{Enabled: true, GatewayReplicas: 2},
+			ArgoCD:       ArgoCDConfig{Enabled: true, Insecure: true},
+			DevicePlugin: DevicePluginConfig{Enabled: true},
+		},
+		VLLM: VLLMConfig{Image: versions.VLLMImage, CPUImage: versions.VLLMCPUImage},
+		Gateway: GatewayConfig{
+			Image:          versions.OpenRestyImage,
+			Replicas:       2,
+			MaxBodySize:    "16Mi",
+			TimeoutSeconds: 900,
+		},
+		WebUI: WebUIConfig{
+			Enabled:         true,
+			Image:           versions.OpenWebUIImage,
+			StorageSize:     "10Gi",
+			DefaultUserRole: "pending",
+			TimeoutSeconds:  300,
+		},
+		Edge: EdgeConfig{
+			Enabled:           true,
+			Hosts:             []string{"*"},
+			StrictMTLS:        true,
+			NetworkPolicies:   true,
+			MetricsNamespaces: []string{"monitoring"},
+		},
+	}
+}
+
+// defaultModel holds the defaults of every model entry that do not depend on
+// the entry's other fields; deriveModelDefaults fills in the ones that do.
+func defaultModel() ModelSpec {
+	return ModelSpec{
+		GPURequestCount:      1,
+		Replicas:             1,
+		PVCSize:              "50Gi",
+		GPUMemoryUtilization: 0.9,
+		Dtype:                "auto",
+		StartupTimeoutSecs:   3600,
+	}
+}
+
+// Per-GPU sizing of a model pod. vLLM's CPU side (tokenisation, scheduling,
+// the API server) needs a few cores per GPU, and loading weights stages them
+// through host memory.
+const (
+	cpuPerGPU   = 4
+	memGiPerGPU = 16
+	shmGiPerGPU = 4
+	cpuModelCPU = "2"
+	cpuModelMem = "8Gi"
+	cpuModelShm = "1Gi"
+)
+
+// deriveDefaults fills the defaults that depend on other values.
+func deriveDefaults(cfg *Config) {
+	for i := range cfg.Models {
+		deriveModelDefaults(&cfg.Models[i])
+	}
+	for i := range cfg.Platform.ArgoCD.Apps {
+		a := &cfg.Platform.ArgoCD.Apps[i]
+		if a.TargetRevision == "" {
+			a.TargetRevision = "HEAD"
+		}
+		if a.Namespace == "" {
+			a.Namespace = cfg.Namespace
+		}
+	}
+}
+
+// deriveModelDefaults fills the sizes that scale with the GPU count.
+func deriveModelDefaults(m *ModelSpec) {
+	gpus := m.GPURequestCount
+	if m.CPU == "" {
+		m.CPU = cpuModelCPU
+		if gpus > 0 {
+			m.CPU = fmt.Sprint(cpuPerGPU * gpus)
+		}
+	}
+	if m.Memory == "" {
+		m.Memory = cpuModelMem
+		if gpus > 0 {
+			m.Memory = fmt.Sprintf("%dGi", memGiPerGPU*gpus)
+		}
+	}
+	if m.ShmSize == "" {
+		m.ShmSize = cpuModelShm
+		if gpus > 0 {
+			m.ShmSize = fmt.Sprintf("%dGi", shmGiPerGPU*gpus)
+		}
+	}
+}
+
+// MemoryLimit is the model container's memory limit: its memory request plus
+// /dev/shm, because a memory-backed emptyDir is charged to the pod's memory.
+func (m ModelSpec) MemoryLimit() resource.Quantity {
+	q := resource.MustParse(m.Memory)
+	q.Add(resource.MustParse(m.ShmSize))
+	return q
+}

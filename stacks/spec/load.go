@@ -1,0 +1,312 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Secret config keys. They are read only through the config package's
+// secret getters, so their values are Pulumi secrets from the first moment.
+const (
+	keyHFToken        = "hfToken"
+	keyGatewayAPIKeys = "gatewayApiKeys"
+	keyWebUISecretKey = "webuiSecretKey"
+)
+
+// Secrets are the stack's sensitive values. Each output is a Pulumi secret;
+// the plain fields say only whether a value is present and how many keys
+// there are, never the values.
+type Secrets struct {
+	HFToken        pulumi.StringOutput
+	HasHFToken     bool
+	GatewayAPIKeys pulumi.StringOutput // comma-separated
+	NumAPIKeys     int
+	WebUISecretKey pulumi.StringOutput
+	HasWebUIKey    bool
+}
+
+// Load reads, defaults and validates the whole stack config. Every problem is
+// reported at once; nothing is declared before Load succeeds.
+func Load(ctx *pulumi.Context) (Config, Secrets, error) {
+	raw := map[string]string{}
+	for _, key := range configKeys() {
+		v, err := config.Try(ctx, key)
+		if errors.Is(err, config.ErrMissingVar) {
+			continue
+		}
+		if err != nil {
+			return Config{}, Secrets{}, fmt.Errorf("%s: %w", key, err)
+		}
+		raw[key] = v
+	}
+	cfg, err := Parse(raw)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	secrets, err := loadSecrets(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return Config{}, Secrets{}, configError(errs)
+	}
+	if err := Validate(&cfg); err != nil {
+		return Config{}, Secrets{}, err
+	}
+	return cfg, secrets, nil
+}
+
+func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
+	var s Secrets
+	var errs []error
+	if tok, err := config.TrySecret(ctx, keyHFToken); err == nil {
+		s.HFToken, s.HasHFToken = tok, true
+	}
+	if key, err := config.TrySecret(ctx, keyWebUISecretKey); err == nil {
+		s.WebUISecretKey, s.HasWebUIKey = key, true
+	}
+	var keys []string
+	if _, err := config.TrySecretObject(ctx, keyGatewayAPIKeys, &keys); err == nil {
+		for i, k := range keys {
+			if k == "" || strings.ContainsAny(k, ", \t\r\n") {
+				errs = append(errs, fmt.Errorf("%s[%d]: a key must be non-empty and contain no commas or whitespace; generate one with `openssl rand -hex 32`", keyGatewayAPIKeys, i))
+			}
+		}
+		s.NumAPIKeys = len(keys)
+		s.GatewayAPIKeys = pulumi.ToSecret(pulumi.String(strings.Join(keys, ","))).(pulumi.StringOutput)
+	} else if !errors.Is(err, config.ErrMissingVar) {
+		errs = append(errs, fmt.Errorf("%s: must be a JSON list of strings, set with `pulumi config set --secret %s '[\"<key>\"]'`", keyGatewayAPIKeys, keyGatewayAPIKeys))
+	}
+	return s, errors.Join(errs...)
+}
+
+// configKeys lists the non-secret top-level keys, from Config's JSON names.
+func configKeys() []string {
+	t := reflect.TypeFor[Config]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, jsonName(t.Field(i)))
+	}
+	return keys
+}
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name
+}
+
+// Parse decodes raw config values (key -> the string Pulumi hands the
+// program: plain text for strings, JSON for objects and lists) on top of
+// Defaults. Unknown keys inside objects are errors, so a typo cannot be
+// silently ignored. It never panics, whatever the input (see the fuzz test).
+func Parse(raw map[string]string) (Config, error) {
+	cfg := Defaults()
+	var errs []error
+	v := reflect.ValueOf(&cfg).Elem()
+	for i := range v.NumField() {
+		key := jsonName(v.Type().Field(i))
+		text, ok := raw[key]
+		if !ok {
+			continue
+		}
+		field := v.Field(i)
+		switch {
+		case field.Kind() == reflect.String:
+			field.SetString(text)
+		case key == "models":
+			models, err := parseModels(text)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			cfg.Models = models
+		default:
+			if err := decodeStrict(key, text, field.Addr().Interface()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	deriveDefaults(&cfg)
+	if len(errs) > 0 {
+		return cfg, configError(errs)
+	}
+	return cfg, nil
+}
+
+func parseModels(text string) ([]ModelSpec, error) {
+	var items []json.RawMessage
+	if err := decodeStrict("models", text, &items); err != nil {
+		return nil, err
+	}
+	var errs []error
+	models := make([]ModelSpec, 0, len(items))
+	for i, item := range items {
+		m := defaultModel()
+		if err := decodeStrict(fmt.Sprintf("models[%d]", i), string(item), &m); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		models = append(models, m)
+	}
+	return models, errors.Join(errs...)
+}
+
+// decodeStrict decodes JSON into out and turns encoding/json's errors into
+// ones that name the config key path.
+func decodeStrict(path, text string, out any) error {
+	// encoding/json matches keys case-insensitively and names only the last
+	// segment of an unknown key; check keys exactly, with full paths, first.
+	if errs := exactKeys(path, []byte(text), reflect.TypeOf(out).Elem()); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(out)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON value")
+	}
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		at := path
+		if typeErr.Field != "" {
+			at = path + "." + typeErr.Field
+		}
+		return fmt.Errorf("%s: expected %s, got a JSON %s; fix the value's type", at, describeType(typeErr.Type), typeErr.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fmt.Errorf("%s: malformed JSON: the value ends early; check quoting and brackets", path)
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("%s: malformed JSON at byte %d: %v; check quoting and brackets", path, syntaxErr.Offset, syntaxErr)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fmt.Errorf("%s.%s: unknown key; check its spelling against Pulumi.yaml", path, field)
+	default:
+		return fmt.Errorf("%s: %v; expected a JSON value matching Pulumi.yaml's schema", path, err)
+	}
+}
+
+// exactKeys reports every object key in data that is not exactly the JSON
+// name of a field of t, recursing through structs, lists and maps. Values
+// that do not have t's shape are left to the decoder to report.
+func exactKeys(path string, data []byte, t reflect.Type) []error {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return exactKeys(path, data, t.Elem())
+	case reflect.Slice:
+		var items []json.RawMessage
+		if json.Unmarshal(data, &items) != nil {
+			return nil
+		}
+		var errs []error
+		for i, item := range items {
+			errs = append(errs, exactKeys(fmt.Sprintf("%s[%d]", path, i), item, t.Elem())...)
+		}
+		return errs
+	case reflect.Map:
+		var entries map[string]json.RawMessage
+		if json.Unmarshal(data, &entries) != nil {
+			return nil
+		}
+		var errs []error
+		for k, v := range entries {
+			errs = append(errs, exactKeys(path+"."+k, v, t.Elem())...)
+		}
+		return errs
+	case reflect.Struct:
+		var entries map[string]json.RawMessage
+		if json.Unmarshal(data, &entries) != nil {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			if name := jsonName(t.Field(i)); name != "" && name != "-" {
+				fields[name] = t.Field(i).Type
+			}
+		}
+		var errs []error
+		for _, k := range sortedKeys(entries) {
+			ft, ok := fields[k]
+			if !ok {
+				hint := "check its spelling against Pulumi.yaml"
+				for name := range fields {
+					if strings.EqualFold(name, k) {
+						hint = fmt.Sprintf("did you mean %q?", name)
+					}
+				}
+				errs = append(errs, fmt.Errorf("%s.%s: unknown key; %s", path, k, hint))
+				continue
+			}
+			errs = append(errs, exactKeys(path+"."+k, entries[k], ft)...)
+		}
+		return errs
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a whole number"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}
+
+// ConfigError carries every config problem found, one per line.
+type ConfigError struct{ Problems []error }
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = "  - " + p.Error()
+	}
+	return fmt.Sprintf("invalid stack config (%d problems):\n%s", len(e.Problems), strings.Join(lines, "\n"))
+}
+
+func configError(errs []error) error {
+	var flat []error
+	for _, err := range errs {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			flat = append(flat, ce.Problems...)
+			continue
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			flat = append(flat, j.Unwrap()...)
+			continue
+		}
+		flat = append(flat, err)
+	}
+	return &ConfigError{Problems: flat}
+}

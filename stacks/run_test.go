@@ -23,7 +23,7 @@ func cloudLookups() *harness.Mocks {
 	}}
 }
 
-func run(t *testing.T, config map[string]string, secretKeys ...string) (*harness.Mocks, *Outputs, error) {
+func run(t testing.TB, config map[string]string, secretKeys ...string) (*harness.Mocks, *Outputs, error) {
 	t.Helper()
 	var out *Outputs
 	m, err := harness.Run(t, config, secretKeys, func(ctx *pulumi.Context) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Project is the Pulumi project name the program runs under.
@@ -39,6 +40,17 @@ type Resource struct {
 	Inputs   resource.PropertyMap
 	// DependsOn lists the URNs of explicit and implicit dependencies.
 	DependsOn []string
+	// IgnoreChanges are the property paths the resource ignores on update.
+	IgnoreChanges []string
+}
+
+// CustomResource is a custom resource (Istio, Argo CD) as declared, with
+// its spec decoded into the component's typed struct S.
+type CustomResource[S any] struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	Spec       S                 `json:"spec"`
 }
 
 // Mocks records registrations and answers invokes from CallResults.
@@ -63,6 +75,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.DependsOn = append(r.DependsOn, rpc.GetDependencies()...)
 		for _, deps := range rpc.GetPropertyDependencies() {
 			r.DependsOn = append(r.DependsOn, deps.GetUrns()...)

@@ -1,0 +1,43 @@
+# The README's commands. `make test` is the one test command: README, .ci/run and
+# the GitHub workflow all run exactly it (scripts/check-workflows.sh checks).
+GO ?= go
+FUZZTIME ?= 60s
+
+.PHONY: test deps tools render lint fuzz bench bench-gateway build
+
+## test: install the test dependencies and build the tools if missing, then run every test
+test: deps tools
+	$(GO) test -count=1 ./...
+
+## tools: bin/pulumi and bin/pulumi-resource-kubernetes (rebuilt only when tools/ changes)
+tools:
+	scripts/build-tools.sh
+
+## render: the main job: render the dev stack offline through the real engine
+render: tools
+	$(GO) run ./cmd/render -stack dev
+
+## deps: nginx + Lua + cjson + shellcheck from Debian (idempotent)
+deps:
+	scripts/install-test-deps.sh
+
+## lint: gofmt, go vet, and actionlint over the workflows
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	scripts/check-workflows.sh
+
+build:
+	$(GO) build ./...
+
+## fuzz: fuzz the stack config parser (FUZZTIME=60s by default)
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseValidate -fuzztime $(FUZZTIME) ./stacks/spec/
+
+## bench: the whole program under mocks with 1, 10 and 100 models
+bench:
+	$(GO) test -run '^$$' -bench BenchmarkProgram -benchtime 10x ./stacks/
+
+## bench-gateway: gateway vs bare nginx vs direct on loopback
+bench-gateway: deps
+	$(GO) run ./cmd/gateway-bench

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go: Debian's nginx with the Lua module and
+# cjson (the gateway tests run the rendered config in real nginx) and shellcheck
+# (actionlint uses it on workflow scripts). Idempotent: does nothing when all
+# are present. Works as root or through sudo.
+set -euo pipefail
+
+packages=(nginx libnginx-mod-http-lua lua-cjson shellcheck)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-test-deps: all present (${packages[*]})"
+	exit 0
+fi
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "install-test-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package starts a system nginx on port 80; the tests start their own.
+"${sudo[@]}" service nginx stop >/dev/null 2>&1 || true
+echo "install-test-deps: done"

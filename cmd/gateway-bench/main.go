@@ -1,0 +1,835 @@
+// Command gateway-bench measures what the routing gateway costs on this machine, in one run on
+// loopback, against one fake model server:
+//
+//   - requests/s and p50/p90/p99 latency of small non-streaming POSTs (many connections, and
+//     one connection for the unloaded per-request cost) three ways: directly, through a bare
+//     nginx reverse proxy (no Lua, upstream keepalive: the floor any proxy hop costs) and through
+//     the gateway (the configuration components/gateway/nginx renders, run by the same Debian
+//     nginx);
+//   - the delay from the model server flushing the first event of a streamed response to the
+//     client receiving it, through each;
+//
+// and prints the ratios against the targets (gateway >= 0.85x bare throughput, added p50 < 1 ms,
+// first streamed byte within 5 ms of the backend sending it).
+//
+// Targets are measured in alternating rounds (direct, bare, gateway, direct, ...) so that other
+// load on the machine hits all three alike. Needs Debian's nginx + Lua stack:
+//
+//	apt-get install -y nginx libnginx-mod-http-lua lua-cjson
+//	go run ./cmd/gateway-bench            # -h for flags
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+)
+
+type config struct {
+	nginxBin   string
+	duration   time.Duration
+	rounds     int
+	conns      int
+	c1Duration time.Duration
+	streams    int
+	workers    int
+	accessLog  bool
+	warmup     time.Duration
+	keep       bool
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.nginxBin, "nginx", defaultNginx(), "nginx binary (Debian's, with libnginx-mod-http-lua)")
+	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured load time per target (split over -rounds)")
+	flag.IntVar(&cfg.rounds, "rounds", 10, "alternating rounds (direct, bare, gateway) the duration is split over")
+	flag.IntVar(&cfg.conns, "c", 64, "concurrent keep-alive connections for the throughput runs")
+	flag.DurationVar(&cfg.c1Duration, "c1-duration", 3*time.Second, "measured time per target with a single connection (unloaded latency); 0 skips")
+	flag.IntVar(&cfg.streams, "streams", 300, "streamed responses per target for the first-event delay")
+	flag.IntVar(&cfg.workers, "workers", 1, "nginx worker_processes for both the bare proxy and the gateway (0 = auto)")
+	flag.BoolVar(&cfg.accessLog, "access-log", false, "write access logs (to files) in both nginx configurations")
+	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before the measured rounds, per target")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with the rendered configs and logs")
+	flag.Parse()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultNginx() string {
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	return "/usr/sbin/nginx"
+}
+
+// Served names of the gateway under test; requests ask for the second one (not the default).
+var models = []string{"bench-default", "bench-model-b", "bench-model-c"}
+
+var chatBody = []byte(`{"model":"bench-model-b","messages":[{"role":"system","content":"You are terse."},` +
+	`{"role":"user","content":"Say hello in one word."}],"max_tokens":8,"temperature":0}`)
+
+var streamBody = []byte(`{"model":"bench-model-b","stream":true,"messages":[{"role":"user","content":"Count to two."}]}`)
+
+var completion = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","created":0,"model":"bench-model-b",` +
+	`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello."},"finish_reason":"stop"}],` +
+	`"usage":{"prompt_tokens":20,"completion_tokens":2,"total_tokens":22}}`)
+
+type target struct {
+	name string
+	addr string // host:port
+	pid  int    // nginx master (0 for the backend itself)
+}
+
+func run(cfg config) error {
+	if _, err := os.Stat(cfg.nginxBin); err != nil {
+		return fmt.Errorf("nginx not found (%v): apt-get install -y nginx libnginx-mod-http-lua lua-cjson", err)
+	}
+	for _, m := range []string{nginx.DebianNDKModule, nginx.DebianLuaModule} {
+		if _, err := os.Stat(m); err != nil {
+			return fmt.Errorf("%s missing: apt-get install -y libnginx-mod-http-lua lua-cjson", m)
+		}
+	}
+	dir, err := os.MkdirTemp("", "gateway-bench-")
+	if err != nil {
+		return err
+	}
+	if cfg.keep {
+		fmt.Println("configs and logs in", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	be, err := startBackend()
+	if err != nil {
+		return err
+	}
+	defer be.srv.Close()
+
+	bare, stopBare, err := startBare(cfg, filepath.Join(dir, "bare"), be.addr)
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+	gw, stopGW, err := startGateway(cfg, filepath.Join(dir, "gateway"), be.addr)
+	if err != nil {
+		return err
+	}
+	defer stopGW()
+	targets := []target{{name: "direct", addr: be.addr}, bare, gw}
+
+	// Every target must answer the benchmark request correctly before anything is measured.
+	for _, t := range targets {
+		if err := check(t.addr); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+
+	fmt.Printf("gateway-bench: %s, %d CPUs (GOMAXPROCS %d), nginx worker_processes %s, access log %v\n",
+		nginxVersion(cfg.nginxBin), runtime.NumCPU(), runtime.GOMAXPROCS(0), workersString(cfg.workers), cfg.accessLog)
+	fmt.Printf("load average at start: %s\n", loadavg())
+	fmt.Printf("request: POST /v1/chat/completions, %d-byte JSON body, %d-byte JSON response; load generator: Go, raw HTTP/1.1 keep-alive connections\n\n",
+		len(chatBody), len(completion))
+
+	// Throughput: alternating rounds with many connections.
+	for _, t := range targets {
+		if _, err := load(t.addr, cfg.conns, cfg.warmup); err != nil {
+			return fmt.Errorf("warm-up %s: %w", t.name, err)
+		}
+	}
+	loaded := make([]*result, len(targets))
+	for i := range loaded {
+		loaded[i] = &result{}
+	}
+	per := cfg.duration / time.Duration(cfg.rounds)
+	var roundRatios []float64 // gateway/bare per round: neighbours in time see the same background load
+	for r := 0; r < cfg.rounds; r++ {
+		var rps [3]float64
+		for i, t := range targets {
+			before := cpuTicks(t.pid)
+			res, err := load(t.addr, cfg.conns, per)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			res.cpuTicks = cpuTicks(t.pid) - before
+			rps[i] = res.rps()
+			loaded[i].merge(res)
+		}
+		roundRatios = append(roundRatios, rps[2]/rps[1])
+	}
+	fmt.Printf("throughput, %d connections, %v per target (%d rounds of %v):\n", cfg.conns, cfg.duration, cfg.rounds, per)
+	printTable(targets, loaded)
+
+	var single []*result
+	if cfg.c1Duration > 0 {
+		single = make([]*result, len(targets))
+		for i := range single {
+			single[i] = &result{}
+		}
+		per1 := cfg.c1Duration / time.Duration(cfg.rounds)
+		for r := 0; r < cfg.rounds; r++ {
+			for i, t := range targets {
+				before := cpuTicks(t.pid)
+				res, err := load(t.addr, 1, per1)
+				if err != nil {
+					return fmt.Errorf("%s: %w", t.name, err)
+				}
+				res.cpuTicks = cpuTicks(t.pid) - before
+				single[i].merge(res)
+			}
+		}
+		fmt.Printf("\nunloaded latency, 1 connection, %v per target:\n", cfg.c1Duration)
+		printTable(targets, single)
+	}
+
+	// Streaming: delay from the backend flushing the first event to the client reading it.
+	ttfb := make([][]time.Duration, len(targets))
+	for r := 0; r < cfg.rounds; r++ {
+		for i, t := range targets {
+			n := max(1, cfg.streams/cfg.rounds)
+			for j := 0; j < n; j++ {
+				d, err := streamOnce(t.addr, be)
+				if err != nil {
+					return fmt.Errorf("stream through %s: %w", t.name, err)
+				}
+				ttfb[i] = append(ttfb[i], d)
+			}
+		}
+	}
+	fmt.Printf("\nstreamed response, first event: backend flush -> client receipt (%d streams per target):\n", len(ttfb[0]))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tp50\tp90\tp99\tmax\t")
+	for i, t := range targets {
+		s := ttfb[i]
+		slices.Sort(s)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", t.name, ms(pct(s, 50)), ms(pct(s, 90)), ms(pct(s, 99)), ms(s[len(s)-1]))
+	}
+	_ = tw.Flush()
+
+	// Ratios against the targets.
+	bareR, gwR := loaded[1], loaded[2]
+	ratio := gwR.rps() / bareR.rps()
+	fmt.Printf("\nratios (gateway vs bare nginx; targets in brackets):\n")
+	fmt.Printf("  throughput gateway/bare:            %.2fx  [>= 0.85x] %s   (bare/direct %.2fx, gateway/direct %.2fx)\n",
+		ratio, verdict(ratio >= 0.85), bareR.rps()/loaded[0].rps(), gwR.rps()/loaded[0].rps())
+	sortedRatios := slices.Clone(roundRatios)
+	slices.Sort(sortedRatios)
+	var rs []string
+	for _, r := range roundRatios {
+		rs = append(rs, fmt.Sprintf("%.2f", r))
+	}
+	fmt.Printf("  per-round gateway/bare:             median %.2fx of [%s]\n", sortedRatios[len(sortedRatios)/2], strings.Join(rs, " "))
+	if bareR.cpuTicks > 0 && gwR.cpuTicks > 0 {
+		b := float64(bareR.cpuTicks) * 1e6 / clockTicksPerSecond / float64(bareR.requests)
+		g := float64(gwR.cpuTicks) * 1e6 / clockTicksPerSecond / float64(gwR.requests)
+		fmt.Printf("  nginx CPU per request:              bare %.1f µs, gateway %.1f µs (+%.1f µs for Lua routing, %.2fx)\n", b, g, g-b, g/b)
+	}
+	if single != nil {
+		d50 := single[2].pct(50) - single[1].pct(50)
+		d99 := single[2].pct(99) - single[1].pct(99)
+		fmt.Printf("  added latency, 1 connection:        p50 %s, p99 %s  [p50 < 1 ms] %s\n", signed(d50), signed(d99), verdict(d50 < time.Millisecond))
+	}
+	d50 := gwR.pct(50) - bareR.pct(50)
+	d99 := gwR.pct(99) - bareR.pct(99)
+	fmt.Printf("  added latency, %d connections:      p50 %s, p99 %s  (under saturation: mostly queueing, see throughput)\n", cfg.conns, signed(d50), signed(d99))
+	gwT, bareT := pct(ttfb[2], 50), pct(ttfb[1], 50)
+	fmt.Printf("  first streamed event, gateway:      p50 %s, p99 %s after the backend sent it  [< 5 ms] %s   (bare p50 %s, delta %s)\n",
+		ms(gwT), ms(pct(ttfb[2], 99)), verdict(pct(ttfb[2], 99) < 5*time.Millisecond), ms(bareT), signed(gwT-bareT))
+	fmt.Printf("load average at end: %s\n", loadavg())
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "OK"
+	}
+	return "MISSED"
+}
+
+func workersString(n int) string {
+	if n == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(n)
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "n/a"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func nginxVersion(bin string) string {
+	out, _ := exec.Command(bin, "-v").CombinedOutput()
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "nginx version: ")
+}
+
+// ---------------------------------------------------------------------------------------
+// Fake model server
+
+type backend struct {
+	srv  *http.Server
+	addr string
+	// Streams are measured one at a time: the handler reports when it flushed the first
+	// event and waits for the client to confirm receipt before it finishes.
+	sent chan time.Time
+	ack  chan struct{}
+}
+
+func startBackend() (*backend, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{addr: l.Addr().String(), sent: make(chan time.Time, 1), ack: make(chan struct{}, 1)}
+	b.srv = &http.Server{Handler: http.HandlerFunc(b.serve), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = b.srv.Serve(l) }()
+	return b, nil
+}
+
+func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !bytes.Contains(body, []byte(`"stream":true`)) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(completion)))
+		_, _ = w.Write(completion)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "data: {\"n\":1}\n\n")
+	t0 := time.Now()
+	w.(http.Flusher).Flush()
+	b.sent <- t0
+	select {
+	case <-b.ack:
+	case <-time.After(10 * time.Second):
+	}
+	_, _ = io.WriteString(w, "data: {\"n\":2}\n\ndata: [DONE]\n\n")
+}
+
+// ---------------------------------------------------------------------------------------
+// nginx instances
+
+const bareConf = `# Bare reverse proxy: the floor any nginx hop costs (no Lua), same binary and settings.
+{{if .User}}user {{.User}};{{end}}
+worker_processes {{.Workers}};
+pid {{.Dir}}/nginx.pid;
+error_log {{.Dir}}/error.log warn;
+events { worker_connections 4096; }
+http {
+    {{if .AccessLog}}access_log {{.Dir}}/access.log;{{else}}access_log off;{{end}}
+    tcp_nodelay on;
+    keepalive_requests 100000;
+    client_body_temp_path {{.Dir}}/client_body_temp;
+    proxy_temp_path {{.Dir}}/proxy_temp;
+    fastcgi_temp_path {{.Dir}}/fastcgi_temp;
+    uwsgi_temp_path {{.Dir}}/uwsgi_temp;
+    scgi_temp_path {{.Dir}}/scgi_temp;
+    upstream backend {
+        server {{.Backend}};
+        keepalive 128;
+        keepalive_requests 100000;
+    }
+    server {
+        listen {{.Listen}};
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+`
+
+func rootUser() string {
+	if os.Geteuid() == 0 {
+		return "root" // workers must reach the 0700 temp dir
+	}
+	return ""
+}
+
+var bareTmpl = template.Must(template.New("bare").Parse(bareConf))
+
+func startBare(cfg config, dir, backendAddr string) (target, func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return target{}, nil, err
+	}
+	listen := "127.0.0.1:" + freePort()
+	var conf bytes.Buffer
+	if err := bareTmpl.Execute(&conf, map[string]any{
+		"User": rootUser(), "Workers": workersString(cfg.workers), "Dir": dir,
+		"Backend": backendAddr, "Listen": listen, "AccessLog": cfg.accessLog,
+	}); err != nil {
+		return target{}, nil, err
+	}
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
+		return target{}, nil, err
+	}
+	pid, stop, err := startNginx([]string{cfg.nginxBin, "-p", dir + "/", "-c", confPath, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;"}, listen)
+	return target{name: "bare nginx", addr: listen, pid: pid}, stop, err
+}
+
+func startGateway(cfg config, dir, backendAddr string) (target, func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return target{}, nil, err
+	}
+	rt := nginx.DebianRuntime(dir)
+	rt.WorkerProcesses = cfg.workers
+	rt.User = rootUser()
+	if !cfg.accessLog {
+		rt.AccessLog = "off"
+	}
+	listen := "127.0.0.1:" + freePort()
+	routes := make([]nginx.Route, len(models))
+	for i, m := range models {
+		routes[i] = nginx.Route{Name: m, Upstream: backendAddr}
+	}
+	files, err := nginx.Render(nginx.Params{
+		Routes:       routes,
+		Listen:       listen,
+		MaxBodySize:  nginx.DefaultMaxBodySize,
+		ProxyTimeout: nginx.DefaultProxyTimeout,
+		Runtime:      rt,
+	})
+	if err != nil {
+		return target{}, nil, err
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return target{}, nil, err
+		}
+	}
+	pid, stop, err := startNginx(nginx.Command(cfg.nginxBin, rt), listen)
+	return target{name: "gateway", addr: listen, pid: pid}, stop, err
+}
+
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	return p
+}
+
+func startNginx(argv []string, listen string) (int, func(), error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return 0, nil, err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return 0, nil, fmt.Errorf("nginx exited: %s", out.String())
+		default:
+		}
+		c, err := net.DialTimeout("tcp", listen, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return cmd.Process.Pid, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return 0, nil, fmt.Errorf("nginx did not listen on %s: %s", listen, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ---------------------------------------------------------------------------------------
+// Load generator: raw HTTP/1.1 over keep-alive TCP connections, one goroutine each, closed
+// loop. It does the minimum per request (one write, buffered reads, no allocation in the
+// steady state) so that, on a small machine, as much CPU as possible stays with the servers.
+
+var chatRequest = []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n" +
+	"Content-Length: " + strconv.Itoa(len(chatBody)) + "\r\n\r\n" + string(chatBody))
+
+type result struct {
+	requests int
+	errors   int
+	cpuTicks int64 // nginx (master + workers) CPU clock ticks spent during the run
+	elapsed  time.Duration
+	lat      []time.Duration
+	sorted   bool
+}
+
+func (r *result) merge(o *result) {
+	r.requests += o.requests
+	r.errors += o.errors
+	r.cpuTicks += o.cpuTicks
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	r.sorted = false
+}
+
+func (r *result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r *result) pct(p float64) time.Duration {
+	if !r.sorted {
+		slices.Sort(r.lat)
+		r.sorted = true
+	}
+	return pct(r.lat, p)
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func load(addr string, conns int, d time.Duration) (*result, error) {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		total    = &result{}
+		firstErr atomic.Value
+	)
+	stop := time.Now().Add(d)
+	start := time.Now()
+	for range conns {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, 1<<14)
+			n, errs := 0, 0
+			var c *client
+			for time.Now().Before(stop) {
+				if c == nil {
+					var err error
+					if c, err = dial(addr); err != nil {
+						errs++
+						firstErr.CompareAndSwap(nil, err)
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+				}
+				t0 := time.Now()
+				status, keep, err := c.roundTrip(chatRequest)
+				if err != nil || status != http.StatusOK {
+					errs++
+					if err == nil {
+						err = fmt.Errorf("status %d", status)
+					}
+					firstErr.CompareAndSwap(nil, err)
+					c.close()
+					c = nil
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				n++
+				if !keep {
+					c.close()
+					c = nil
+				}
+			}
+			if c != nil {
+				c.close()
+			}
+			mu.Lock()
+			total.requests += n
+			total.errors += errs
+			total.lat = append(total.lat, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	total.elapsed = time.Since(start)
+	if total.errors > 0 && total.errors*100 > total.requests {
+		return total, fmt.Errorf("%d errors in %d requests, first: %v", total.errors, total.requests, firstErr.Load())
+	}
+	return total, nil
+}
+
+type client struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dial(addr string) (*client, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &client{c: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
+}
+
+func (c *client) close() { _ = c.c.Close() }
+
+// roundTrip writes req and reads the whole response; keep reports whether the connection can
+// be reused.
+func (c *client) roundTrip(req []byte) (status int, keep bool, err error) {
+	_ = c.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err = c.c.Write(req); err != nil {
+		return 0, false, err
+	}
+	status, contentLength, chunked, keep, err := c.readHeader()
+	if err != nil {
+		return 0, false, err
+	}
+	switch {
+	case chunked:
+		err = c.discardChunked()
+	case contentLength >= 0:
+		_, err = c.r.Discard(contentLength)
+	default:
+		_, err = io.Copy(io.Discard, c.r)
+		keep = false
+	}
+	return status, keep, err
+}
+
+func (c *client) readHeader() (status, contentLength int, chunked, keep bool, err error) {
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		err = fmt.Errorf("bad status line %q", line)
+		return
+	}
+	status, err = strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return
+	}
+	contentLength, keep = -1, true
+	for {
+		line, err = c.r.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		if len(line) <= 2 {
+			return
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			contentLength, err = strconv.Atoi(string(value))
+			if err != nil {
+				return
+			}
+		case asciiEqualFold(name, "transfer-encoding"):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		case asciiEqualFold(name, "connection"):
+			keep = !bytes.EqualFold(value, []byte("close"))
+		}
+	}
+}
+
+func asciiEqualFold(b []byte, s string) bool { return bytes.EqualFold(b, []byte(s)) }
+
+func (c *client) discardChunked() error {
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		sizeHex, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte(";"))
+		size, err := strconv.ParseInt(string(sizeHex), 16, 64)
+		if err != nil {
+			return fmt.Errorf("bad chunk size %q", line)
+		}
+		if size == 0 {
+			for { // trailers until the empty line
+				line, err = c.r.ReadSlice('\n')
+				if err != nil {
+					return err
+				}
+				if len(line) <= 2 {
+					return nil
+				}
+			}
+		}
+		if _, err := c.r.Discard(int(size) + 2); err != nil {
+			return err
+		}
+	}
+}
+
+// check sends the benchmark request once and verifies the answer is the backend's.
+func check(addr string) error {
+	c, err := dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	if _, err := c.c.Write(chatRequest); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, completion) {
+		return fmt.Errorf("unexpected answer %d %s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// streamOnce opens a streamed completion and returns how long after the backend flushed the
+// first event the client read it.
+func streamOnce(addr string, be *backend) (time.Duration, error) {
+	c, err := dial(addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	_ = c.c.SetDeadline(time.Now().Add(20 * time.Second))
+	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nConnection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(streamBody)) + "\r\n\r\n" + string(streamBody)
+	if _, err := io.WriteString(c.c, req); err != nil {
+		return 0, err
+	}
+	var got time.Time
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return 0, fmt.Errorf("before the first event: %w", err)
+		}
+		if bytes.HasPrefix(line, []byte("data: ")) {
+			got = time.Now()
+			break
+		}
+	}
+	var sent time.Time
+	select {
+	case sent = <-be.sent:
+	case <-time.After(10 * time.Second):
+		return 0, errors.New("backend did not report its flush")
+	}
+	be.ack <- struct{}{}
+	rest, err := io.ReadAll(c.r)
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.Contains(rest, []byte("[DONE]")) {
+		return 0, fmt.Errorf("stream incomplete: %q", rest)
+	}
+	return got.Sub(sent), nil
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+func printTable(targets []target, res []*result) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\trequests\treq/s\tp50\tp90\tp99\terrors\tnginx CPU/req\t")
+	for i, t := range targets {
+		r := res[i]
+		cpu := "-"
+		if t.pid != 0 && r.requests > 0 {
+			cpu = fmt.Sprintf("%.1f µs", float64(r.cpuTicks)*1e6/clockTicksPerSecond/float64(r.requests))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", t.name, r.requests, r.rps(),
+			ms(r.pct(50)), ms(r.pct(90)), ms(r.pct(99)), r.errors, cpu)
+	}
+	_ = tw.Flush()
+}
+
+// clockTicksPerSecond is USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on Linux).
+const clockTicksPerSecond = 100
+
+// cpuTicks is the user+system CPU time of the nginx master pid and its direct children (the
+// workers), in clock ticks; 0 when pid is 0 or /proc is unavailable.
+func cpuTicks(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	var total int64
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state ppid ... utime(14) stime(15).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if p != pid && ppid != pid {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += ut + st
+	}
+	return total
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
+
+func signed(d time.Duration) string {
+	s := ms(d)
+	if d >= 0 {
+		s = "+" + s
+	}
+	return s
+}

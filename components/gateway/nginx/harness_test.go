@@ -1,0 +1,368 @@
+package nginx
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The integration tests run the rendered configuration in Debian's nginx with the Lua module
+// (apt packages: nginx libnginx-mod-http-lua lua-cjson). Without them the tests skip with a
+// message, except when CI is set: then they fail, so CI can never pass by skipping.
+
+// requireNginx returns the nginx binary, or skips/fails when nginx or its Lua stack is missing.
+func requireNginx(t testing.TB) string {
+	t.Helper()
+	var missing []string
+	bin := os.Getenv("GATEWAY_NGINX")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("nginx"); err != nil {
+			bin = "/usr/sbin/nginx"
+		}
+	}
+	if _, err := os.Stat(bin); err != nil {
+		missing = append(missing, "nginx binary ("+bin+")")
+	}
+	for _, m := range []string{DebianNDKModule, DebianLuaModule} {
+		if _, err := os.Stat(m); err != nil {
+			missing = append(missing, m)
+		}
+	}
+	if cj, _ := filepath.Glob("/usr/lib/*/lua/5.1/cjson.so"); len(cj) == 0 {
+		missing = append(missing, "lua-cjson (/usr/lib/*/lua/5.1/cjson.so)")
+	}
+	if len(missing) > 0 {
+		msg := "gateway integration tests need Debian's nginx Lua stack " +
+			"(apt-get install -y nginx libnginx-mod-http-lua lua-cjson); missing: " + strings.Join(missing, ", ")
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+			t.Fatal(msg + " (CI is set: refusing to skip)")
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// received is what a fake model server saw.
+type received struct {
+	Method, Path, RawQuery, Host, Authorization string
+	Body                                        []byte
+}
+
+// backend is a fake vLLM server on 127.0.0.1 that records every request and answers with its
+// own name (JSON body and X-Backend header), unless a custom handler is set.
+type backend struct {
+	name string
+	srv  *httptest.Server
+
+	mu   sync.Mutex
+	reqs []received
+}
+
+type echo struct {
+	Backend    string `json:"backend"`
+	Path       string `json:"path"`
+	BodyLen    int    `json:"body_len"`
+	BodySHA256 string `json:"body_sha256"`
+}
+
+func newBackend(t testing.TB, name string, handler http.HandlerFunc) *backend {
+	t.Helper()
+	b := &backend{name: name}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		b.mu.Lock()
+		b.reqs = append(b.reqs, received{
+			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Host: r.Host,
+			Authorization: r.Header.Get("Authorization"), Body: body,
+		})
+		b.mu.Unlock()
+		w.Header().Set("X-Backend", name)
+		if handler != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			handler(w, r)
+			return
+		}
+		sum := sha256.Sum256(body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(echo{Backend: name, Path: r.URL.Path, BodyLen: len(body), BodySHA256: hex.EncodeToString(sum[:])})
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+// errorLog returns what nginx logged so far.
+func (g *gateway) errorLog(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(g.params.Runtime.ErrorLog)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func (b *backend) addr() string { return strings.TrimPrefix(b.srv.URL, "http://") }
+
+func (b *backend) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.reqs)
+}
+
+func (b *backend) last(t testing.TB) received {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	require.NotEmpty(t, b.reqs, "backend %s received nothing", b.name)
+	return b.reqs[len(b.reqs)-1]
+}
+
+// gateway is a running nginx with the rendered configuration.
+type gateway struct {
+	URL    string
+	dir    string
+	params Params
+	files  map[string]string
+}
+
+type gatewayOption func(*Params, *[]string)
+
+// withEnv adds an environment variable for the nginx process.
+func withEnv(kv string) gatewayOption {
+	return func(_ *Params, env *[]string) { *env = append(*env, kv) }
+}
+
+func withParams(f func(*Params)) gatewayOption {
+	return func(p *Params, _ *[]string) { f(p) }
+}
+
+// startGateway renders routes with test-sized limits into a temp dir and runs nginx on a free
+// 127.0.0.1 port until the test ends.
+func startGateway(t testing.TB, routes []Route, opts ...gatewayOption) *gateway {
+	t.Helper()
+	bin := requireNginx(t)
+	dir := t.TempDir()
+	rt := DebianRuntime(dir)
+	rt.WorkerProcesses = 1
+	if os.Geteuid() == 0 {
+		rt.User = "root" // workers must reach the 0700 temp dir
+	}
+	p := Params{
+		Routes:       routes,
+		MaxBodySize:  4 << 20,
+		ProxyTimeout: 30 * time.Second,
+		Runtime:      rt,
+	}
+	var env []string
+	for _, o := range opts {
+		o(&p, &env)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		p.Listen = "127.0.0.1:" + freePort(t)
+		g, err := launch(t, bin, p, env)
+		if err == nil {
+			return g
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "Address already in use") {
+			break
+		}
+	}
+	t.Fatalf("starting nginx: %v", lastErr)
+	return nil
+}
+
+func launch(t testing.TB, bin string, p Params, env []string) (*gateway, error) {
+	files, err := Render(p)
+	require.NoError(t, err)
+	dir := p.Runtime.LuaDir
+	for name, content := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	_ = os.Remove(p.Runtime.ErrorLog)
+	argv := Command(bin, p.Runtime)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	}
+	g := &gateway{URL: "http://" + p.Listen, dir: dir, params: p, files: files}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(p.Runtime.ErrorLog)
+			return nil, fmt.Errorf("nginx exited: %s\n%s", out.String(), log)
+		default:
+		}
+		resp, err := http.Get(g.URL + HealthPath)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			log, _ := os.ReadFile(p.Runtime.ErrorLog)
+			return nil, fmt.Errorf("nginx not healthy after 10s: %v\n%s\n%s", err, out.String(), log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		stop()
+		log, _ := os.ReadFile(p.Runtime.ErrorLog)
+		if os.Getenv("GATEWAY_SHOW_LOG") != "" {
+			t.Logf("nginx error log:\n%s", log)
+		}
+		// Lua exceptions, crashes and config surprises must never happen, whatever the test.
+		for _, bad := range []string{"[emerg]", "[alert]", "[crit]", "runtime error", "lua entry thread aborted"} {
+			if !assert.NotContains(t, string(log), bad, "nginx error log") {
+				break
+			}
+		}
+		if t.Failed() {
+			t.Logf("nginx error log:\n%s", log)
+		}
+	})
+	return g, nil
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	require.NoError(t, err)
+	return port
+}
+
+// response is a fully read HTTP response.
+type response struct {
+	Status      int
+	ContentType string
+	Header      http.Header
+	Body        []byte
+}
+
+var client = &http.Client{
+	Timeout: 20 * time.Second,
+	Transport: &http.Transport{
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     30 * time.Second,
+	},
+}
+
+func (g *gateway) do(t testing.TB, method, path string, body io.Reader, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, g.URL+path, body)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Header: resp.Header, Body: b}
+}
+
+func (g *gateway) post(t testing.TB, path, body string, header ...string) response {
+	t.Helper()
+	return g.do(t, http.MethodPost, path, strings.NewReader(body), header...)
+}
+
+// assertRouted checks a 200 answered by backend want (and only by it) for the request body.
+func assertRouted(t testing.TB, r response, want *backend, sentBody []byte) {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
+	assert.Equal(t, want.name, r.Header.Get("X-Backend"))
+	assert.Equal(t, "application/json", r.ContentType)
+	var e echo
+	require.NoError(t, json.Unmarshal(r.Body, &e), "body: %s", r.Body)
+	assert.Equal(t, want.name, e.Backend)
+	sum := sha256.Sum256(sentBody)
+	assert.Equal(t, len(sentBody), e.BodyLen, "backend must receive the whole body")
+	assert.Equal(t, hex.EncodeToString(sum[:]), e.BodySHA256, "backend must receive the body unchanged")
+}
+
+// assertGatewayError checks an OpenAI-style error made by the gateway itself.
+func assertGatewayError(t testing.TB, r response, status int, code string) map[string]any {
+	t.Helper()
+	require.Equal(t, status, r.Status, "body: %s", r.Body)
+	assert.Equal(t, "application/json", r.ContentType)
+	assert.Empty(t, r.Header.Get("X-Backend"), "no model server may have answered")
+	var doc map[string]map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &doc), "error body must be JSON: %s", r.Body)
+	require.Len(t, doc, 1, "body: %s", r.Body)
+	e, ok := doc["error"]
+	require.True(t, ok, "body: %s", r.Body)
+	assert.ElementsMatch(t, []string{"message", "type", "param", "code"}, keys(e))
+	assert.NotEmpty(t, e["message"])
+	assert.NotEmpty(t, e["type"])
+	assert.Equal(t, code, e["code"], "body: %s", r.Body)
+	return e
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// noneReceived asserts that none of the backends got a request.
+func noneReceived(t testing.TB, bs ...*backend) {
+	t.Helper()
+	for _, b := range bs {
+		assert.Zero(t, b.count(), "backend %s must not receive the request", b.name)
+	}
+}
+
+func chat(model string) string {
+	return fmt.Sprintf(`{"model":%s,"messages":[{"role":"user","content":"hi"}]}`, jsonString(model))
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

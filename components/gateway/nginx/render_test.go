@@ -1,0 +1,260 @@
+package nginx
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func validParams() Params {
+	return Params{
+		Routes: []Route{
+			{Name: "qwen3-0.6b", Upstream: "qwen3-0-6b.llm.svc.cluster.local:8000"},
+			{Name: "meta-llama/Llama-3.1-8B-Instruct", Upstream: "llama-3-1-8b.llm.svc.cluster.local:8000"},
+			{Name: "alias-of-qwen", Upstream: "qwen3-0-6b.llm.svc.cluster.local:8000"},
+		},
+		Listen:       "8080",
+		MaxBodySize:  32 << 20,
+		ProxyTimeout: 15 * time.Minute,
+		Runtime:      ProductionRuntime("/etc/nginx/gateway"),
+	}
+}
+
+func TestRenderValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Params)
+		want   []string
+	}{
+		{"no routes", func(p *Params) { p.Routes = nil }, []string{"no routes"}},
+		{"duplicate names", func(p *Params) { p.Routes[2].Name = p.Routes[0].Name },
+			[]string{`routes[2]: duplicate model name "qwen3-0.6b" (also routes[0])`}},
+		{"empty name", func(p *Params) { p.Routes[1].Name = "" }, []string{"routes[1]: empty model name"}},
+		{"control character in name", func(p *Params) { p.Routes[1].Name = "a\nb" }, []string{"routes[1]", "control characters"}},
+		{"invalid UTF-8 name", func(p *Params) { p.Routes[1].Name = "a\xffb" }, []string{"routes[1]", "UTF-8"}},
+		{"empty upstream", func(p *Params) { p.Routes[1].Upstream = "" }, []string{"routes[1]", "empty upstream"}},
+		{"upstream without port", func(p *Params) { p.Routes[0].Upstream = "qwen.llm.svc" }, []string{"routes[0]", "host:port"}},
+		{"upstream bad port", func(p *Params) { p.Routes[0].Upstream = "qwen.llm.svc:0" }, []string{"routes[0]", "1-65535"}},
+		{"upstream config injection", func(p *Params) { p.Routes[0].Upstream = "a;b}:80" }, []string{"routes[0]", "neither an IP nor a DNS name"}},
+		{"upstream with scheme", func(p *Params) { p.Routes[0].Upstream = "http://qwen:8000" }, []string{"routes[0]"}},
+		{"empty listen", func(p *Params) { p.Listen = "" }, []string{"listen"}},
+		{"listen injection", func(p *Params) { p.Listen = "8080; include /etc/passwd" }, []string{"listen"}},
+		{"zero body size", func(p *Params) { p.MaxBodySize = 0 }, []string{"max body size"}},
+		{"buffer above body size", func(p *Params) { p.BodyBufferSize = p.MaxBodySize + 1 }, []string{"body buffer size"}},
+		{"zero timeout", func(p *Params) { p.ProxyTimeout = 0 }, []string{"proxy timeout"}},
+		{"bad env name", func(p *Params) { p.APIKeysEnv = "1-KEYS" }, []string{"API keys env"}},
+		{"relative lua dir", func(p *Params) { p.Runtime.LuaDir = "gateway" }, []string{"runtime.luaDir"}},
+		{"prefix with space", func(p *Params) { p.Runtime.Prefix = "/tmp/a b" }, []string{"runtime.prefix"}},
+		{"module path with quote", func(p *Params) { p.Runtime.LoadModules = []string{`/x/"y.so`} }, []string{"runtime.loadModules[0]"}},
+		{"empty error log", func(p *Params) { p.Runtime.ErrorLog = "" }, []string{"runtime.errorLog"}},
+		{"all problems at once", func(p *Params) {
+			p.Routes[1].Upstream = ""
+			p.MaxBodySize = -1
+			p.Listen = ""
+		}, []string{"routes[1]", "max body size", "listen"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := validParams()
+			tc.mutate(&p)
+			files, err := Render(p)
+			require.Error(t, err)
+			assert.Nil(t, files)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestRenderAcceptsIPAndIPv6Upstreams(t *testing.T) {
+	p := validParams()
+	p.Routes[0].Upstream = "10.0.0.7:8000"
+	p.Routes[1].Upstream = "[fd00::1]:8000"
+	p.Listen = "[::]:8080"
+	files, err := Render(p)
+	require.NoError(t, err)
+	assert.Contains(t, files[ConfigFile], "server [fd00::1]:8000;")
+	assert.Contains(t, files[ConfigFile], "listen [::]:8080;")
+}
+
+func TestRenderProductionConfig(t *testing.T) {
+	files, err := Render(validParams())
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{ConfigFile, LuaFile}, keys2(files))
+	conf := files[ConfigFile]
+
+	for _, want := range []string{
+		"worker_processes auto;",
+		"pid /tmp/nginx.pid;",
+		"error_log /dev/stderr warn;",
+		"access_log /dev/stdout gateway;",
+		`lua_package_path "/etc/nginx/gateway/?.lua;;";`,
+		"client_body_temp_path /tmp/client_body_temp;",
+		"listen 8080;",
+		// trap 1: bodies stay in memory up to the limit
+		"client_max_body_size 33554432;",
+		"client_body_buffer_size 33554432;",
+		// trap 3: streaming, HTTP/1.1 keepalive upstreams, long timeouts
+		"proxy_pass http://$gw_upstream;",
+		"proxy_http_version 1.1;",
+		`proxy_set_header Connection "";`,
+		"proxy_set_header Host $gw_host;",
+		"proxy_buffering off;",
+		"proxy_read_timeout 900s;",
+		"proxy_send_timeout 900s;",
+		"keepalive 128;",
+		"location = /healthz {",
+		"error_page 413 = @gw_413;",
+		"error_page 502 = @gw_502;",
+		"error_page 503 = @gw_503;",
+		"error_page 504 = @gw_504;",
+	} {
+		assert.Contains(t, conf, want)
+	}
+	directive := func(name string) *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*` + name + `\s`) }
+	assert.NotRegexp(t, directive("load_module"), conf, "OpenResty has the Lua module built in")
+	assert.NotRegexp(t, directive("proxy_intercept_errors"), conf, "model server errors must pass through")
+	assert.NotRegexp(t, directive("env"), conf, "no API keys configured")
+	assert.NotRegexp(t, directive("user"), conf)
+
+	// One upstream block per distinct Service (the alias shares qwen's).
+	ups := regexp.MustCompile(`(?m)^\s*upstream (\S+) \{\s*server (\S+);`).FindAllStringSubmatch(conf, -1)
+	require.Len(t, ups, 2)
+	assert.Equal(t, []string{"gw_model_0", "qwen3-0-6b.llm.svc.cluster.local:8000"}, ups[0][1:])
+	assert.Equal(t, []string{"gw_model_1", "llama-3-1-8b.llm.svc.cluster.local:8000"}, ups[1][1:])
+
+	lua := files[LuaFile]
+	assert.Contains(t, lua, `["qwen3-0.6b"] = {`)
+	assert.Contains(t, lua, `upstream = "gw_model_0"`)
+	assert.Contains(t, lua, `host = "qwen3-0-6b.llm.svc.cluster.local:8000"`)
+	assert.Contains(t, lua, `local default_route = routes["qwen3-0.6b"]`)
+	assert.NotContains(t, lua, "os.getenv", "no API keys configured")
+	assert.NotContains(t, lua, "cjson.encode", "all JSON is prerendered in Go")
+}
+
+func keys2(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestRenderAPIKeys(t *testing.T) {
+	p := validParams()
+	p.APIKeysEnv = "GATEWAY_API_KEYS"
+	files, err := Render(p)
+	require.NoError(t, err)
+	assert.Contains(t, files[ConfigFile], "\nenv GATEWAY_API_KEYS;\n")
+	assert.Contains(t, files[LuaFile], `os.getenv("GATEWAY_API_KEYS")`)
+}
+
+// The production config and the one the tests run differ only through Runtime.
+func TestRenderProductionAndTestDifferOnlyByRuntime(t *testing.T) {
+	prod := validParams()
+	test := validParams()
+	test.Runtime = DebianRuntime("/tmp/gw-test/lua")
+	test.Runtime.Prefix = "/tmp/gw-test/run"
+	test.Runtime.User = "root"
+	test.Runtime.WorkerProcesses = 1
+
+	normalize := func(p Params) string {
+		files, err := Render(p)
+		require.NoError(t, err)
+		s := files[ConfigFile]
+		rt := p.Runtime
+		// Logs first: the Debian runtime's logs live inside LuaDir.
+		s = strings.NewReplacer(
+			rt.ErrorLog, "<ERROR_LOG>", rt.AccessLog, "<ACCESS_LOG>",
+			rt.LuaDir, "<LUA_DIR>", rt.Prefix, "<PREFIX>",
+		).Replace(s)
+		var out []string
+		for _, line := range strings.Split(s, "\n") {
+			switch {
+			case strings.HasPrefix(line, "load_module "), strings.HasPrefix(line, "user "), strings.HasPrefix(line, "worker_processes "):
+				continue // Runtime.LoadModules, Runtime.User, Runtime.WorkerProcesses
+			}
+			out = append(out, line)
+		}
+		return strings.Join(out, "\n")
+	}
+	assert.Equal(t, normalize(prod), normalize(test))
+
+	pf, err := Render(prod)
+	require.NoError(t, err)
+	tf, err := Render(test)
+	require.NoError(t, err)
+	assert.Equal(t, pf[LuaFile], tf[LuaFile], "the Lua router does not depend on the runtime")
+	assert.Contains(t, tf[ConfigFile], "load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;")
+}
+
+func TestRenderIsDeterministicAndChecksumTracksChanges(t *testing.T) {
+	a, err := Render(validParams())
+	require.NoError(t, err)
+	b, err := Render(validParams())
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	assert.Equal(t, Checksum(a), Checksum(b))
+	assert.Len(t, Checksum(a), 64)
+
+	p := validParams()
+	p.Routes[1].Upstream = "llama-3-1-8b.llm.svc.cluster.local:8001"
+	c, err := Render(p)
+	require.NoError(t, err)
+	assert.NotEqual(t, Checksum(a), Checksum(c), "a model change must roll the gateway (trap 4)")
+}
+
+func TestCommand(t *testing.T) {
+	assert.Equal(t, []string{
+		"/usr/local/openresty/bin/openresty", "-p", "/tmp/", "-c", "/etc/nginx/gateway/nginx.conf",
+		"-e", "/dev/stderr", "-g", "daemon off;",
+	}, ProductionCommand("/etc/nginx/gateway"))
+}
+
+func TestLuaStringEscapesEveryByte(t *testing.T) {
+	assert.Equal(t, `"plain-name.v1/x"`, luaString("plain-name.v1/x"))
+	assert.Equal(t, `"a]]b\"c\\d'e[==[\010\000\195\188"`, luaString("a]]b\"c\\d'e[==[\n\x00ü"))
+	// Every byte value is either printable ASCII other than quote/backslash, or escaped.
+	var all []byte
+	for i := range 256 {
+		all = append(all, byte(i))
+	}
+	lit := luaString(string(all))
+	inner := lit[1 : len(lit)-1]
+	assert.NotRegexp(t, `[^\x20-\x7e]`, inner)
+	assert.NotContains(t, strings.ReplaceAll(inner, `\\`, ""), `\"x`)
+}
+
+func TestNginxQuote(t *testing.T) {
+	q, err := nginxQuote(`{"a":"it's \\ fine"}`)
+	require.NoError(t, err)
+	assert.Equal(t, `'{"a":"it\'s \\\\ fine"}'`, q)
+	_, err = nginxQuote(`cost $5`)
+	assert.Error(t, err)
+}
+
+func TestErrorBodiesAreOpenAIErrors(t *testing.T) {
+	p := validParams()
+	for key, body := range gatewayErrors(p) {
+		var doc map[string]map[string]any
+		require.NoError(t, json.Unmarshal([]byte(body), &doc), key)
+		require.Len(t, doc, 1, key)
+		e := doc["error"]
+		assert.ElementsMatch(t, []string{"message", "type", "param", "code"}, keys(e), key)
+		assert.NotEmpty(t, e["message"], key)
+		assert.NotEmpty(t, e["code"], key)
+		assert.NotContains(t, body, "$", key)
+	}
+}
+
+func TestModelsJSON(t *testing.T) {
+	assert.Equal(t,
+		`{"object":"list","data":[{"id":"a/b.c","object":"model","created":0,"owned_by":"llm-platform"},`+
+			`{"id":"<x&y>","object":"model","created":0,"owned_by":"llm-platform"}]}`,
+		modelsJSON([]Route{{Name: "a/b.c"}, {Name: "<x&y>"}}))
+}

@@ -1,0 +1,413 @@
+package platform_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/versions"
+	"github.com/llm-platform/llm-platform/stacks/spec"
+)
+
+const (
+	releaseType     = "kubernetes:helm.sh/v3:Release"
+	applicationType = "kubernetes:argoproj.io/v1alpha1:Application"
+	namespaceType   = "kubernetes:core/v1:Namespace"
+	componentType   = "llm-platform:platform:Platform"
+	// clusterProvider is the URN prefix of the provider the test program
+	// creates and hands to the component.
+	clusterProvider = "urn:pulumi:test::llm-platform::pulumi:providers:kubernetes::cluster::"
+	istioRepo       = "https://istio-release.storage.googleapis.com/charts"
+)
+
+// helmRelease is the part of a helm/v3 Release's inputs the tests read.
+type helmRelease struct {
+	Name            string `json:"name"`
+	Chart           string `json:"chart"`
+	Version         string `json:"version"`
+	Namespace       string `json:"namespace"`
+	CreateNamespace bool   `json:"createNamespace"`
+	Atomic          bool   `json:"atomic"`
+	RepositoryOpts  struct {
+		Repo string `json:"repo"`
+	} `json:"repositoryOpts"`
+	Values json.RawMessage `json:"values"`
+}
+
+// Chart values the tests read, named as the charts name them.
+type (
+	gatewayValues struct {
+		Autoscaling struct {
+			Enabled     bool `json:"enabled"`
+			MinReplicas int  `json:"minReplicas"`
+			MaxReplicas int  `json:"maxReplicas"`
+		} `json:"autoscaling"`
+		Service struct {
+			Type        string            `json:"type"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"service"`
+	}
+	argoValues struct {
+		Configs struct {
+			Params map[string]any `json:"params"`
+		} `json:"configs"`
+		RedisHA struct {
+			Enabled bool `json:"enabled"`
+		} `json:"redis-ha"`
+		Controller     replicas `json:"controller"`
+		Server         replicas `json:"server"`
+		RepoServer     replicas `json:"repoServer"`
+		ApplicationSet replicas `json:"applicationSet"`
+	}
+	replicas struct {
+		Replicas int `json:"replicas"`
+	}
+	devicePluginValues struct {
+		NodeSelector map[string]string   `json:"nodeSelector"`
+		Tolerations  []corev1.Toleration `json:"tolerations"`
+	}
+)
+
+// allOn turns every add-on on, with one GitOps application.
+func allOn() platform.Args {
+	return platform.Args{
+		Namespace:        "llm",
+		SidecarInjection: true,
+		Istio: spec.IstioConfig{
+			Enabled:         true,
+			GatewayReplicas: 3,
+			ServiceAnnotations: map[string]string{
+				"service.beta.kubernetes.io/aws-load-balancer-type":   "external",
+				"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+			},
+		},
+		ArgoCD: spec.ArgoCDConfig{
+			Enabled: true, Insecure: true,
+			Apps: []spec.ArgoCDApp{{
+				Name: "observability", RepoURL: "https://github.com/example/gitops.git",
+				Path: "clusters/prod/observability", TargetRevision: "v1.2.0", Namespace: "monitoring",
+			}},
+		},
+		DevicePlugin:    true,
+		GPUNodeSelector: map[string]string{"nvidia.com/gpu.present": "true"},
+	}
+}
+
+// deploy runs platform.New under mocks with a Kubernetes provider named
+// "cluster", the way package stacks hands it over.
+func deploy(t *testing.T, args platform.Args) (*harness.Mocks, *platform.Platform) {
+	t.Helper()
+	var p *platform.Platform
+	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+		k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		p, err = platform.New(ctx, "platform", args, pulumi.Provider(k8s))
+		return err
+	})
+	require.NoError(t, err)
+	return m, p
+}
+
+func release(t *testing.T, m *harness.Mocks, name string) (harness.Resource, helmRelease) {
+	t.Helper()
+	r := m.Find(t, releaseType, name)
+	var out helmRelease
+	decode(t, harness.Plain(r.Inputs), &out)
+	return r, out
+}
+
+func values[T any](t *testing.T, rel helmRelease) T {
+	t.Helper()
+	var out T
+	require.NoError(t, json.Unmarshal(rel.Values, &out), "values of %s", rel.Name)
+	return out
+}
+
+func decode(t *testing.T, in any, out any) {
+	t.Helper()
+	raw, err := json.Marshal(in)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, out))
+}
+
+func releaseNames(m *harness.Mocks) []string {
+	var names []string
+	for _, r := range m.ByType(releaseType) {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// TestIstioReleasesArePinnedAndOrdered: base (CRDs) -> istiod -> gateway, so
+// the gateway's `image: auto` is filled in by an injection webhook that
+// already exists.
+func TestIstioReleasesArePinnedAndOrdered(t *testing.T) {
+	m, _ := deploy(t, allOn())
+
+	for _, tc := range []struct {
+		release   string
+		chart     versions.Chart
+		chartName string
+		namespace string
+		after     string // the release it must wait for
+	}{
+		{"istio-base", versions.IstioBase, "base", "istio-system", ""},
+		{"istiod", versions.Istiod, "istiod", "istio-system", "istio-base"},
+		{"istio-ingressgateway", versions.IstioGateway, "gateway", "istio-ingress", "istiod"},
+	} {
+		t.Run(tc.release, func(t *testing.T) {
+			r, rel := release(t, m, tc.release)
+			assert.Equal(t, tc.release, rel.Name, "Helm release name")
+			assert.Equal(t, tc.chartName, rel.Chart)
+			assert.Equal(t, tc.chart.Version, rel.Version, "pinned in internal/versions")
+			assert.NotEmpty(t, rel.Version, "a release is never unpinned")
+			assert.NotContains(t, []string{"1.30.0", "1.30.1", "1.30.2"}, rel.Version, "VirtualService push regression")
+			assert.Equal(t, istioRepo, rel.RepositoryOpts.Repo)
+			assert.Equal(t, tc.namespace, rel.Namespace)
+			assert.True(t, rel.CreateNamespace, "Helm creates %s", tc.namespace)
+			assert.True(t, rel.Atomic, "a failed install rolls back")
+			if tc.after != "" {
+				assert.Contains(t, r.DependsOn, m.Find(t, releaseType, tc.after).URN, "%s waits for %s", tc.release, tc.after)
+			} else {
+				assert.Empty(t, r.DependsOn, "istio-base is installed first")
+			}
+		})
+	}
+}
+
+func TestIngressGateway(t *testing.T) {
+	args := allOn()
+	m, _ := deploy(t, args)
+	_, rel := release(t, m, "istio-ingressgateway")
+	v := values[gatewayValues](t, rel)
+
+	assert.Equal(t, "LoadBalancer", v.Service.Type)
+	assert.Equal(t, map[string]string{
+		"service.beta.kubernetes.io/aws-load-balancer-type":   "external",
+		"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+	}, v.Service.Annotations, "the cloud's load balancer annotations pass through")
+	assert.True(t, v.Autoscaling.Enabled)
+	assert.Equal(t, 3, v.Autoscaling.MinReplicas, "autoscaling starts at gatewayReplicas")
+	assert.GreaterOrEqual(t, v.Autoscaling.MaxReplicas, v.Autoscaling.MinReplicas)
+
+	// The gateway chart labels its pods `istio: <release name without "istio-">`;
+	// the Istio Gateway resource selects them with IngressSelector.
+	assert.Equal(t, platform.IngressSelector["istio"], strings.TrimPrefix(rel.Name, "istio-"))
+	assert.Equal(t, platform.IngressRelease, rel.Name)
+}
+
+func TestIngressGatewayWithoutAnnotations(t *testing.T) {
+	args := allOn()
+	args.Istio.ServiceAnnotations = nil
+	args.Istio.GatewayReplicas = 1
+	m, _ := deploy(t, args)
+	_, rel := release(t, m, "istio-ingressgateway")
+	v := values[gatewayValues](t, rel)
+	assert.Empty(t, v.Service.Annotations)
+	assert.Equal(t, 1, v.Autoscaling.MinReplicas)
+}
+
+func TestIstiodIsWhatApplicationsWaitFor(t *testing.T) {
+	m, p := deploy(t, allOn())
+	var ready []string
+	for _, r := range p.Ready {
+		urn, _ := harness.Await(t, r.URN())
+		ready = append(ready, string(urn.(pulumi.URN)))
+	}
+	assert.ElementsMatch(t, []string{
+		m.Find(t, namespaceType, "platform-app").URN,
+		m.Find(t, releaseType, "istiod").URN,
+	}, ready, "application resources wait for the namespace and istiod's sidecar injector")
+}
+
+func TestArgoCD(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		ha, insecure bool
+		replicas     int
+		redisHA      bool
+		wantInsecure bool
+	}{
+		{"single, insecure behind the mesh", false, true, 1, false, true},
+		{"HA, TLS on the server", true, false, 2, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := allOn()
+			args.ArgoCD.HA, args.ArgoCD.Insecure = tc.ha, tc.insecure
+			m, _ := deploy(t, args)
+			_, rel := release(t, m, "argocd")
+
+			assert.Equal(t, "argo-cd", rel.Chart)
+			assert.Equal(t, versions.ArgoCD.Version, rel.Version)
+			assert.NotEmpty(t, rel.Version)
+			assert.Equal(t, "https://argoproj.github.io/argo-helm", rel.RepositoryOpts.Repo)
+			assert.Equal(t, "argocd", rel.Namespace)
+			assert.True(t, rel.CreateNamespace)
+
+			v := values[argoValues](t, rel)
+			assert.Equal(t, tc.wantInsecure, v.Configs.Params["server.insecure"])
+			assert.Equal(t, tc.redisHA, v.RedisHA.Enabled, "redis-ha")
+			assert.Equal(t, tc.replicas, v.Server.Replicas, "server")
+			assert.Equal(t, tc.replicas, v.RepoServer.Replicas, "repoServer")
+			assert.Equal(t, tc.replicas, v.ApplicationSet.Replicas, "applicationSet")
+			assert.Equal(t, 1, v.Controller.Replicas, "the application controller is not scaled by replicas")
+		})
+	}
+}
+
+func TestArgoCDApplication(t *testing.T) {
+	args := allOn()
+	args.ArgoCD.Apps = append(args.ArgoCD.Apps, spec.ArgoCDApp{
+		Name: "llm-extras", RepoURL: "https://github.com/example/llm.git", Path: "extras", TargetRevision: "HEAD", Namespace: "llm",
+	})
+	m, _ := deploy(t, args)
+	require.Len(t, m.ByType(applicationType), 2)
+	argo := m.Find(t, releaseType, "argocd")
+
+	for _, want := range args.ArgoCD.Apps {
+		t.Run(want.Name, func(t *testing.T) {
+			r := m.Find(t, applicationType, "platform-app-"+want.Name)
+			var app harness.CustomResource[platform.Application]
+			require.NoError(t, harness.DecodeInto(r.Inputs, &app), "the spec has only fields Application knows")
+
+			assert.Equal(t, "argoproj.io/v1alpha1", app.APIVersion)
+			assert.Equal(t, "Application", app.Kind)
+			assert.Equal(t, want.Name, app.Metadata.Name)
+			assert.Equal(t, "argocd", app.Metadata.Namespace, "Argo CD watches Applications in its own namespace")
+
+			s := app.Spec
+			assert.Equal(t, "default", s.Project)
+			assert.Equal(t, platform.AppSource{RepoURL: want.RepoURL, Path: want.Path, TargetRevision: want.TargetRevision}, s.Source)
+			assert.Equal(t, "https://kubernetes.default.svc", s.Destination.Server, "deploys into this cluster")
+			assert.Equal(t, want.Namespace, s.Destination.Namespace)
+			assert.True(t, s.SyncPolicy.Automated.Prune, "automated sync prunes")
+			assert.True(t, s.SyncPolicy.Automated.SelfHeal, "automated sync self-heals")
+			assert.Contains(t, s.SyncPolicy.SyncOptions, "CreateNamespace=true")
+
+			assert.Contains(t, r.DependsOn, argo.URN, "created after Argo CD (and its CRDs)")
+		})
+	}
+}
+
+func TestNoApplicationUnlessConfigured(t *testing.T) {
+	args := allOn()
+	args.ArgoCD.Apps = nil
+	m, _ := deploy(t, args)
+	assert.True(t, m.Has(releaseType, "argocd"))
+	assert.Empty(t, m.ByType(applicationType))
+}
+
+func TestDevicePlugin(t *testing.T) {
+	m, _ := deploy(t, allOn())
+	_, rel := release(t, m, "nvidia-device-plugin")
+
+	assert.Equal(t, "nvidia-device-plugin", rel.Chart)
+	assert.Equal(t, versions.NVIDIADevicePlugin.Version, rel.Version)
+	assert.NotEmpty(t, rel.Version)
+	assert.Equal(t, "https://nvidia.github.io/k8s-device-plugin", rel.RepositoryOpts.Repo)
+	assert.Equal(t, platform.DevicePluginNS, rel.Namespace)
+
+	v := values[devicePluginValues](t, rel)
+	assert.Equal(t, map[string]string{"nvidia.com/gpu.present": "true"}, v.NodeSelector, "runs on the GPU nodes only")
+	gpuTaint := corev1.Taint{Key: "nvidia.com/gpu", Value: "true", Effect: corev1.TaintEffectNoSchedule}
+	tolerated := false
+	for _, tol := range v.Tolerations {
+		tolerated = tolerated || tol.ToleratesTaint(klog.Background(), &gpuTaint, false)
+	}
+	assert.True(t, tolerated, "tolerates the GPU taint; tolerations: %+v", v.Tolerations)
+}
+
+func TestDevicePluginOnlyWhenAsked(t *testing.T) {
+	args := allOn()
+	args.DevicePlugin = false // GKE manages its own
+	m, _ := deploy(t, args)
+	assert.False(t, m.Has(releaseType, "nvidia-device-plugin"))
+	assert.ElementsMatch(t, []string{"argocd", "istio-base", "istio-ingressgateway", "istiod"}, releaseNames(m))
+}
+
+// TestAddonsOff: turning an add-on off declares nothing of it; the
+// namespace and the other add-ons stay.
+func TestAddonsOff(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		off      func(*platform.Args)
+		releases []string
+		apps     int
+	}{
+		{"istio", func(a *platform.Args) { a.Istio.Enabled = false },
+			[]string{"argocd", "nvidia-device-plugin"}, 1},
+		{"argocd (with apps configured)", func(a *platform.Args) { a.ArgoCD.Enabled = false },
+			[]string{"istio-base", "istio-ingressgateway", "istiod", "nvidia-device-plugin"}, 0},
+		{"device plugin", func(a *platform.Args) { a.DevicePlugin = false },
+			[]string{"argocd", "istio-base", "istio-ingressgateway", "istiod"}, 1},
+		{"everything", func(a *platform.Args) {
+			a.Istio.Enabled, a.ArgoCD.Enabled, a.DevicePlugin = false, false, false
+		}, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := allOn()
+			tc.off(&args)
+			m, p := deploy(t, args)
+			assert.ElementsMatch(t, tc.releases, releaseNames(m))
+			assert.Len(t, m.ByType(applicationType), tc.apps)
+
+			ns := harness.Decode[corev1.Namespace](t, m, namespaceType, "platform-app")
+			assert.Equal(t, "llm", ns.Name, "the application namespace always exists")
+			if !args.Istio.Enabled {
+				require.Len(t, p.Ready, 1, "without Istio, applications wait for the namespace only")
+			}
+		})
+	}
+}
+
+func TestNamespace(t *testing.T) {
+	for _, injection := range []bool{true, false} {
+		args := allOn()
+		args.Namespace = "serving"
+		args.SidecarInjection = injection
+		m, p := deploy(t, args)
+
+		ns := harness.Decode[corev1.Namespace](t, m, namespaceType, "platform-app")
+		assert.Equal(t, "serving", ns.Name)
+		assert.Equal(t, "llm-platform", ns.Labels["app.kubernetes.io/part-of"])
+		assert.Equal(t, "pulumi", ns.Labels["app.kubernetes.io/managed-by"])
+		if injection {
+			assert.Equal(t, "enabled", ns.Labels["istio-injection"], "the mesh injects sidecars")
+		} else {
+			assert.NotContains(t, ns.Labels, "istio-injection")
+		}
+		assert.NotNil(t, p.Namespace)
+	}
+}
+
+// TestEveryResourceIsAChildAndUsesTheClusterProvider: the component owns
+// everything it declares, and nothing falls back to the ambient kubeconfig.
+func TestEveryResourceIsAChildAndUsesTheClusterProvider(t *testing.T) {
+	m, _ := deploy(t, allOn())
+	component := m.Find(t, componentType, "platform")
+
+	n := 0
+	for _, r := range m.Resources() {
+		if r.Type == componentType || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		assert.Equal(t, component.URN, r.Parent, "%s %s is a child of the component", r.Type, r.Name)
+		assert.True(t, strings.HasPrefix(r.Type, "kubernetes:"), "%s %s", r.Type, r.Name)
+		assert.True(t, strings.HasPrefix(r.Provider, clusterProvider), "%s %s uses provider %q", r.Type, r.Name, r.Provider)
+	}
+	// namespace + 3 Istio releases + Argo CD + 1 Application + device plugin
+	assert.Equal(t, 7, n)
+	assert.Len(t, m.Children(component), n)
+}

@@ -75,6 +75,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		endpoint = pulumi.String(found.Endpoint).ToStringOutput()
 		caData = pulumi.String(found.CertificateAuthorities[0].Data).ToStringOutput()
 		subnetIDs = pulumi.ToStringArray(found.VpcConfig.SubnetIds)
+		if len(cfg.Cluster.SubnetIDs) > 0 {
+			// The cluster's subnets often include public ones; GPU nodes
+			// belong in private subnets.
+			subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs)
+		}
 	}
 
 	nodeRole, err := role(ctx, name+"-gpu-node", "ec2.amazonaws.com",
@@ -83,10 +88,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	ng := cfg.GPUNodeGroup
-	labels := map[string]string{GPUNodeLabel: "true"}
+	labels := map[string]string{}
 	for k, v := range ng.Labels {
 		labels[k] = v
 	}
+	labels[GPUNodeLabel] = "true" // last: models and the device plugin rely on it
 	_, err = eks.NewNodeGroup(ctx, name+"-gpu", &eks.NodeGroupArgs{
 		ClusterName:   e.ClusterName,
 		NodeGroupName: pulumi.String("gpu"),
@@ -113,8 +119,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	if err := ebsCSI(ctx, name, e.ClusterName, clusterDeps, child); err != nil {
-		return nil, err
+	if cfg.EBSCSIDriver {
+		if err := ebsCSI(ctx, name, e.ClusterName, clusterDeps, child); err != nil {
+			return nil, err
+		}
 	}
 
 	e.Kubeconfig = pulumi.ToSecret(pulumi.All(e.ClusterName, endpoint, caData).ApplyT(func(v []any) string {

@@ -568,6 +568,25 @@ func TestAdoptCluster(t *testing.T) {
 	assert.Contains(t, kc.Users[0].User.Exec.Args, "shared")
 }
 
+func TestAdoptWithPrivateSubnetsAndExistingAddons(t *testing.T) {
+	cfg := adopt()
+	cfg.Cluster.SubnetIDs = []string{"subnet-private-1", "subnet-private-2"}
+	cfg.EBSCSIDriver = false
+	m, _ := deploy(t, cfg)
+	_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
+	assert.Equal(t, cfg.Cluster.SubnetIDs, ng.SubnetIDs, "GPU nodes go where the stack says")
+	assert.Empty(t, m.ByType(addonType), "the cluster already runs its add-ons")
+}
+
+func TestUserLabelsCannotDropTheGPULabel(t *testing.T) {
+	cfg := config()
+	cfg.GPUNodeGroup.Labels = map[string]string{"team": "ml", "nvidia.com/gpu.present": "false"}
+	m, _ := deploy(t, cfg)
+	_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
+	assert.Equal(t, "true", ng.Labels["nvidia.com/gpu.present"])
+	assert.Equal(t, "ml", ng.Labels["team"])
+}
+
 func TestAdoptErrorsNameTheKey(t *testing.T) {
 	t.Run("cluster not found", func(t *testing.T) {
 		m := newMockAWS()

@@ -141,7 +141,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			}},
 			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: pulumi.String("GKE_METADATA")},
 		},
-	}, parent, pulumi.DependsOn(poolDeps))
+	}, parent, pulumi.DependsOn(poolDeps),
+		// initialNodeCount forces a replacement when changed; the autoscaler
+		// owns the size after creation, so a later minNodes change must not
+		// recreate the pool.
+		pulumi.IgnoreChanges([]string{"initialNodeCount"}))
 	if err != nil {
 		return nil, err
 	}

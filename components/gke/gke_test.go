@@ -292,6 +292,12 @@ func TestGPUPool(t *testing.T) {
 		"the GPU pool comes after the system pool, so system pods never wait for a GPU node")
 }
 
+func TestGPUPoolIgnoresInitialNodeCountChanges(t *testing.T) {
+	m, _ := deploy(t, config())
+	pool := m.Find(t, "gcp:container/nodePool:NodePool", "gke-gpu")
+	assert.Equal(t, []string{"initialNodeCount"}, pool.IgnoreChanges, "raising minNodes must not recreate the pool")
+}
+
 func TestGPUPoolDefaults(t *testing.T) {
 	m, _ := deploy(t, config())
 	_, p := decode[nodePool](t, m, nodePoolType, "gke-gpu")

@@ -95,7 +95,10 @@ type GKEGPUPool struct {
 
 // EKSConfig creates or adopts an EKS cluster and adds a GPU managed node group.
 type EKSConfig struct {
-	Region       string          `json:"region"`
+	Region string `json:"region"`
+	// EBSCSIDriver installs the EBS CSI driver add-on (and the Pod Identity
+	// agent); turn it off for adopted clusters that already run them.
+	EBSCSIDriver bool            `json:"ebsCsiDriver"`
 	Cluster      EKSCluster      `json:"cluster"`
 	GPUNodeGroup EKSGPUNodeGroup `json:"gpuNodeGroup"`
 }
@@ -109,6 +112,9 @@ type EKSCluster struct {
 	SystemInstanceType string   `json:"systemInstanceType"`
 	SystemNodeCount    int      `json:"systemNodeCount"`
 	AdminRoleARNs      []string `json:"adminRoleArns"`
+	// SubnetIDs places the GPU node group when adopting a cluster
+	// (default: the cluster's own subnets).
+	SubnetIDs []string `json:"subnetIds"`
 }
 
 type EKSGPUNodeGroup struct {

@@ -36,6 +36,7 @@ func Defaults() Config {
 			},
 		},
 		EKS: EKSConfig{
+			EBSCSIDriver: true,
 			Cluster: EKSCluster{
 				Create:             true,
 				Name:               "llm-platform",

@@ -63,6 +63,8 @@ func TestBadConfig(t *testing.T) {
 		{"bad gke driver", map[string]string{"cloud": "gke", "gke": `{"project":"p","region":"r","gpuPool":{"driverVersion":"NEWEST"}}`, "models": oneModel}, "gke.gpuPool.driverVersion:"},
 		{"gke max below min", map[string]string{"cloud": "gke", "gke": `{"project":"p","region":"r","gpuPool":{"minNodes":3,"maxNodes":1}}`, "models": oneModel}, "gke.gpuPool.maxNodes:"},
 		{"model does not fit gke node", map[string]string{"cloud": "gke", "gke": gke, "models": `[{"huggingfaceId":"a/b","modelName":"big","gpuRequestCount":4}]`}, "models[0].gpuRequestCount: is 4 but a GPU node has 1"},
+		{"eks label the platform manages", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2","gpuNodeGroup":{"labels":{"nvidia.com/gpu.present":"false"}}}`, "models": oneModel}, "eks.gpuNodeGroup.labels: sets \"nvidia.com/gpu.present\""},
+		{"eks subnets for a created cluster", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2","cluster":{"subnetIds":["subnet-1"]}}`, "models": oneModel}, "eks.cluster.subnetIds: is only for adopted clusters"},
 		{"missing eks region", map[string]string{"cloud": "eks", "models": oneModel}, "eks.region: is required"},
 		{"bad eks capacity type", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2","gpuNodeGroup":{"capacityType":"RESERVED"}}`, "models": oneModel}, "eks.gpuNodeGroup.capacityType:"},
 		{"eks desired above max", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2","gpuNodeGroup":{"minSize":0,"desiredSize":5,"maxSize":2}}`, "models": oneModel}, "eks.gpuNodeGroup.desiredSize: is 5"},

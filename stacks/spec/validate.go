@@ -227,6 +227,14 @@ func validateEKS(p *problems, cfg *Config) {
 		p.add("eks.gpuNodeGroup.diskSizeGb", "is %d; use at least 50 (images are large)", ng.DiskSizeGB)
 	}
 	checkFit(p, cfg.Models, ng.GPUsPerNode, "eks.gpuNodeGroup.gpusPerNode")
+	// The EKS component sets this label itself; the models and the device
+	// plugin select on it.
+	if _, set := ng.Labels["nvidia.com/gpu.present"]; set {
+		p.add("eks.gpuNodeGroup.labels", "sets \"nvidia.com/gpu.present\", which the platform manages; remove it")
+	}
+	if e.Cluster.Create && len(e.Cluster.SubnetIDs) > 0 {
+		p.add("eks.cluster.subnetIds", "is only for adopted clusters (create: false); a created cluster gets its own VPC")
+	}
 }
 
 // checkScaling enforces 0 <= min <= desired <= max and max >= 1.

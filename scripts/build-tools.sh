@@ -10,14 +10,22 @@ cd "$root"
 mkdir -p bin
 export GOWORK=off GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
-stamp() { cat "tools/$1"/go.mod "tools/$1"/go.sum "tools/$1"/*.go 2>/dev/null | sha256sum | cut -c1-16; }
+# A tool is out of date when its module or this script changed.
+stamp() { cat "tools/$1"/go.mod "tools/$1"/go.sum "${BASH_SOURCE[0]}" "tools/$1"/*.go 2>/dev/null | sha256sum | cut -c1-16 || true; }
 fresh() { [[ -x "bin/$1" && -f "bin/.$1.stamp" && "$(cat "bin/.$1.stamp")" == "$(stamp "$2")" ]]; }
 
 if fresh pulumi pulumi; then
 	echo "build-tools: bin/pulumi is up to date"
 else
 	echo "build-tools: building bin/pulumi (slow when cold)"
-	(cd tools/pulumi && go build -o ../../bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+	(
+		cd tools/pulumi
+		# The CLI reports its version from this variable; the Automation API
+		# checks it before using newer flags.
+		version=$(go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)
+		go build -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+			-o ../../bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+	)
 	stamp pulumi >bin/.pulumi.stamp
 fi
 

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -152,7 +153,7 @@ func TestEKSCreate(t *testing.T) {
 	assertNoneOf(t, m, "gcp:")
 
 	kubeconfig := assertSecretKubeconfig(t, m, out)
-	assert.Contains(t, kubeconfig, "args: [eks, get-token, --cluster-name, llm-eks, --region, us-west-2")
+	assert.Equal(t, []string{"eks", "get-token", "--cluster-name", "llm-eks", "--region", "us-west-2", "--output", "json"}, execArgs(t, kubeconfig))
 
 	assertEKSStorageAndDevicePlugin(t, m)
 	assertGPUModelsLandOnTheEKSNodeGroup(t, m)
@@ -171,7 +172,7 @@ func TestEKSAdopt(t *testing.T) {
 
 	kubeconfig := assertSecretKubeconfig(t, m, out)
 	assert.Contains(t, kubeconfig, "server: "+adoptedEKSEndpoint)
-	assert.Contains(t, kubeconfig, "get-token, --cluster-name, shared,")
+	assert.Equal(t, []string{"eks", "get-token", "--cluster-name", "shared", "--region", "us-west-2", "--output", "json"}, execArgs(t, kubeconfig))
 
 	assertEKSStorageAndDevicePlugin(t, m)
 	assertGPUModelsLandOnTheEKSNodeGroup(t, m)
@@ -483,4 +484,21 @@ func resourceNames(rs []harness.Resource) []string {
 		out = append(out, r.Name)
 	}
 	return out
+}
+
+// execArgs reads the exec credential plugin's arguments from a kubeconfig.
+func execArgs(t *testing.T, kubeconfig string) []string {
+	t.Helper()
+	var kc struct {
+		Users []struct {
+			User struct {
+				Exec struct {
+					Args []string `yaml:"args"`
+				} `yaml:"exec"`
+			} `yaml:"user"`
+		} `yaml:"users"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(kubeconfig), &kc))
+	require.Len(t, kc.Users, 1)
+	return kc.Users[0].User.Exec.Args
 }

@@ -87,7 +87,7 @@ func TestWebUI(t *testing.T) {
 	// The generated session key is secret and survives later runs.
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "webui")
 	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(secret.Inputs))
-	assert.Equal(t, []string{"stringData"}, secret.IgnoreChanges)
+	assert.Equal(t, []string{"stringData", "data"}, secret.IgnoreChanges)
 }
 
 func TestWebUIConfiguredKeyIsApplied(t *testing.T) {

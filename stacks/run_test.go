@@ -121,3 +121,28 @@ func TestSecretsStaySecret(t *testing.T) {
 	assert.True(t, secret, "the kubeconfig output is secret")
 	assert.Contains(t, kubeconfig, "gke-gcloud-auth-plugin")
 }
+
+// TestEmptySecretsAreUnset: Pulumi.yaml defaults the optional secrets to
+// empty, which must mean "not configured", not "an empty token".
+func TestEmptySecretsAreUnset(t *testing.T) {
+	m, _, err := run(t, map[string]string{
+		"models":  `[{"huggingfaceId":"a/b","modelName":"m"}]`,
+		"hfToken": "", "webuiSecretKey": "", "gatewayApiKeys": "[]",
+	}, "hfToken", "webuiSecretKey", "gatewayApiKeys")
+	require.NoError(t, err)
+	assert.False(t, m.Has("kubernetes:core/v1:Secret", "hf-token"))
+	assert.False(t, m.Has("kubernetes:core/v1:Secret", "gateway-keys"))
+	assert.Equal(t, []string{"stringData", "data"}, m.Find(t, "kubernetes:core/v1:Secret", "webui").IgnoreChanges, "the session key is generated")
+}
+
+// TestPlainTextSecretsAreRefused: a secret key set without --secret would
+// sit in plain text in the stack file; the program refuses it.
+func TestPlainTextSecretsAreRefused(t *testing.T) {
+	m, _, err := run(t, map[string]string{
+		"models":  `[{"huggingfaceId":"a/b","modelName":"m"}]`,
+		"hfToken": "hf_plain",
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "hfToken: is stored in plain text")
+	assert.Empty(t, m.Resources())
+}

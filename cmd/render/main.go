@@ -9,8 +9,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/llm-platform/llm-platform/internal/render"
 	"github.com/llm-platform/llm-platform/stacks"
@@ -20,7 +23,7 @@ func main() {
 	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to render")
 	out := flag.String("out", "", "manifest directory (default out/<stack>)")
 	state := flag.String("state", ".state", "local state directory (file backend)")
-	verbose := flag.Bool("v", false, "stream the engine's output")
+	verbose := flag.Bool("verbose", false, "stream the engine's output")
 	flag.Parse()
 	if *out == "" {
 		*out = filepath.Join("out", *stack)
@@ -49,7 +52,13 @@ func run(stack, out, state string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("pulumi up (%s, state in %s): %v\n", stack, state, res.Summary.ResourceChanges)
+	var changes []string
+	if res.Summary.ResourceChanges != nil {
+		for _, op := range slices.Sorted(maps.Keys(*res.Summary.ResourceChanges)) {
+			changes = append(changes, fmt.Sprintf("%s %d", op, (*res.Summary.ResourceChanges)[op]))
+		}
+	}
+	fmt.Printf("pulumi up of stack %q (state in %s): %s\n", stack, state, strings.Join(changes, ", "))
 	manifests, err := render.Read(out)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -126,7 +127,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	e.Kubeconfig = pulumi.ToSecret(pulumi.All(e.ClusterName, endpoint, caData).ApplyT(func(v []any) string {
-		return kubeconfig(v[0].(string), v[1].(string), v[2].(string), cfg.Region)
+		return kube.Kubeconfig(v[0].(string), v[1].(string), v[2].(string), kube.ExecAuth{
+			Command: "aws",
+			Args:    []string{"eks", "get-token", "--cluster-name", v[0].(string), "--region", cfg.Region, "--output", "json"},
+		})
 	})).(pulumi.StringOutput)
 	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"clusterName": e.ClusterName, "kubeconfig": e.Kubeconfig})
 }
@@ -367,30 +371,4 @@ func ebsCSI(ctx *pulumi.Context, name string, cluster pulumi.StringOutput, deps 
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
 	}, append(child, pulumi.DependsOn(append([]pulumi.Resource{agent}, csiRole.attachments...)))...)
 	return err
-}
-
-// kubeconfig authenticates with `aws eks get-token`, using whatever AWS
-// credentials the caller has; nothing long-lived is stored in it.
-func kubeconfig(name, endpoint, caData, region string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: %[1]s
-  cluster:
-    server: %[2]s
-    certificate-authority-data: %[3]s
-contexts:
-- name: %[1]s
-  context:
-    cluster: %[1]s
-    user: %[1]s
-current-context: %[1]s
-users:
-- name: %[1]s
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: aws
-      args: [eks, get-token, --cluster-name, %[1]s, --region, %[4]s, --output, json]
-`, name, endpoint, caData, region)
 }

@@ -197,16 +197,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	_, err = corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: kube.Meta(Name, args.Namespace, labels),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: pulumi.ToStringMap(selector),
-			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
-				Name: pulumi.String("http"), Port: pulumi.Int(Port), TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
-			}},
-		},
-	}, parent)
+	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent)
 	if err != nil {
 		return nil, err
 	}

@@ -4,11 +4,10 @@
 package gke
 
 import (
-	"fmt"
-
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -151,34 +150,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	g.Kubeconfig = pulumi.ToSecret(pulumi.All(g.ClusterName, endpoint, caCert).ApplyT(func(v []any) string {
-		return kubeconfig(v[0].(string), v[1].(string), v[2].(string))
+		// gke-gcloud-auth-plugin is the only method GKE supports since 1.26.
+		return kube.Kubeconfig(v[0].(string), "https://"+v[1].(string), v[2].(string), kube.ExecAuth{
+			Command:            "gke-gcloud-auth-plugin",
+			InstallHint:        "Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)",
+			ProvideClusterInfo: true,
+		})
 	})).(pulumi.StringOutput)
 	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"clusterName": g.ClusterName, "kubeconfig": g.Kubeconfig})
-}
-
-// kubeconfig authenticates through gke-gcloud-auth-plugin, the only method
-// GKE supports since 1.26; nothing long-lived is stored in it.
-func kubeconfig(name, endpoint, caCert string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: %[1]s
-  cluster:
-    server: https://%[2]s
-    certificate-authority-data: %[3]s
-contexts:
-- name: %[1]s
-  context:
-    cluster: %[1]s
-    user: %[1]s
-current-context: %[1]s
-users:
-- name: %[1]s
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: gke-gcloud-auth-plugin
-      installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)
-      provideClusterInfo: true
-`, name, endpoint, caCert)
 }

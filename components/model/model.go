@@ -81,17 +81,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	labels := kube.Labels("vllm", s.KubeName, "model")
 	selector := kube.Selector("vllm", s.KubeName)
 
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: kube.Meta(s.KubeName, args.Namespace, labels),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: pulumi.ToStringMap(selector),
-			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
-				Name: pulumi.String("http"), Port: pulumi.Int(Port),
-				TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
-			}},
-		},
-	}, parent)
+	svc, err := kube.HTTPService(ctx, name, kube.Meta(s.KubeName, args.Namespace, labels), selector, Port, parent)
 	if err != nil {
 		return nil, err
 	}

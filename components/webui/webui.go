@@ -72,7 +72,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		// The key is generated anew on every run; only the first one is
 		// ever applied, so sessions survive restarts and updates. Set
 		// webuiSecretKey to rotate it.
-		secretOpts = append(secretOpts, pulumi.IgnoreChanges([]string{"stringData"}))
+		// The provider turns stringData into data, so both are ignored.
+		secretOpts = append(secretOpts, pulumi.IgnoreChanges([]string{"stringData", "data"}))
 	}
 	secret, err := corev1.NewSecret(ctx, name, &corev1.SecretArgs{
 		Metadata:   kube.Meta(Name, args.Namespace, labels),
@@ -142,16 +143,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	_, err = corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: kube.Meta(Name, args.Namespace, labels),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("ClusterIP"),
-			Selector: pulumi.ToStringMap(selector),
-			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
-				Name: pulumi.String("http"), Port: pulumi.Int(Port), TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
-			}},
-		},
-	}, parent)
+	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent)
 	if err != nil {
 		return nil, err
 	}

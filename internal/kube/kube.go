@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -74,5 +75,21 @@ func NewCustomResource(ctx *pulumi.Context, name, apiVersion, kind string, meta 
 		Kind:        pulumi.String(kind),
 		Metadata:    meta,
 		OtherFields: kubernetes.UntypedArgs{"spec": Values(spec)},
+	}, opts...)
+}
+
+// HTTPService declares a ClusterIP Service with one "http" port that
+// targets the pods' "http" container port.
+func HTTPService(ctx *pulumi.Context, name string, meta *metav1.ObjectMetaArgs, selector map[string]string, port int, opts ...pulumi.ResourceOption) (*corev1.Service, error) {
+	return corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: meta,
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: pulumi.ToStringMap(selector),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(port),
+				TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
+			}},
+		},
 	}, opts...)
 }

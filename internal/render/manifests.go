@@ -136,12 +136,3 @@ func decodeStrict(raw []byte, out any, path string) (any, error) {
 func unmarshalDeployment(raw json.RawMessage, out any) error {
 	return json.Unmarshal(raw, out)
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -12,9 +12,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -59,6 +61,15 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	// The CLI runs in the workspace directory: relative paths would
+	// resolve there.
+	for _, dir := range []*string{&opts.StateDir, &opts.OutDir} {
+		abs, err := filepath.Abs(*dir)
+		if err != nil {
+			return nil, err
+		}
+		*dir = abs
+	}
 	bin := filepath.Join(opts.Root, "bin")
 	for _, tool := range []string{"pulumi", "pulumi-resource-kubernetes"} {
 		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
@@ -93,11 +104,7 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := filepath.Abs(opts.OutDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := stack.SetConfigWithOptions(ctx, "llm-platform:render.dir", auto.ConfigValue{Value: out}, &auto.ConfigOptions{Path: true}); err != nil {
+	if err := stack.SetConfigWithOptions(ctx, "llm-platform:render.dir", auto.ConfigValue{Value: opts.OutDir}, &auto.ConfigOptions{Path: true}); err != nil {
 		return nil, err
 	}
 	return &Session{Stack: stack, opts: opts}, nil
@@ -174,10 +181,10 @@ func Summary(manifests []Manifest, outDir string) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "rendered %d objects into %s\n", len(manifests), outDir)
-	for _, k := range sortedKeys(kinds) {
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		fmt.Fprintf(&b, "  %-24s %d\n", k, kinds[k])
 	}
-	for _, name := range sortedKeys(models) {
+	for _, name := range slices.Sorted(maps.Keys(models)) {
 		fmt.Fprintf(&b, "  model %-18s %s\n", name, strings.Join(models[name], ", "))
 	}
 	return b.String()

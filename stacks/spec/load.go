@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -69,10 +70,16 @@ func Load(ctx *pulumi.Context) (Config, Secrets, error) {
 func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
 	var s Secrets
 	var errs []error
-	if tok, err := config.TrySecret(ctx, keyHFToken); err == nil {
+	for _, key := range []string{keyHFToken, keyGatewayAPIKeys, keyWebUISecretKey} {
+		if present(ctx, key) && !ctx.IsConfigSecret(ctx.Project()+":"+key) {
+			errs = append(errs, fmt.Errorf("%s: is stored in plain text; remove it and set it again with `pulumi config set --secret %s ...`", key, key))
+		}
+	}
+	// Pulumi.yaml defaults the optional secrets to empty: empty means unset.
+	if tok, err := config.TrySecret(ctx, keyHFToken); err == nil && present(ctx, keyHFToken) {
 		s.HFToken, s.HasHFToken = tok, true
 	}
-	if key, err := config.TrySecret(ctx, keyWebUISecretKey); err == nil {
+	if key, err := config.TrySecret(ctx, keyWebUISecretKey); err == nil && present(ctx, keyWebUISecretKey) {
 		s.WebUISecretKey, s.HasWebUIKey = key, true
 	}
 	var keys []string
@@ -88,6 +95,13 @@ func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
 		errs = append(errs, fmt.Errorf("%s: must be a JSON list of strings, set with `pulumi config set --secret %s '[\"<key>\"]'`", keyGatewayAPIKeys, keyGatewayAPIKeys))
 	}
 	return s, errors.Join(errs...)
+}
+
+// present reports whether a config key is set to something non-empty,
+// without reading a secret through a non-secret getter.
+func present(ctx *pulumi.Context, key string) bool {
+	v, ok := ctx.GetConfig(ctx.Project() + ":" + key)
+	return ok && v != "" && v != "[]"
 }
 
 // configKeys lists the non-secret top-level keys, from Config's JSON names.
@@ -237,7 +251,7 @@ func exactKeys(path string, data []byte, t reflect.Type) []error {
 			}
 		}
 		var errs []error
-		for _, k := range sortedKeys(entries) {
+		for _, k := range slices.Sorted(maps.Keys(entries)) {
 			ft, ok := fields[k]
 			if !ok {
 				hint := "check its spelling against Pulumi.yaml"
@@ -254,15 +268,6 @@ func exactKeys(path string, data []byte, t reflect.Type) []error {
 		return errs
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func describeType(t reflect.Type) string {

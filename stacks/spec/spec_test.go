@@ -161,7 +161,6 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 			Type        string `yaml:"type"`
 			Default     any    `yaml:"default"`
 			Description string `yaml:"description"`
-			Secret      bool   `yaml:"secret"`
 		} `yaml:"config"`
 	}
 	require.NoError(t, yaml.Unmarshal(data, &project))
@@ -180,8 +179,16 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 		}
 		assert.NotEmpty(t, decl.Type, "%s: type", key)
 		assert.NotEmpty(t, decl.Description, "%s: description", key)
-		if key == "models" || decl.Secret {
-			assert.Nil(t, decl.Default, "%s has no default", key)
+		if key == "models" {
+			assert.Nil(t, decl.Default, "models is required: no default")
+			continue
+		}
+		if key == keyHFToken || key == keyGatewayAPIKeys || key == keyWebUISecretKey {
+			// Optional secrets default to empty (unset): a key without a
+			// default is required by the CLI.
+			assert.NotNil(t, decl.Default, "%s needs a default or the CLI requires it", key)
+			assert.Empty(t, decl.Default, "%s defaults to empty", key)
+			assert.Contains(t, decl.Description, "SECRET.")
 			continue
 		}
 		require.NotNil(t, decl.Default, "%s: default", key)

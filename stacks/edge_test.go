@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -134,8 +135,8 @@ func TestEdgeHTTPOnly(t *testing.T) {
 	ns := harness.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
 	assert.Equal(t, "enabled", ns.Labels["istio-injection"])
 
-	assert.Equal(t, "http://"+edge.ExternalAddressHint+"/v1", out.APIBaseURL)
-	assert.Equal(t, "http://"+edge.ExternalAddressHint+"/", out.WebUIURL)
+	assert.Equal(t, "http://"+edge.ExternalAddressHint+"/v1", await(t, out.APIBaseURL), "no load balancer address yet")
+	assert.Equal(t, "http://"+edge.ExternalAddressHint+"/", await(t, out.WebUIURL))
 }
 
 func TestEdgeTLS(t *testing.T) {
@@ -154,8 +155,8 @@ func TestEdgeTLS(t *testing.T) {
 
 	vs := customResource[edge.VirtualServiceSpec](t, m, virtualService, "edge")
 	assert.Equal(t, []string{"llm.example.com"}, vs.Spec.Hosts)
-	assert.Equal(t, "https://llm.example.com/v1", out.APIBaseURL)
-	assert.Equal(t, "https://llm.example.com/", out.WebUIURL)
+	assert.Equal(t, "https://llm.example.com/v1", await(t, out.APIBaseURL))
+	assert.Equal(t, "https://llm.example.com/", await(t, out.WebUIURL))
 }
 
 func TestDisablingTheUIRemovesItAndItsRoute(t *testing.T) {
@@ -167,7 +168,7 @@ func TestDisablingTheUIRemovesItAndItsRoute(t *testing.T) {
 	require.Len(t, vs.Spec.HTTP, 1)
 	assert.Equal(t, "api", vs.Spec.HTTP[0].Name)
 	assert.False(t, m.Has(netpol, "edge-webui"))
-	assert.Empty(t, out.WebUIURL)
+	assert.Empty(t, await(t, out.WebUIURL))
 }
 
 func TestNetworkPolicies(t *testing.T) {
@@ -265,4 +266,10 @@ func TestNoSecretOutsideSecrets(t *testing.T) {
 	for _, v := range values {
 		assert.True(t, found[v], "%s is in a Kubernetes Secret", v)
 	}
+}
+
+func await(t *testing.T, o pulumi.StringOutput) string {
+	t.Helper()
+	v, _ := harness.Await(t, o)
+	return v.(string)
 }

@@ -19,8 +19,8 @@ import (
 
 // Outputs are the stack outputs, also returned for tests.
 type Outputs struct {
-	APIBaseURL string
-	WebUIURL   string
+	APIBaseURL pulumi.StringOutput
+	WebUIURL   pulumi.StringOutput
 	// GatewayURL is the in-cluster OpenAI base URL.
 	GatewayURL  string
 	Models      []string
@@ -126,17 +126,18 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		}
 	}
 
-	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.name, Kubeconfig: c.kubeconfig}
+	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.name, Kubeconfig: c.kubeconfig,
+		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
-		e, err := newEdge(ctx, cfg, gw, ui, app)
+		e, err := newEdge(ctx, cfg, gw, ui, plat.IngressAddress, app)
 		if err != nil {
 			return nil, err
 		}
 		out.APIBaseURL, out.WebUIURL = e.APIBaseURL, e.WebUIURL
 	}
 
-	ctx.Export("apiBaseUrl", pulumi.String(out.APIBaseURL))
-	ctx.Export("webUiUrl", pulumi.String(out.WebUIURL))
+	ctx.Export("apiBaseUrl", out.APIBaseURL)
+	ctx.Export("webUiUrl", out.WebUIURL)
 	ctx.Export("gatewayUrl", pulumi.String(out.GatewayURL))
 	ctx.Export("models", pulumi.ToStringArray(out.Models))
 	ctx.Export("clusterName", out.ClusterName)
@@ -146,8 +147,9 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	return out, nil
 }
 
-func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, opts []pulumi.ResourceOption) (*edge.Edge, error) {
+func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
 	args := edge.Args{
+		IngressAddress:   ingressAddress,
 		Config:           cfg.Edge,
 		Namespace:        cfg.Namespace,
 		IngressSelector:  platform.IngressSelector,

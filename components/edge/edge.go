@@ -44,14 +44,17 @@ type Args struct {
 	ModelPort int
 	// UITimeout bounds UI requests; the API has none (streams run long).
 	UITimeoutSeconds int
+	// IngressAddress is the ingress load balancer's address ("" while
+	// unknown); it names the platform when every host is a wildcard.
+	IngressAddress pulumi.StringInput
 }
 
 // Edge is the public entry point.
 type Edge struct {
 	pulumi.ResourceState
 	// APIBaseURL and WebUIURL are the public URLs (WebUIURL is "" without UI).
-	APIBaseURL string
-	WebUIURL   string
+	APIBaseURL pulumi.StringOutput
+	WebUIURL   pulumi.StringOutput
 }
 
 // Istio networking.istio.io/v1 specs: just the fields we set.
@@ -151,26 +154,33 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if tls {
 		scheme = "https"
 	}
-	host := publicHost(cfg.Hosts)
-	e.APIBaseURL = fmt.Sprintf("%s://%s/v1", scheme, host)
-	if args.WebUI != nil {
-		e.WebUIURL = fmt.Sprintf("%s://%s/", scheme, host)
+	address := args.IngressAddress
+	if address == nil {
+		address = pulumi.String("")
 	}
-	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{
-		"apiBaseUrl": pulumi.String(e.APIBaseURL),
-		"webUiUrl":   pulumi.String(e.WebUIURL),
-	})
+	host := address.ToStringOutput().ApplyT(func(lb string) string { return publicHost(cfg.Hosts, lb) }).(pulumi.StringOutput)
+	e.APIBaseURL = pulumi.Sprintf("%s://%s/v1", scheme, host)
+	e.WebUIURL = pulumi.String("").ToStringOutput()
+	if args.WebUI != nil {
+		e.WebUIURL = pulumi.Sprintf("%s://%s/", scheme, host)
+	}
+	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"apiBaseUrl": e.APIBaseURL, "webUiUrl": e.WebUIURL})
 }
 
 // ExternalAddressHint stands in for the host when every configured host is a
-// wildcard: the address is the ingress gateway's load balancer.
+// wildcard and the load balancer has no address yet.
 const ExternalAddressHint = "<istio-ingressgateway external address>"
 
-func publicHost(hosts []string) string {
+// publicHost is the first configured DNS name, else the load balancer's
+// address, else the hint.
+func publicHost(hosts []string, lbAddress string) string {
 	for _, h := range hosts {
 		if !strings.Contains(h, "*") {
 			return h
 		}
+	}
+	if lbAddress != "" {
+		return lbAddress
 	}
 	return ExternalAddressHint
 }

@@ -67,6 +67,9 @@ type Platform struct {
 	// Ready is what application resources should depend on: the namespace
 	// and, when installed, istiod (whose webhook injects sidecars).
 	Ready []pulumi.Resource
+	// IngressAddress is the ingress gateway's load balancer IP or host
+	// name: "" until the cloud assigns one, or when Istio is not installed.
+	IngressAddress pulumi.StringOutput
 }
 
 // New declares the namespace and the enabled add-ons.
@@ -89,13 +92,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	p.Namespace = ns
 	p.Ready = []pulumi.Resource{ns}
+	p.IngressAddress = pulumi.String("").ToStringOutput()
 
 	if args.Istio.Enabled {
-		istiod, err := istio(ctx, name, args.Istio, parent)
+		istiod, address, err := istio(ctx, name, args.Istio, parent)
 		if err != nil {
 			return nil, err
 		}
 		p.Ready = append(p.Ready, istiod)
+		p.IngressAddress = address
 	}
 	if args.ArgoCD.Enabled {
 		if err := argoCD(ctx, name, args.ArgoCD, parent); err != nil {
@@ -157,11 +162,12 @@ type (
 // istio installs base -> istiod -> ingress gateway, each depending on the
 // one before: the gateway's `image: auto` is filled in by istiod's
 // injection webhook, which must exist before its pods are created.
-func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi.ResourceOption) (*helmv3.Release, error) {
+func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi.ResourceOption) (*helmv3.Release, pulumi.StringOutput, error) {
+	var noAddress pulumi.StringOutput
 	base, err := release(ctx, "istio-base", versions.IstioBase, IstioNamespace,
 		map[string]string{"defaultRevision": "default"}, parent)
 	if err != nil {
-		return nil, err
+		return nil, noAddress, err
 	}
 	var iv istiodValues
 	iv.Pilot.AutoscaleMin = 2
@@ -169,7 +175,7 @@ func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi
 	iv.MeshConfig.AccessLogFile = "/dev/stdout"
 	istiod, err := release(ctx, "istiod", versions.Istiod, IstioNamespace, iv, parent, pulumi.DependsOn([]pulumi.Resource{base}))
 	if err != nil {
-		return nil, err
+		return nil, noAddress, err
 	}
 	var gv gatewayValues
 	gv.Autoscaling.Enabled = true
@@ -181,8 +187,35 @@ func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi
 		Requests: map[string]string{"cpu": "200m", "memory": "256Mi"},
 		Limits:   map[string]string{"memory": "1Gi"},
 	}
-	_, err = release(ctx, IngressRelease, versions.IstioGateway, IngressNamespace, gv, parent, pulumi.DependsOn([]pulumi.Resource{istiod}))
-	return istiod, err
+	gateway, err := release(ctx, IngressRelease, versions.IstioGateway, IngressNamespace, gv, parent, pulumi.DependsOn([]pulumi.Resource{istiod}))
+	if err != nil {
+		return nil, noAddress, err
+	}
+	// Read the chart's LoadBalancer Service (named after the release) for
+	// its address. The ID is unknown until the release exists, so a first
+	// preview reads nothing instead of failing.
+	id := gateway.Status.Name().Elem().ApplyT(func(release string) pulumi.ID {
+		return pulumi.ID(IngressNamespace + "/" + release)
+	}).(pulumi.IDOutput)
+	svc, err := corev1.GetService(ctx, name+"-ingress", id, nil, parent)
+	if err != nil {
+		return nil, noAddress, err
+	}
+	address := svc.Status.ApplyT(func(st *corev1.ServiceStatus) string {
+		if st == nil || st.LoadBalancer == nil {
+			return ""
+		}
+		for _, in := range st.LoadBalancer.Ingress {
+			if in.Hostname != nil {
+				return *in.Hostname
+			}
+			if in.Ip != nil {
+				return *in.Ip
+			}
+		}
+		return ""
+	}).(pulumi.StringOutput)
+	return istiod, address, nil
 }
 
 type argoValues struct {

@@ -408,6 +408,24 @@ func TestEveryResourceIsAChildAndUsesTheClusterProvider(t *testing.T) {
 		assert.True(t, strings.HasPrefix(r.Provider, clusterProvider), "%s %s uses provider %q", r.Type, r.Name, r.Provider)
 	}
 	// namespace + 3 Istio releases + Argo CD + 1 Application + device plugin
-	assert.Equal(t, 7, n)
+	// + the ingress gateway's Service, read for its address
+	assert.Equal(t, 8, n)
 	assert.Len(t, m.Children(component), n)
+}
+
+// TestIngressAddressIsReadFromTheGatewayService: the public URL comes from
+// the ingress gateway's load balancer; the Service is read, not created.
+func TestIngressAddressIsReadFromTheGatewayService(t *testing.T) {
+	m, p := deploy(t, allOn())
+	svc := m.Find(t, "kubernetes:core/v1:Service", "platform-ingress")
+	assert.Equal(t, "istio-ingress/istio-ingressgateway", svc.ReadID, "the chart names its Service after the release")
+	address, _ := harness.Await(t, p.IngressAddress)
+	assert.Equal(t, "", address, "no load balancer address under mocks")
+
+	off := allOn()
+	off.Istio.Enabled = false
+	m, p = deploy(t, off)
+	assert.False(t, m.Has("kubernetes:core/v1:Service", "platform-ingress"))
+	address, _ = harness.Await(t, p.IngressAddress)
+	assert.Equal(t, "", address)
 }

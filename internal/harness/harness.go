@@ -42,6 +42,8 @@ type Resource struct {
 	DependsOn []string
 	// IgnoreChanges are the property paths the resource ignores on update.
 	IgnoreChanges []string
+	// ReadID is set for resources read (not created) by the program.
+	ReadID string
 }
 
 // CustomResource is a custom resource (Istio, Argo CD) as declared, with
@@ -81,15 +83,26 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			r.DependsOn = append(r.DependsOn, deps.GetUrns()...)
 		}
 	}
+	if rpc := args.ReadRPC; rpc != nil {
+		r.Parent, r.ReadID = rpc.GetParent(), args.ID
+	}
 	r.URN = urn(r.Parent, r.Type, r.Name)
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
 	m.mu.Unlock()
 	state := args.Inputs.Copy()
-	if args.TypeToken == "kubernetes:core/v1:Service" {
+	switch args.TypeToken {
+	case "kubernetes:core/v1:Service":
 		// A Service's status is set by the cluster; give it none, like a
 		// LoadBalancer that has no address yet.
 		state["status"] = resource.NewProperty(resource.PropertyMap{})
+	case "kubernetes:helm.sh/v3:Release":
+		// The provider reports the installed release's name and namespace.
+		state["status"] = resource.NewProperty(resource.PropertyMap{
+			"name":      args.Inputs["name"],
+			"namespace": args.Inputs["namespace"],
+			"status":    resource.NewProperty("deployed"),
+		})
 	}
 	return args.Name + "-id", state, nil
 }

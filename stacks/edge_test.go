@@ -82,6 +82,7 @@ func TestWebUI(t *testing.T) {
 		require.NotNil(t, p)
 		assert.Equal(t, "/health", p.HTTPGet.Path)
 	}
+	assert.Equal(t, "20m", m.Find(t, deployment, "webui").CreateTimeout, "the first start may take the startup probe's 10 minutes")
 	assert.False(t, c.Resources.Requests.Memory().IsZero())
 	assert.False(t, c.Resources.Limits.Memory().IsZero())
 

@@ -81,6 +81,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	}
 
 	routes := make([]nginx.Route, 0, len(cfg.Models))
+	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
 		mod, err := model.New(ctx, m.KubeName, model.Args{
@@ -95,10 +96,11 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 			return nil, err
 		}
 		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream})
+		services = append(services, mod.Service)
 		served = append(served, mod.ServedName)
 	}
 
-	gwArgs := gateway.Args{Config: cfg.Gateway, Namespace: cfg.Namespace, Routes: routes}
+	gwArgs := gateway.Args{Config: cfg.Gateway, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
 	if secrets.NumAPIKeys > 0 {
 		gwArgs.APIKeys = secrets.GatewayAPIKeys
 	}

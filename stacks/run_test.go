@@ -63,6 +63,14 @@ func TestStackFiles(t *testing.T) {
 			}
 			assert.Len(t, out.Models, tc.models)
 			assertEveryKubernetesResourceUsesTheClusterProvider(t, m)
+
+			// nginx resolves the model Services' names at start: the
+			// gateway's pods come after the Services exist.
+			gw := m.Find(t, "kubernetes:apps/v1:Deployment", "gateway")
+			for _, mod := range m.ByType("llm-platform:model:Model") {
+				svc := m.Find(t, "kubernetes:core/v1:Service", mod.Name)
+				assert.Contains(t, gw.DependsOn, svc.URN, "gateway waits for %s's Service", mod.Name)
+			}
 		})
 	}
 }

@@ -45,6 +45,9 @@ type Args struct {
 	Namespace string
 	// Routes are the served models; Routes[0] is the default model.
 	Routes []nginx.Route
+	// Upstreams are the models' Services. nginx resolves upstream names
+	// once at start, so the pods start only after the Services exist.
+	Upstreams []pulumi.Resource
 	// APIKeys is a secret, comma-separated list of accepted keys; nil turns
 	// authentication off.
 	APIKeys pulumi.StringInput
@@ -192,7 +195,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				},
 			},
 		},
-	}, parent)
+	}, parent, pulumi.DependsOn(args.Upstreams))
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -40,6 +41,9 @@ const (
 	probePeriod = 10
 	// terminationGrace lets in-flight generations finish after SIGTERM.
 	terminationGrace = 300
+	// readinessMargin is added to the startup budget for scheduling, image
+	// pulls and volume provisioning.
+	readinessMargin = 15 * time.Minute
 )
 
 // Args are the inputs of one model.
@@ -65,6 +69,9 @@ type Model struct {
 	Upstream string
 	// URL is the in-cluster base URL of the OpenAI API.
 	URL pulumi.StringOutput
+	// Service is the model's ClusterIP Service. Depending on it waits only
+	// for the Service to exist (its DNS name), not for the model to be ready.
+	Service *corev1.Service
 }
 
 // New declares the workload, Service and disruption budget of one model.
@@ -81,16 +88,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	labels := kube.Labels("vllm", s.KubeName, "model")
 	selector := kube.Selector("vllm", s.KubeName)
 
-	svc, err := kube.HTTPService(ctx, name, kube.Meta(s.KubeName, args.Namespace, labels), selector, Port, parent)
+	// Pulumi would otherwise wait, up to 10 minutes, for the Service's
+	// endpoints: the pods' readiness, which is the StatefulSet's to report.
+	svcMeta := kube.Meta(s.KubeName, args.Namespace, labels)
+	svcMeta.Annotations = pulumi.StringMap{"pulumi.com/skipAwait": pulumi.String("true")}
+	svc, err := kube.HTTPService(ctx, name, svcMeta, selector, Port, parent)
 	if err != nil {
 		return nil, err
 	}
+	m.Service = svc
+	// `pulumi up` reports a model ready only when it serves, and the first
+	// start downloads the weights: allow the startup probe's whole budget.
+	ready := (time.Duration(s.StartupTimeoutSecs)*time.Second + readinessMargin).String()
 
 	_, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
 		Metadata: kube.Meta(s.KubeName, args.Namespace, labels),
 		Spec: &appsv1.StatefulSetSpecArgs{
-			Replicas:            pulumi.Int(s.Replicas),
-			ServiceName:         svc.Metadata.Name().Elem(),
+			Replicas: pulumi.Int(s.Replicas),
+			// A plain name, not the Service's output: a StatefulSet that
+			// depends on a Service whose await needs its pods deadlocks.
+			ServiceName:         pulumi.String(s.KubeName),
 			PodManagementPolicy: pulumi.String("Parallel"),
 			Selector:            &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
 			UpdateStrategy:      &appsv1.StatefulSetUpdateStrategyArgs{Type: pulumi.String("RollingUpdate")},
@@ -113,7 +130,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				Spec: podSpec(args),
 			},
 		},
-	}, parent)
+	}, parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ready, Update: ready}))
 	if err != nil {
 		return nil, err
 	}

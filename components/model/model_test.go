@@ -154,6 +154,17 @@ func TestOneGPUModel(t *testing.T) {
 	assert.Equal(t, "/metrics", sts.Spec.Template.Annotations["prometheus.io/path"])
 
 	assert.False(t, m.Has(pdb, "qwen3-8b"), "no disruption budget for a single replica")
+
+	// pulumi up waits for the model to serve, as long as the startup probe
+	// allows (1h) plus a margin; the Service does not wait for endpoints
+	// and the StatefulSet does not wait for the Service (that deadlocks).
+	r := m.Find(t, statefulSet, "qwen3-8b")
+	assert.Equal(t, "1h15m0s", r.CreateTimeout)
+	assert.Equal(t, "1h15m0s", r.UpdateTimeout)
+	svcRes := m.Find(t, service, "qwen3-8b")
+	assert.NotContains(t, r.DependsOn, svcRes.URN)
+	assert.Equal(t, "true", harness.Decode[corev1.Service](t, m, service, "qwen3-8b").Annotations["pulumi.com/skipAwait"])
+	require.NotNil(t, mods[0].Service, "the gateway waits for the Service to exist")
 	assertService(t, m, "qwen3-8b", sts)
 	assert.Equal(t, "qwen3-8b", mods[0].ServedName)
 	assert.Equal(t, "qwen3-8b.llm.svc.cluster.local:8000", mods[0].Upstream)

@@ -138,7 +138,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				},
 			},
 		},
-	}, parent)
+	}, parent,
+		// The startup probe allows 10 minutes for the first start; Pulumi's
+		// default wait is also 10 minutes.
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "20m", Update: "20m"}))
 	if err != nil {
 		return nil, err
 	}

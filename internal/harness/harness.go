@@ -44,6 +44,8 @@ type Resource struct {
 	IgnoreChanges []string
 	// ReadID is set for resources read (not created) by the program.
 	ReadID string
+	// CreateTimeout and UpdateTimeout are the custom timeouts, if any.
+	CreateTimeout, UpdateTimeout string
 }
 
 // CustomResource is a custom resource (Istio, Argo CD) as declared, with
@@ -78,6 +80,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.CreateTimeout = rpc.GetCustomTimeouts().GetCreate()
+		r.UpdateTimeout = rpc.GetCustomTimeouts().GetUpdate()
 		r.DependsOn = append(r.DependsOn, rpc.GetDependencies()...)
 		for _, deps := range rpc.GetPropertyDependencies() {
 			r.DependsOn = append(r.DependsOn, deps.GetUrns()...)

@@ -83,6 +83,9 @@ func TestWebUI(t *testing.T) {
 		assert.Equal(t, "/health", p.HTTPGet.Path)
 	}
 	assert.Equal(t, "20m", m.Find(t, deployment, "webui").CreateTimeout, "the first start may take the startup probe's 10 minutes")
+	assert.Equal(t, "20m", m.Find(t, "kubernetes:core/v1:Service", "webui").CreateTimeout, "its endpoints wait for that start")
+	claimRes := m.Find(t, "kubernetes:core/v1:PersistentVolumeClaim", "webui")
+	assert.NotContains(t, m.Find(t, deployment, "webui").DependsOn, claimRes.URN, "a WaitForFirstConsumer claim binds only once the pod exists")
 	assert.False(t, c.Resources.Requests.Memory().IsZero())
 	assert.False(t, c.Resources.Limits.Memory().IsZero())
 

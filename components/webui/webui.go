@@ -25,6 +25,10 @@ const (
 	ContainerPort = 8080
 	dataDir       = "/app/backend/data"
 	secretKeyKey  = "webui-secret-key"
+	dataClaim     = Name + "-data"
+	// firstStart covers the startup probe's 10 minutes (database migration,
+	// embedding models) plus scheduling; Pulumi's default wait is 10.
+	firstStart = "20m"
 )
 
 // Args are Open WebUI's inputs.
@@ -91,8 +95,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.Config.StorageClass != "" {
 		claim.StorageClassName = pulumi.String(args.Config.StorageClass)
 	}
-	pvc, err := corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
-		Metadata: kube.Meta(Name+"-data", args.Namespace, labels),
+	_, err = corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
+		Metadata: kube.Meta(dataClaim, args.Namespace, labels),
 		Spec:     claim,
 	}, parent)
 	if err != nil {
@@ -132,21 +136,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 						LivenessProbe:  &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(20), TimeoutSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(3)},
 					}},
 					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
-						Name:                  pulumi.String("data"),
-						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pvc.Metadata.Name().Elem()},
+						Name: pulumi.String("data"),
+						// By name, not the claim's output: with WaitForFirstConsumer
+						// classes the claim binds only once this pod exists.
+						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(dataClaim)},
 					}},
 				},
 			},
 		},
-	}, parent,
-		// The startup probe allows 10 minutes for the first start; Pulumi's
-		// default wait is also 10 minutes.
-		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "20m", Update: "20m"}))
+	}, parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: firstStart, Update: firstStart}))
 	if err != nil {
 		return nil, err
 	}
 
-	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent)
+	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent,
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: firstStart, Update: firstStart}))
 	if err != nil {
 		return nil, err
 	}

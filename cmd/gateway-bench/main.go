@@ -37,12 +37,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"text/template"
 	"time"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/internal/nginxproc"
 )
 
 type config struct {
@@ -388,7 +388,10 @@ func startBare(cfg config, dir, backendAddr string) (target, func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return target{}, nil, err
 	}
-	listen := "127.0.0.1:" + freePort()
+	listen, err := loopback()
+	if err != nil {
+		return target{}, nil, err
+	}
 	var conf bytes.Buffer
 	if err := bareTmpl.Execute(&conf, map[string]any{
 		"User": rootUser(), "Workers": workersString(cfg.workers), "Dir": dir,
@@ -414,7 +417,10 @@ func startGateway(cfg config, dir, backendAddr string) (target, func(), error) {
 	if !cfg.accessLog {
 		rt.AccessLog = "off"
 	}
-	listen := "127.0.0.1:" + freePort()
+	listen, err := loopback()
+	if err != nil {
+		return target{}, nil, err
+	}
 	routes := make([]nginx.Route, len(models))
 	for i, m := range models {
 		routes[i] = nginx.Route{Name: m, Upstream: backendAddr}
@@ -438,51 +444,18 @@ func startGateway(cfg config, dir, backendAddr string) (target, func(), error) {
 	return target{name: "gateway", addr: listen, pid: pid}, stop, err
 }
 
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// startNginx runs nginx until it listens on addr.
+func startNginx(argv []string, addr string) (int, func(), error) {
+	p, err := nginxproc.Start(argv, nil, nginxproc.Listening(addr), 10*time.Second)
 	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return p
-}
-
-func startNginx(argv []string, listen string) (int, func(), error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
 		return 0, nil, err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-exited:
-			return 0, nil, fmt.Errorf("nginx exited: %s", out.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", listen, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return cmd.Process.Pid, stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return 0, nil, fmt.Errorf("nginx did not listen on %s: %s", listen, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return p.Pid(), p.Stop, nil
+}
+
+func loopback() (string, error) {
+	port, err := nginxproc.FreePort()
+	return "127.0.0.1:" + port, err
 }
 
 // ---------------------------------------------------------------------------------------

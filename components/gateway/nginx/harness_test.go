@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,12 +14,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/internal/nginxproc"
 )
 
 // The integration tests run the rendered configuration in Debian's nginx with the Lua module
@@ -200,49 +200,22 @@ func launch(t testing.TB, bin string, p Params, env []string) (*gateway, error) 
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 	}
 	_ = os.Remove(p.Runtime.ErrorLog)
-	argv := Command(bin, p.Runtime)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	}
 	g := &gateway{URL: "http://" + p.Listen, dir: dir, params: p, files: files}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(p.Runtime.ErrorLog)
-			return nil, fmt.Errorf("nginx exited: %s\n%s", out.String(), log)
-		default:
-		}
+	healthy := func() bool {
 		resp, err := http.Get(g.URL + HealthPath)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			stop()
-			log, _ := os.ReadFile(p.Runtime.ErrorLog)
-			return nil, fmt.Errorf("nginx not healthy after 10s: %v\n%s\n%s", err, out.String(), log)
-		}
-		time.Sleep(20 * time.Millisecond)
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	proc, err := nginxproc.Start(Command(bin, p.Runtime), env, healthy, 10*time.Second)
+	if err != nil {
+		log, _ := os.ReadFile(p.Runtime.ErrorLog)
+		return nil, fmt.Errorf("%w\n%s", err, log)
 	}
 	t.Cleanup(func() {
-		stop()
+		proc.Stop()
 		log, _ := os.ReadFile(p.Runtime.ErrorLog)
 		if os.Getenv("GATEWAY_SHOW_LOG") != "" {
 			t.Logf("nginx error log:\n%s", log)
@@ -262,10 +235,7 @@ func launch(t testing.TB, bin string, p Params, env []string) (*gateway, error) 
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
+	port, err := nginxproc.FreePort()
 	require.NoError(t, err)
 	return port
 }

@@ -1,0 +1,108 @@
+// Package nginxproc runs a foreground nginx on loopback for the gateway's
+// integration tests and its benchmark: start, wait until it serves, stop.
+package nginxproc
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process is a running nginx (master) in its own process group.
+type Process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	out    lockedBuffer
+}
+
+// Start runs argv with env added to the environment and waits until ready
+// reports true. It fails with nginx's output when nginx exits first or is
+// not ready within timeout.
+func Start(argv, env []string, ready func() bool, timeout time.Duration) (*Process, error) {
+	p := &Process{cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	// Its own group, so Stop can kill the workers too if the master hangs.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	deadline := time.Now().Add(timeout)
+	for !ready() {
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("nginx exited: %s", p.Output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			return nil, fmt.Errorf("nginx not ready after %v: %s", timeout, p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p, nil
+}
+
+// Pid is the master's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Output is what nginx wrote to stdout and stderr so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Stop asks nginx to stop (SIGTERM) and kills its process group after 5 s.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
+}
+
+// Listening is a readiness check: addr accepts TCP connections.
+func Listening(addr string) func() bool {
+	return func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+		return true
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	return port, err
+}
+
+// lockedBuffer is written by the child's output copier and read by callers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

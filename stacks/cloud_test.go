@@ -1,8 +1,6 @@
 package stacks
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -267,13 +265,12 @@ func TestStackFilesCreateClustersSizedForTheirModels(t *testing.T) {
 		cfg, err := spec.Parse(config)
 		require.NoError(t, err)
 		ng := cfg.EKS.GPUNodeGroup
-		var group struct {
+		group := harness.View[struct {
 			InstanceTypes []string `json:"instanceTypes"`
 			ScalingConfig struct {
 				MaxSize int `json:"maxSize"`
 			} `json:"scalingConfig"`
-		}
-		jsonRoundTrip(t, inputsOf(m.Find(t, eksNodeGroupType, "eks-gpu")), &group)
+		}](t, m.Find(t, eksNodeGroupType, "eks-gpu"))
 		require.NotEmpty(t, group.InstanceTypes)
 		perNode := 0
 		for _, typ := range group.InstanceTypes {
@@ -353,9 +350,7 @@ func (c cloudTaint) kube() corev1.Taint {
 
 func decodePool(t *testing.T, m *harness.Mocks) gkePool {
 	t.Helper()
-	var pool gkePool
-	jsonRoundTrip(t, inputsOf(m.Find(t, gkeNodePoolType, "gke-gpu")), &pool)
-	return pool
+	return harness.View[gkePool](t, m.Find(t, gkeNodePoolType, "gke-gpu"))
 }
 
 // assertGPUModelsLandOnTheGKEPool: GKE labels GPU nodes with their
@@ -391,9 +386,7 @@ type eksGroup struct {
 
 func eksGPUGroup(t *testing.T, m *harness.Mocks) eksGroup {
 	t.Helper()
-	var g eksGroup
-	jsonRoundTrip(t, inputsOf(m.Find(t, eksNodeGroupType, "eks-gpu")), &g)
-	return g
+	return harness.View[eksGroup](t, m.Find(t, eksNodeGroupType, "eks-gpu"))
 }
 
 // assertEKSStorageAndDevicePlugin: EKS gets a default gp3 class (the EBS CSI
@@ -411,14 +404,13 @@ func assertEKSStorageAndDevicePlugin(t *testing.T, m *harness.Mocks) {
 	assert.Equal(t, "aws-ebs-csi-driver", inputsOf(m.Find(t, "aws:eks/addon:Addon", "eks-ebs-csi"))["addonName"])
 
 	plugin := m.Find(t, helmReleaseType, "nvidia-device-plugin")
-	var rel struct {
+	rel := harness.View[struct {
 		Chart  string `json:"chart"`
 		Values struct {
 			NodeSelector map[string]string   `json:"nodeSelector"`
 			Tolerations  []corev1.Toleration `json:"tolerations"`
 		} `json:"values"`
-	}
-	jsonRoundTrip(t, inputsOf(plugin), &rel)
+	}](t, plugin)
 	assert.Equal(t, "nvidia-device-plugin", rel.Chart)
 	group := eksGPUGroup(t, m)
 	require.NotEmpty(t, rel.Values.NodeSelector)
@@ -470,13 +462,6 @@ func modelStatefulSet(t *testing.T, m *harness.Mocks, name string) appsv1.Statef
 }
 
 func inputsOf(r harness.Resource) map[string]any { return harness.Plain(r.Inputs) }
-
-func jsonRoundTrip(t *testing.T, in any, out any) {
-	t.Helper()
-	raw, err := json.Marshal(in)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, out), fmt.Sprintf("%T", out))
-}
 
 func resourceNames(rs []harness.Resource) []string {
 	out := []string{}

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -102,28 +101,23 @@ func TestBadConfigDeclaresNothing(t *testing.T) {
 	assert.Empty(t, m.Resources())
 }
 
+// TestSecretsStaySecret fails if any Kubernetes object other than a Secret
+// carries the HF token, a gateway key or the WebUI secret key, or if a
+// Secret or the kubeconfig output holds one as anything but a Pulumi secret.
 func TestSecretsStaySecret(t *testing.T) {
-	const token, apiKey = "hf_supersecretvalue123", "sk-gatewaykey-456"
+	const token, key1, key2, uiKey = "hf_supersecretvalue123", "sk-gatewaykey-456", "sk-second-key-789", "webui-secret-key-444"
 	config := harness.StackConfig(t, "../Pulumi.gke.yaml")
 	config["hfToken"] = token
-	config["gatewayApiKeys"] = `["` + apiKey + `","sk-second-key"]`
-	m, out, err := run(t, config, "hfToken", "gatewayApiKeys")
+	config["gatewayApiKeys"] = `["` + key1 + `","` + key2 + `"]`
+	config["webuiSecretKey"] = uiKey
+	m, out, err := run(t, config, "hfToken", "gatewayApiKeys", "webuiSecretKey")
 	require.NoError(t, err)
 
 	hf := m.Find(t, "kubernetes:core/v1:Secret", "hf-token")
 	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(hf.Inputs))
 	keys := m.Find(t, "kubernetes:core/v1:Secret", "gateway-keys")
 	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(keys.Inputs))
-
-	for _, r := range m.Resources() {
-		if r.Type == "kubernetes:core/v1:Secret" {
-			continue
-		}
-		raw, err := json.Marshal(harness.Plain(r.Inputs))
-		require.NoError(t, err)
-		assert.NotContains(t, string(raw), token, "%s %s carries the HF token", r.Type, r.Name)
-		assert.NotContains(t, string(raw), apiKey, "%s %s carries a gateway key", r.Type, r.Name)
-	}
+	harness.AssertOnlyInSecrets(t, m, token, key1, key2, uiKey)
 
 	kubeconfig, secret := harness.Await(t, out.Kubeconfig)
 	assert.True(t, secret, "the kubeconfig output is secret")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -50,8 +49,6 @@ const (
 // ARNs, a created cluster's endpoint and CA, and the two lookups.
 type mockAWS struct {
 	*harness.Mocks
-	mu    sync.Mutex
-	calls []pulumi.MockCallArgs
 }
 
 func newMockAWS() *mockAWS {
@@ -81,13 +78,6 @@ func (m *mockAWS) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		state["certificateAuthority"] = resource.NewProperty(resource.NewPropertyMapFromMap(map[string]any{"data": caData}))
 	}
 	return kind + "-" + args.Name, state, err
-}
-
-func (m *mockAWS) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	m.mu.Lock()
-	m.calls = append(m.calls, args)
-	m.mu.Unlock()
-	return m.Mocks.Call(args)
 }
 
 // config is a valid EKS config: the defaults plus a region.
@@ -208,26 +198,17 @@ type (
 	}
 )
 
-func decodeResource[T any](t *testing.T, r harness.Resource) T {
-	t.Helper()
-	raw, err := json.Marshal(harness.Plain(r.Inputs))
-	require.NoError(t, err)
-	var out T
-	require.NoError(t, json.Unmarshal(raw, &out), "decoding %s %s", r.Type, r.Name)
-	return out
-}
-
 func decode[T any](t *testing.T, m *mockAWS, typ, name string) (harness.Resource, T) {
 	t.Helper()
 	r := m.Find(t, typ, name)
-	return r, decodeResource[T](t, r)
+	return r, harness.View[T](t, r)
 }
 
 func subnets(t *testing.T, m *mockAWS) map[string]subnet {
 	t.Helper()
 	out := map[string]subnet{}
 	for _, r := range m.ByType(subnetType) {
-		out[r.Name] = decodeResource[subnet](t, r)
+		out[r.Name] = harness.View[subnet](t, r)
 	}
 	return out
 }
@@ -260,7 +241,7 @@ func TestNetworkOverTwoZones(t *testing.T) {
 	m, _ := deploy(t, config())
 
 	require.Equal(t, []string{getAZs}, m.Calls(), "the zones come from the region")
-	assert.Equal(t, "available", m.calls[0].Args["state"].StringValue())
+	assert.Equal(t, "available", m.CallArgs()[0].Args["state"].StringValue())
 
 	v := harness.Plain(m.Find(t, vpcType, "eks").Inputs)
 	assert.Equal(t, "10.0.0.0/16", v["cidrBlock"])
@@ -551,7 +532,7 @@ func TestAdoptCluster(t *testing.T) {
 	assert.False(t, m.Has(roleType, "eks-cluster"))
 
 	require.Equal(t, []string{getCluster}, m.Calls(), "no zone lookup, one cluster lookup")
-	assert.Equal(t, "shared", m.calls[0].Args["name"].StringValue())
+	assert.Equal(t, "shared", m.CallArgs()[0].Args["name"].StringValue())
 
 	_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
 	assert.Equal(t, "shared", ng.ClusterName)
@@ -630,7 +611,7 @@ func TestEverythingUsesTheComponentsAWSProvider(t *testing.T) {
 			}
 			assert.Greater(t, n, 5)
 			assert.Len(t, m.Children(component), n+1, "the aws resources and the provider")
-			for _, c := range m.calls {
+			for _, c := range m.CallArgs() {
 				assert.True(t, strings.HasPrefix(c.Provider, p.URN+"::"), "%s uses provider %q", c.Token, c.Provider)
 			}
 		})

@@ -1,8 +1,6 @@
 package gke_test
 
 import (
-	"encoding/json"
-	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -32,8 +30,6 @@ const (
 // getCluster lookup of an existing one.
 type mockGCP struct {
 	*harness.Mocks
-	mu      sync.Mutex
-	lookups []pulumi.MockCallArgs
 }
 
 func newMockGCP() *mockGCP {
@@ -54,13 +50,6 @@ func (m *mockGCP) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		state["masterAuth"] = resource.NewProperty(resource.NewPropertyMapFromMap(map[string]any{"clusterCaCertificate": caCert}))
 	}
 	return id, state, err
-}
-
-func (m *mockGCP) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	m.mu.Lock()
-	m.lookups = append(m.lookups, args)
-	m.mu.Unlock()
-	return m.Mocks.Call(args)
 }
 
 // config is a valid GKE config: the defaults plus a project and region.
@@ -164,11 +153,7 @@ type (
 func decode[T any](t *testing.T, m *mockGCP, typ, name string) (harness.Resource, T) {
 	t.Helper()
 	r := m.Find(t, typ, name)
-	raw, err := json.Marshal(harness.Plain(r.Inputs))
-	require.NoError(t, err)
-	var out T
-	require.NoError(t, json.Unmarshal(raw, &out), "decoding %s %s", typ, name)
-	return r, out
+	return r, harness.View[T](t, r)
 }
 
 func readKubeconfig(t *testing.T, g *gke.GKE) kubeconfig {
@@ -348,7 +333,7 @@ func TestAdoptCluster(t *testing.T) {
 	require.Len(t, m.ByType(nodePoolType), 1)
 
 	require.Equal(t, []string{getCluster}, m.Calls())
-	lookup := m.lookups[0].Args
+	lookup := m.CallArgs()[0].Args
 	assert.Equal(t, "shared-gpu", lookup["name"].StringValue())
 	assert.Equal(t, "us-central1", lookup["location"].StringValue())
 	assert.Equal(t, "acme-ml", lookup["project"].StringValue())
@@ -372,7 +357,7 @@ func TestAdoptZonalCluster(t *testing.T) {
 	cfg.Cluster.Create = false
 	cfg.Zone = "us-central1-a"
 	m, _ := deploy(t, cfg)
-	assert.Equal(t, "us-central1-a", m.lookups[0].Args["location"].StringValue())
+	assert.Equal(t, "us-central1-a", m.CallArgs()[0].Args["location"].StringValue())
 	_, p := decode[nodePool](t, m, nodePoolType, "gke-gpu")
 	assert.Equal(t, "us-central1-a", p.Location)
 }

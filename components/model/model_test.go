@@ -1,7 +1,6 @@
 package model_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	corev1sdk "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -269,7 +268,7 @@ func TestHFToken(t *testing.T) {
 			}
 			assert.True(t, found, "%s gets HF_TOKEN", name)
 		}
-		assertTokenOnlyInSecrets(t, m)
+		harness.AssertOnlyInSecrets(t, m, hfToken)
 	})
 	t.Run("without token", func(t *testing.T) {
 		m, _ := deploy(t, models, false)
@@ -278,19 +277,6 @@ func TestHFToken(t *testing.T) {
 			assert.NotEqual(t, "HF_TOKEN", e.Name)
 		}
 	})
-}
-
-func assertTokenOnlyInSecrets(t *testing.T, m *harness.Mocks) {
-	t.Helper()
-	for _, r := range m.Resources() {
-		raw, err := json.Marshal(harness.Plain(r.Inputs))
-		require.NoError(t, err)
-		if r.Type == "kubernetes:core/v1:Secret" {
-			assert.Contains(t, harness.SecretPaths(r.Inputs), "stringData")
-			continue
-		}
-		assert.NotContains(t, string(raw), hfToken, "%s %s carries the token", r.Type, r.Name)
-	}
 }
 
 func TestTutorialModelList(t *testing.T) {

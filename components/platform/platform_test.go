@@ -122,9 +122,7 @@ func deploy(t *testing.T, args platform.Args) (*harness.Mocks, *platform.Platfor
 func release(t *testing.T, m *harness.Mocks, name string) (harness.Resource, helmRelease) {
 	t.Helper()
 	r := m.Find(t, releaseType, name)
-	var out helmRelease
-	decode(t, harness.Plain(r.Inputs), &out)
-	return r, out
+	return r, harness.View[helmRelease](t, r)
 }
 
 func values[T any](t *testing.T, rel helmRelease) T {
@@ -132,13 +130,6 @@ func values[T any](t *testing.T, rel helmRelease) T {
 	var out T
 	require.NoError(t, json.Unmarshal(rel.Values, &out), "values of %s", rel.Name)
 	return out
-}
-
-func decode(t *testing.T, in any, out any) {
-	t.Helper()
-	raw, err := json.Marshal(in)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, out))
 }
 
 func releaseNames(m *harness.Mocks) []string {

@@ -21,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,6 +132,13 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unmocked invoke %s", args.Token)
+}
+
+// CallArgs returns the invokes the program made, with their arguments, in order.
+func (m *Mocks) CallArgs() []pulumi.MockCallArgs {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]pulumi.MockCallArgs(nil), m.calls...)
 }
 
 // Calls returns the invoke tokens the program made, in order.
@@ -281,6 +289,44 @@ func Decode[T any](t testing.TB, m *Mocks, typ, name string) T {
 	r := m.Find(t, typ, name)
 	require.NoError(t, DecodeInto(r.Inputs, &out), "decoding %s %s", typ, name)
 	return out
+}
+
+// View decodes a resource's inputs into T, a partial view with just the
+// fields a test reads (cloud resources and Helm values have no k8s.io/api
+// type to decode strictly into).
+func View[T any](t testing.TB, r Resource) T {
+	t.Helper()
+	raw, err := json.Marshal(Plain(r.Inputs))
+	require.NoError(t, err)
+	var out T
+	require.NoError(t, json.Unmarshal(raw, &out), "decoding %s %s into %T", r.Type, r.Name, out)
+	return out
+}
+
+// AssertOnlyInSecrets fails if any value appears in the inputs of a
+// resource other than a Kubernetes Secret, or in a Secret's inputs as
+// anything but a Pulumi secret. Each value must appear in some Secret.
+func AssertOnlyInSecrets(t testing.TB, m *Mocks, values ...string) {
+	t.Helper()
+	found := map[string]bool{}
+	for _, r := range m.Resources() {
+		raw, err := json.Marshal(Plain(r.Inputs))
+		require.NoError(t, err)
+		for _, v := range values {
+			if !strings.Contains(string(raw), v) {
+				continue
+			}
+			if r.Type != "kubernetes:core/v1:Secret" {
+				assert.Failf(t, "secret value outside a Secret", "%s %s carries %q", r.Type, r.Name, v)
+				continue
+			}
+			found[v] = true
+			assert.Contains(t, SecretPaths(r.Inputs), "stringData", "Secret %s holds %q as a Pulumi secret", r.Name, v)
+		}
+	}
+	for _, v := range values {
+		assert.True(t, found[v], "%q is in a Kubernetes Secret", v)
+	}
 }
 
 // SecretPaths returns the dotted paths of every secret value in props.

@@ -95,12 +95,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	p.IngressAddress = pulumi.String("").ToStringOutput()
 
 	if args.Istio.Enabled {
-		istiod, address, err := istio(ctx, name, args.Istio, parent)
+		istiod, gateway, err := istio(ctx, name, args.Istio, parent)
 		if err != nil {
 			return nil, err
 		}
 		p.Ready = append(p.Ready, istiod)
-		p.IngressAddress = address
+		if p.IngressAddress, err = ingressAddress(ctx, name, gateway, parent); err != nil {
+			return nil, err
+		}
 	}
 	if args.ArgoCD.Enabled {
 		if err := argoCD(ctx, name, args.ArgoCD, parent); err != nil {
@@ -162,20 +164,19 @@ type (
 // istio installs base -> istiod -> ingress gateway, each depending on the
 // one before: the gateway's `image: auto` is filled in by istiod's
 // injection webhook, which must exist before its pods are created.
-func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi.ResourceOption) (*helmv3.Release, pulumi.StringOutput, error) {
-	var noAddress pulumi.StringOutput
+func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi.ResourceOption) (istiod, gateway *helmv3.Release, err error) {
 	base, err := release(ctx, "istio-base", versions.IstioBase, IstioNamespace,
 		map[string]string{"defaultRevision": "default"}, parent)
 	if err != nil {
-		return nil, noAddress, err
+		return nil, nil, err
 	}
 	var iv istiodValues
 	iv.Pilot.AutoscaleMin = 2
 	iv.Pilot.Resources = resources{Requests: map[string]string{"cpu": "250m", "memory": "512Mi"}}
 	iv.MeshConfig.AccessLogFile = "/dev/stdout"
-	istiod, err := release(ctx, "istiod", versions.Istiod, IstioNamespace, iv, parent, pulumi.DependsOn([]pulumi.Resource{base}))
+	istiod, err = release(ctx, "istiod", versions.Istiod, IstioNamespace, iv, parent, pulumi.DependsOn([]pulumi.Resource{base}))
 	if err != nil {
-		return nil, noAddress, err
+		return nil, nil, err
 	}
 	var gv gatewayValues
 	gv.Autoscaling.Enabled = true
@@ -187,21 +188,22 @@ func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi
 		Requests: map[string]string{"cpu": "200m", "memory": "256Mi"},
 		Limits:   map[string]string{"memory": "1Gi"},
 	}
-	gateway, err := release(ctx, IngressRelease, versions.IstioGateway, IngressNamespace, gv, parent, pulumi.DependsOn([]pulumi.Resource{istiod}))
-	if err != nil {
-		return nil, noAddress, err
-	}
-	// Read the chart's LoadBalancer Service (named after the release) for
-	// its address. The ID is unknown until the release exists, so a first
-	// preview reads nothing instead of failing.
+	gateway, err = release(ctx, IngressRelease, versions.IstioGateway, IngressNamespace, gv, parent, pulumi.DependsOn([]pulumi.Resource{istiod}))
+	return istiod, gateway, err
+}
+
+// ingressAddress reads the gateway chart's LoadBalancer Service (named after
+// the release) for its address. The ID is unknown until the release exists,
+// so a first preview reads nothing instead of failing.
+func ingressAddress(ctx *pulumi.Context, name string, gateway *helmv3.Release, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	id := gateway.Status.Name().Elem().ApplyT(func(release string) pulumi.ID {
 		return pulumi.ID(IngressNamespace + "/" + release)
 	}).(pulumi.IDOutput)
 	svc, err := corev1.GetService(ctx, name+"-ingress", id, nil, parent)
 	if err != nil {
-		return nil, noAddress, err
+		return pulumi.StringOutput{}, err
 	}
-	address := svc.Status.ApplyT(func(st *corev1.ServiceStatus) string {
+	return svc.Status.ApplyT(func(st *corev1.ServiceStatus) string {
 		if st == nil || st.LoadBalancer == nil {
 			return ""
 		}
@@ -214,8 +216,7 @@ func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi
 			}
 		}
 		return ""
-	}).(pulumi.StringOutput)
-	return istiod, address, nil
+	}).(pulumi.StringOutput), nil
 }
 
 type argoValues struct {

@@ -26,10 +26,11 @@ const (
 	dataDir       = "/app/backend/data"
 	secretKeyKey  = "webui-secret-key"
 	dataClaim     = Name + "-data"
-	// firstStart covers the startup probe's 10 minutes (database migration,
-	// embedding models) plus scheduling; Pulumi's default wait is 10.
-	firstStart = "20m"
 )
+
+// waitFirstStart covers the startup probe's 10 minutes (database migration,
+// embedding models) plus scheduling; Pulumi's default wait is 10 minutes.
+var waitFirstStart = pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "20m", Update: "20m"})
 
 // Args are Open WebUI's inputs.
 type Args struct {
@@ -144,13 +145,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				},
 			},
 		},
-	}, parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: firstStart, Update: firstStart}))
+	}, parent, waitFirstStart)
 	if err != nil {
 		return nil, err
 	}
 
-	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent,
-		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: firstStart, Update: firstStart}))
+	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent, waitFirstStart)
 	if err != nil {
 		return nil, err
 	}

@@ -114,25 +114,24 @@ func (m Manifest) Decode() (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: %s/%s is not a built-in kind this platform renders", m.Path, m.APIVersion, m.Kind)
 	}
-	return decodeStrict(m.JSON, newObj(), m.Path)
+	obj := newObj()
+	if err := decodeStrict(m.JSON, obj, m.Path); err != nil {
+		return nil, err
+	}
+	return obj, nil
 }
 
 // DecodeInto strictly decodes the whole object into out (e.g. a custom
 // resource with a typed spec).
 func (m Manifest) DecodeInto(out any) error {
-	_, err := decodeStrict(m.JSON, out, m.Path)
-	return err
+	return decodeStrict(m.JSON, out, m.Path)
 }
 
-func decodeStrict(raw []byte, out any, path string) (any, error) {
+func decodeStrict(raw []byte, out any, path string) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(out); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	return out, nil
-}
-
-func unmarshalDeployment(raw json.RawMessage, out any) error {
-	return json.Unmarshal(raw, out)
+	return nil
 }

@@ -10,6 +10,7 @@ package render
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -158,11 +159,9 @@ func (s *Session) ResourceCount(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var state struct {
-		Resources []struct {
-			Type string `json:"type"`
-		} `json:"resources"`
+		Resources []json.RawMessage `json:"resources"`
 	}
-	if err := unmarshalDeployment(dep.Deployment, &state); err != nil {
+	if err := json.Unmarshal(dep.Deployment, &state); err != nil {
 		return 0, err
 	}
 	return len(state.Resources), nil

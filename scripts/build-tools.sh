@@ -10,6 +10,23 @@ cd "$root"
 mkdir -p bin
 export GOWORK=off GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
+# moddir MOD: the module's directory in the module cache, downloading it first. `go list -m
+# -f '{{.Dir}}'` alone prints an empty line until the module is downloaded (a fresh machine), and an
+# empty path turns into '/cmd/...' further down; fail here instead, naming the module.
+moddir() {
+	local dir
+	if ! go mod download "$1"; then
+		echo "build-tools: cannot download $1 (in $(pwd)/go.mod); check GOPROXY / network access to the Go module proxy" >&2
+		exit 1
+	fi
+	dir=$(go list -m -f '{{.Dir}}' "$1")
+	if [[ -z "$dir" || ! -d "$dir" ]]; then
+		echo "build-tools: module $1 has no directory in the module cache ($(go env GOMODCACHE)) after download" >&2
+		exit 1
+	fi
+	printf '%s\n' "$dir"
+}
+
 # A tool is out of date when its module or this script changed.
 stamp() { cat "tools/$1"/go.mod "tools/$1"/go.sum "${BASH_SOURCE[0]}" "tools/$1"/*.go 2>/dev/null | sha256sum | cut -c1-16 || true; }
 fresh() { [[ -x "bin/$1" && -f "bin/.$1.stamp" && "$(cat "bin/.$1.stamp")" == "$(stamp "$2")" ]]; }
@@ -37,7 +54,7 @@ else
 		cd tools/kubernetes-provider
 		# The provider's main embeds its module's schema and mapping; copy them
 		# from the module cache (they are not committed).
-		dir=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+		dir=$(moddir github.com/pulumi/pulumi-kubernetes/provider/v4)
 		install -m 644 "$dir/cmd/pulumi-resource-kubernetes/schema.json" schema-embed.json
 		install -m 644 "$dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" terraform-mapping-embed.json
 		version=$(go list -m -f '{{.Version}}' github.com/pulumi/pulumi-kubernetes/provider/v4)

@@ -87,7 +87,7 @@ type (
 		Name    string             `json:"name"`
 		Match   []HTTPMatch        `json:"match"`
 		Route   []RouteDestination `json:"route"`
-		Timeout string             `json:"timeout"`
+		Timeout string             `json:"timeout,omitempty"` // "" = no timeout; Istio refuses "0s"
 		Retries *Retries           `json:"retries,omitempty"`
 	}
 	HTTPMatch struct {
@@ -213,10 +213,11 @@ func virtualServiceSpec(args Args) VirtualServiceSpec {
 		Name:  "api",
 		Match: []HTTPMatch{{URI: StringMatch{Prefix: "/v1/"}}, {URI: StringMatch{Exact: "/v1"}}},
 		Route: destination(args.Gateway),
-		// "0s" disables the route timeout: a generation streams for as long
-		// as it takes (the gateway's own timeouts still apply). Generations
-		// are not idempotent, so they are never retried.
-		Timeout: "0s",
+		// No Timeout: leaving it out is what disables Istio's route timeout,
+		// so a generation streams for as long as it takes (the gateway's own
+		// timeouts still apply). "0s" does not mean "none" here: the API
+		// server refuses it (the CRD's rule wants at least 1ms).
+		// Generations are not idempotent, so they are never retried.
 		Retries: &Retries{Attempts: 0},
 	}}
 	if args.WebUI != nil {

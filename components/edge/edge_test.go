@@ -57,3 +57,27 @@ func TestPublicURLs(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIRouteHasNoTimeoutField: the /v1 route declares no timeout at all,
+// which is how Istio says "none" (its CRD refuses "0s"); the UI route keeps
+// its explicit one.
+func TestAPIRouteHasNoTimeoutField(t *testing.T) {
+	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+		_, err := edge.New(ctx, "edge", edge.Args{
+			Config: spec.Defaults().Edge, Namespace: "llm",
+			IngressSelector: map[string]string{"istio": "ingressgateway"}, IngressNamespace: "istio-ingress",
+			Gateway: edge.Backend{Host: "llm-gateway.llm.svc.cluster.local", Port: 80, TargetPort: 8080, Pods: map[string]string{"app": "gw"}},
+			WebUI:   &edge.Backend{Host: "open-webui.llm.svc.cluster.local", Port: 80, TargetPort: 8080, Pods: map[string]string{"app": "ui"}},
+			Models:  map[string]string{"app": "vllm"}, ModelPort: 8000, UITimeoutSeconds: 300,
+		})
+		return err
+	})
+	require.NoError(t, err)
+	vs := harness.Plain(m.Find(t, "kubernetes:networking.istio.io/v1:VirtualService", "edge").Inputs)
+	routes := vs["spec"].(map[string]any)["http"].([]any)
+	require.Len(t, routes, 2)
+	api, ui := routes[0].(map[string]any), routes[1].(map[string]any)
+	require.Equal(t, "api", api["name"])
+	assert.NotContains(t, api, "timeout", "no timeout field: leaving it out disables the route timeout")
+	assert.Equal(t, "300s", ui["timeout"])
+}

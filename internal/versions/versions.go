@@ -3,9 +3,13 @@
 package versions
 
 const (
-	// VLLMImage is built on CUDA 13 and needs NVIDIA driver >= 580. For nodes
-	// with CUDA 12 drivers use the matching "-cu129" tag via `vllm.image`.
-	VLLMImage = "vllm/vllm-openai:v0.31.0"
+	// VLLMImage is vLLM's CUDA 12.9 build, which runs on any NVIDIA driver of the
+	// 525 series or newer (CUDA minor-version compatibility): the drivers GKE
+	// installs (DEFAULT and LATEST alike) and the EKS AL2023 NVIDIA AMI's. The
+	// untagged-suffix default image, "vllm/vllm-openai:v0.31.0", is built on
+	// CUDA 13 and fails to start on drivers older than 580; use it (via
+	// `vllm.image`) only on nodes known to run 580 or newer.
+	VLLMImage = "vllm/vllm-openai:v0.31.0-cu129"
 	// VLLMCPUImage serves CPU-only models (gpuRequestCount: 0), e.g. on kind.
 	VLLMCPUImage = "public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.31.0"
 	// OpenRestyImage runs the gateway; the bookworm flavour ships LuaJIT + cjson.
@@ -31,4 +35,26 @@ var (
 	ArgoCD       = Chart{Repo: "https://argoproj.github.io/argo-helm", Name: "argo-cd", Version: "10.9.0"}
 	// NVIDIADevicePlugin is installed on EKS only: GKE manages its own.
 	NVIDIADevicePlugin = Chart{Repo: "https://nvidia.github.io/k8s-device-plugin", Name: "nvidia-device-plugin", Version: "0.20.0"}
+	// MetricsServer serves the metrics API the Istio autoscalers read, on clusters that do not
+	// ship one (EKS). Chart 3.13.0 is metrics-server v0.8.0.
+	MetricsServer = Chart{Repo: "https://kubernetes-sigs.github.io/metrics-server/", Name: "metrics-server", Version: "3.13.0"}
 )
+
+// IstioModule is the istio.io/istio Go module for the Istio release the
+// charts above pin (1.30.4). Tests read Istio's CRDs from it
+// (manifests/charts/base/files/crd-all.gen.yaml) to check the custom
+// resources we declare. Istio's tags are not semver, so the module proxy
+// knows releases only by pseudo-version, and it refuses "1.30.4",
+// "v1.30.4" and "release-1.30". This commit is from the release-1.30 branch
+// (VERSION 1.30, BASE_VERSION 1.30-2026-08-26), made on 2026-08-26, the day
+// 1.30.4 was published. Its CRD file is byte-identical to the 1.30.3 tag's
+// and the 1.30.0 tag's: the CRDs did not change in 1.30.x. Bump it with
+// the charts.
+const IstioModule = "istio.io/istio@v0.0.0-20260826214018-9739e10eb9d7"
+
+// AWSLoadBalancerController serves the ingress gateway's NLB on EKS (the
+// `aws-load-balancer-type: external` Service annotations; the in-tree cloud
+// provider ignores such Services). Chart 3.5.0 ships controller v3.5.0; its IAM
+// policy is components/eks/lbcontroller_iam_policy.json, docs/install/iam_policy.json
+// at kubernetes-sigs/aws-load-balancer-controller v3.5.0: bump them together.
+var AWSLoadBalancerController = Chart{Repo: "https://aws.github.io/eks-charts", Name: "aws-load-balancer-controller", Version: "3.5.0"}

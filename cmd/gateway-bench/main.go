@@ -13,10 +13,15 @@
 // first streamed byte within 5 ms of the backend sending it).
 //
 // Targets are measured in alternating rounds (direct, bare, gateway, direct, ...) so that other
-// load on the machine hits all three alike. Needs Debian's nginx + Lua stack:
+// load on the machine hits all three alike.
+//
+// With -capacity it measures the gateway's capacity instead (capacity.go): the concurrent
+// streams one pod holds at gateway.maxStreamsPerPod, memory and CPU per stream, and that every
+// request past the limit gets a 503 answer, never a reset. Needs Debian's nginx + Lua stack:
 //
 //	apt-get install -y nginx libnginx-mod-http-lua lua-cjson
 //	go run ./cmd/gateway-bench            # -h for flags
+//	go run ./cmd/gateway-bench -capacity
 package main
 
 import (
@@ -43,6 +48,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/nginxproc"
+	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 type config struct {
@@ -70,8 +76,21 @@ func main() {
 	flag.BoolVar(&cfg.accessLog, "access-log", false, "write access logs (to files) in both nginx configurations")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before the measured rounds, per target")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with the rendered configs and logs")
+	capacity := flag.Bool("capacity", false, "measure capacity instead: concurrent streams one gateway pod holds at its limit, "+
+		"memory and CPU per stream, and what requests past the limit get (see capacity.go)")
+	var cc capacityConfig
+	capacityFlags(&cc, spec.Defaults().Gateway.MaxStreamsPerPod)
 	flag.Parse()
-	if err := run(cfg); err != nil {
+	var err error
+	if *capacity {
+		if cc.offered == 0 {
+			cc.offered = 2 * cc.maxStreams
+		}
+		err = runCapacity(cfg, cc)
+	} else {
+		err = run(cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gateway-bench:", err)
 		os.Exit(1)
 	}
@@ -430,6 +449,7 @@ func startGateway(cfg config, dir, backendAddr string) (target, func(), error) {
 		Listen:       listen,
 		MaxBodySize:  nginx.DefaultMaxBodySize,
 		ProxyTimeout: nginx.DefaultProxyTimeout,
+		MaxStreams:   spec.Defaults().Gateway.MaxStreamsPerPod, // as deployed
 		Runtime:      rt,
 	})
 	if err != nil {

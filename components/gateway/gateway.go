@@ -1,6 +1,7 @@
 // Package gateway declares the OpenAI-compatible router in front of every
 // model: OpenResty running the nginx.conf and Lua rendered by package
-// nginx, a Service, a disruption budget, and the API keys' Secret.
+// nginx, a Service, a disruption budget, a CPU autoscaler, and the API keys'
+// Secret.
 package gateway
 
 import (
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
@@ -34,10 +36,65 @@ const (
 	// change of the model list or limits rolls the pods (the ConfigMap is
 	// mounted as a directory, but nginx reads it only at start).
 	ChecksumAnnotation = "llm-platform/config-checksum"
-	// workers matches the CPU request: nginx's "auto" counts the node's
-	// CPUs, not the pod's, and a GPU node has dozens.
+	// workers is set explicitly: nginx's "auto" counts the node's CPUs, not
+	// the pod's, and a GPU node has dozens. Two, so one busy worker (a burst
+	// of request bodies to decode) does not stall every stream.
 	workers = 2
+	// memoryPerStream: measured ~18 KiB of nginx state per open stream, plus
+	// the request body, which nginx holds for the stream's whole life; 64 KiB
+	// leaves room for bodies of ~46 KiB on average.
+	memoryPerStream = 64 << 10
+
+	// PreStopSleepSeconds is how long a terminating pod keeps accepting
+	// before nginx stops listening: the time for its endpoint's removal to
+	// reach kube-proxy and the ingress, so no new request is sent to a
+	// socket that is about to close.
+	PreStopSleepSeconds = 10
+	// DrainMarginSeconds covers nginx's exit after its last stream and the
+	// kubelet's own bookkeeping.
+	DrainMarginSeconds = 5
+	// CPUTargetUtilization is the autoscaler's target, in percent of the
+	// CPU request (CPURequest, 500m): 0.4 cores. nginx spends 5-10 µs of CPU
+	// per streamed event (measured), so that is 1,300-2,700 streams at 30
+	// tokens/s, 33-67% of the default stream limit: pods are added before
+	// the limit refuses anyone (docs/gateway.md, "Capacity").
+	CPUTargetUtilization = 80
+	// scaleDownPodsPerMinute: every removed pod drains for up to
+	// timeoutSeconds, so the autoscaler removes them one at a time.
+	scaleDownPodsPerMinute = 1
 )
+
+// TerminationGracePeriodSeconds is how long a gateway pod may take to stop:
+// the preStop sleep (endpoint removal reaches the ingress), then nginx's
+// graceful quit, which waits for the longest generation (the proxy timeout,
+// timeoutSeconds), then a margin. The kubelet kills whatever is left after
+// it, so it must cover all three.
+func TerminationGracePeriodSeconds(timeoutSeconds int) int {
+	return PreStopSleepSeconds + timeoutSeconds + DrainMarginSeconds
+}
+
+// PreStopCommand is the container's preStop hook: keep serving while the
+// endpoint removal propagates, then ask nginx for a graceful quit (stop
+// listening, let every stream finish, exit), and wait for it, so the
+// kubelet's stop signal finds nginx gone. Kubernetes' default stop signal,
+// SIGTERM, is nginx's fast shutdown, which would cut every stream; the
+// openresty images declare STOPSIGNAL SIGQUIT, but the hook does not rely
+// on the image.
+func PreStopCommand() []string {
+	rt := nginx.ProductionRuntime(configDir)
+	return []string{"/bin/sh", "-c", fmt.Sprintf("sleep %d; %s; while [ -e %s ]; do sleep 1; done",
+		PreStopSleepSeconds, shellJoin(nginx.QuitCommand(nginx.OpenRestyBinary, rt)), shellQuote(nginx.PidFile(rt)))}
+}
+
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // Args are the gateway's inputs.
 type Args struct {
@@ -80,6 +137,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Listen:       fmt.Sprint(ContainerPort),
 		MaxBodySize:  maxBody.Value(),
 		ProxyTimeout: time.Duration(args.Config.TimeoutSeconds) * time.Second,
+		MaxStreams:   args.Config.MaxStreamsPerPod,
 		Runtime:      nginx.ProductionRuntime(configDir),
 	}
 	params.Runtime.WorkerProcesses = workers
@@ -133,8 +191,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		})
 	}
 
+	// With an autoscaler, it owns spec.replicas: Pulumi sets it at creation
+	// only, or every `up` would reset the autoscaler's choice.
+	autoscaled := args.Config.MaxReplicas > args.Config.Replicas
+	depOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.Upstreams)}
+	if autoscaled {
+		depOpts = append(depOpts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
+	}
 	health := &corev1.HTTPGetActionArgs{Path: pulumi.String(nginx.HealthPath), Port: pulumi.String("http")}
-	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: kube.Meta(Name, args.Namespace, labels),
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(args.Config.Replicas),
@@ -152,7 +217,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				},
 				Spec: &corev1.PodSpecArgs{
 					// Streams may run for many minutes; let them finish.
-					TerminationGracePeriodSeconds: pulumi.Int(args.Config.TimeoutSeconds),
+					TerminationGracePeriodSeconds: pulumi.Int(TerminationGracePeriodSeconds(args.Config.TimeoutSeconds)),
 					SecurityContext: &corev1.PodSecurityContextArgs{
 						RunAsNonRoot: pulumi.Bool(true),
 						RunAsUser:    pulumi.Int(65534),
@@ -170,16 +235,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 							Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
 						}},
 						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String(fmt.Sprint(workers)), "memory": pulumi.String("256Mi")},
+							// The autoscaler's utilisation is relative to the CPU
+							// request; the workers may burst above it (no CPU limit).
+							Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(MemoryRequest)},
 							// Bodies are kept in memory: leave room for a few
-							// maximum-size requests at once.
-							Limits: pulumi.StringMap{"memory": pulumi.String(memoryLimit(maxBody))},
+							// maximum-size requests at once, and for every stream.
+							Limits: pulumi.StringMap{"memory": pulumi.String(memoryLimit(maxBody, args.Config.MaxStreamsPerPod))},
 						},
 						SecurityContext: &corev1.SecurityContextArgs{
 							AllowPrivilegeEscalation: pulumi.Bool(false),
 							ReadOnlyRootFilesystem:   pulumi.Bool(true),
 							Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
 						},
+						Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
+							Exec: &corev1.ExecActionArgs{Command: pulumi.ToStringArray(PreStopCommand())},
+						}},
 						ReadinessProbe: &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(2)},
 						LivenessProbe:  &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
 						VolumeMounts: corev1.VolumeMountArray{
@@ -195,9 +265,42 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				},
 			},
 		},
-	}, parent, pulumi.DependsOn(args.Upstreams))
+	}, depOpts...)
 	if err != nil {
 		return nil, err
+	}
+
+	if autoscaled {
+		_, err = autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: kube.Meta(Name, args.Namespace, labels),
+			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
+					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: dep.Metadata.Name().Elem(),
+				},
+				MinReplicas: pulumi.Int(args.Config.Replicas),
+				MaxReplicas: pulumi.Int(args.Config.MaxReplicas),
+				Metrics: autoscalingv2.MetricSpecArray{&autoscalingv2.MetricSpecArgs{
+					Type: pulumi.String("Resource"),
+					Resource: &autoscalingv2.ResourceMetricSourceArgs{
+						Name: pulumi.String("cpu"),
+						Target: &autoscalingv2.MetricTargetArgs{
+							Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(CPUTargetUtilization),
+						},
+					},
+				}},
+				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
+					ScaleDown: &autoscalingv2.HPAScalingRulesArgs{
+						StabilizationWindowSeconds: pulumi.Int(300),
+						Policies: autoscalingv2.HPAScalingPolicyArray{&autoscalingv2.HPAScalingPolicyArgs{
+							Type: pulumi.String("Pods"), Value: pulumi.Int(scaleDownPodsPerMinute), PeriodSeconds: pulumi.Int(60),
+						}},
+					},
+				},
+			},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent)
@@ -205,12 +308,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
+	// maxUnavailable 1 holds for any replica count the autoscaler picks
+	// (minAvailable 1 would let a node drain take all but one of the pods the
+	// load had called for); with a single replica there is nothing to keep.
 	if args.Config.Replicas > 1 {
 		_, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
 			Metadata: kube.Meta(Name, args.Namespace, labels),
 			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-				MinAvailable: pulumi.Int(1),
-				Selector:     &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
+				MaxUnavailable: pulumi.Int(1),
+				Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
 			},
 		}, parent)
 		if err != nil {
@@ -220,11 +326,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"url": pulumi.String(g.URL)})
 }
 
-// memoryLimit allows 256 MiB plus four maximum-size bodies in flight.
-func memoryLimit(maxBody resource.Quantity) string {
+// memoryLimit allows 256 MiB, four maximum-size bodies in flight, and
+// memoryPerStream for each of maxStreams streams.
+func memoryLimit(maxBody resource.Quantity, maxStreams int) string {
 	limit := resource.MustParse("256Mi")
 	for range 4 {
 		limit.Add(maxBody)
 	}
+	limit.Add(*resource.NewQuantity(int64(maxStreams)*memoryPerStream, resource.BinarySI))
 	return limit.String()
 }

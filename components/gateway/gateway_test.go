@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 
@@ -25,11 +27,16 @@ var routes = []nginx.Route{
 
 func deploy(t *testing.T, rs []nginx.Route, keys pulumi.StringInput) (*harness.Mocks, *gateway.Gateway) {
 	t.Helper()
+	return deployWith(t, spec.Defaults().Gateway, rs, keys)
+}
+
+func deployWith(t *testing.T, cfg spec.GatewayConfig, rs []nginx.Route, keys pulumi.StringInput) (*harness.Mocks, *gateway.Gateway) {
+	t.Helper()
 	var g *gateway.Gateway
 	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
 		var err error
 		g, err = gateway.New(ctx, "gateway", gateway.Args{
-			Config: spec.Defaults().Gateway, Namespace: "llm", Routes: rs, APIKeys: keys,
+			Config: cfg, Namespace: "llm", Routes: rs, APIKeys: keys,
 		})
 		return err
 	})
@@ -78,7 +85,9 @@ func TestGatewayWorkload(t *testing.T) {
 	assert.Equal(t, int32(gateway.Port), svc.Spec.Ports[0].Port)
 	assert.Equal(t, dep.Spec.Selector.MatchLabels, svc.Spec.Selector)
 	budget := harness.Decode[policyv1.PodDisruptionBudget](t, m, "kubernetes:policy/v1:PodDisruptionBudget", "gateway")
-	assert.Equal(t, 1, budget.Spec.MinAvailable.IntValue())
+	assert.Nil(t, budget.Spec.MinAvailable)
+	assert.Equal(t, 1, budget.Spec.MaxUnavailable.IntValue(), "one pod at a time, whatever the autoscaler chose")
+	assert.Equal(t, dep.Spec.Selector.MatchLabels, budget.Spec.Selector.MatchLabels)
 	assert.Equal(t, "http://llm-gateway.llm.svc.cluster.local/v1", g.URL)
 }
 
@@ -121,4 +130,117 @@ func TestAPIKeysComeFromASecret(t *testing.T) {
 	raw, _ := json.Marshal(cm)
 	assert.NotContains(t, string(raw), "sk-first-111", "keys never reach the ConfigMap")
 	assert.True(t, strings.Contains(cm.Data[nginx.ConfigFile], "env GATEWAY_API_KEYS"), "nginx passes the variable to Lua")
+}
+
+// The stream limit reaches nginx, and the connection settings derive from it: 3 connections
+// per stream (client, upstream, and a client past the limit waiting for its 503), the keepalive
+// pool of each model Service, 256 headroom; 256 more descriptors for files.
+func TestGatewayCapacitySettings(t *testing.T) {
+	m, _ := deploy(t, routes, nil)
+	conf := harness.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.ConfigFile]
+	assert.Equal(t, 4000, spec.Defaults().Gateway.MaxStreamsPerPod)
+	assert.Contains(t, conf, "worker_processes 2;")
+	assert.Contains(t, conf, "worker_connections 12512;", "4000*3 + 2 Services*128 + 256")
+	assert.Contains(t, conf, "worker_rlimit_nofile 12768;")
+	assert.Contains(t, conf, "limit_conn gw_streams 4000;")
+	assert.Contains(t, conf, "error_page 503 = @gw_overloaded;")
+
+	cfg := spec.Defaults().Gateway
+	cfg.MaxStreamsPerPod = 100
+	m, _ = deployWith(t, cfg, routes[:1], nil)
+	conf = harness.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.ConfigFile]
+	wc, nofile := nginx.ConnectionBudget(100, 1)
+	assert.Equal(t, 684, wc)
+	assert.Contains(t, conf, "worker_connections 684;")
+	assert.Contains(t, conf, "worker_rlimit_nofile 940;")
+	assert.Equal(t, 940, nofile)
+	assert.Contains(t, conf, "limit_conn gw_streams 100;")
+}
+
+func TestGatewayAutoscaler(t *testing.T) {
+	m, _ := deploy(t, routes, nil)
+	hpa := harness.Decode[autoscalingv2.HorizontalPodAutoscaler](t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway")
+	assert.Equal(t, "llm-gateway", hpa.Name)
+	assert.Equal(t, "llm", hpa.Namespace)
+	assert.Equal(t, autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llm-gateway"}, hpa.Spec.ScaleTargetRef)
+	require.NotNil(t, hpa.Spec.MinReplicas)
+	assert.Equal(t, int32(2), *hpa.Spec.MinReplicas, "min = gateway.replicas")
+	assert.Equal(t, int32(6), hpa.Spec.MaxReplicas, "max = gateway.maxReplicas")
+	require.Len(t, hpa.Spec.Metrics, 1)
+	metric := hpa.Spec.Metrics[0]
+	assert.Equal(t, autoscalingv2.ResourceMetricSourceType, metric.Type)
+	require.NotNil(t, metric.Resource)
+	assert.Equal(t, corev1.ResourceCPU, metric.Resource.Name)
+	assert.Equal(t, autoscalingv2.UtilizationMetricType, metric.Resource.Target.Type)
+	require.NotNil(t, metric.Resource.Target.AverageUtilization)
+	assert.Equal(t, int32(gateway.CPUTargetUtilization), *metric.Resource.Target.AverageUtilization)
+	require.NotNil(t, hpa.Spec.Behavior)
+	require.NotNil(t, hpa.Spec.Behavior.ScaleDown)
+	assert.Equal(t, []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: 60}},
+		hpa.Spec.Behavior.ScaleDown.Policies, "pods drain for minutes: remove them one at a time")
+
+	// The autoscaler owns spec.replicas once it exists: Pulumi must not reset it on every up.
+	dep := m.Find(t, "kubernetes:apps/v1:Deployment", "gateway")
+	assert.Contains(t, dep.IgnoreChanges, "spec.replicas")
+	// The CPU utilisation the autoscaler reads is relative to the request: 80% of 500m is
+	// 0.4 cores, 1,300-2,700 streams at 30 tokens/s (5-10 µs per event measured).
+	d := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	res := d.Spec.Template.Spec.Containers[0].Resources
+	assert.Equal(t, gateway.CPURequest, res.Requests.Cpu().String())
+	assert.Equal(t, gateway.MemoryRequest, res.Requests.Memory().String())
+	assert.Equal(t, 80, gateway.CPUTargetUtilization)
+	assert.True(t, res.Limits.Cpu().IsZero(), "no CPU limit: the two workers may burst")
+	assert.Equal(t, "570Mi", res.Limits.Memory().String(), "256Mi + 4 x 16Mi bodies + 4000 streams x 64Ki")
+}
+
+func TestGatewayWithoutAutoscaler(t *testing.T) {
+	cfg := spec.Defaults().Gateway
+	cfg.MaxReplicas = cfg.Replicas
+	m, _ := deployWith(t, cfg, routes, nil)
+	assert.False(t, m.Has("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway"), "maxReplicas = replicas: no autoscaler")
+	dep := m.Find(t, "kubernetes:apps/v1:Deployment", "gateway")
+	assert.NotContains(t, dep.IgnoreChanges, "spec.replicas", "without an autoscaler Pulumi owns the replica count")
+	assert.True(t, m.Has("kubernetes:policy/v1:PodDisruptionBudget", "gateway"))
+
+	// One replica that may scale to three: an autoscaler, no disruption budget (min 1 pod).
+	cfg = spec.Defaults().Gateway
+	cfg.Replicas, cfg.MaxReplicas = 1, 3
+	m, _ = deployWith(t, cfg, routes, nil)
+	hpa := harness.Decode[autoscalingv2.HorizontalPodAutoscaler](t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway")
+	assert.Equal(t, int32(1), *hpa.Spec.MinReplicas)
+	assert.Equal(t, int32(3), hpa.Spec.MaxReplicas)
+	assert.False(t, m.Has("kubernetes:policy/v1:PodDisruptionBudget", "gateway"))
+}
+
+// TestGatewayDrain: a stopping pod keeps serving while its endpoint removal propagates, then
+// nginx quits gracefully (finishing every stream), within a grace period that covers both.
+func TestGatewayDrain(t *testing.T) {
+	assert.Equal(t, 915, gateway.TerminationGracePeriodSeconds(900), "10 s preStop + 900 s longest generation + 5 s margin")
+	assert.Equal(t, 16, gateway.TerminationGracePeriodSeconds(1))
+	for _, timeout := range []int{1, 60, 900, 3600} {
+		assert.GreaterOrEqual(t, gateway.TerminationGracePeriodSeconds(timeout), timeout+gateway.PreStopSleepSeconds)
+	}
+
+	m, _ := deploy(t, routes, nil)
+	dep := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	pod := dep.Spec.Template.Spec
+	require.NotNil(t, pod.TerminationGracePeriodSeconds)
+	assert.Equal(t, int64(915), *pod.TerminationGracePeriodSeconds, "gateway.timeoutSeconds 900 + preStop + margin")
+	c := pod.Containers[0]
+	require.NotNil(t, c.Lifecycle)
+	require.NotNil(t, c.Lifecycle.PreStop)
+	require.NotNil(t, c.Lifecycle.PreStop.Exec)
+	cmd := c.Lifecycle.PreStop.Exec.Command
+	assert.Equal(t, gateway.PreStopCommand(), cmd)
+	require.Len(t, cmd, 3)
+	assert.Equal(t, []string{"/bin/sh", "-c"}, cmd[:2])
+	script := cmd[2]
+	assert.Equal(t, "sleep 10; '/usr/local/openresty/bin/openresty' '-p' '/tmp/' '-c' '/etc/llm-gateway/nginx.conf' "+
+		"'-e' '/dev/stderr' '-s' 'quit'; while [ -e '/tmp/nginx.pid' ]; do sleep 1; done", script)
+	// The quit finds the running master: same prefix (pid file) and config as the container's command.
+	assert.Equal(t, []string{"-p", "/tmp/", "-c", "/etc/llm-gateway/nginx.conf"}, c.Command[1:5])
+	if sh, err := exec.LookPath("sh"); err == nil {
+		out, err := exec.Command(sh, "-n", "-c", script).CombinedOutput()
+		assert.NoError(t, err, "preStop script syntax: %s", out)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -52,10 +54,14 @@ func Start(argv, env []string, ready func() bool, timeout time.Duration) (*Proce
 // Pid is the master's process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
+// Exited is closed once the master has exited (after a graceful quit, say).
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
 // Output is what nginx wrote to stdout and stderr so far.
 func (p *Process) Output() string { return p.out.String() }
 
-// Stop asks nginx to stop (SIGTERM) and kills its process group after 5 s.
+// Stop asks nginx to stop (SIGTERM: nginx's fast shutdown, which cuts open streams) and
+// kills its process group after 5 s.
 func (p *Process) Stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -105,4 +111,63 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Workers returns the pids of the master's child processes (nginx's workers).
+func (p *Process) Workers() []int { return children(p.Pid()) }
+
+func children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The fields after the parenthesised command: state ppid ...
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// RSS is the resident set size (VmRSS in /proc/<pid>/status) of pid, in bytes.
+func RSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("VmRSS of %d: %w", pid, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// WorkersRSS is the summed VmRSS of the nginx workers, in bytes.
+func (p *Process) WorkersRSS() (int64, error) {
+	var total int64
+	for _, w := range p.Workers() {
+		rss, err := RSS(w)
+		if err != nil {
+			return 0, err
+		}
+		total += rss
+	}
+	return total, nil
 }

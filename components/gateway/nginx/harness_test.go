@@ -142,6 +142,9 @@ type gateway struct {
 	dir    string
 	params Params
 	files  map[string]string
+	bin    string
+	env    []string
+	proc   *nginxproc.Process
 }
 
 type gatewayOption func(*Params, *[]string)
@@ -170,6 +173,7 @@ func startGateway(t testing.TB, routes []Route, opts ...gatewayOption) *gateway 
 		Routes:       routes,
 		MaxBodySize:  4 << 20,
 		ProxyTimeout: 30 * time.Second,
+		MaxStreams:   1024,
 		Runtime:      rt,
 	}
 	var env []string
@@ -200,7 +204,7 @@ func launch(t testing.TB, bin string, p Params, env []string) (*gateway, error) 
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 	}
 	_ = os.Remove(p.Runtime.ErrorLog)
-	g := &gateway{URL: "http://" + p.Listen, dir: dir, params: p, files: files}
+	g := &gateway{URL: "http://" + p.Listen, dir: dir, params: p, files: files, bin: bin, env: env}
 	healthy := func() bool {
 		resp, err := http.Get(g.URL + HealthPath)
 		if err != nil {
@@ -214,6 +218,7 @@ func launch(t testing.TB, bin string, p Params, env []string) (*gateway, error) 
 		log, _ := os.ReadFile(p.Runtime.ErrorLog)
 		return nil, fmt.Errorf("%w\n%s", err, log)
 	}
+	g.proc = proc
 	t.Cleanup(func() {
 		proc.Stop()
 		log, _ := os.ReadFile(p.Runtime.ErrorLog)

@@ -65,6 +65,47 @@ const (
 	DefaultProxyTimeout time.Duration = 15 * time.Minute
 )
 
+// Capacity. MaxStreams is the one knob; the connection and file budget nginx needs to honour it
+// (and to still answer the request past it with a 503) is derived here, see ConnectionBudget.
+const (
+	// MaxStreamsCeiling bounds MaxStreams: every admitted stream holds an upstream connection,
+	// and all of a model's connections go to one Service address (ClusterIP:port), so they share
+	// the pod's ~28,000 ephemeral ports (net.ipv4.ip_local_port_range 32768-60999).
+	MaxStreamsCeiling = 20000
+	// OverloadRetryAfter is the Retry-After (seconds) of the 503 past the limit: long enough not
+	// to hammer a full pod, short enough that a retry lands on a pod the Service (or the HPA) found.
+	OverloadRetryAfter = 2
+	// UpstreamKeepalive is the idle connections each worker keeps per model Service (keepalive).
+	UpstreamKeepalive = 128
+
+	// connsPerStream: an admitted request holds its client connection and one to the model.
+	connsPerStream = 2
+	// overflowConnsPerStream: room for one more client connection per admitted stream, for the
+	// requests past the limit while nginx answers them 503 (and idle keep-alive connections), so
+	// the refusal is an HTTP answer, never a connection nginx cannot accept (a reset).
+	overflowConnsPerStream = 1
+	// fixedConnHeadroom: listening sockets, health probes, metrics scrapes, /v1/models.
+	fixedConnHeadroom = 256
+	// fileHeadroom: descriptors that are not connections (logs, spilled bodies, Lua files).
+	fileHeadroom = 256
+)
+
+// ConnectionBudget derives nginx's per-worker worker_connections and worker_rlimit_nofile
+// from maxStreams (the concurrent requests one pod accepts) and the number of distinct model
+// Services (upstream blocks, each with an idle keepalive pool per worker).
+//
+// The budget is not divided across workers: nginx does not spread connections evenly over its
+// workers (accept_mutex is off and EPOLLEXCLUSIVE wakes whichever worker waits), so any single
+// worker may end up holding most of the pod's streams, and a worker out of connection slots
+// drops new connections without an answer. A slot costs a few hundred bytes per worker, so
+// sizing every worker for the whole pod is cheap; the pod-wide limit itself is enforced across
+// workers in shared memory (limit_conn).
+func ConnectionBudget(maxStreams, upstreams int) (workerConnections, rlimitNofile int) {
+	workerConnections = maxStreams*(connsPerStream+overflowConnsPerStream) +
+		upstreams*UpstreamKeepalive + fixedConnHeadroom
+	return workerConnections, workerConnections + fileHeadroom
+}
+
 // Route is one model the gateway serves. Routes[0] is the default model.
 type Route struct {
 	Name     string // served model name exactly as clients send it (may contain dots, slashes, etc.)
@@ -91,6 +132,11 @@ type Params struct {
 	// "Authorization: Bearer <key>" or get 401 JSON. If the variable is empty or unset at
 	// start, every /v1 request is refused (fail closed). Empty = no auth.
 	APIKeysEnv string
+	// MaxStreams is the number of concurrent /v1 requests (streamed or not) this nginx accepts,
+	// across all its workers; the next one gets 503 server_overloaded with Retry-After, from
+	// nginx itself. worker_connections and worker_rlimit_nofile are derived from it
+	// (ConnectionBudget). Must be 1..MaxStreamsCeiling.
+	MaxStreams int
 	// Runtime is what differs between the OpenResty image and Debian's nginx in tests.
 	Runtime Runtime
 }
@@ -141,18 +187,33 @@ func DebianRuntime(dir string) Runtime {
 
 // Command is the argv that starts nginx (binary) in the foreground on the rendered config.
 func Command(binary string, rt Runtime) []string {
-	return []string{
-		binary,
-		"-p", strings.TrimSuffix(rt.Prefix, "/") + "/",
-		"-c", path.Join(rt.LuaDir, ConfigFile),
-		"-e", rt.ErrorLog,
-		"-g", "daemon off;",
-	}
+	return append(baseArgs(binary, rt), "-g", "daemon off;")
 }
 
 // ProductionCommand is Command(OpenRestyBinary, ProductionRuntime(luaDir)).
 func ProductionCommand(luaDir string) []string {
 	return Command(OpenRestyBinary, ProductionRuntime(luaDir))
+}
+
+// QuitCommand is the argv that asks the nginx started by Command(binary, rt) to shut down
+// gracefully ("-s quit", i.e. SIGQUIT to the master named by the pid file under rt.Prefix):
+// it stops accepting, closes idle keep-alive connections and exits once every in-flight
+// request has finished. (SIGTERM, Kubernetes' default stop signal, is nginx's fast shutdown,
+// which cuts streams.) The same -p/-c flags find the same pid file.
+func QuitCommand(binary string, rt Runtime) []string {
+	return append(baseArgs(binary, rt), "-s", "quit")
+}
+
+// PidFile is where nginx started with rt writes the master's pid (the `pid` directive).
+func PidFile(rt Runtime) string { return path.Join(rt.Prefix, "nginx.pid") }
+
+func baseArgs(binary string, rt Runtime) []string {
+	return []string{
+		binary,
+		"-p", strings.TrimSuffix(rt.Prefix, "/") + "/",
+		"-c", path.Join(rt.LuaDir, ConfigFile),
+		"-e", rt.ErrorLog,
+	}
 }
 
 // Checksum is a stable digest of the rendered files, for a pod-template annotation.
@@ -236,6 +297,9 @@ func (p Params) validate() error {
 	}
 	if p.ProxyTimeout < time.Millisecond {
 		bad("proxy timeout %v must be at least 1ms (suggested %v; generations stream for minutes)", p.ProxyTimeout, DefaultProxyTimeout)
+	}
+	if p.MaxStreams < 1 || p.MaxStreams > MaxStreamsCeiling {
+		bad("max streams %d must be between 1 and %d (concurrent requests one gateway accepts)", p.MaxStreams, MaxStreamsCeiling)
 	}
 	if p.APIKeysEnv != "" && !validEnvName(p.APIKeysEnv) {
 		bad("API keys env %q is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)", p.APIKeysEnv)
@@ -400,6 +464,13 @@ func gatewayErrors(p Params) map[string]string {
 		"internal":    server("The gateway failed to handle the request.", "internal_error"),
 		"bad_gateway": server("The model server is unreachable or closed the connection.", "bad_gateway"),
 		"unavailable": server("The model server is unavailable.", "service_unavailable"),
+		// Past MaxStreams. The type names the condition rather than the generic server_error,
+		// so clients can tell "retry later" (with Retry-After) from a failure.
+		"overloaded": errorJSON(apiError{
+			Message: fmt.Sprintf("The gateway is at its limit of %d concurrent requests; retry after %d seconds.",
+				p.MaxStreams, OverloadRetryAfter),
+			Type: "server_overloaded", Code: ptr("server_overloaded"),
+		}),
 		"timeout": server(fmt.Sprintf("The model server did not respond within %s.", nginxDuration(p.ProxyTimeout)),
 			"upstream_timeout"),
 	}
@@ -419,6 +490,9 @@ var nginxErrorPages = []struct {
 	{503, "unavailable"},
 	{504, "timeout"},
 }
+
+// limitConnStatus is what limit_conn answers past MaxStreams (limit_conn_status).
+const limitConnStatus = 503
 
 func nginxDuration(d time.Duration) string {
 	if d%time.Second == 0 {
@@ -477,6 +551,16 @@ type view struct {
 	Health         string // nginx-quoted
 	UnknownPrefix  string // model_unknown split at the placeholder
 	UnknownSuffix  string
+	// Capacity (see ConnectionBudget).
+	WorkerConnections int
+	RlimitNofile      int
+	Keepalive         int
+	RetryAfter        int
+	LimitConnStatus   int
+	Overloaded        string // nginx-quoted 503 body past MaxStreams
+	// ProxiedErrorPages are the error_page lines of the proxied location: the server's, except
+	// that nginx's own 503 there can only be limit_conn's, so it answers server_overloaded.
+	ProxiedErrorPages []errorPageView
 }
 
 type upstreamView struct{ Name, Addr string }
@@ -486,8 +570,9 @@ type routeView struct {
 }
 
 type errorPageView struct {
-	Status int
-	Body   string // nginx-quoted
+	Status   int
+	Body     string // nginx-quoted
+	Location string // the named location answering it
 }
 
 func newView(p Params) (*view, error) {
@@ -508,6 +593,9 @@ func newView(p Params) (*view, error) {
 		v.BodyBuffer = p.BodyBufferSize
 	}
 	v.ConnectTimeout = nginxDuration(min(p.ProxyTimeout, 10*time.Second))
+	v.Keepalive = UpstreamKeepalive
+	v.RetryAfter = OverloadRetryAfter
+	v.LimitConnStatus = limitConnStatus
 	// One upstream block per distinct address (models sharing a Service share its pool).
 	upstreamOf := map[string]string{}
 	for _, r := range p.Routes {
@@ -521,18 +609,27 @@ func newView(p Params) (*view, error) {
 			Name: r.Name, Upstream: name, Host: r.Upstream, Object: marshal(newModelObject(r.Name)),
 		})
 	}
+	v.WorkerConnections, v.RlimitNofile = ConnectionBudget(p.MaxStreams, len(v.Upstreams))
 	var found bool
 	v.UnknownPrefix, v.UnknownSuffix, found = strings.Cut(v.Errors["model_unknown"], modelPlaceholder)
 	if !found {
 		return nil, errors.New("gateway: internal error: model placeholder lost in the 404 message")
 	}
 	var err error
-	for _, ep := range nginxErrorPages {
-		body, qerr := nginxQuote(v.Errors[ep.Key])
-		err = errors.Join(err, qerr)
-		v.ErrorPages = append(v.ErrorPages, errorPageView{Status: ep.Status, Body: body})
-	}
 	var qerr error
+	for _, ep := range nginxErrorPages {
+		var body string
+		body, qerr = nginxQuote(v.Errors[ep.Key])
+		err = errors.Join(err, qerr)
+		loc := fmt.Sprintf("@gw_%d", ep.Status)
+		v.ErrorPages = append(v.ErrorPages, errorPageView{Status: ep.Status, Body: body, Location: loc})
+		if ep.Status == limitConnStatus {
+			loc = "@gw_overloaded"
+		}
+		v.ProxiedErrorPages = append(v.ProxiedErrorPages, errorPageView{Status: ep.Status, Location: loc})
+	}
+	v.Overloaded, qerr = nginxQuote(v.Errors["overloaded"])
+	err = errors.Join(err, qerr)
 	v.NotFound, qerr = nginxQuote(v.Errors["not_found"])
 	err = errors.Join(err, qerr)
 	v.Health, qerr = nginxQuote(`{"status":"ok"}`)

@@ -21,6 +21,7 @@ func validParams() Params {
 		Listen:       "8080",
 		MaxBodySize:  32 << 20,
 		ProxyTimeout: 15 * time.Minute,
+		MaxStreams:   2000,
 		Runtime:      ProductionRuntime("/etc/nginx/gateway"),
 	}
 }
@@ -48,6 +49,8 @@ func TestRenderValidation(t *testing.T) {
 		{"buffer above body size", func(p *Params) { p.BodyBufferSize = p.MaxBodySize + 1 }, []string{"body buffer size"}},
 		{"zero timeout", func(p *Params) { p.ProxyTimeout = 0 }, []string{"proxy timeout"}},
 		{"bad env name", func(p *Params) { p.APIKeysEnv = "1-KEYS" }, []string{"API keys env"}},
+		{"no stream limit", func(p *Params) { p.MaxStreams = 0 }, []string{"max streams 0 must be between 1 and 20000"}},
+		{"stream limit above the port range", func(p *Params) { p.MaxStreams = 20001 }, []string{"max streams 20001"}},
 		{"relative lua dir", func(p *Params) { p.Runtime.LuaDir = "gateway" }, []string{"runtime.luaDir"}},
 		{"prefix with space", func(p *Params) { p.Runtime.Prefix = "/tmp/a b" }, []string{"runtime.prefix"}},
 		{"module path with quote", func(p *Params) { p.Runtime.LoadModules = []string{`/x/"y.so`} }, []string{"runtime.loadModules[0]"}},
@@ -257,4 +260,60 @@ func TestModelsJSON(t *testing.T) {
 		`{"object":"list","data":[{"id":"a/b.c","object":"model","created":0,"owned_by":"llm-platform"},`+
 			`{"id":"<x&y>","object":"model","created":0,"owned_by":"llm-platform"}]}`,
 		modelsJSON([]Route{{Name: "a/b.c"}, {Name: "<x&y>"}}))
+}
+
+// The capacity settings are derived from MaxStreams alone: connection slots for the client and
+// upstream connection of every admitted stream plus one more client connection each (so the
+// 503 past the limit can be sent), the keepalive pools, fixed headroom; every worker sized for
+// the whole pod. And past the limit, /v1 answers 503 server_overloaded.
+func TestRenderCapacity(t *testing.T) {
+	p := validParams() // MaxStreams 2000, two distinct upstreams
+	p.Runtime.WorkerProcesses = 2
+	files, err := Render(p)
+	require.NoError(t, err)
+	conf := files[ConfigFile]
+	wc, nofile := ConnectionBudget(2000, 2)
+	assert.Equal(t, 2000*3+2*128+256, wc)
+	assert.Equal(t, wc+256, nofile)
+	assert.Contains(t, conf, "worker_connections 6512;")
+	assert.Contains(t, conf, "worker_rlimit_nofile 6768;")
+	assert.Contains(t, conf, "limit_conn_zone $server_name zone=gw_streams:1m;")
+
+	v1 := regexp.MustCompile(`(?s)location /v1/ \{.*?\n        \}`).FindString(conf)
+	require.NotEmpty(t, v1)
+	assert.Contains(t, v1, "limit_conn gw_streams 2000;")
+	assert.Contains(t, v1, "limit_conn_status 503;")
+	assert.Contains(t, v1, "error_page 503 = @gw_overloaded;")
+	for _, status := range []string{"400", "413", "500", "502", "504"} {
+		assert.Contains(t, v1, "error_page "+status+" = @gw_"+status+";", "the location's error_page lines replace the server's")
+	}
+	assert.Contains(t, conf, "error_page 503 = @gw_503;", "elsewhere nginx's own 503 stays service_unavailable")
+	overloaded := regexp.MustCompile(`(?s)location @gw_overloaded \{.*?\}`).FindString(conf)
+	assert.Contains(t, overloaded, "add_header Retry-After 2 always;")
+	assert.Contains(t, overloaded, "keepalive_timeout 0;")
+	assert.Contains(t, overloaded, `"type":"server_overloaded"`)
+	for _, local := range []string{"location = /healthz {", "location = /v1/models {"} {
+		block := conf[strings.Index(conf, local):]
+		block = block[:strings.Index(block, "}")]
+		assert.NotContains(t, block, "limit_conn", "%s is not limited", local)
+	}
+
+	// The limit and the budget follow MaxStreams; one more model Service adds its keepalive pool.
+	p.MaxStreams = 100
+	p.Routes = append(p.Routes, Route{Name: "third", Upstream: "third.llm.svc.cluster.local:8000"})
+	files, err = Render(p)
+	require.NoError(t, err)
+	assert.Contains(t, files[ConfigFile], "worker_connections 940;")
+	assert.Contains(t, files[ConfigFile], "limit_conn gw_streams 100;")
+}
+
+func TestQuitCommand(t *testing.T) {
+	assert.Equal(t, []string{
+		"/usr/local/openresty/bin/openresty", "-p", "/tmp/", "-c", "/etc/llm-gateway/nginx.conf",
+		"-e", "/dev/stderr", "-s", "quit",
+	}, QuitCommand(OpenRestyBinary, ProductionRuntime("/etc/llm-gateway")))
+	assert.Equal(t, "/tmp/nginx.pid", PidFile(ProductionRuntime("/etc/llm-gateway")))
+	files, err := Render(validParams())
+	require.NoError(t, err)
+	assert.Contains(t, files[ConfigFile], "\npid "+PidFile(validParams().Runtime)+";\n", "the quit finds the master through this file")
 }

@@ -1,6 +1,12 @@
 // Package gke provides GPU capacity on Google Kubernetes Engine: it creates a
 // cluster (or adopts an existing one) and adds a GPU node pool, and hands
 // back a kubeconfig. Models select the pool's GPUs by AcceleratorLabel.
+//
+// A created cluster lives in a VPC of its own with private nodes, Cloud NAT
+// for their egress and Dataplane V2 enforcing NetworkPolicy (cluster.go,
+// network.go). Every node the component creates runs as a dedicated,
+// minimal service account (identity.go). GPU pool sizes are totals over
+// the pool's zones (sizing.go).
 package gke
 
 import (
@@ -45,53 +51,30 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if cfg.Zone != "" {
 		location = cfg.Zone
 	}
+	base := baseName(cfg.Project, location, cfg.Cluster.Name)
+
+	// Every pool, adopted cluster or not, runs as this account rather than
+	// the Compute Engine default one.
+	nodes, err := newNodeIdentity(ctx, name, cfg.Project, base, cfg.Cluster.Name, parent)
+	if err != nil {
+		return nil, err
+	}
 
 	var endpoint, caCert pulumi.StringOutput
-	var poolDeps []pulumi.Resource
+	var clusterZones pulumi.StringArrayOutput
+	// The GKE_METADATA mode needs Workload Identity on the cluster.
+	var metadataMode pulumi.StringInput = pulumi.String(gkeMetadata)
+	poolDeps := append([]pulumi.Resource{}, nodes.Grants...)
 	if cfg.Cluster.Create {
-		cluster, err := container.NewCluster(ctx, name, &container.ClusterArgs{
-			Name:     pulumi.String(cfg.Cluster.Name),
-			Project:  pulumi.String(cfg.Project),
-			Location: pulumi.String(location),
-			// Node pools are managed separately so the GPU pool can change
-			// without touching the cluster.
-			RemoveDefaultNodePool: pulumi.Bool(true),
-			InitialNodeCount:      pulumi.Int(1),
-			DeletionProtection:    pulumi.Bool(cfg.Cluster.DeletionProtection),
-			NetworkingMode:        pulumi.String("VPC_NATIVE"),
-			IpAllocationPolicy:    &container.ClusterIpAllocationPolicyArgs{},
-			ReleaseChannel:        &container.ClusterReleaseChannelArgs{Channel: pulumi.String(cfg.Cluster.ReleaseChannel)},
-			WorkloadIdentityConfig: &container.ClusterWorkloadIdentityConfigArgs{
-				WorkloadPool: pulumi.String(cfg.Project + ".svc.id.goog"),
-			},
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		system, err := container.NewNodePool(ctx, name+"-system", &container.NodePoolArgs{
-			Name:      pulumi.String("system"),
-			Project:   pulumi.String(cfg.Project),
-			Location:  pulumi.String(location),
-			Cluster:   cluster.Name,
-			NodeCount: pulumi.Int(cfg.Cluster.SystemNodeCount),
-			Management: &container.NodePoolManagementArgs{
-				AutoRepair: pulumi.Bool(true), AutoUpgrade: pulumi.Bool(true),
-			},
-			NodeConfig: &container.NodePoolNodeConfigArgs{
-				MachineType: pulumi.String(cfg.Cluster.SystemMachineType),
-				OauthScopes: cloudPlatformScope,
-				WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{
-					Mode: pulumi.String("GKE_METADATA"),
-				},
-			},
-		}, parent)
+		cluster, system, err := newCluster(ctx, name, cfg, location, base, nodes, parent)
 		if err != nil {
 			return nil, err
 		}
 		g.ClusterName = cluster.Name
 		endpoint = cluster.Endpoint
 		caCert = cluster.MasterAuth.ClusterCaCertificate().Elem()
-		poolDeps = []pulumi.Resource{system}
+		clusterZones = cluster.NodeLocations
+		poolDeps = append(poolDeps, system)
 	} else {
 		found := container.LookupClusterOutput(ctx, container.LookupClusterOutputArgs{
 			Name:     pulumi.String(cfg.Cluster.Name),
@@ -101,29 +84,39 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		g.ClusterName = found.Name()
 		endpoint = found.Endpoint()
 		caCert = found.MasterAuths().Index(pulumi.Int(0)).ClusterCaCertificate()
+		clusterZones = found.NodeLocations()
+		metadataMode = found.ApplyT(func(c container.LookupClusterResult) (string, error) {
+			return adoptedMetadataMode(ctx, cfg, location, c)
+		}).(pulumi.StringOutput)
 	}
 
 	pool := cfg.GPUPool
-	_, err := container.NewNodePool(ctx, name+"-gpu", &container.NodePoolArgs{
+	_, err = container.NewNodePool(ctx, name+"-gpu", &container.NodePoolArgs{
 		Name:     pulumi.String("gpu"),
 		Project:  pulumi.String(cfg.Project),
 		Location: pulumi.String(location),
 		Cluster:  g.ClusterName,
 		// GPU types exist only in some zones of a region.
-		NodeLocations:    pulumi.ToStringArray(pool.NodeLocations),
-		InitialNodeCount: pulumi.Int(pool.MinNodes),
+		NodeLocations: pulumi.ToStringArray(pool.NodeLocations),
+		// Per zone (see InitialPerZone); the totals below bound the pool.
+		InitialNodeCount: initialNodeCount(cfg, clusterZones),
 		Autoscaling: &container.NodePoolAutoscalingArgs{
-			MinNodeCount: pulumi.Int(pool.MinNodes),
-			MaxNodeCount: pulumi.Int(pool.MaxNodes),
+			// minNodes/maxNodes are totals over all the pool's zones;
+			// minNodeCount/maxNodeCount would be per zone (maxNodes 3 over
+			// 2 zones would allow 6 GPU nodes).
+			TotalMinNodeCount: pulumi.Int(pool.MinNodes),
+			TotalMaxNodeCount: pulumi.Int(pool.MaxNodes),
+			LocationPolicy:    pulumi.String(LocationPolicy(pool.Spot)),
 		},
 		Management: &container.NodePoolManagementArgs{AutoRepair: pulumi.Bool(true), AutoUpgrade: pulumi.Bool(true)},
 		NodeConfig: &container.NodePoolNodeConfigArgs{
-			MachineType: pulumi.String(pool.MachineType),
-			Spot:        pulumi.Bool(pool.Spot),
-			DiskSizeGb:  pulumi.Int(pool.DiskSizeGB),
-			DiskType:    pulumi.String(pool.DiskType),
-			OauthScopes: cloudPlatformScope,
-			Labels:      pulumi.ToStringMap(pool.Labels),
+			MachineType:    pulumi.String(pool.MachineType),
+			Spot:           pulumi.Bool(pool.Spot),
+			DiskSizeGb:     pulumi.Int(pool.DiskSizeGB),
+			DiskType:       pulumi.String(pool.DiskType),
+			ServiceAccount: nodes.Email,
+			OauthScopes:    cloudPlatformScope,
+			Labels:         pulumi.ToStringMap(pool.Labels),
 			GuestAccelerators: container.NodePoolNodeConfigGuestAcceleratorArray{&container.NodePoolNodeConfigGuestAcceleratorArgs{
 				Type:  pulumi.String(pool.AcceleratorType),
 				Count: pulumi.Int(pool.AcceleratorCount),
@@ -138,7 +131,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Taints: container.NodePoolNodeConfigTaintArray{&container.NodePoolNodeConfigTaintArgs{
 				Key: pulumi.String("nvidia.com/gpu"), Value: pulumi.String("present"), Effect: pulumi.String("NO_SCHEDULE"),
 			}},
-			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: pulumi.String("GKE_METADATA")},
+			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: metadataMode},
 		},
 	}, parent, pulumi.DependsOn(poolDeps),
 		// initialNodeCount forces a replacement when changed; the autoscaler

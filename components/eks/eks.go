@@ -2,11 +2,17 @@
 // its VPC and IAM (or adopts an existing cluster), adds a GPU managed node
 // group on the AL2023 NVIDIA AMI, and installs the EBS CSI driver so cache
 // claims bind. It hands back a kubeconfig; models select GPUNodeLabel=true.
+// For the AWS Load Balancer Controller it creates the AWS side (an IAM role
+// with the controller's published policy and a pod identity association);
+// the platform component installs the chart.
 package eks
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/netip"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -23,9 +29,46 @@ import (
 // the models select.
 const GPUNodeLabel = "nvidia.com/gpu.present"
 
+// Where the AWS Load Balancer Controller's pod identity points: the chart
+// must run its service account under these names.
+const (
+	LBControllerNamespace      = "kube-system"
+	LBControllerServiceAccount = "aws-load-balancer-controller"
+)
+
+// lbControllerPolicy is the AWS Load Balancer Controller's published IAM
+// policy, docs/install/iam_policy.json of kubernetes-sigs/aws-load-balancer-controller
+// at tag v3.5.0 (the version versions.AWSLoadBalancerController installs),
+// unchanged. Bump it with the chart.
+//
+//go:embed lbcontroller_iam_policy.json
+var lbControllerPolicy string
+
 // Args are the EKS settings of the stack.
 type Args struct {
 	Config spec.EKSConfig
+	// AWS are the stack's aws:* provider settings. The component's explicit
+	// provider (which pins the region) would otherwise drop them, and the
+	// kubeconfig's `aws eks get-token` needs the same identity.
+	AWS AWSSettings
+}
+
+// AWSSettings are the parts of the stack's `aws:` config the component
+// passes on; zero values are left to the AWS SDK's own chain.
+type AWSSettings struct {
+	Profile                string
+	AssumeRole             *AssumeRole
+	DefaultTags            map[string]string
+	SharedCredentialsFiles []string
+	SharedConfigFiles      []string
+}
+
+// AssumeRole is `aws:assumeRole`: the role every AWS call runs as.
+type AssumeRole struct {
+	RoleARN     string
+	ExternalID  string
+	SessionName string
+	Duration    string
 }
 
 // EKS is the cluster and its GPU node group.
@@ -35,6 +78,21 @@ type EKS struct {
 	ClusterName pulumi.StringOutput
 	// Kubeconfig authenticates with `aws eks get-token`; it is secret.
 	Kubeconfig pulumi.StringOutput
+	// VpcID is the cluster's VPC: the created one, or the adopted cluster's.
+	VpcID pulumi.StringOutput
+	// LBController is the AWS Load Balancer Controller's identity; nil when
+	// eks.loadBalancerController is off.
+	LBController *LBControllerIdentity
+}
+
+// LBControllerIdentity is what the controller's chart needs from AWS.
+type LBControllerIdentity struct {
+	Namespace      string
+	ServiceAccount string
+	RoleARN        pulumi.StringOutput
+	// Ready must exist before the controller's pods start: EKS injects pod
+	// identity credentials only into pods created after their association.
+	Ready []pulumi.Resource
 }
 
 const awsManaged = "arn:aws:iam::aws:policy/"
@@ -46,7 +104,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := ctx.RegisterComponentResource("llm-platform:eks:EKS", name, e, opts...); err != nil {
 		return nil, err
 	}
-	region, err := aws.NewProvider(ctx, name, &aws.ProviderArgs{Region: pulumi.String(cfg.Region)}, pulumi.Parent(e))
+	region, err := aws.NewProvider(ctx, name, providerArgs(cfg.Region, args.AWS), pulumi.Parent(e))
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +112,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// AWS configuration says.
 	child := []pulumi.ResourceOption{pulumi.Parent(e), pulumi.Provider(region)}
 
-	var endpoint, caData pulumi.StringOutput
+	var endpoint, caData, version pulumi.StringOutput
 	var subnetIDs pulumi.StringArrayInput
 	var clusterDeps []pulumi.Resource
 	if cfg.Cluster.Create {
@@ -63,8 +121,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 		e.ClusterName, endpoint, caData = c.cluster.Name, c.cluster.Endpoint, c.cluster.CertificateAuthority.Data().Elem()
-		subnetIDs, clusterDeps = c.privateSubnets, []pulumi.Resource{c.system}
+		e.VpcID, version = c.vpcID, c.cluster.Version
+		subnetIDs, clusterDeps = c.privateSubnets, []pulumi.Resource{c.system, c.cni}
 	} else {
+		if len(cfg.Cluster.SubnetIDs) == 0 {
+			return nil, fmt.Errorf("eks.cluster.subnetIds: is required when adopting cluster %q; list the private subnets the GPU nodes go in", cfg.Cluster.Name)
+		}
 		found, err := eks.LookupCluster(ctx, &eks.LookupClusterArgs{Name: cfg.Cluster.Name}, pulumi.Parent(e), pulumi.Provider(region))
 		if err != nil {
 			return nil, fmt.Errorf("eks.cluster.name: cannot adopt cluster %q: %w", cfg.Cluster.Name, err)
@@ -75,12 +137,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		e.ClusterName = pulumi.String(found.Name).ToStringOutput()
 		endpoint = pulumi.String(found.Endpoint).ToStringOutput()
 		caData = pulumi.String(found.CertificateAuthorities[0].Data).ToStringOutput()
-		subnetIDs = pulumi.ToStringArray(found.VpcConfig.SubnetIds)
-		if len(cfg.Cluster.SubnetIDs) > 0 {
-			// The cluster's subnets often include public ones; GPU nodes
-			// belong in private subnets.
-			subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs)
-		}
+		e.VpcID = pulumi.String(found.VpcConfig.VpcId).ToStringOutput()
+		version = pulumi.String(found.Version).ToStringOutput()
+		// The cluster's own subnets often include public ones, where nodes
+		// without public IPs never join; the stack names private ones.
+		subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs)
 	}
 
 	nodeRole, err := role(ctx, name+"-gpu-node", "ec2.amazonaws.com",
@@ -99,6 +160,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		NodeGroupName: pulumi.String("gpu"),
 		NodeRoleArn:   nodeRole.role.Arn,
 		SubnetIds:     subnetIDs,
+		// The control plane's version: a control-plane upgrade rolls the
+		// nodes to it too, instead of leaving them a version behind.
+		Version: version,
 		// The AL2023 NVIDIA AMI ships the driver and container toolkit; the
 		// device plugin comes from the platform component.
 		AmiType:       pulumi.String("AL2023_x86_64_NVIDIA"),
@@ -113,45 +177,121 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Taints: eks.NodeGroupTaintArray{&eks.NodeGroupTaintArgs{
 			Key: pulumi.String("nvidia.com/gpu"), Value: pulumi.String("true"), Effect: pulumi.String("NO_SCHEDULE"),
 		}},
-	}, append(child, pulumi.DependsOn(append(clusterDeps, nodeRole.attachments...)),
+	}, append(child, pulumi.DependsOn(append(slices.Clone(clusterDeps), nodeRole.attachments...)),
 		// The cluster autoscaler owns the current size after creation.
 		pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}))...)
 	if err != nil {
 		return nil, err
 	}
 
-	if cfg.EBSCSIDriver {
-		if err := ebsCSI(ctx, name, e.ClusterName, clusterDeps, child); err != nil {
+	ebs := cfg.ForCreatedClusters(cfg.EBSCSIDriver)
+	lb := cfg.ForCreatedClusters(cfg.LoadBalancerController)
+	// Both get their AWS credentials through EKS Pod Identity, whose agent
+	// an adopted cluster may already run (eks.podIdentityAgent).
+	var agent []pulumi.Resource
+	if (ebs || lb) && cfg.ForCreatedClusters(cfg.PodIdentityAgent) {
+		a, err := eks.NewAddon(ctx, name+"-pod-identity-agent", &eks.AddonArgs{
+			ClusterName: e.ClusterName, AddonName: pulumi.String("eks-pod-identity-agent"),
+		}, append(child, pulumi.DependsOn(clusterDeps))...)
+		if err != nil {
+			return nil, err
+		}
+		agent = []pulumi.Resource{a}
+	}
+	if ebs {
+		if err := ebsCSI(ctx, name, e.ClusterName, agent, child); err != nil {
+			return nil, err
+		}
+	}
+	if lb {
+		if e.LBController, err = lbControllerIdentity(ctx, name, e.ClusterName, append(slices.Clone(clusterDeps), agent...), child); err != nil {
 			return nil, err
 		}
 	}
 
+	exec := getTokenArgs(cfg.Region, args.AWS)
 	e.Kubeconfig = pulumi.ToSecret(pulumi.All(e.ClusterName, endpoint, caData).ApplyT(func(v []any) string {
 		return kube.Kubeconfig(v[0].(string), v[1].(string), v[2].(string), kube.ExecAuth{
 			Command: "aws",
-			Args:    []string{"eks", "get-token", "--cluster-name", v[0].(string), "--region", cfg.Region, "--output", "json"},
+			Args:    exec(v[0].(string)),
 		})
 	})).(pulumi.StringOutput)
-	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"clusterName": e.ClusterName, "kubeconfig": e.Kubeconfig})
+	return e, ctx.RegisterResourceOutputs(e, pulumi.Map{"clusterName": e.ClusterName, "kubeconfig": e.Kubeconfig, "vpcId": e.VpcID})
+}
+
+// providerArgs is the component's AWS provider: the stack's region, and the
+// stack's aws:* identity and tag settings an explicit provider does not
+// inherit from the default one.
+func providerArgs(region string, s AWSSettings) *aws.ProviderArgs {
+	args := &aws.ProviderArgs{Region: pulumi.String(region)}
+	if s.Profile != "" {
+		args.Profile = pulumi.String(s.Profile)
+	}
+	if r := s.AssumeRole; r != nil {
+		args.AssumeRole = &aws.ProviderAssumeRoleArgs{
+			RoleArn:     pulumi.String(r.RoleARN),
+			ExternalId:  optional(r.ExternalID),
+			SessionName: optional(r.SessionName),
+			Duration:    optional(r.Duration),
+		}
+	}
+	if len(s.DefaultTags) > 0 {
+		args.DefaultTags = &aws.ProviderDefaultTagsArgs{Tags: pulumi.ToStringMap(s.DefaultTags)}
+	}
+	if len(s.SharedCredentialsFiles) > 0 {
+		args.SharedCredentialsFiles = pulumi.ToStringArray(s.SharedCredentialsFiles)
+	}
+	if len(s.SharedConfigFiles) > 0 {
+		args.SharedConfigFiles = pulumi.ToStringArray(s.SharedConfigFiles)
+	}
+	return args
+}
+
+func optional(s string) pulumi.StringPtrInput {
+	if s == "" {
+		return nil
+	}
+	return pulumi.String(s)
+}
+
+// getTokenArgs are the `aws` CLI arguments that mint a cluster token as the
+// identity Pulumi deploys with: the same profile and, when the stack
+// assumes a role, that role (the cluster's creator and admin).
+func getTokenArgs(region string, s AWSSettings) func(cluster string) []string {
+	return func(cluster string) []string {
+		args := []string{"eks", "get-token", "--cluster-name", cluster, "--region", region, "--output", "json"}
+		if s.Profile != "" {
+			args = append(args, "--profile", s.Profile)
+		}
+		if s.AssumeRole != nil {
+			args = append(args, "--role-arn", s.AssumeRole.RoleARN)
+		}
+		return args
+	}
 }
 
 type created struct {
 	cluster        *eks.Cluster
 	system         *eks.NodeGroup
+	cni            *eks.Addon
+	vpcID          pulumi.StringOutput
 	privateSubnets pulumi.StringArray
+}
+
+// vpcCNIConfig is the vpc-cni add-on's configuration (its schema spells
+// booleans as strings). enableNetworkPolicy turns on the network policy
+// agent: without it NetworkPolicies are accepted but not enforced.
+type vpcCNIConfig struct {
+	EnableNetworkPolicy string `json:"enableNetworkPolicy"`
 }
 
 func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child []pulumi.ResourceOption, invoke ...pulumi.InvokeOption) (*created, error) {
 	zones := cfg.Cluster.AvailabilityZones
 	if len(zones) == 0 {
-		found, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{State: pulumi.StringRef("available")}, invoke...)
-		if err != nil {
-			return nil, fmt.Errorf("eks.cluster.availabilityZones: listing zones of %s: %w", cfg.Region, err)
+		var err error
+		if zones, err = gpuZones(ctx, cfg, invoke...); err != nil {
+			return nil, err
 		}
-		if len(found.Names) < 2 {
-			return nil, fmt.Errorf("eks.cluster.availabilityZones: region %s offers %d zones; EKS needs 2", cfg.Region, len(found.Names))
-		}
-		zones = found.Names[:2]
 	}
 	net, err := network(ctx, name, cfg, zones, child)
 	if err != nil {
@@ -169,6 +309,8 @@ func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child [
 			SubnetIds:             append(append(pulumi.StringArray{}, net.private...), net.public...),
 			EndpointPublicAccess:  pulumi.Bool(true),
 			EndpointPrivateAccess: pulumi.Bool(true),
+			// Who may reach the public endpoint; `pulumi up` itself must.
+			PublicAccessCidrs: pulumi.ToStringArray(cfg.Cluster.PublicAccessCIDRs),
 		},
 		// Access entries (API) instead of the aws-auth ConfigMap; whoever
 		// runs `pulumi up` is admin, plus the configured roles.
@@ -179,6 +321,11 @@ func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child [
 	}, append(child, pulumi.DependsOn(clusterRole.attachments))...)
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(cfg.Cluster.PublicAccessCIDRs, "0.0.0.0/0") {
+		ctx.Log.Warn(fmt.Sprintf("eks.cluster.publicAccessCidrs: the API endpoint of cluster %q is open to the whole internet "+
+			"(authenticated by IAM); narrow it to the networks that run pulumi and kubectl", cfg.Cluster.Name),
+			&pulumi.LogArgs{Resource: cluster})
 	}
 	for i, arn := range cfg.Cluster.AdminRoleARNs {
 		entry, err := eks.NewAccessEntry(ctx, fmt.Sprintf("%s-admin-%d", name, i), &eks.AccessEntryArgs{
@@ -197,6 +344,24 @@ func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child [
 			return nil, err
 		}
 	}
+	// EKS installs the VPC CNI self-managed; taking it over as an add-on
+	// (OVERWRITE: its objects already exist) sets enableNetworkPolicy before
+	// any node joins, so the edge's NetworkPolicies are enforced from the
+	// first pod on.
+	cniConfig, err := json.Marshal(vpcCNIConfig{EnableNetworkPolicy: "true"})
+	if err != nil {
+		return nil, err
+	}
+	cni, err := eks.NewAddon(ctx, name+"-vpc-cni", &eks.AddonArgs{
+		ClusterName:              cluster.Name,
+		AddonName:                pulumi.String("vpc-cni"),
+		ConfigurationValues:      pulumi.String(cniConfig),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
+		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+	}, child...)
+	if err != nil {
+		return nil, err
+	}
 	systemRole, err := role(ctx, name+"-system-node", "ec2.amazonaws.com",
 		[]string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}, child)
 	if err != nil {
@@ -207,6 +372,7 @@ func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child [
 		NodeGroupName: pulumi.String("system"),
 		NodeRoleArn:   systemRole.role.Arn,
 		SubnetIds:     net.private,
+		Version:       cluster.Version, // follows control-plane upgrades
 		AmiType:       pulumi.String("AL2023_x86_64_STANDARD"),
 		InstanceTypes: pulumi.StringArray{pulumi.String(cfg.Cluster.SystemInstanceType)},
 		ScalingConfig: &eks.NodeGroupScalingConfigArgs{
@@ -214,19 +380,62 @@ func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child [
 			MaxSize:     pulumi.Int(cfg.Cluster.SystemNodeCount + 2),
 			DesiredSize: pulumi.Int(cfg.Cluster.SystemNodeCount),
 		},
-	}, append(child, pulumi.DependsOn(systemRole.attachments))...)
+	}, append(child, pulumi.DependsOn(append([]pulumi.Resource{cni}, systemRole.attachments...)))...)
 	if err != nil {
 		return nil, err
 	}
-	return &created{cluster: cluster, system: system, privateSubnets: net.private}, nil
+	return &created{cluster: cluster, system: system, cni: cni, vpcID: net.vpcID, privateSubnets: net.private}, nil
 }
 
-type subnets struct{ public, private pulumi.StringArray }
+// gpuZones picks the VPC's two zones: the region's first standard
+// Availability Zones (no Local or Wavelength Zones, which lack EKS and most
+// GPU types) that offer one of the GPU node group's instance types, in the
+// region's order.
+func gpuZones(ctx *pulumi.Context, cfg spec.EKSConfig, invoke ...pulumi.InvokeOption) ([]string, error) {
+	found, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State: pulumi.StringRef("available"),
+		Filters: []aws.GetAvailabilityZonesFilter{
+			{Name: "zone-type", Values: []string{"availability-zone"}},
+			{Name: "opt-in-status", Values: []string{"opt-in-not-required"}},
+		},
+	}, invoke...)
+	if err != nil {
+		return nil, fmt.Errorf("eks.cluster.availabilityZones: listing zones of %s: %w", cfg.Region, err)
+	}
+	types := cfg.GPUNodeGroup.InstanceTypes
+	offers, err := ec2.GetInstanceTypeOfferings(ctx, &ec2.GetInstanceTypeOfferingsArgs{
+		LocationType: pulumi.StringRef("availability-zone"),
+		Filters:      []ec2.GetInstanceTypeOfferingsFilter{{Name: "instance-type", Values: types}},
+	}, invoke...)
+	if err != nil {
+		return nil, fmt.Errorf("eks.gpuNodeGroup.instanceTypes: listing the zones of %s that offer %v: %w", cfg.Region, types, err)
+	}
+	var zones []string
+	for _, z := range found.Names {
+		if slices.Contains(offers.Locations, z) {
+			zones = append(zones, z)
+		}
+	}
+	if len(zones) < 2 {
+		return nil, fmt.Errorf("eks.cluster.availabilityZones: %s has %d standard zones offering eks.gpuNodeGroup.instanceTypes %v (%v); EKS needs 2: "+
+			"set eks.cluster.availabilityZones to two zones, add instance types, or pick another region", cfg.Region, len(zones), types, zones)
+	}
+	return zones[:2], nil
+}
+
+type subnets struct {
+	vpcID           pulumi.StringOutput
+	public, private pulumi.StringArray
+}
 
 // network is a VPC with a public and a private subnet per zone, one NAT
 // gateway for the private subnets, and the tags load balancers look for.
 func network(ctx *pulumi.Context, name string, cfg spec.EKSConfig, zones []string, child []pulumi.ResourceOption) (*subnets, error) {
 	clusterTag := "kubernetes.io/cluster/" + cfg.Cluster.Name
+	block, err := netip.ParsePrefix(cfg.Cluster.VPCCIDR)
+	if err != nil || !block.Addr().Is4() || block.Bits() != 16 {
+		return nil, fmt.Errorf("eks.cluster.vpcCidr: %q must be an IPv4 /16", cfg.Cluster.VPCCIDR)
+	}
 	vpc, err := ec2.NewVpc(ctx, name, &ec2.VpcArgs{
 		CidrBlock:          pulumi.String(cfg.Cluster.VPCCIDR),
 		EnableDnsHostnames: pulumi.Bool(true),
@@ -247,13 +456,13 @@ func network(ctx *pulumi.Context, name string, cfg spec.EKSConfig, zones []strin
 	if err != nil {
 		return nil, err
 	}
-	var out subnets
+	out := subnets{vpcID: vpc.ID().ToStringOutput()}
 	var natGateway *ec2.NatGateway
 	for i, zone := range zones {
 		pub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.SubnetArgs{
 			VpcId:               vpc.ID(),
 			AvailabilityZone:    pulumi.String(zone),
-			CidrBlock:           subnetCIDR(vpc, 2*i),
+			CidrBlock:           subnetCIDR(block, 2*i),
 			MapPublicIpOnLaunch: pulumi.Bool(true),
 			Tags:                pulumi.StringMap{"kubernetes.io/role/elb": pulumi.String("1"), clusterTag: pulumi.String("shared")},
 		}, child...)
@@ -279,7 +488,7 @@ func network(ctx *pulumi.Context, name string, cfg spec.EKSConfig, zones []strin
 		priv, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%d", name, i), &ec2.SubnetArgs{
 			VpcId:            vpc.ID(),
 			AvailabilityZone: pulumi.String(zone),
-			CidrBlock:        subnetCIDR(vpc, 2*i+1),
+			CidrBlock:        subnetCIDR(block, 2*i+1),
 			Tags:             pulumi.StringMap{"kubernetes.io/role/internal-elb": pulumi.String("1"), clusterTag: pulumi.String("shared")},
 		}, child...)
 		if err != nil {
@@ -305,16 +514,11 @@ func network(ctx *pulumi.Context, name string, cfg spec.EKSConfig, zones []strin
 	return &out, nil
 }
 
-// subnetCIDR carves the n-th /20 out of the VPC's block (a /16 by default:
-// 4096 addresses per subnet, room for pods with the VPC CNI).
-func subnetCIDR(vpc *ec2.Vpc, n int) pulumi.StringOutput {
-	return vpc.CidrBlock.ApplyT(func(cidr string) (string, error) {
-		var a, b, c, d, bits int
-		if _, err := fmt.Sscanf(cidr, "%d.%d.%d.%d/%d", &a, &b, &c, &d, &bits); err != nil || bits > 16 {
-			return "", fmt.Errorf("eks.cluster.vpcCidr: %q must be a /16 or larger IPv4 block", cidr)
-		}
-		return fmt.Sprintf("%d.%d.%d.0/20", a, b, n*16), nil
-	}).(pulumi.StringOutput)
+// subnetCIDR carves the n-th /20 out of the VPC's /16 (checked with the
+// config): 4096 addresses per subnet, room for pods with the VPC CNI.
+func subnetCIDR(vpc netip.Prefix, n int) pulumi.String {
+	a := vpc.Addr().As4()
+	return pulumi.String(netip.PrefixFrom(netip.AddrFrom4([4]byte{a[0], a[1], byte(n * 16), 0}), 20).String())
 }
 
 type iamRole struct {
@@ -350,14 +554,9 @@ func role(ctx *pulumi.Context, name, service string, policies []string, child []
 }
 
 // ebsCSI installs the EBS CSI driver add-on with EKS Pod Identity, without
-// which no PersistentVolumeClaim binds on EKS.
-func ebsCSI(ctx *pulumi.Context, name string, cluster pulumi.StringOutput, deps []pulumi.Resource, child []pulumi.ResourceOption) error {
-	agent, err := eks.NewAddon(ctx, name+"-pod-identity-agent", &eks.AddonArgs{
-		ClusterName: cluster, AddonName: pulumi.String("eks-pod-identity-agent"),
-	}, append(child, pulumi.DependsOn(deps))...)
-	if err != nil {
-		return err
-	}
+// which no PersistentVolumeClaim binds on EKS. agent is the Pod Identity
+// agent add-on, when this component installs it.
+func ebsCSI(ctx *pulumi.Context, name string, cluster pulumi.StringOutput, agent []pulumi.Resource, child []pulumi.ResourceOption) error {
 	csiRole, err := role(ctx, name+"-ebs-csi", "pods.eks.amazonaws.com", []string{"service-role/AmazonEBSCSIDriverPolicy"}, child)
 	if err != nil {
 		return err
@@ -369,6 +568,44 @@ func ebsCSI(ctx *pulumi.Context, name string, cluster pulumi.StringOutput, deps 
 			RoleArn: csiRole.role.Arn, ServiceAccount: pulumi.String("ebs-csi-controller-sa"),
 		}},
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
-	}, append(child, pulumi.DependsOn(append([]pulumi.Resource{agent}, csiRole.attachments...)))...)
+	}, append(child, pulumi.DependsOn(append(slices.Clone(agent), csiRole.attachments...)))...)
 	return err
+}
+
+// lbControllerIdentity is the AWS side of the AWS Load Balancer Controller:
+// a role that EKS Pod Identity hands to its service account, carrying the
+// controller's published policy. deps (the pod identity agent, the nodes)
+// come before the association, and the association before the chart.
+func lbControllerIdentity(ctx *pulumi.Context, name string, cluster pulumi.StringOutput, deps []pulumi.Resource, child []pulumi.ResourceOption) (*LBControllerIdentity, error) {
+	r, err := role(ctx, name+"-lb-controller", "pods.eks.amazonaws.com", nil, child)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := iam.NewPolicy(ctx, name+"-lb-controller", &iam.PolicyArgs{
+		Policy: pulumi.String(lbControllerPolicy),
+	}, child...)
+	if err != nil {
+		return nil, err
+	}
+	attachment, err := iam.NewRolePolicyAttachment(ctx, name+"-lb-controller", &iam.RolePolicyAttachmentArgs{
+		Role: r.role.Name, PolicyArn: policy.Arn,
+	}, child...)
+	if err != nil {
+		return nil, err
+	}
+	assoc, err := eks.NewPodIdentityAssociation(ctx, name+"-lb-controller", &eks.PodIdentityAssociationArgs{
+		ClusterName:    cluster,
+		Namespace:      pulumi.String(LBControllerNamespace),
+		ServiceAccount: pulumi.String(LBControllerServiceAccount),
+		RoleArn:        r.role.Arn,
+	}, append(child, pulumi.DependsOn(append(slices.Clone(deps), attachment)))...)
+	if err != nil {
+		return nil, err
+	}
+	return &LBControllerIdentity{
+		Namespace:      LBControllerNamespace,
+		ServiceAccount: LBControllerServiceAccount,
+		RoleARN:        r.role.Arn,
+		Ready:          []pulumi.Resource{assoc},
+	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -34,9 +35,12 @@ const (
 	addonType       = "aws:eks/addon:Addon"
 	accessEntryType = "aws:eks/accessEntry:AccessEntry"
 	accessPolicy    = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+	policyType      = "aws:iam/policy:Policy"
+	podIdentityType = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 
-	getAZs     = "aws:index/getAvailabilityZones:getAvailabilityZones"
-	getCluster = "aws:eks/getCluster:getCluster"
+	getAZs       = "aws:index/getAvailabilityZones:getAvailabilityZones"
+	getOfferings = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings"
+	getCluster   = "aws:eks/getCluster:getCluster"
 
 	// What the mock AWS reports for a cluster, created or adopted.
 	endpoint = "https://0123456789ABCDEF.gr7.us-west-2.eks.amazonaws.com"
@@ -57,13 +61,31 @@ func newMockAWS() *mockAWS {
 			"id":    "us-west-2",
 			"names": []any{"us-west-2a", "us-west-2b", "us-west-2c"},
 		}),
+		// Every zone offers the GPU type (EC2 filtered by instance type).
+		getOfferings: offerings("us-west-2a", "us-west-2b", "us-west-2c"),
 		getCluster: resource.NewPropertyMapFromMap(map[string]any{
 			"name":                   "shared",
+			"version":                "1.35",
 			"endpoint":               endpoint,
 			"certificateAuthorities": []any{map[string]any{"data": caData}},
-			"vpcConfig":              map[string]any{"subnetIds": []any{"subnet-0aaa", "subnet-0bbb", "subnet-0ccc"}},
+			"vpcConfig": map[string]any{
+				"vpcId":     "vpc-0shared",
+				"subnetIds": []any{"subnet-0aaa", "subnet-0bbb", "subnet-0ccc"},
+			},
 		}),
 	}}}
+}
+
+// offerings is what EC2 reports for an instance-type filter: one entry per
+// zone that offers it.
+func offerings(zones ...string) resource.PropertyMap {
+	var types, locations []any
+	for _, z := range zones {
+		types, locations = append(types, "g6.xlarge"), append(locations, z)
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"id": "us-west-2", "instanceTypes": types, "locations": locations, "locationTypes": []any{"availability-zone"},
+	})
 }
 
 func (m *mockAWS) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -73,6 +95,8 @@ func (m *mockAWS) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	case roleType:
 		state["name"] = resource.NewProperty(args.Name)
 		state["arn"] = resource.NewProperty(account + args.Name)
+	case policyType:
+		state["arn"] = resource.NewProperty("arn:aws:iam::111122223333:policy/" + args.Name)
 	case clusterType:
 		state["endpoint"] = resource.NewProperty(endpoint)
 		state["certificateAuthority"] = resource.NewProperty(resource.NewPropertyMapFromMap(map[string]any{"data": caData}))
@@ -89,10 +113,15 @@ func config() spec.EKSConfig {
 
 func deployWith(t *testing.T, cfg spec.EKSConfig, m *mockAWS) (*eks.EKS, error) {
 	t.Helper()
+	return deployArgs(t, eks.Args{Config: cfg}, m)
+}
+
+func deployArgs(t *testing.T, args eks.Args, m *mockAWS) (*eks.EKS, error) {
+	t.Helper()
 	var e *eks.EKS
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		var err error
-		e, err = eks.New(ctx, "eks", eks.Args{Config: cfg})
+		e, err = eks.New(ctx, "eks", args)
 		return err
 	}, pulumi.WithMocks(harness.Project, "test", m))
 	return e, err
@@ -106,12 +135,16 @@ func deploy(t *testing.T, cfg spec.EKSConfig) (*mockAWS, *eks.EKS) {
 	return m, e
 }
 
+// adopt adopts the cluster "shared", its GPU nodes in two private subnets.
 func adopt() spec.EKSConfig {
 	cfg := config()
 	cfg.Cluster.Create = false
 	cfg.Cluster.Name = "shared"
+	cfg.Cluster.SubnetIDs = []string{"subnet-private-1", "subnet-private-2"}
 	return cfg
 }
+
+func on(b bool) *bool { return &b }
 
 // Typed views of the inputs the tests read, named as the aws provider names them.
 type (
@@ -135,6 +168,7 @@ type (
 			SubnetIDs             []string `json:"subnetIds"`
 			EndpointPublicAccess  bool     `json:"endpointPublicAccess"`
 			EndpointPrivateAccess bool     `json:"endpointPrivateAccess"`
+			PublicAccessCidrs     []string `json:"publicAccessCidrs"`
 		} `json:"vpcConfig"`
 		AccessConfig struct {
 			AuthenticationMode                      string `json:"authenticationMode"`
@@ -146,6 +180,7 @@ type (
 		NodeGroupName string            `json:"nodeGroupName"`
 		NodeRoleArn   string            `json:"nodeRoleArn"`
 		SubnetIDs     []string          `json:"subnetIds"`
+		Version       string            `json:"version"`
 		AmiType       string            `json:"amiType"`
 		InstanceTypes []string          `json:"instanceTypes"`
 		CapacityType  string            `json:"capacityType"`
@@ -163,9 +198,12 @@ type (
 		} `json:"taints"`
 	}
 	addon struct {
-		ClusterName             string `json:"clusterName"`
-		AddonName               string `json:"addonName"`
-		PodIdentityAssociations []struct {
+		ClusterName              string `json:"clusterName"`
+		AddonName                string `json:"addonName"`
+		ConfigurationValues      string `json:"configurationValues"`
+		ResolveConflictsOnCreate string `json:"resolveConflictsOnCreate"`
+		ResolveConflictsOnUpdate string `json:"resolveConflictsOnUpdate"`
+		PodIdentityAssociations  []struct {
 			RoleArn        string `json:"roleArn"`
 			ServiceAccount string `json:"serviceAccount"`
 		} `json:"podIdentityAssociations"`
@@ -240,7 +278,7 @@ func policiesOf(t *testing.T, m *mockAWS, role string) []string {
 func TestNetworkOverTwoZones(t *testing.T) {
 	m, _ := deploy(t, config())
 
-	require.Equal(t, []string{getAZs}, m.Calls(), "the zones come from the region")
+	require.Equal(t, []string{getAZs, getOfferings}, m.Calls(), "the zones come from the region and the GPU type")
 	assert.Equal(t, "available", m.CallArgs()[0].Args["state"].StringValue())
 
 	v := harness.Plain(m.Find(t, vpcType, "eks").Inputs)
@@ -359,6 +397,7 @@ func TestIAMRoles(t *testing.T) {
 		{"eks-system-node", "ec2.amazonaws.com", nodePolicies},
 		{"eks-gpu-node", "ec2.amazonaws.com", nodePolicies},
 		{"eks-ebs-csi", "pods.eks.amazonaws.com", []string{"arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"}},
+		{"eks-lb-controller", "pods.eks.amazonaws.com", []string{"arn:aws:iam::111122223333:policy/eks-lb-controller"}},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			in := harness.Plain(m.Find(t, roleType, tc.role).Inputs)
@@ -372,7 +411,7 @@ func TestIAMRoles(t *testing.T) {
 			assert.ElementsMatch(t, tc.policies, policiesOf(t, m, tc.role))
 		})
 	}
-	assert.Len(t, m.ByType(roleType), 4)
+	assert.Len(t, m.ByType(roleType), 5)
 }
 
 func TestCluster(t *testing.T) {
@@ -476,7 +515,7 @@ func TestGPUNodeGroup(t *testing.T) {
 func TestGPUNodeGroupDefaults(t *testing.T) {
 	m, _ := deploy(t, config())
 	_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
-	assert.Equal(t, []string{"g6.xlarge"}, ng.InstanceTypes)
+	assert.Equal(t, spec.Defaults().EKS.GPUNodeGroup.InstanceTypes, ng.InstanceTypes)
 	assert.Equal(t, "ON_DEMAND", ng.CapacityType)
 	assert.Equal(t, 0, ng.ScalingConfig.MinSize, "may scale to zero")
 	assert.Equal(t, 1, ng.ScalingConfig.DesiredSize)
@@ -536,12 +575,11 @@ func TestAdoptCluster(t *testing.T) {
 
 	_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
 	assert.Equal(t, "shared", ng.ClusterName)
-	assert.Equal(t, []string{"subnet-0aaa", "subnet-0bbb", "subnet-0ccc"}, ng.SubnetIDs, "the adopted cluster's subnets")
+	assert.Equal(t, []string{"subnet-private-1", "subnet-private-2"}, ng.SubnetIDs,
+		"the configured private subnets, not the cluster's (public ones among them strand nodes without public IPs)")
 	assert.Equal(t, "AL2023_x86_64_NVIDIA", ng.AmiType)
 	assert.Equal(t, "true", ng.Labels["nvidia.com/gpu.present"])
-
-	_, csi := decode[addon](t, m, addonType, "eks-ebs-csi")
-	assert.Equal(t, "shared", csi.ClusterName, "claims bind on the adopted cluster too")
+	assert.Empty(t, m.ByType(addonType), "an adopted cluster's add-ons are its own unless the stack opts in")
 
 	kc := readKubeconfig(t, e)
 	assert.Equal(t, endpoint, kc.Clusters[0].Cluster.Server)
@@ -549,14 +587,28 @@ func TestAdoptCluster(t *testing.T) {
 	assert.Contains(t, kc.Users[0].User.Exec.Args, "shared")
 }
 
-func TestAdoptWithPrivateSubnetsAndExistingAddons(t *testing.T) {
+// TestAdoptOptsIntoAddons: on an adopted cluster each add-on is opt-in (an
+// existing EKS add-on makes CreateAddon fail with ResourceInUseException).
+func TestAdoptOptsIntoAddons(t *testing.T) {
 	cfg := adopt()
-	cfg.Cluster.SubnetIDs = []string{"subnet-private-1", "subnet-private-2"}
-	cfg.EBSCSIDriver = false
+	cfg.EBSCSIDriver = on(true)
 	m, _ := deploy(t, cfg)
-	_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
-	assert.Equal(t, cfg.Cluster.SubnetIDs, ng.SubnetIDs, "GPU nodes go where the stack says")
-	assert.Empty(t, m.ByType(addonType), "the cluster already runs its add-ons")
+	_, csi := decode[addon](t, m, addonType, "eks-ebs-csi")
+	assert.Equal(t, "shared", csi.ClusterName)
+	assert.False(t, m.Has(addonType, "eks-pod-identity-agent"), "the cluster runs its own Pod Identity agent")
+
+	cfg.PodIdentityAgent = on(true)
+	m, _ = deploy(t, cfg)
+	r, _ := decode[addon](t, m, addonType, "eks-ebs-csi")
+	assert.Contains(t, r.DependsOn, m.Find(t, addonType, "eks-pod-identity-agent").URN)
+}
+
+func TestAdoptRequiresSubnets(t *testing.T) {
+	cfg := adopt()
+	cfg.Cluster.SubnetIDs = nil
+	_, err := deployWith(t, cfg, newMockAWS())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "eks.cluster.subnetIds: is required")
 }
 
 func TestUserLabelsCannotDropTheGPULabel(t *testing.T) {
@@ -591,7 +643,9 @@ func TestAdoptErrorsNameTheKey(t *testing.T) {
 // TestEverythingUsesTheComponentsAWSProvider: every AWS resource and lookup
 // runs against the stack's region, whatever the ambient AWS config says.
 func TestEverythingUsesTheComponentsAWSProvider(t *testing.T) {
-	for name, cfg := range map[string]spec.EKSConfig{"create": config(), "adopt": adopt()} {
+	withAddons := adopt()
+	withAddons.EBSCSIDriver, withAddons.PodIdentityAgent, withAddons.LoadBalancerController = on(true), on(true), on(true)
+	for name, cfg := range map[string]spec.EKSConfig{"create": config(), "adopt": withAddons} {
 		t.Run(name, func(t *testing.T) {
 			m, _ := deploy(t, cfg)
 			component := m.Find(t, componentType, "eks")
@@ -616,4 +670,227 @@ func TestEverythingUsesTheComponentsAWSProvider(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestZonesOfferTheGPUType: without configured zones the VPC spans the
+// region's first two standard zones (no Local Zones) that offer the GPU
+// node group's instance types, in the region's order.
+func TestZonesOfferTheGPUType(t *testing.T) {
+	m := newMockAWS()
+	m.CallResults[getOfferings] = offerings("us-west-2c", "us-west-2b")
+	cfg := config()
+	cfg.GPUNodeGroup.InstanceTypes = []string{"g6e.12xlarge", "g6e.24xlarge"}
+	_, err := deployWith(t, cfg, m)
+	require.NoError(t, err)
+
+	got := subnets(t, m)
+	assert.Equal(t, "us-west-2b", got["eks-private-0"].AvailabilityZone, "us-west-2a lacks the GPU type")
+	assert.Equal(t, "us-west-2c", got["eks-private-1"].AvailabilityZone)
+
+	calls := m.CallArgs()
+	require.Len(t, calls, 2)
+	azs := harness.Plain(calls[0].Args)
+	assert.ElementsMatch(t, []any{
+		map[string]any{"name": "zone-type", "values": []any{"availability-zone"}},
+		map[string]any{"name": "opt-in-status", "values": []any{"opt-in-not-required"}},
+	}, azs["filters"], "standard zones only: Local and Wavelength Zones have no EKS control plane subnets or GPUs")
+	offers := harness.Plain(calls[1].Args)
+	assert.Equal(t, "availability-zone", offers["locationType"])
+	assert.Equal(t, []any{map[string]any{"name": "instance-type", "values": []any{"g6e.12xlarge", "g6e.24xlarge"}}}, offers["filters"])
+
+	t.Run("fewer than two", func(t *testing.T) {
+		m := newMockAWS()
+		m.CallResults[getOfferings] = offerings("us-west-2c", "us-west-2-lax-1a")
+		_, err := deployWith(t, config(), m)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "eks.cluster.availabilityZones")
+		assert.Contains(t, err.Error(), "eks.gpuNodeGroup.instanceTypes")
+		assert.Empty(t, m.ByType(vpcType))
+	})
+}
+
+// TestVPCCNIEnforcesNetworkPolicies: a created cluster's VPC CNI runs its
+// network policy agent, or the edge's NetworkPolicies are never enforced;
+// the nodes join after it is configured.
+func TestVPCCNIEnforcesNetworkPolicies(t *testing.T) {
+	m, _ := deploy(t, config())
+	r, cni := decode[addon](t, m, addonType, "eks-vpc-cni")
+	assert.Equal(t, "vpc-cni", cni.AddonName)
+	assert.Equal(t, "llm-platform", cni.ClusterName)
+	var values map[string]any
+	require.NoError(t, json.Unmarshal([]byte(cni.ConfigurationValues), &values))
+	assert.Equal(t, map[string]any{"enableNetworkPolicy": "true"}, values, "the add-on's schema takes the string \"true\"")
+	assert.Equal(t, "OVERWRITE", cni.ResolveConflictsOnCreate, "EKS installed the CNI self-managed; the add-on takes it over")
+	assert.Equal(t, "OVERWRITE", cni.ResolveConflictsOnUpdate)
+	assert.Contains(t, r.DependsOn, m.Find(t, clusterType, "eks").URN)
+	for _, group := range []string{"eks-system", "eks-gpu"} {
+		assert.Contains(t, m.Find(t, nodeGroupType, group).DependsOn, r.URN, "%s joins with network policies on", group)
+	}
+
+	m, _ = deploy(t, adopt())
+	assert.False(t, m.Has(addonType, "eks-vpc-cni"), "an adopted cluster's CNI is its own (see the README)")
+}
+
+// TestNodeGroupsFollowTheClusterVersion: node groups run the control
+// plane's version, so upgrading eks.cluster.version upgrades the nodes too.
+func TestNodeGroupsFollowTheClusterVersion(t *testing.T) {
+	assert.Equal(t, "1.36", spec.Defaults().EKS.Cluster.Version, "the newest version in EKS standard support")
+
+	cfg := config()
+	cfg.Cluster.Version = "1.35"
+	m, _ := deploy(t, cfg)
+	for _, group := range []string{"eks-system", "eks-gpu"} {
+		_, ng := decode[nodeGroup](t, m, nodeGroupType, group)
+		assert.Equal(t, "1.35", ng.Version, group)
+	}
+
+	m, _ = deploy(t, adopt())
+	_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
+	assert.Equal(t, "1.35", ng.Version, "the adopted cluster's version, as looked up")
+}
+
+func TestPublicAccessCIDRs(t *testing.T) {
+	_, c := decode[cluster](t, deployed(t, config()), clusterType, "eks")
+	assert.Equal(t, []string{"0.0.0.0/0"}, c.VpcConfig.PublicAccessCidrs, "EKS's default, kept explicit (and warned about)")
+
+	cfg := config()
+	cfg.Cluster.PublicAccessCIDRs = []string{"203.0.113.0/24", "198.51.100.7/32"}
+	_, c = decode[cluster](t, deployed(t, cfg), clusterType, "eks")
+	assert.Equal(t, cfg.Cluster.PublicAccessCIDRs, c.VpcConfig.PublicAccessCidrs)
+	assert.True(t, c.VpcConfig.EndpointPublicAccess)
+}
+
+func deployed(t *testing.T, cfg spec.EKSConfig) *mockAWS {
+	t.Helper()
+	m, _ := deploy(t, cfg)
+	return m
+}
+
+// TestStackAWSSettingsReachTheProviderAndKubeconfig: the explicit provider
+// carries the stack's aws:* identity and tags, and `aws eks get-token`
+// mints tokens as the same identity.
+func TestStackAWSSettingsReachTheProviderAndKubeconfig(t *testing.T) {
+	settings := eks.AWSSettings{
+		Profile:                "ml-prod",
+		AssumeRole:             &eks.AssumeRole{RoleARN: "arn:aws:iam::111122223333:role/deployer", ExternalID: "x-123", SessionName: "pulumi"},
+		DefaultTags:            map[string]string{"team": "ml", "cost-center": "42"},
+		SharedCredentialsFiles: []string{"/secrets/aws/credentials"},
+		SharedConfigFiles:      []string{"/secrets/aws/config"},
+	}
+	for name, cfg := range map[string]spec.EKSConfig{"create": config(), "adopt": adopt()} {
+		t.Run(name, func(t *testing.T) {
+			m := newMockAWS()
+			e, err := deployArgs(t, eks.Args{Config: cfg, AWS: settings}, m)
+			require.NoError(t, err)
+
+			p := harness.View[struct {
+				Region                 string                                     `json:"region"`
+				Profile                string                                     `json:"profile"`
+				AssumeRole             providerJSON[map[string]string]            `json:"assumeRole"`
+				DefaultTags            providerJSON[map[string]map[string]string] `json:"defaultTags"`
+				SharedCredentialsFiles providerJSON[[]string]                     `json:"sharedCredentialsFiles"`
+				SharedConfigFiles      providerJSON[[]string]                     `json:"sharedConfigFiles"`
+			}](t, m.Find(t, providerType, "eks"))
+			assert.Equal(t, "us-west-2", p.Region)
+			assert.Equal(t, "ml-prod", p.Profile)
+			assert.Equal(t, map[string]string{"roleArn": "arn:aws:iam::111122223333:role/deployer", "externalId": "x-123", "sessionName": "pulumi"}, p.AssumeRole.V)
+			assert.Equal(t, map[string]map[string]string{"tags": {"team": "ml", "cost-center": "42"}}, p.DefaultTags.V)
+			assert.Equal(t, []string{"/secrets/aws/credentials"}, p.SharedCredentialsFiles.V)
+			assert.Equal(t, []string{"/secrets/aws/config"}, p.SharedConfigFiles.V)
+
+			exec := readKubeconfig(t, e).Users[0].User.Exec
+			assert.Equal(t, []string{"eks", "get-token", "--cluster-name", map[string]string{"create": "llm-platform", "adopt": "shared"}[name],
+				"--region", "us-west-2", "--output", "json", "--profile", "ml-prod", "--role-arn", "arn:aws:iam::111122223333:role/deployer"}, exec.Args)
+		})
+	}
+}
+
+// providerJSON reads a provider input that the engine may hand over either
+// as a value or JSON-encoded in a string (provider inputs are flattened).
+type providerJSON[T any] struct{ V T }
+
+func (p *providerJSON[T]) UnmarshalJSON(raw []byte) error {
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		raw = []byte(text)
+	}
+	return json.Unmarshal(raw, &p.V)
+}
+
+// TestLBControllerIdentity: the AWS Load Balancer Controller gets a role
+// that EKS Pod Identity hands to its service account, carrying the
+// controller's published IAM policy; the component exports what the chart
+// needs.
+func TestLBControllerIdentity(t *testing.T) {
+	published, err := os.ReadFile("lbcontroller_iam_policy.json")
+	require.NoError(t, err)
+
+	for name, cfg := range map[string]spec.EKSConfig{"create": config(), "adopt": func() spec.EKSConfig {
+		c := adopt()
+		c.LoadBalancerController = on(true)
+		return c
+	}()} {
+		t.Run(name, func(t *testing.T) {
+			m, e := deploy(t, cfg)
+			require.NotNil(t, e.LBController)
+
+			in := harness.Plain(m.Find(t, roleType, "eks-lb-controller").Inputs)
+			var trust trustPolicy
+			require.NoError(t, json.Unmarshal([]byte(in["assumeRolePolicy"].(string)), &trust))
+			require.Len(t, trust.Statement, 1)
+			assert.Equal(t, "pods.eks.amazonaws.com", trust.Statement[0].Principal.Service)
+			assert.ElementsMatch(t, []string{"sts:AssumeRole", "sts:TagSession"}, trust.Statement[0].Action, "what EKS Pod Identity calls")
+
+			policy := harness.Plain(m.Find(t, policyType, "eks-lb-controller").Inputs)
+			assert.JSONEq(t, string(published), policy["policy"].(string), "the published policy, unchanged")
+			var doc struct{ Statement []struct{ Action any } }
+			require.NoError(t, json.Unmarshal(published, &doc))
+			raw, _ := json.Marshal(doc)
+			for _, action := range []string{"elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup", "ec2:DescribeSubnets", "ec2:AuthorizeSecurityGroupIngress"} {
+				assert.Contains(t, string(raw), `"`+action+`"`, "the controller needs %s for an NLB", action)
+			}
+			assert.Equal(t, []string{"arn:aws:iam::111122223333:policy/eks-lb-controller"}, policiesOf(t, m, "eks-lb-controller"))
+
+			r := m.Find(t, podIdentityType, "eks-lb-controller")
+			assoc := harness.Plain(r.Inputs)
+			assert.Equal(t, map[string]any{
+				"clusterName": map[string]string{"create": "llm-platform", "adopt": "shared"}[name], "namespace": "kube-system",
+				"serviceAccount": "aws-load-balancer-controller", "roleArn": account + "eks-lb-controller",
+			}, assoc)
+			assert.Contains(t, r.DependsOn, m.Find(t, attachmentType, "eks-lb-controller").URN, "the role has its policy first")
+
+			assert.Equal(t, "kube-system", e.LBController.Namespace)
+			assert.Equal(t, "aws-load-balancer-controller", e.LBController.ServiceAccount)
+			arn, _ := harness.Await(t, e.LBController.RoleARN)
+			assert.Equal(t, account+"eks-lb-controller", arn)
+			require.Len(t, e.LBController.Ready, 1)
+			urn, _ := harness.Await(t, e.LBController.Ready[0].URN())
+			assert.Equal(t, r.URN, fmt.Sprint(urn), "the chart waits for the association")
+			vpc, _ := harness.Await(t, e.VpcID)
+			assert.Equal(t, map[string]string{"create": "vpc-eks", "adopt": "vpc-0shared"}[name], vpc)
+		})
+	}
+
+	t.Run("pod identity agent without the EBS CSI driver", func(t *testing.T) {
+		cfg := config()
+		cfg.EBSCSIDriver = on(false)
+		m, _ := deploy(t, cfg)
+		assert.False(t, m.Has(addonType, "eks-ebs-csi"))
+		agent := m.Find(t, addonType, "eks-pod-identity-agent")
+		assert.Contains(t, m.Find(t, podIdentityType, "eks-lb-controller").DependsOn, agent.URN)
+	})
+	t.Run("off", func(t *testing.T) {
+		cfg := config()
+		cfg.LoadBalancerController = on(false)
+		m, e := deploy(t, cfg)
+		assert.Nil(t, e.LBController)
+		assert.Empty(t, m.ByType(podIdentityType))
+		assert.Empty(t, m.ByType(policyType))
+		assert.False(t, m.Has(roleType, "eks-lb-controller"))
+	})
+	t.Run("adopted clusters opt in", func(t *testing.T) {
+		m, e := deploy(t, adopt())
+		assert.Nil(t, e.LBController, "an adopted cluster usually runs its own controller")
+		assert.Empty(t, m.ByType(podIdentityType))
+	})
 }

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -56,12 +57,16 @@ func adoptLookups() *harness.Mocks {
 		"name":        "shared-gpu",
 		"endpoint":    adoptedGKEEndpoint,
 		"masterAuths": []any{map[string]any{"clusterCaCertificate": "R0tFLUNB"}},
+		// The GPU pool's GKE_METADATA mode needs Workload Identity.
+		"workloadIdentityConfigs": []any{map[string]any{"workloadPool": "acme-ml.svc.id.goog"}},
+		"datapathProvider":        "ADVANCED_DATAPATH",
 	})
 	m.CallResults[eksLookup] = resource.NewPropertyMapFromMap(map[string]any{
 		"name":                   "shared",
+		"version":                "1.35",
 		"endpoint":               adoptedEKSEndpoint,
 		"certificateAuthorities": []any{map[string]any{"data": "RUtTLUNB"}},
-		"vpcConfig":              map[string]any{"subnetIds": []any{"subnet-0aaa", "subnet-0bbb"}},
+		"vpcConfig":              map[string]any{"vpcId": "vpc-0shared", "subnetIds": []any{"subnet-0aaa", "subnet-0bbb"}},
 	})
 	return m
 }
@@ -158,21 +163,29 @@ func TestEKSCreate(t *testing.T) {
 	assertEveryKubernetesResourceUsesTheClusterProvider(t, m)
 }
 
+// adoptedEKS adopts "shared", its GPU nodes in two private subnets (required).
+const adoptedEKS = `{"create":false,"name":"shared","subnetIds":["subnet-0priv1","subnet-0priv2"]}`
+
 func TestEKSAdopt(t *testing.T) {
-	m, out := runCloud(t, eksConfig(`{"create":false,"name":"shared"}`))
+	m, out := runCloud(t, eksConfig(adoptedEKS))
 
 	assertNothingClusterCreating(t, m)
 	assert.Equal(t, []string{"eks-gpu"}, resourceNames(m.ByType(eksNodeGroupType)), "only the GPU node group is added")
 	assert.Equal(t, []string{eksLookup}, m.Calls(), "no zone lookup, one cluster lookup")
 	gpu := inputsOf(m.Find(t, eksNodeGroupType, "eks-gpu"))
 	assert.Equal(t, "shared", gpu["clusterName"])
-	assert.Equal(t, []any{"subnet-0aaa", "subnet-0bbb"}, gpu["subnetIds"], "the adopted cluster's subnets")
+	assert.Equal(t, []any{"subnet-0priv1", "subnet-0priv2"}, gpu["subnetIds"], "the configured private subnets")
+	assert.Equal(t, "1.35", gpu["version"], "the adopted control plane's version")
 
 	kubeconfig := assertSecretKubeconfig(t, m, out)
 	assert.Contains(t, kubeconfig, "server: "+adoptedEKSEndpoint)
 	assert.Equal(t, []string{"eks", "get-token", "--cluster-name", "shared", "--region", "us-west-2", "--output", "json"}, execArgs(t, kubeconfig))
 
-	assertEKSStorageAndDevicePlugin(t, m)
+	// The cluster's own add-ons, default class and LB controller stay its own.
+	assert.Empty(t, m.ByType("aws:eks/addon:Addon"))
+	assert.Empty(t, m.ByType(storageClassType))
+	assert.False(t, m.Has(helmReleaseType, "aws-load-balancer-controller"))
+	assert.True(t, m.Has(helmReleaseType, "nvidia-device-plugin"))
 	assertGPUModelsLandOnTheEKSNodeGroup(t, m)
 	assertEveryKubernetesResourceUsesTheClusterProvider(t, m)
 }
@@ -254,7 +267,9 @@ func TestStackFilesCreateClustersSizedForTheirModels(t *testing.T) {
 		accel := pool.NodeConfig.GuestAccelerators[0]
 		assert.Equal(t, machine.accelerator, accel.Type, "%s comes with %s", pool.NodeConfig.MachineType, machine.accelerator)
 		assert.Equal(t, machine.count, accel.Count, "%s comes with %d GPUs", pool.NodeConfig.MachineType, machine.count)
-		assertModelsFit(t, m, config, accel.Count, pool.Autoscaling.MaxNodeCount)
+		assert.Zero(t, pool.Autoscaling.MaxNodeCount, "no per-zone maximum: it multiplies by the zones")
+		assert.Equal(t, 3, pool.Autoscaling.TotalMaxNodeCount, "gke.gpuPool.maxNodes is the pool's total")
+		assertModelsFit(t, m, config, accel.Count, pool.Autoscaling.TotalMaxNodeCount)
 	})
 	t.Run("eks", func(t *testing.T) {
 		config := harness.StackConfig(t, "../Pulumi.eks.yaml")
@@ -321,7 +336,8 @@ func assertSecretKubeconfig(t *testing.T, m *harness.Mocks, out *Outputs) string
 
 type gkePool struct {
 	Autoscaling struct {
-		MaxNodeCount int `json:"maxNodeCount"`
+		MaxNodeCount      int `json:"maxNodeCount"`      // per zone: unset
+		TotalMaxNodeCount int `json:"totalMaxNodeCount"` // over all zones
 	} `json:"autoscaling"`
 	NodeConfig struct {
 		MachineType       string `json:"machineType"`
@@ -400,7 +416,7 @@ func assertEKSStorageAndDevicePlugin(t *testing.T, m *harness.Mocks) {
 	assert.Equal(t, "gp3", sc.Parameters["type"])
 	require.NotNil(t, sc.VolumeBindingMode)
 	assert.Equal(t, storagev1.VolumeBindingWaitForFirstConsumer, *sc.VolumeBindingMode, "the volume lands in the pod's zone")
-	require.Len(t, m.ByType("aws:eks/addon:Addon"), 2, "the EBS CSI driver and its pod identity agent")
+	require.Len(t, m.ByType("aws:eks/addon:Addon"), 3, "the EBS CSI driver, the pod identity agent and the VPC CNI")
 	assert.Equal(t, "aws-ebs-csi-driver", inputsOf(m.Find(t, "aws:eks/addon:Addon", "eks-ebs-csi"))["addonName"])
 
 	plugin := m.Find(t, helmReleaseType, "nvidia-device-plugin")
@@ -486,4 +502,212 @@ func execArgs(t *testing.T, kubeconfig string) []string {
 	require.NoError(t, yaml.Unmarshal([]byte(kubeconfig), &kc))
 	require.Len(t, kc.Users, 1)
 	return kc.Users[0].User.Exec.Args
+}
+
+// TestEKSDefaultStorageClass: the gp3 default class comes with clusters the
+// stack creates; an adopted cluster keeps its own default unless
+// eks.defaultStorageClass says otherwise (two defaults: the newest wins
+// every claim without a class).
+func TestEKSDefaultStorageClass(t *testing.T) {
+	for _, tc := range []struct {
+		name, cluster, setting string
+		want                   bool
+	}{
+		{"created", `{"name":"llm-eks"}`, "", true},
+		{"created, off", `{"name":"llm-eks"}`, `"defaultStorageClass":false,`, false},
+		{"adopted", adoptedEKS, "", false},
+		{"adopted, on", adoptedEKS, `"defaultStorageClass":true,`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := runCloud(t, map[string]string{
+				"cloud":  "eks",
+				"eks":    `{"region":"us-west-2",` + tc.setting + `"cluster":` + tc.cluster + `}`,
+				"models": cloudModels,
+			})
+			assert.Equal(t, tc.want, m.Has(storageClassType, "gp3"))
+		})
+	}
+}
+
+// TestEKSLBController: the AWS Load Balancer Controller serves the ingress
+// gateway's `aws-load-balancer-type: external` NLB (Pulumi.eks.yaml): the
+// EKS component's pod identity, the platform's chart, the gateway after it.
+func TestEKSLBController(t *testing.T) {
+	type lbValues struct {
+		ClusterName    string `json:"clusterName"`
+		Region         string `json:"region"`
+		VpcID          string `json:"vpcId"`
+		ServiceAccount struct {
+			Name string `json:"name"`
+		} `json:"serviceAccount"`
+	}
+	for _, tc := range []struct {
+		name   string
+		config map[string]string
+		vpc    string
+	}{
+		{"created", eksConfig(`{"name":"llm-eks"}`), "eks-id"},
+		{"adopted, on", map[string]string{"cloud": "eks", "models": cloudModels,
+			"eks": `{"region":"us-west-2","loadBalancerController":true,"podIdentityAgent":true,"cluster":` + adoptedEKS + `}`}, "vpc-0shared"},
+		{"stack file", harness.StackConfig(t, "../Pulumi.eks.yaml"), "eks-id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, out := runCloud(t, tc.config)
+			name, _ := harness.Await(t, out.ClusterName)
+			r := m.Find(t, helmReleaseType, "aws-load-balancer-controller")
+			rel := harness.View[struct {
+				Namespace string   `json:"namespace"`
+				Values    lbValues `json:"values"`
+			}](t, r)
+			assert.Equal(t, lbValues{ClusterName: name.(string), Region: "us-west-2", VpcID: tc.vpc,
+				ServiceAccount: struct {
+					Name string `json:"name"`
+				}{"aws-load-balancer-controller"}}, rel.Values)
+
+			assoc := m.Find(t, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "eks-lb-controller")
+			assert.Equal(t, rel.Namespace, inputsOf(assoc)["namespace"])
+			assert.Equal(t, rel.Values.ServiceAccount.Name, inputsOf(assoc)["serviceAccount"])
+			assert.Contains(t, r.DependsOn, assoc.URN, "the controller's pods start with credentials")
+			assert.Contains(t, m.Find(t, helmReleaseType, "istio-ingressgateway").DependsOn, r.URN)
+			assertEveryKubernetesResourceUsesTheClusterProvider(t, m)
+		})
+	}
+	t.Run("adopted", func(t *testing.T) {
+		m, _ := runCloud(t, eksConfig(adoptedEKS))
+		assert.False(t, m.Has(helmReleaseType, "aws-load-balancer-controller"), "adopted clusters usually run their own")
+	})
+	t.Run("off", func(t *testing.T) {
+		m, _ := runCloud(t, map[string]string{"cloud": "eks", "models": cloudModels,
+			"eks": `{"region":"us-west-2","loadBalancerController":false}`})
+		assert.False(t, m.Has(helmReleaseType, "aws-load-balancer-controller"))
+		assert.True(t, m.Has(helmReleaseType, "istio-ingressgateway"))
+	})
+	t.Run("other clouds", func(t *testing.T) {
+		m, _ := runCloud(t, map[string]string{"models": cloudModels})
+		assert.False(t, m.Has(helmReleaseType, "aws-load-balancer-controller"))
+	})
+}
+
+// runWithAWSConfig runs the program with project config plus provider
+// config keys (aws:*), as the engine hands both to programs.
+func runWithAWSConfig(t *testing.T, config, aws map[string]string) (*harness.Mocks, *Outputs, error) {
+	t.Helper()
+	m := adoptLookups()
+	full := map[string]string{}
+	for k, v := range config {
+		full[harness.Project+":"+k] = v
+	}
+	for k, v := range aws {
+		full["aws:"+k] = v
+	}
+	var out *Outputs
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		var err error
+		out, err = Program(ctx)
+		return err
+	}, pulumi.WithMocks(harness.Project, "test", m), func(info *pulumi.RunInfo) { info.Config = full })
+	return m, out, err
+}
+
+// TestEKSStackAWSConfig: the stack's aws:* settings reach the EKS
+// component's explicit provider and the kubeconfig's `aws eks get-token`.
+func TestEKSStackAWSConfig(t *testing.T) {
+	m, out, err := runWithAWSConfig(t, eksConfig(`{"name":"llm-eks"}`), map[string]string{
+		"region":                 "us-west-2",
+		"profile":                "ml-prod",
+		"assumeRole":             `{"roleArn":"arn:aws:iam::111122223333:role/deployer","sessionName":"pulumi"}`,
+		"defaultTags":            `{"tags":{"team":"ml"}}`,
+		"sharedCredentialsFiles": `["/secrets/aws/credentials"]`,
+	})
+	require.NoError(t, err)
+	p := inputsOf(m.Find(t, "pulumi:providers:aws", "eks"))
+	assert.Equal(t, "ml-prod", p["profile"])
+	assert.Equal(t, "us-west-2", p["region"])
+	for key, want := range map[string]string{
+		"assumeRole":             `{"roleArn":"arn:aws:iam::111122223333:role/deployer","sessionName":"pulumi"}`,
+		"defaultTags":            `{"tags":{"team":"ml"}}`,
+		"sharedCredentialsFiles": `["/secrets/aws/credentials"]`,
+	} {
+		got := p[key]
+		if text, isText := got.(string); isText {
+			assert.JSONEq(t, want, text, key) // provider inputs may arrive JSON-encoded
+			continue
+		}
+		raw, _ := json.Marshal(got)
+		assert.JSONEq(t, want, string(raw), key)
+	}
+	kubeconfig := assertSecretKubeconfig(t, m, out)
+	assert.Equal(t, []string{"eks", "get-token", "--cluster-name", "llm-eks", "--region", "us-west-2", "--output", "json",
+		"--profile", "ml-prod", "--role-arn", "arn:aws:iam::111122223333:role/deployer"}, execArgs(t, kubeconfig))
+	lb := harness.View[struct {
+		Values struct {
+			DefaultTags map[string]string `json:"defaultTags"`
+		} `json:"values"`
+	}](t, m.Find(t, helmReleaseType, "aws-load-balancer-controller"))
+	assert.Equal(t, map[string]string{"team": "ml"}, lb.Values.DefaultTags, "the NLB gets the stack's tags too")
+
+	t.Run("malformed", func(t *testing.T) {
+		_, _, err := runWithAWSConfig(t, eksConfig(`{"name":"llm-eks"}`), map[string]string{"assumeRole": `"arn:aws:iam::111122223333:role/deployer"`})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "aws:assumeRole")
+		_, _, err = runWithAWSConfig(t, eksConfig(`{"name":"llm-eks"}`), map[string]string{"assumeRole": `{"sessionName":"x"}`})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "aws:assumeRole.roleArn: is required")
+	})
+}
+
+// TestGKECreateHardening: through the whole program, the created GKE
+// cluster enforces NetworkPolicy (Dataplane V2), its nodes are private in
+// the cluster's own VPC with Cloud NAT for egress, and every pool runs as
+// the dedicated node service account.
+func TestGKECreateHardening(t *testing.T) {
+	// Enough system nodes for the platform's pods whatever the sizing rule says.
+	m, _ := runCloud(t, gkeConfig(`{"name":"llm-gke","systemNodeCount":3}`))
+	cluster := harness.View[struct {
+		DatapathProvider     string         `json:"datapathProvider"`
+		NetworkPolicy        map[string]any `json:"networkPolicy"`
+		Network              string         `json:"network"`
+		Subnetwork           string         `json:"subnetwork"`
+		PrivateClusterConfig struct {
+			EnablePrivateNodes    bool `json:"enablePrivateNodes"`
+			EnablePrivateEndpoint bool `json:"enablePrivateEndpoint"`
+		} `json:"privateClusterConfig"`
+	}](t, m.ByType(gkeClusterType)[0])
+	assert.Equal(t, "ADVANCED_DATAPATH", cluster.DatapathProvider, "the edge's NetworkPolicies are enforced")
+	assert.Nil(t, cluster.NetworkPolicy)
+	assert.True(t, cluster.PrivateClusterConfig.EnablePrivateNodes)
+	assert.False(t, cluster.PrivateClusterConfig.EnablePrivateEndpoint)
+	require.Len(t, m.ByType("gcp:compute/network:Network"), 1)
+	assert.Equal(t, "projects/acme-ml/global/networks/"+inputsOf(m.ByType("gcp:compute/network:Network")[0])["name"].(string), cluster.Network)
+	assert.NotContains(t, cluster.Network, "/default")
+	require.Len(t, m.ByType("gcp:compute/subnetwork:Subnetwork"), 1)
+	assert.Equal(t, "projects/acme-ml/regions/us-central1/subnetworks/"+inputsOf(m.ByType("gcp:compute/subnetwork:Subnetwork")[0])["name"].(string), cluster.Subnetwork)
+	assert.Len(t, m.ByType("gcp:compute/routerNat:RouterNat"), 1, "private nodes pull images and weights through Cloud NAT")
+
+	accounts := m.ByType("gcp:serviceaccount/account:Account")
+	require.Len(t, accounts, 1)
+	email := inputsOf(accounts[0])["accountId"].(string) + "@acme-ml.iam.gserviceaccount.com"
+	for _, name := range []string{"gke-system", "gke-gpu"} {
+		nodeConfig, _ := inputsOf(m.Find(t, gkeNodePoolType, name))["nodeConfig"].(map[string]any)
+		assert.Equal(t, email, nodeConfig["serviceAccount"], "%s runs as the node account, not the Compute Engine default", name)
+	}
+}
+
+// TestGKEAdoptWithoutWorkloadIdentityFails: an adopted cluster without a
+// workload pool fails the deployment with the key and the gcloud command
+// that fixes it, instead of a GPU pool GKE refuses (or one that hands Pods
+// the node's credentials).
+func TestGKEAdoptWithoutWorkloadIdentityFails(t *testing.T) {
+	lookups := adoptLookups()
+	found := lookups.CallResults[gkeLookup].Copy()
+	delete(found, "workloadIdentityConfigs")
+	lookups.CallResults[gkeLookup] = found
+	m, err := harness.Run(t, gkeConfig(`{"create":false,"name":"shared-gpu"}`), nil, func(ctx *pulumi.Context) error {
+		_, err := Program(ctx)
+		return err
+	}, lookups)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gke.cluster.name: the adopted cluster \"shared-gpu\" (gke.cluster.create: false) has no Workload Identity")
+	assert.Contains(t, err.Error(), "--workload-pool=acme-ml.svc.id.goog")
+	assert.False(t, m.Has(gkeNodePoolType, "gke-gpu"))
 }

@@ -1,13 +1,18 @@
 package stacks
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gke"
+	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -18,6 +23,8 @@ type cluster struct {
 	nodeSelector map[string]string // places GPU models
 	name         pulumi.StringOutput
 	kubeconfig   pulumi.StringOutput // secret; zero for the existing cloud
+	// lbController installs the AWS Load Balancer Controller (EKS); nil: not installed.
+	lbController *platform.LBControllerArgs
 }
 
 // newCluster provisions (or adopts) the cloud's cluster and returns one
@@ -39,12 +46,27 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster, error) {
 		c.name, c.kubeconfig = g.ClusterName, g.Kubeconfig
 		args.Kubeconfig = g.Kubeconfig
 	case cfg.Cloud == spec.CloudEKS:
-		e, err := eks.New(ctx, "eks", eks.Args{Config: cfg.EKS})
+		settings, err := awsSettings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e, err := eks.New(ctx, "eks", eks.Args{Config: cfg.EKS, AWS: settings})
 		if err != nil {
 			return nil, err
 		}
 		c.name, c.kubeconfig = e.ClusterName, e.Kubeconfig
 		args.Kubeconfig = e.Kubeconfig
+		if id := e.LBController; id != nil {
+			c.lbController = &platform.LBControllerArgs{
+				ClusterName:    e.ClusterName,
+				Region:         cfg.EKS.Region,
+				VpcID:          e.VpcID,
+				Namespace:      id.Namespace,
+				ServiceAccount: id.ServiceAccount,
+				DefaultTags:    settings.DefaultTags,
+				DependsOn:      id.Ready,
+			}
+		}
 	default:
 		// The existing cloud: the user's kubeconfig (current context unless
 		// told otherwise).
@@ -65,7 +87,10 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster, error) {
 		return nil, err
 	}
 	c.provider = p
-	if cfg.Cloud == spec.CloudEKS {
+	// Only where eks.defaultStorageClass resolves on (by default: clusters
+	// this stack creates): an adopted cluster has its own default class, and
+	// a second default would take over every claim without a class.
+	if cfg.Cloud == spec.CloudEKS && cfg.EKS.ForCreatedClusters(cfg.EKS.DefaultStorageClass) {
 		if err := gp3StorageClass(ctx, p); err != nil {
 			return nil, err
 		}
@@ -101,4 +126,42 @@ func gp3StorageClass(ctx *pulumi.Context, p *kubernetes.Provider) error {
 		Parameters:           pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true")},
 	}, pulumi.Provider(p))
 	return err
+}
+
+// awsSettings reads the stack's `aws:` provider config that the EKS
+// component's explicit provider and kubeconfig must carry on: without them an
+// explicit provider falls back to the ambient credentials and drops default
+// tags. Malformed values fail with the key that holds them.
+func awsSettings(ctx *pulumi.Context) (eks.AWSSettings, error) {
+	c := config.New(ctx, "aws")
+	s := eks.AWSSettings{Profile: c.Get("profile")}
+	var errs []error
+	object := func(key, example string, out any) bool {
+		err := c.TryObject(key, out)
+		if err != nil && !errors.Is(err, config.ErrMissingVar) {
+			errs = append(errs, fmt.Errorf("aws:%s: %v; set it like %s", key, err, example))
+		}
+		return err == nil
+	}
+	var role struct {
+		RoleARN     string `json:"roleArn"`
+		ExternalID  string `json:"externalId"`
+		SessionName string `json:"sessionName"`
+		Duration    string `json:"duration"`
+	}
+	if object("assumeRole", `{"roleArn": "arn:aws:iam::111122223333:role/deployer"}`, &role) {
+		if role.RoleARN == "" {
+			errs = append(errs, errors.New("aws:assumeRole.roleArn: is required; name the role Pulumi deploys as"))
+		}
+		s.AssumeRole = &eks.AssumeRole{RoleARN: role.RoleARN, ExternalID: role.ExternalID, SessionName: role.SessionName, Duration: role.Duration}
+	}
+	var tags struct {
+		Tags map[string]string `json:"tags"`
+	}
+	if object("defaultTags", `{"tags": {"team": "ml"}}`, &tags) {
+		s.DefaultTags = tags.Tags
+	}
+	object("sharedCredentialsFiles", `["~/.aws/credentials"]`, &s.SharedCredentialsFiles)
+	object("sharedConfigFiles", `["~/.aws/config"]`, &s.SharedConfigFiles)
+	return s, errors.Join(errs...)
 }

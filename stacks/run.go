@@ -27,6 +27,8 @@ type Outputs struct {
 	ClusterName pulumi.StringOutput
 	// Kubeconfig is secret; empty for the existing cloud (it is the user's own).
 	Kubeconfig pulumi.StringOutput
+	// WebUIAdminPassword is Open WebUI's first admin's password (secret); zero without the UI.
+	WebUIAdminPassword pulumi.StringOutput
 }
 
 // Run is the Pulumi program.
@@ -39,6 +41,10 @@ func Run(ctx *pulumi.Context) error {
 func Program(ctx *pulumi.Context) (*Outputs, error) {
 	cfg, secrets, err := spec.Load(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// Pods that cannot fit the node pools fail here, before anything is declared.
+	if err := checkCapacity(ctx, cfg); err != nil {
 		return nil, err
 	}
 	c, err := newCluster(ctx, cfg)
@@ -57,11 +63,18 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	argo.Enabled = argo.Enabled && !rendering
 	plat, err := platform.New(ctx, "platform", platform.Args{
 		Namespace:        cfg.Namespace,
-		SidecarInjection: cfg.Edge.Enabled && cfg.Edge.StrictMTLS,
+		SidecarInjection: sidecars(cfg),
 		Istio:            istio,
 		ArgoCD:           argo,
 		DevicePlugin:     cfg.Cloud == spec.CloudEKS && cfg.Platform.DevicePlugin.Enabled && !rendering,
 		GPUNodeSelector:  c.nodeSelector,
+		// kind and bare metal have no load balancers; EKS has no metrics API of its own.
+		IngressServiceType: ingressServiceType(cfg),
+		Autoscaling:        hasMetricsAPI(cfg),
+		MetricsServer:      installsMetricsServer(cfg) && !rendering,
+		StreamSeconds:      cfg.Gateway.TimeoutSeconds,
+		// EKS only, and not in render mode (no cloud was provisioned).
+		LBController: c.lbController,
 	}, k8s)
 	if err != nil {
 		return nil, err
@@ -123,6 +136,9 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		if secrets.HasWebUIKey {
 			uiArgs.SecretKey = secrets.WebUISecretKey
 		}
+		if secrets.HasWebUIAdminPassword {
+			uiArgs.AdminPassword = secrets.WebUIAdminPassword
+		}
 		if ui, err = webui.New(ctx, "webui", uiArgs, app...); err != nil {
 			return nil, err
 		}
@@ -146,7 +162,42 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	if c.kubeconfig != (pulumi.StringOutput{}) {
 		ctx.Export("kubeconfig", out.Kubeconfig)
 	}
+	if ui != nil {
+		out.WebUIAdminPassword = ui.AdminPassword
+		ctx.Export("webuiAdminPassword", out.WebUIAdminPassword)
+	}
 	return out, nil
+}
+
+// sidecars: the app namespace gets Istio sidecars when the edge enforces mutual TLS.
+func sidecars(cfg spec.Config) bool { return cfg.Edge.Enabled && cfg.Edge.StrictMTLS }
+
+// ingressServiceType resolves "auto": a LoadBalancer where the cloud provides one; on an
+// existing cluster (kind, minikube, bare metal) a NodePort, because a LoadBalancer that never
+// gets an address makes Helm's wait, and so the release, time out.
+func ingressServiceType(cfg spec.Config) string {
+	switch t := cfg.Platform.Istio.ServiceType; {
+	case t != spec.ServiceTypeAuto:
+		return t
+	case cfg.Cloud == spec.CloudExisting:
+		return platform.ServiceNodePort
+	}
+	return platform.ServiceLoadBalancer
+}
+
+// installsMetricsServer: EKS has no metrics API unless someone installs one; GKE ships it; on
+// an existing cluster it is the user's (existing.metricsServer says whether it is there).
+func installsMetricsServer(cfg spec.Config) bool {
+	return cfg.Cloud == spec.CloudEKS && cfg.Platform.MetricsServer.Enabled
+}
+
+// hasMetricsAPI reports whether autoscalers can read pod metrics: GKE ships metrics-server,
+// EKS gets it here (or, turned off, already runs it), an existing cluster says so.
+func hasMetricsAPI(cfg spec.Config) bool {
+	if cfg.Cloud == spec.CloudExisting {
+		return cfg.Existing.MetricsServer
+	}
+	return true
 }
 
 func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {

@@ -19,6 +19,10 @@ func cloudLookups() *harness.Mocks {
 			"names": []any{"us-west-2a", "us-west-2b", "us-west-2c"},
 			"id":    "us-west-2",
 		}),
+		// Every zone offers the stacks' GPU types (EC2 filtered by instance type).
+		"aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": resource.NewPropertyMapFromMap(map[string]any{
+			"id": "us-west-2", "locations": []any{"us-west-2a", "us-west-2b", "us-west-2c"},
+		}),
 	}}
 }
 

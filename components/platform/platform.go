@@ -22,6 +22,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/internal/versions"
 	"github.com/llm-platform/llm-platform/stacks/spec"
@@ -44,6 +45,36 @@ const (
 // IngressSelector selects the ingress gateway pods the Istio Gateway binds to.
 var IngressSelector = map[string]string{"istio": "ingressgateway"}
 
+// Resource requests of the add-ons' pods. The charts get these values, and the stack's
+// capacity check counts them against the system pool.
+const (
+	istiodCPU, istiodMemory   = "250m", "512Mi"
+	ingressCPU, ingressMemory = "200m", "256Mi"
+	// IstiodReplicas is istiod's replica count (its autoscaler's minimum when autoscaling).
+	IstiodReplicas = 2
+)
+
+var (
+	IstiodRequests  = capacity.MustParse(istiodCPU, istiodMemory)
+	IngressRequests = capacity.MustParse(ingressCPU, ingressMemory)
+	// SidecarRequests are the Istio proxy's default requests (global.proxy.resources), added
+	// to every pod in a namespace with sidecar injection.
+	SidecarRequests = capacity.MustParse("100m", "128Mi")
+	// MetricsServerRequests are the metrics-server chart's default requests.
+	MetricsServerRequests = capacity.MustParse("100m", "200Mi")
+)
+
+// Service types of the ingress gateway.
+const (
+	ServiceLoadBalancer = "LoadBalancer"
+	ServiceNodePort     = "NodePort"
+	ServiceClusterIP    = "ClusterIP"
+)
+
+// ingressDrainMargin is added to the longest stream the ingress gateway may hold: Envoy's
+// minimum drain and the endpoint removal reaching every proxy.
+const ingressDrainMargin = 30
+
 // Args configure the add-ons. Disabled add-ons declare nothing.
 type Args struct {
 	// Namespace is the application namespace, created here.
@@ -56,6 +87,22 @@ type Args struct {
 	DevicePlugin bool
 	// GPUNodeSelector places the device plugin on GPU nodes.
 	GPUNodeSelector map[string]string
+	// IngressServiceType is the ingress gateway Service's type: LoadBalancer where the cloud
+	// provides load balancers, NodePort (or ClusterIP) where none would ever answer (kind,
+	// minikube, bare metal), since Helm waits for a LoadBalancer's address.
+	IngressServiceType string
+	// Autoscaling turns on istiod's and the ingress gateway's HorizontalPodAutoscalers. They
+	// need the metrics API (metrics-server); without it they would never scale, so the
+	// replicas are fixed instead.
+	Autoscaling bool
+	// MetricsServer installs metrics-server (clusters that lack one: EKS).
+	MetricsServer bool
+	// StreamSeconds is the longest request the ingress gateway carries (a generation's
+	// whole stream); a gateway pod being removed drains its connections that long.
+	StreamSeconds int
+	// LBController installs the AWS Load Balancer Controller before the
+	// ingress gateway (EKS); nil installs nothing.
+	LBController *LBControllerArgs
 }
 
 // Platform is the installed add-ons.
@@ -94,8 +141,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	p.Ready = []pulumi.Resource{ns}
 	p.IngressAddress = pulumi.String("").ToStringOutput()
 
+	if args.MetricsServer {
+		if _, err := release(ctx, "metrics-server", versions.MetricsServer, "kube-system", nil, parent); err != nil {
+			return nil, err
+		}
+	}
+	var gatewayDeps []pulumi.Resource
+	if args.LBController != nil {
+		lb, err := lbController(ctx, args.LBController, parent)
+		if err != nil {
+			return nil, err
+		}
+		gatewayDeps = append(gatewayDeps, lb)
+	}
 	if args.Istio.Enabled {
-		istiod, gateway, err := istio(ctx, name, args.Istio, parent)
+		istiod, gateway, err := istio(ctx, name, args, parent, gatewayDeps...)
 		if err != nil {
 			return nil, err
 		}
@@ -140,15 +200,18 @@ type (
 	}
 	istiodValues struct {
 		Pilot struct {
-			AutoscaleMin int       `json:"autoscaleMin"`
-			Resources    resources `json:"resources"`
+			AutoscaleEnabled bool      `json:"autoscaleEnabled"`
+			AutoscaleMin     int       `json:"autoscaleMin"`
+			ReplicaCount     int       `json:"replicaCount"`
+			Resources        resources `json:"resources"`
 		} `json:"pilot"`
 		MeshConfig struct {
 			AccessLogFile string `json:"accessLogFile"`
 		} `json:"meshConfig"`
 	}
 	gatewayValues struct {
-		Autoscaling struct {
+		ReplicaCount int `json:"replicaCount"`
+		Autoscaling  struct {
 			Enabled     bool `json:"enabled"`
 			MinReplicas int  `json:"minReplicas"`
 			MaxReplicas int  `json:"maxReplicas"`
@@ -157,38 +220,50 @@ type (
 			Type        string            `json:"type"`
 			Annotations map[string]string `json:"annotations,omitempty"`
 		} `json:"service"`
-		Resources resources `json:"resources"`
+		Resources                     resources         `json:"resources"`
+		TerminationGracePeriodSeconds int               `json:"terminationGracePeriodSeconds"`
+		Env                           map[string]string `json:"env"`
 	}
 )
 
 // istio installs base -> istiod -> ingress gateway, each depending on the
 // one before: the gateway's `image: auto` is filled in by istiod's
 // injection webhook, which must exist before its pods are created.
-func istio(ctx *pulumi.Context, name string, cfg spec.IstioConfig, parent pulumi.ResourceOption) (istiod, gateway *helmv3.Release, err error) {
+func istio(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption, gatewayDeps ...pulumi.Resource) (istiod, gateway *helmv3.Release, err error) {
+	cfg := args.Istio
 	base, err := release(ctx, "istio-base", versions.IstioBase, IstioNamespace,
 		map[string]string{"defaultRevision": "default"}, parent)
 	if err != nil {
 		return nil, nil, err
 	}
 	var iv istiodValues
-	iv.Pilot.AutoscaleMin = 2
-	iv.Pilot.Resources = resources{Requests: map[string]string{"cpu": "250m", "memory": "512Mi"}}
+	iv.Pilot.AutoscaleEnabled = args.Autoscaling
+	iv.Pilot.AutoscaleMin = IstiodReplicas
+	iv.Pilot.ReplicaCount = IstiodReplicas
+	iv.Pilot.Resources = resources{Requests: map[string]string{"cpu": istiodCPU, "memory": istiodMemory}}
 	iv.MeshConfig.AccessLogFile = "/dev/stdout"
 	istiod, err = release(ctx, "istiod", versions.Istiod, IstioNamespace, iv, parent, pulumi.DependsOn([]pulumi.Resource{base}))
 	if err != nil {
 		return nil, nil, err
 	}
 	var gv gatewayValues
-	gv.Autoscaling.Enabled = true
+	gv.ReplicaCount = cfg.GatewayReplicas
+	gv.Autoscaling.Enabled = args.Autoscaling
 	gv.Autoscaling.MinReplicas = cfg.GatewayReplicas
 	gv.Autoscaling.MaxReplicas = max(cfg.GatewayReplicas*3, 3)
-	gv.Service.Type = "LoadBalancer"
+	gv.Service.Type = args.IngressServiceType
 	gv.Service.Annotations = cfg.ServiceAnnotations
 	gv.Resources = resources{
-		Requests: map[string]string{"cpu": "200m", "memory": "256Mi"},
+		Requests: map[string]string{"cpu": ingressCPU, "memory": ingressMemory},
 		Limits:   map[string]string{"memory": "1Gi"},
 	}
-	gateway, err = release(ctx, IngressRelease, versions.IstioGateway, IngressNamespace, gv, parent, pulumi.DependsOn([]pulumi.Resource{istiod}))
+	// A gateway pod that is scaled in or rolled carries streams that may run as long as the
+	// longest generation: the default 30 s grace would cut them. pilot-agent drains, then
+	// exits as soon as no connection is left (EXIT_ON_ZERO_ACTIVE_CONNECTIONS), so the long
+	// grace costs nothing when the pod is idle.
+	gv.TerminationGracePeriodSeconds = args.StreamSeconds + ingressDrainMargin
+	gv.Env = map[string]string{"EXIT_ON_ZERO_ACTIVE_CONNECTIONS": "true"}
+	gateway, err = release(ctx, IngressRelease, versions.IstioGateway, IngressNamespace, gv, parent, pulumi.DependsOn(append([]pulumi.Resource{istiod}, gatewayDeps...)))
 	return istiod, gateway, err
 }
 
@@ -265,13 +340,10 @@ func argoCD(ctx *pulumi.Context, name string, cfg spec.ArgoCDConfig, parent pulu
 	var v argoValues
 	// Behind the mesh the server speaks plain HTTP; TLS ends at the edge.
 	v.Configs.Params = map[string]bool{"server.insecure": cfg.Insecure}
-	replicas := 1
-	if cfg.HA {
-		replicas = 2
-	}
+	replicas := argoReplicas(cfg.HA)
 	v.RedisHA.Enabled = cfg.HA
-	small := resources{Requests: map[string]string{"cpu": "100m", "memory": "256Mi"}}
-	v.Controller = replicasValues{Replicas: 1, Resources: resources{Requests: map[string]string{"cpu": "250m", "memory": "512Mi"}}}
+	small := resources{Requests: map[string]string{"cpu": argoSmallCPU, "memory": argoSmallMemory}}
+	v.Controller = replicasValues{Replicas: 1, Resources: resources{Requests: map[string]string{"cpu": argoControllerCPU, "memory": argoControllerMemory}}}
 	v.Server = replicasValues{Replicas: replicas, Resources: small}
 	v.RepoServer = replicasValues{Replicas: replicas, Resources: small}
 	v.AppSet = replicasValues{Replicas: replicas, Resources: small}

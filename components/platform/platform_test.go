@@ -97,8 +97,11 @@ func allOn() platform.Args {
 				Path: "clusters/prod/observability", TargetRevision: "v1.2.0", Namespace: "monitoring",
 			}},
 		},
-		DevicePlugin:    true,
-		GPUNodeSelector: map[string]string{"nvidia.com/gpu.present": "true"},
+		DevicePlugin:       true,
+		GPUNodeSelector:    map[string]string{"nvidia.com/gpu.present": "true"},
+		IngressServiceType: platform.ServiceLoadBalancer,
+		Autoscaling:        true,
+		StreamSeconds:      900,
 	}
 }
 
@@ -419,4 +422,77 @@ func TestIngressAddressIsReadFromTheGatewayService(t *testing.T) {
 	assert.False(t, m.Has("kubernetes:core/v1:Service", "platform-ingress"))
 	address, _ = harness.Await(t, p.IngressAddress)
 	assert.Equal(t, "", address)
+}
+
+// TestLBController: on EKS the AWS Load Balancer Controller is installed from
+// its pinned chart, after its pod identity association and before the
+// ingress gateway, whose `aws-load-balancer-type: external` Service only it
+// serves.
+func TestLBController(t *testing.T) {
+	var p *platform.Platform
+	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+		k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		// Stands in for the EKS component's pod identity association.
+		assoc, err := kubernetes.NewProvider(ctx, "pod-identity", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		args := allOn()
+		args.LBController = &platform.LBControllerArgs{
+			ClusterName:    pulumi.String("llm-platform").ToStringOutput(),
+			Region:         "us-west-2",
+			VpcID:          pulumi.String("vpc-0abc").ToStringOutput(),
+			Namespace:      "kube-system",
+			ServiceAccount: "aws-load-balancer-controller",
+			DefaultTags:    map[string]string{"team": "ml"},
+			DependsOn:      []pulumi.Resource{assoc},
+		}
+		p, err = platform.New(ctx, "platform", args, pulumi.Provider(k8s))
+		return err
+	})
+	require.NoError(t, err)
+	require.NotNil(t, p)
+
+	r, rel := release(t, m, "aws-load-balancer-controller")
+	assert.Equal(t, versions.AWSLoadBalancerController.Name, rel.Chart)
+	assert.Equal(t, "aws-load-balancer-controller", rel.Chart)
+	assert.Equal(t, versions.AWSLoadBalancerController.Version, rel.Version)
+	assert.Equal(t, "https://aws.github.io/eks-charts", rel.RepositoryOpts.Repo)
+	assert.Equal(t, "kube-system", rel.Namespace, "where the pod identity association points")
+	assert.True(t, rel.Atomic)
+	v := values[struct {
+		ClusterName    string `json:"clusterName"`
+		Region         string `json:"region"`
+		VpcID          string `json:"vpcId"`
+		ServiceAccount struct {
+			Create bool   `json:"create"`
+			Name   string `json:"name"`
+		} `json:"serviceAccount"`
+		EnableServiceMutatorWebhook *bool             `json:"enableServiceMutatorWebhook"`
+		DefaultTags                 map[string]string `json:"defaultTags"`
+	}](t, rel)
+	assert.Equal(t, "llm-platform", v.ClusterName)
+	assert.Equal(t, "us-west-2", v.Region)
+	assert.Equal(t, "vpc-0abc", v.VpcID)
+	assert.True(t, v.ServiceAccount.Create)
+	assert.Equal(t, "aws-load-balancer-controller", v.ServiceAccount.Name, "the service account the pod identity names")
+	require.NotNil(t, v.EnableServiceMutatorWebhook)
+	assert.False(t, *v.EnableServiceMutatorWebhook, "its fail-closed webhook would reject every Service while the controller is down")
+	assert.Equal(t, map[string]string{"team": "ml"}, v.DefaultTags)
+
+	assert.Contains(t, r.DependsOn, "urn:pulumi:test::llm-platform::pulumi:providers:kubernetes::pod-identity",
+		"pods started before the association get no AWS credentials")
+	gateway := m.Find(t, releaseType, platform.IngressRelease)
+	assert.Contains(t, gateway.DependsOn, r.URN, "the gateway's LoadBalancer waits for the controller, and goes first on destroy")
+	component := m.Find(t, componentType, "platform")
+	assert.Equal(t, component.URN, r.Parent)
+	assert.True(t, strings.HasPrefix(r.Provider, clusterProvider))
+}
+
+func TestNoLBControllerUnlessAsked(t *testing.T) {
+	m, _ := deploy(t, allOn())
+	assert.False(t, m.Has(releaseType, "aws-load-balancer-controller"))
 }

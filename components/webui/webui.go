@@ -5,6 +5,7 @@ package webui
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -12,6 +13,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -26,7 +28,16 @@ const (
 	dataDir       = "/app/backend/data"
 	secretKeyKey  = "webui-secret-key"
 	dataClaim     = Name + "-data"
+	// adminSecret holds the first admin's password under adminPasswordKey.
+	adminSecret      = Name + "-admin"
+	adminPasswordKey = "password"
 )
+
+// Requests are the Open WebUI container's resource requests (the stack's capacity check
+// counts them).
+var Requests = capacity.MustParse(cpuRequest, memoryRequest)
+
+const cpuRequest, memoryRequest = "500m", "1Gi"
 
 // waitFirstStart covers the startup probe's 10 minutes (database migration,
 // embedding models) plus scheduling; Pulumi's default wait is 10 minutes.
@@ -47,6 +58,9 @@ type Args struct {
 	// SecretKey signs sessions. When nil a random key is generated once and
 	// kept in state (changes to it are ignored, so it stays stable).
 	SecretKey pulumi.StringInput
+	// AdminPassword is the password of the first account (Config.AdminEmail), which Open
+	// WebUI creates at its first start. When nil one is generated once and kept in state.
+	AdminPassword pulumi.StringInput
 }
 
 // WebUI is the deployed UI.
@@ -54,6 +68,8 @@ type WebUI struct {
 	pulumi.ResourceState
 	// Host is the Service's cluster DNS name, for the edge's routes.
 	Host string
+	// AdminPassword is the first admin's password as stored in the cluster (secret).
+	AdminPassword pulumi.StringOutput
 }
 
 // New declares Open WebUI.
@@ -66,28 +82,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	labels := kube.Labels("open-webui", Name, "webui")
 	selector := kube.Selector("open-webui", Name)
 
-	secretOpts := []pulumi.ResourceOption{parent}
-	key := args.SecretKey
-	if key == nil {
-		generated, err := randomKey()
-		if err != nil {
-			return nil, err
-		}
-		key = pulumi.String(generated)
-		// The key is generated anew on every run; only the first one is
-		// ever applied, so sessions survive restarts and updates. Set
-		// webuiSecretKey to rotate it.
-		// The provider turns stringData into data, so both are ignored.
-		secretOpts = append(secretOpts, pulumi.IgnoreChanges([]string{"stringData", "data"}))
-	}
-	secret, err := corev1.NewSecret(ctx, name, &corev1.SecretArgs{
-		Metadata:   kube.Meta(Name, args.Namespace, labels),
-		Type:       pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{secretKeyKey: pulumi.ToSecret(key).(pulumi.StringOutput)},
-	}, secretOpts...)
+	// Sessions survive restarts and updates only with a stable key.
+	secret, err := keptSecret(ctx, name, kube.Meta(Name, args.Namespace, labels), secretKeyKey, args.SecretKey, parent)
 	if err != nil {
 		return nil, err
 	}
+	admin, err := keptSecret(ctx, name+"-admin", kube.Meta(adminSecret, args.Namespace, labels), adminPasswordKey, args.AdminPassword, parent)
+	if err != nil {
+		return nil, err
+	}
+	w.AdminPassword = storedValue(admin, adminPasswordKey)
 
 	claim := &corev1.PersistentVolumeClaimSpecArgs{
 		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
@@ -119,12 +123,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 						Name:  pulumi.String("open-webui"),
 						Image: pulumi.String(args.Config.Image),
-						Env:   env(args, secret),
+						Env:   env(args, secret, admin),
 						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 							Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
 						}},
 						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("1Gi")},
+							Requests: pulumi.StringMap{"cpu": pulumi.String(cpuRequest), "memory": pulumi.String(memoryRequest)},
 							Limits:   pulumi.StringMap{"memory": pulumi.String("2Gi")},
 						},
 						VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{
@@ -154,10 +158,43 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"host": pulumi.String(w.Host)})
+	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"host": pulumi.String(w.Host), "adminPassword": w.AdminPassword})
 }
 
-func env(args Args, secret *corev1.Secret) corev1.EnvVarArray {
+// keptSecret declares a Secret holding value under key. With no value a random one is
+// generated: it is generated anew on every run, but only the first is ever applied
+// (ignoreChanges), so it stays stable; setting a value replaces it.
+func keptSecret(ctx *pulumi.Context, name string, meta *metav1.ObjectMetaArgs, key string, value pulumi.StringInput, parent pulumi.ResourceOption) (*corev1.Secret, error) {
+	opts := []pulumi.ResourceOption{parent}
+	if value == nil {
+		generated, err := randomKey()
+		if err != nil {
+			return nil, err
+		}
+		value = pulumi.String(generated)
+		// The provider turns stringData into data, so both are ignored.
+		opts = append(opts, pulumi.IgnoreChanges([]string{"stringData", "data"}))
+	}
+	return corev1.NewSecret(ctx, name, &corev1.SecretArgs{
+		Metadata:   meta,
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{key: pulumi.ToSecret(value).(pulumi.StringOutput)},
+	}, opts...)
+}
+
+// storedValue reads key back from the Secret's state (stringData, or data once the provider
+// has turned it into base64), so a generated value reports the one that was applied.
+func storedValue(s *corev1.Secret, key string) pulumi.StringOutput {
+	return pulumi.ToSecret(pulumi.All(s.StringData, s.Data).ApplyT(func(v []any) (string, error) {
+		if plain, ok := v[0].(map[string]string)[key]; ok {
+			return plain, nil
+		}
+		raw, err := base64.StdEncoding.DecodeString(v[1].(map[string]string)[key])
+		return string(raw), err
+	})).(pulumi.StringOutput)
+}
+
+func env(args Args, secret, admin *corev1.Secret) corev1.EnvVarArray {
 	plain := func(name, value string) corev1.EnvVarInput {
 		return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
 	}
@@ -178,6 +215,12 @@ func env(args Args, secret *corev1.Secret) corev1.EnvVarArray {
 		plain("ENABLE_PERSISTENT_CONFIG", "False"),
 		plain("DEFAULT_MODELS", args.DefaultModel),
 		fromSecret("WEBUI_SECRET_KEY", secret, secretKeyKey),
+		// With sign-up off nobody could create the first account (the pinned version
+		// refuses sign-up unless ENABLE_INITIAL_ADMIN_SIGNUP); Open WebUI creates this admin at
+		// start while it has no users, and ignores these afterwards.
+		plain("WEBUI_ADMIN_EMAIL", args.Config.AdminEmail),
+		plain("WEBUI_ADMIN_NAME", args.Config.AdminName),
+		fromSecret("WEBUI_ADMIN_PASSWORD", admin, adminPasswordKey),
 	}
 	if args.GatewayKeySecret != nil {
 		vars = append(vars, fromSecret("OPENAI_API_KEY", args.GatewayKeySecret, args.GatewayKeyKey))

@@ -59,6 +59,9 @@ type ExistingConfig struct {
 	Kubeconfig   string            `json:"kubeconfig"`
 	Context      string            `json:"context"`
 	NodeSelector map[string]string `json:"nodeSelector"`
+	// MetricsServer says the cluster serves the metrics API (metrics-server): only then do
+	// the Istio autoscalers get turned on (kind and plain clusters have none).
+	MetricsServer bool `json:"metricsServer"`
 }
 
 // GKEConfig creates or adopts a GKE cluster and adds a GPU node pool.
@@ -68,6 +71,16 @@ type GKEConfig struct {
 	Zone    string     `json:"zone"`
 	Cluster GKECluster `json:"cluster"`
 	GPUPool GKEGPUPool `json:"gpuPool"`
+}
+
+// SystemPoolZones is how many zones the system pool spans: its node count is per zone, and a
+// regional cluster's default node locations are the region's zones (three or more; three is
+// counted, the lower bound).
+func (g GKEConfig) SystemPoolZones() int {
+	if g.Zone != "" {
+		return 1
+	}
+	return 3
 }
 
 type GKECluster struct {
@@ -94,13 +107,39 @@ type GKEGPUPool struct {
 }
 
 // EKSConfig creates or adopts an EKS cluster and adds a GPU managed node group.
+//
+// The cluster-wide add-ons below are *bool: nil means "on for a cluster this
+// stack creates, off for an adopted one" (see ForCreatedClusters). An adopted
+// cluster usually runs them already, and a second copy either fails
+// (an EKS add-on that exists: ResourceInUseException; a Helm release over the
+// LB controller's objects: ownership conflict) or silently takes over (a
+// second default StorageClass wins for every namespace).
 type EKSConfig struct {
 	Region string `json:"region"`
-	// EBSCSIDriver installs the EBS CSI driver add-on (and the Pod Identity
-	// agent); turn it off for adopted clusters that already run them.
-	EBSCSIDriver bool            `json:"ebsCsiDriver"`
-	Cluster      EKSCluster      `json:"cluster"`
-	GPUNodeGroup EKSGPUNodeGroup `json:"gpuNodeGroup"`
+	// EBSCSIDriver installs the EBS CSI driver add-on, without which no
+	// PersistentVolumeClaim binds.
+	EBSCSIDriver *bool `json:"ebsCsiDriver"`
+	// PodIdentityAgent installs the EKS Pod Identity agent add-on, which
+	// the EBS CSI driver and the LB controller get their AWS credentials from.
+	PodIdentityAgent *bool `json:"podIdentityAgent"`
+	// LoadBalancerController installs the AWS Load Balancer Controller (an
+	// IAM role and pod identity here, its Helm chart in the platform), which
+	// serves the ingress gateway's `aws-load-balancer-type: external` NLB.
+	LoadBalancerController *bool `json:"loadBalancerController"`
+	// DefaultStorageClass declares the EBS CSI driver's gp3 class as the
+	// cluster's default.
+	DefaultStorageClass *bool           `json:"defaultStorageClass"`
+	Cluster             EKSCluster      `json:"cluster"`
+	GPUNodeGroup        EKSGPUNodeGroup `json:"gpuNodeGroup"`
+}
+
+// ForCreatedClusters resolves one of EKSConfig's optional add-on switches:
+// as set, or (nil) on exactly when this stack creates the cluster.
+func (e EKSConfig) ForCreatedClusters(on *bool) bool {
+	if on != nil {
+		return *on
+	}
+	return e.Cluster.Create
 }
 
 type EKSCluster struct {
@@ -112,8 +151,12 @@ type EKSCluster struct {
 	SystemInstanceType string   `json:"systemInstanceType"`
 	SystemNodeCount    int      `json:"systemNodeCount"`
 	AdminRoleARNs      []string `json:"adminRoleArns"`
-	// SubnetIDs places the GPU node group when adopting a cluster
-	// (default: the cluster's own subnets).
+	// PublicAccessCIDRs may reach the public API endpoint of a created
+	// cluster (the machine running `pulumi up` must be inside one).
+	PublicAccessCIDRs []string `json:"publicAccessCidrs"`
+	// SubnetIDs places the GPU node group when adopting a cluster; it is
+	// required then (the cluster's own subnets often include public ones
+	// where nodes without public IPs never join).
 	SubnetIDs []string `json:"subnetIds"`
 }
 
@@ -130,15 +173,32 @@ type EKSGPUNodeGroup struct {
 
 // PlatformConfig turns the cluster add-ons on or off.
 type PlatformConfig struct {
-	Istio        IstioConfig        `json:"istio"`
-	ArgoCD       ArgoCDConfig       `json:"argocd"`
-	DevicePlugin DevicePluginConfig `json:"devicePlugin"`
+	Istio         IstioConfig         `json:"istio"`
+	ArgoCD        ArgoCDConfig        `json:"argocd"`
+	DevicePlugin  DevicePluginConfig  `json:"devicePlugin"`
+	MetricsServer MetricsServerConfig `json:"metricsServer"`
 }
 
 type IstioConfig struct {
 	Enabled            bool              `json:"enabled"`
 	GatewayReplicas    int               `json:"gatewayReplicas"`
 	ServiceAnnotations map[string]string `json:"serviceAnnotations"`
+	// ServiceType of the ingress gateway: ServiceTypeAuto picks LoadBalancer on gke and eks,
+	// NodePort on an existing cluster (kind and bare metal have no load balancers).
+	ServiceType string `json:"serviceType"`
+	// Preinstalled says Istio (its CRDs, istiod and an ingress gateway labelled
+	// istio=ingressgateway) is already in the cluster, so the edge may be declared with
+	// enabled: false.
+	Preinstalled bool `json:"preinstalled"`
+}
+
+// ServiceTypeAuto picks the ingress gateway's Service type by cloud.
+const ServiceTypeAuto = "auto"
+
+// MetricsServerConfig installs metrics-server on EKS, which has none (GKE ships one; on an
+// existing cluster say whether it has one with existing.metricsServer).
+type MetricsServerConfig struct {
+	Enabled bool `json:"enabled"`
 }
 
 type ArgoCDConfig struct {
@@ -170,10 +230,16 @@ type VLLMConfig struct {
 
 // GatewayConfig tunes the OpenResty router in front of the models.
 type GatewayConfig struct {
-	Image          string `json:"image"`
-	Replicas       int    `json:"replicas"`
+	Image    string `json:"image"`
+	Replicas int    `json:"replicas"`
+	// MaxReplicas is the autoscaler's ceiling (CPU-based); Replicas is its floor. Equal to
+	// Replicas turns autoscaling off.
+	MaxReplicas    int    `json:"maxReplicas"`
 	MaxBodySize    string `json:"maxBodySize"`
 	TimeoutSeconds int    `json:"timeoutSeconds"`
+	// MaxStreamsPerPod is the concurrent requests one gateway pod accepts; past it the pod
+	// answers 503 server_overloaded with Retry-After. nginx's connection settings derive from it.
+	MaxStreamsPerPod int `json:"maxStreamsPerPod"`
 }
 
 // WebUIConfig configures Open WebUI.
@@ -185,6 +251,11 @@ type WebUIConfig struct {
 	EnableSignup    bool   `json:"enableSignup"`
 	DefaultUserRole string `json:"defaultUserRole"`
 	TimeoutSeconds  int    `json:"timeoutSeconds"`
+	// AdminEmail and AdminName are the first account, created at Open WebUI's first start
+	// with the password from the webuiAdminPassword secret (generated when unset). With
+	// sign-up off nobody could create it otherwise.
+	AdminEmail string `json:"adminEmail"`
+	AdminName  string `json:"adminName"`
 }
 
 // EdgeConfig exposes the API and the UI through the Istio ingress gateway.

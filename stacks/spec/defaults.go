@@ -36,17 +36,30 @@ func Defaults() Config {
 			},
 		},
 		EKS: EKSConfig{
-			EBSCSIDriver: true,
+			// The add-on switches stay nil: on for created clusters, off for
+			// adopted ones (EKSConfig.ForCreatedClusters).
 			Cluster: EKSCluster{
-				Create:             true,
-				Name:               "llm-platform",
-				Version:            "1.33",
-				VPCCIDR:            "10.0.0.0/16",
-				SystemInstanceType: "m6i.large",
+				Create: true,
+				Name:   "llm-platform",
+				// The newest EKS version in standard support (1.36: released on
+				// EKS 2026-06-02, standard support until 2027-08-02).
+				Version: "1.36",
+				VPCCIDR: "10.0.0.0/16",
+				// Two m6i.large (about 1.6 CPU free each) cannot hold istiod, the
+				// ingress gateways, the gateway, Open WebUI and Argo CD; two
+				// m6i.xlarge can (the capacity check in package stacks says so).
+				SystemInstanceType: "m6i.xlarge",
 				SystemNodeCount:    2,
+				// EKS's own default: the endpoint still needs IAM credentials and
+				// an access entry, and CI runners have no fixed addresses. The
+				// component warns while it is open to the world; narrow it to
+				// your networks.
+				PublicAccessCIDRs: []string{"0.0.0.0/0"},
 			},
 			GPUNodeGroup: EKSGPUNodeGroup{
-				InstanceTypes: []string{"g6.xlarge"},
+				// One L4 with 8 vCPUs and 32 GiB: a g6.xlarge (4 vCPUs, 16 GiB)
+				// cannot hold a 1-GPU model's default 4 CPU and 16Gi.
+				InstanceTypes: []string{"g6.2xlarge"},
 				GPUsPerNode:   1,
 				CapacityType:  "ON_DEMAND",
 				MinSize:       0,
@@ -56,16 +69,22 @@ func Defaults() Config {
 			},
 		},
 		Platform: PlatformConfig{
-			Istio:        IstioConfig{Enabled: true, GatewayReplicas: 2},
-			ArgoCD:       ArgoCDConfig{Enabled: true, Insecure: true},
-			DevicePlugin: DevicePluginConfig{Enabled: true},
+			Istio:         IstioConfig{Enabled: true, GatewayReplicas: 2, ServiceType: ServiceTypeAuto},
+			ArgoCD:        ArgoCDConfig{Enabled: true, Insecure: true},
+			DevicePlugin:  DevicePluginConfig{Enabled: true},
+			MetricsServer: MetricsServerConfig{Enabled: true},
 		},
 		VLLM: VLLMConfig{Image: versions.VLLMImage, CPUImage: versions.VLLMCPUImage},
 		Gateway: GatewayConfig{
-			Image:          versions.OpenRestyImage,
-			Replicas:       2,
-			MaxBodySize:    "16Mi",
+			Image:       versions.OpenRestyImage,
+			Replicas:    2,
+			MaxReplicas: 6,
+			MaxBodySize: "16Mi",
+			// Generations stream for minutes: this is also the pods' graceful drain.
 			TimeoutSeconds: 900,
+			// Measured (docs/gateway.md, "Capacity"): what 2 workers and the pod's memory
+			// limit hold with room to spare; the HPA adds pods well before it.
+			MaxStreamsPerPod: 4000,
 		},
 		WebUI: WebUIConfig{
 			Enabled:         true,
@@ -73,6 +92,8 @@ func Defaults() Config {
 			StorageSize:     "10Gi",
 			DefaultUserRole: "pending",
 			TimeoutSeconds:  300,
+			AdminEmail:      "admin@llm-platform.local",
+			AdminName:       "Admin",
 		},
 		Edge: EdgeConfig{
 			Enabled:           true,

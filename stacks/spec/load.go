@@ -21,7 +21,11 @@ const (
 	keyHFToken        = "hfToken"
 	keyGatewayAPIKeys = "gatewayApiKeys"
 	keyWebUISecretKey = "webuiSecretKey"
+	keyWebUIAdmin     = "webuiAdminPassword"
 )
+
+// secretKeys are every secret config key; all are optional and default to empty.
+var secretKeys = []string{keyHFToken, keyGatewayAPIKeys, keyWebUISecretKey, keyWebUIAdmin}
 
 // Secrets are the stack's sensitive values. Each output is a Pulumi secret;
 // the plain fields say only whether a value is present and how many keys
@@ -33,6 +37,9 @@ type Secrets struct {
 	NumAPIKeys     int
 	WebUISecretKey pulumi.StringOutput
 	HasWebUIKey    bool
+	// WebUIAdminPassword is the first admin's password; without it one is generated.
+	WebUIAdminPassword    pulumi.StringOutput
+	HasWebUIAdminPassword bool
 }
 
 // Load reads, defaults and validates the whole stack config. Every problem is
@@ -70,7 +77,7 @@ func Load(ctx *pulumi.Context) (Config, Secrets, error) {
 func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
 	var s Secrets
 	var errs []error
-	for _, key := range []string{keyHFToken, keyGatewayAPIKeys, keyWebUISecretKey} {
+	for _, key := range secretKeys {
 		if present(ctx, key) && !ctx.IsConfigSecret(ctx.Project()+":"+key) {
 			errs = append(errs, fmt.Errorf("%s: is stored in plain text; remove it and set it again with `pulumi config set --secret %s ...`", key, key))
 		}
@@ -81,6 +88,9 @@ func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
 	}
 	if key, err := config.TrySecret(ctx, keyWebUISecretKey); err == nil && present(ctx, keyWebUISecretKey) {
 		s.WebUISecretKey, s.HasWebUIKey = key, true
+	}
+	if pw, err := config.TrySecret(ctx, keyWebUIAdmin); err == nil && present(ctx, keyWebUIAdmin) {
+		s.WebUIAdminPassword, s.HasWebUIAdminPassword = pw, true
 	}
 	var keys []string
 	if _, err := config.TrySecretObject(ctx, keyGatewayAPIKeys, &keys); err == nil {

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -109,7 +110,7 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &want))
 
-	for _, key := range append(configKeys(), keyHFToken, keyGatewayAPIKeys, keyWebUISecretKey) {
+	for _, key := range append(configKeys(), secretKeys...) {
 		decl, ok := project.Config[key]
 		if !assert.True(t, ok, "Pulumi.yaml does not declare %s", key) {
 			continue
@@ -120,7 +121,7 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 			assert.Nil(t, decl.Default, "models is required: no default")
 			continue
 		}
-		if key == keyHFToken || key == keyGatewayAPIKeys || key == keyWebUISecretKey {
+		if slices.Contains(secretKeys, key) {
 			// Optional secrets default to empty (unset): a key without a
 			// default is required by the CLI.
 			assert.NotNil(t, decl.Default, "%s needs a default or the CLI requires it", key)
@@ -135,7 +136,7 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, string(wantJSON), string(got), "Pulumi.yaml default of %s differs from Defaults()", key)
 	}
-	assert.Len(t, project.Config, len(configKeys())+3, "Pulumi.yaml declares a key the program does not read")
+	assert.Len(t, project.Config, len(configKeys())+len(secretKeys), "Pulumi.yaml declares a key the program does not read")
 }
 
 // FuzzParseValidate: whatever the config text, Parse and Validate return

@@ -2,6 +2,8 @@ package spec
 
 import (
 	"fmt"
+	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -15,7 +17,7 @@ import (
 var (
 	clouds            = []string{CloudExisting, CloudGKE, CloudEKS}
 	dtypes            = []string{"auto", "half", "float16", "bfloat16", "float", "float32"}
-	gkeReleaseChannel = []string{"RAPID", "REGULAR", "STABLE", "EXTENDED"}
+	gkeReleaseChannel = []string{"RAPID", "REGULAR", "STABLE"} // what pulumi-gcp v7.38.0 accepts; see extendedChannelNote
 	gkeDriverVersions = []string{"DEFAULT", "LATEST", "INSTALLATION_DISABLED"}
 	gkeAccelerators   = []string{
 		"nvidia-tesla-t4", "nvidia-l4", "nvidia-tesla-v100", "nvidia-tesla-p4", "nvidia-tesla-p100",
@@ -24,6 +26,8 @@ var (
 	}
 	eksCapacityTypes = []string{"ON_DEMAND", "SPOT"}
 	webuiRoles       = []string{"pending", "user"}
+	// Service types of the ingress gateway (ServiceTypeAuto: by cloud).
+	ingressServiceTypes = []string{ServiceTypeAuto, "LoadBalancer", "NodePort", "ClusterIP"}
 	// Flags the model component sets itself; setting them again in extraArgs
 	// would silently fight the typed keys.
 	managedVLLMFlags = map[string]string{
@@ -86,13 +90,30 @@ func Validate(cfg *Config) error {
 	if g.TimeoutSeconds < 1 {
 		p.add("gateway.timeoutSeconds", "is %d; use a positive number of seconds (long generations need minutes)", g.TimeoutSeconds)
 	}
+	if g.MaxReplicas < g.Replicas {
+		p.add("gateway.maxReplicas", "is %d, below gateway.replicas %d; set it to at least %d (equal turns autoscaling off)",
+			g.MaxReplicas, g.Replicas, max(g.Replicas, 1))
+	}
+	// The ceiling is nginx.MaxStreamsCeiling (the upstream connections of one pod share its
+	// ephemeral ports); spelled out here because spec does not import the renderer.
+	if g.MaxStreamsPerPod < 1 || g.MaxStreamsPerPod > 20000 {
+		p.add("gateway.maxStreamsPerPod", "is %d; use 1 to 20000 concurrent requests per pod (the default is measured, see docs/gateway.md)",
+			g.MaxStreamsPerPod)
+	}
 	if cfg.WebUI.Enabled {
 		p.quantity("webui.storageSize", cfg.WebUI.StorageSize, "1Gi")
 		p.oneOf("webui.defaultUserRole", cfg.WebUI.DefaultUserRole, webuiRoles)
+		if local, domain, ok := strings.Cut(cfg.WebUI.AdminEmail, "@"); !ok || local == "" || domain == "" || strings.ContainsAny(cfg.WebUI.AdminEmail, " \t\n") {
+			p.add("webui.adminEmail", "%q is not an email address; it is the first admin's login, e.g. \"admin@example.com\"", cfg.WebUI.AdminEmail)
+		}
+		if strings.TrimSpace(cfg.WebUI.AdminName) == "" {
+			p.add("webui.adminName", "is empty; it is the first admin's display name, e.g. \"Admin\"")
+		}
 	}
 	if cfg.Edge.Enabled && len(cfg.Edge.Hosts) == 0 {
 		p.add("edge.hosts", "is empty; use [\"*\"] or your DNS names")
 	}
+	validatePlatform(&p, cfg)
 	if len(p) > 0 {
 		return &ConfigError{Problems: p}
 	}
@@ -162,6 +183,16 @@ func validateModels(p *problems, cfg *Config) {
 	}
 }
 
+// extendedChannelNote explains why a created cluster cannot use EXTENDED:
+// pulumi-gcp v7.38.0's schema documents the channel values UNSPECIFIED,
+// RAPID, REGULAR and STABLE (ClusterReleaseChannel in its container
+// package). EXTENDED reached the Terraform provider with magic-modules PR
+// 11437 (August 2024, terraform-provider-google 6.x), which only pulumi-gcp
+// v8 bridges. An adopted cluster may be on any channel: it is not set then.
+const extendedChannelNote = `"EXTENDED" is not supported by the pinned pulumi-gcp v7.38.0, whose provider accepts only ` +
+	`UNSPECIFIED, RAPID, REGULAR and STABLE (EXTENDED arrived in terraform-provider-google 6.x, bridged by pulumi-gcp v8); ` +
+	`use RAPID, REGULAR or STABLE, or create the cluster on the Extended channel yourself and adopt it (gke.cluster.create: false)`
+
 func validateGKE(p *problems, cfg *Config) {
 	g := cfg.GKE
 	if g.Project == "" {
@@ -175,9 +206,16 @@ func validateGKE(p *problems, cfg *Config) {
 	}
 	if g.Cluster.Name == "" {
 		p.add("gke.cluster.name", "is required")
+	} else if errs := validation.IsDNS1035Label(g.Cluster.Name); len(errs) > 0 || len(g.Cluster.Name) > 40 {
+		// GKE's rule; the node service account and VPC are named after it.
+		p.add("gke.cluster.name", "%q is not a GKE cluster name; use up to 40 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen", g.Cluster.Name)
 	}
 	if g.Cluster.Create {
-		p.oneOf("gke.cluster.releaseChannel", g.Cluster.ReleaseChannel, gkeReleaseChannel)
+		if g.Cluster.ReleaseChannel == "EXTENDED" {
+			p.add("gke.cluster.releaseChannel", "%s", extendedChannelNote)
+		} else {
+			p.oneOf("gke.cluster.releaseChannel", g.Cluster.ReleaseChannel, gkeReleaseChannel)
+		}
 		if g.Cluster.SystemNodeCount < 1 {
 			p.add("gke.cluster.systemNodeCount", "is %d; the system pool needs at least 1 node", g.Cluster.SystemNodeCount)
 		}
@@ -192,6 +230,19 @@ func validateGKE(p *problems, cfg *Config) {
 		p.add("gke.gpuPool.acceleratorCount", "is %d; use the GPUs per node (1 or more)", pool.AcceleratorCount)
 	}
 	checkScaling(p, "gke.gpuPool", "minNodes", "maxNodes", "", pool.MinNodes, pool.MaxNodes, pool.MinNodes)
+	// The pool's zones: GKE applies the initial size per zone, so each must
+	// be real and counted once.
+	seenZones := map[string]int{}
+	for i, zone := range pool.NodeLocations {
+		at := fmt.Sprintf("gke.gpuPool.nodeLocations[%d]", i)
+		if g.Region != "" && !strings.HasPrefix(zone, g.Region+"-") {
+			p.add(at, "%q is not in region %q; list zones of the region that have %s, such as %q", zone, g.Region, pool.AcceleratorType, g.Region+"-a")
+		}
+		if j, dup := seenZones[zone]; dup {
+			p.add(at, "%q is already gke.gpuPool.nodeLocations[%d]; list each zone once", zone, j)
+		}
+		seenZones[zone] = i
+	}
 	if pool.DiskSizeGB < 50 {
 		p.add("gke.gpuPool.diskSizeGb", "is %d; use at least 50 (images are large)", pool.DiskSizeGB)
 	}
@@ -213,6 +264,14 @@ func validateEKS(p *problems, cfg *Config) {
 		if e.Cluster.SystemNodeCount < 1 {
 			p.add("eks.cluster.systemNodeCount", "is %d; the system node group needs at least 1 node", e.Cluster.SystemNodeCount)
 		}
+		checkVPCCIDR(p, e.Cluster.VPCCIDR)
+		checkPublicAccessCIDRs(p, e.Cluster.PublicAccessCIDRs)
+		if !eksVersion.MatchString(e.Cluster.Version) {
+			p.add("eks.cluster.version", "%q is not a Kubernetes minor version; use one EKS supports, e.g. \"1.36\"", e.Cluster.Version)
+		}
+	} else if len(e.Cluster.SubnetIDs) == 0 {
+		p.add("eks.cluster.subnetIds", "is required when adopting a cluster (create: false); list the private subnets (routed through NAT) the GPU nodes go in: "+
+			"the cluster's own subnets often include public ones, where nodes without public IPs never join")
 	}
 	ng := e.GPUNodeGroup
 	if len(ng.InstanceTypes) == 0 {
@@ -237,6 +296,43 @@ func validateEKS(p *problems, cfg *Config) {
 	}
 }
 
+// eksVersion is a Kubernetes minor version as EKS names them ("1.36").
+var eksVersion = regexp.MustCompile(`^1\.[0-9]+$`)
+
+// checkVPCCIDR: the created VPC's block is an IPv4 /16 (AWS allows /16 to
+// /28, and the component carves a /20 per subnet out of it), written as its
+// network address.
+func checkVPCCIDR(p *problems, cidr string) {
+	const key = "eks.cluster.vpcCidr"
+	prefix, err := netip.ParsePrefix(cidr)
+	switch {
+	case err != nil || !prefix.Addr().Is4():
+		p.add(key, "%q is not an IPv4 CIDR block; use a private /16 such as \"10.0.0.0/16\"", cidr)
+	case prefix.Bits() != 16:
+		p.add(key, "%q is a /%d; use a /16 (the largest VPC block AWS allows; the subnets are /20s carved out of it)", cidr, prefix.Bits())
+	case prefix.Masked() != prefix:
+		p.add(key, "%q has host bits set; use its network address %q", cidr, prefix.Masked().String())
+	}
+}
+
+// checkPublicAccessCIDRs: who may reach a created cluster's public API
+// endpoint. EKS takes IPv4 blocks written as network addresses.
+func checkPublicAccessCIDRs(p *problems, cidrs []string) {
+	if len(cidrs) == 0 {
+		p.add("eks.cluster.publicAccessCidrs", "is empty; list the IPv4 networks that run `pulumi up` and kubectl (e.g. [\"203.0.113.0/24\"]), or [\"0.0.0.0/0\"]: the program reaches the API through the public endpoint")
+	}
+	for i, cidr := range cidrs {
+		key := fmt.Sprintf("eks.cluster.publicAccessCidrs[%d]", i)
+		prefix, err := netip.ParsePrefix(cidr)
+		switch {
+		case err != nil || !prefix.Addr().Is4():
+			p.add(key, "%q is not an IPv4 CIDR block; write it like \"203.0.113.0/24\" (a single address is \"/32\")", cidr)
+		case prefix.Masked() != prefix:
+			p.add(key, "%q has host bits set; use %q", cidr, prefix.Masked().String())
+		}
+	}
+}
+
 // checkScaling enforces 0 <= min <= desired <= max and max >= 1.
 func checkScaling(p *problems, at, minKey, maxKey, desiredKey string, lo, hi, desired int) {
 	if lo < 0 {
@@ -255,6 +351,37 @@ func checkFit(p *problems, models []ModelSpec, perNode int, key string) {
 	for i, m := range models {
 		if perNode > 0 && m.GPURequestCount > perNode {
 			p.add(fmt.Sprintf("models[%d].gpuRequestCount", i), "is %d but a GPU node has %d (%s); use a bigger node type or fewer GPUs", m.GPURequestCount, perNode, key)
+		}
+	}
+}
+
+// validatePlatform checks what the add-ons need from each other and from the cluster.
+func validatePlatform(p *problems, cfg *Config) {
+	istio := cfg.Platform.Istio
+	p.oneOf("platform.istio.serviceType", istio.ServiceType, ingressServiceTypes)
+	// The edge is Istio objects (Gateway, VirtualService, PeerAuthentication): without Istio's
+	// CRDs the API server refuses them after everything else was created.
+	if cfg.Edge.Enabled && !istio.Enabled && !istio.Preinstalled {
+		p.add("edge.enabled", "needs Istio, but platform.istio.enabled is false; set platform.istio.enabled: true, "+
+			"or platform.istio.preinstalled: true if the cluster already runs Istio (CRDs, istiod and an ingress gateway labelled istio=ingressgateway), "+
+			"or edge.enabled: false")
+	}
+	if istio.Enabled && istio.Preinstalled {
+		p.add("platform.istio.preinstalled", "is true while platform.istio.enabled installs Istio too; set one of them")
+	}
+	// redis-ha's pods repel each other (required anti-affinity): three nodes at least.
+	argo := cfg.Platform.ArgoCD
+	if argo.Enabled && argo.HA {
+		const need = 3
+		key, nodes := "", 0
+		switch {
+		case cfg.Cloud == CloudGKE && cfg.GKE.Cluster.Create:
+			key, nodes = "gke.cluster.systemNodeCount", cfg.GKE.Cluster.SystemNodeCount*cfg.GKE.SystemPoolZones()
+		case cfg.Cloud == CloudEKS && cfg.EKS.Cluster.Create:
+			key, nodes = "eks.cluster.systemNodeCount", cfg.EKS.Cluster.SystemNodeCount
+		}
+		if key != "" && nodes < need {
+			p.add("platform.argocd.ha", "needs %d schedulable nodes (redis-ha's required anti-affinity) but %s gives %d; set %s: %d or platform.argocd.ha: false", need, key, nodes, key, need)
 		}
 	}
 }

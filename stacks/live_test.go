@@ -1,0 +1,108 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/versions"
+)
+
+// What a live cluster would hit with `pulumi up` (issue 20), per cloud: the ingress Service
+// type, the autoscalers and what they need, the image's driver needs, the first admin.
+
+type ingressView struct {
+	Values struct {
+		Autoscaling struct {
+			Enabled bool `json:"enabled"`
+		} `json:"autoscaling"`
+		Service struct {
+			Type string `json:"type"`
+		} `json:"service"`
+	} `json:"values"`
+}
+
+func ingressOf(t *testing.T, m *harness.Mocks) ingressView {
+	t.Helper()
+	return harness.View[ingressView](t, m.Find(t, helmReleaseType, "istio-ingressgateway"))
+}
+
+// TestDevStackComesUpWithoutALoadBalancer: the dev stack on kind gets a NodePort ingress
+// gateway and no autoscalers (no metrics-server there); GKE and EKS keep LoadBalancers and
+// autoscale, and only EKS gets metrics-server installed.
+func TestDevStackComesUpWithoutALoadBalancer(t *testing.T) {
+	for _, tc := range []struct {
+		stack, serviceType  string
+		autoscale, installs bool
+	}{
+		{"dev", "NodePort", false, false},
+		{"gke", "LoadBalancer", true, false},
+		{"eks", "LoadBalancer", true, true},
+	} {
+		t.Run(tc.stack, func(t *testing.T) {
+			m, _, err := run(t, harness.StackConfig(t, "../Pulumi."+tc.stack+".yaml"))
+			require.NoError(t, err)
+			in := ingressOf(t, m)
+			assert.Equal(t, tc.serviceType, in.Values.Service.Type)
+			assert.Equal(t, tc.autoscale, in.Values.Autoscaling.Enabled)
+			assert.Equal(t, tc.installs, m.Has(helmReleaseType, "metrics-server"))
+		})
+	}
+}
+
+// TestIngressServiceTypeOverrides: an existing cluster with a load balancer (MetalLB, a
+// cloud) says so, and one with metrics-server turns the autoscalers on.
+func TestIngressServiceTypeOverrides(t *testing.T) {
+	m, _, err := run(t, map[string]string{
+		"models":   `[{"huggingfaceId":"a/b","modelName":"m","gpuRequestCount":0}]`,
+		"platform": `{"istio":{"serviceType":"LoadBalancer"}}`,
+		"existing": `{"metricsServer":true}`,
+	})
+	require.NoError(t, err)
+	in := ingressOf(t, m)
+	assert.Equal(t, "LoadBalancer", in.Values.Service.Type)
+	assert.True(t, in.Values.Autoscaling.Enabled)
+}
+
+// TestGPUImageRunsOnTheCloudsDrivers: GKE's and the EKS AL2023 NVIDIA AMI's drivers are older
+// than 580, which vLLM's CUDA 13 build needs; the default is the CUDA 12.9 build.
+func TestGPUImageRunsOnTheCloudsDrivers(t *testing.T) {
+	require.True(t, strings.HasSuffix(versions.VLLMImage, "-cu129"), versions.VLLMImage)
+	for _, stack := range []string{"gke", "eks"} {
+		m, _, err := run(t, harness.StackConfig(t, "../Pulumi."+stack+".yaml"))
+		require.NoError(t, err)
+		for _, r := range m.ByType(statefulSetType) {
+			sts := harness.View[struct {
+				Spec struct {
+					Template struct {
+						Spec struct {
+							Containers []struct {
+								Image string `json:"image"`
+							} `json:"containers"`
+						} `json:"spec"`
+					} `json:"template"`
+				} `json:"spec"`
+			}](t, r)
+			assert.Equal(t, versions.VLLMImage, sts.Spec.Template.Spec.Containers[0].Image, "%s %s", stack, r.Name)
+		}
+	}
+}
+
+// TestWebUIAdminPasswordIsASecretOutput: the generated first-admin password is exported, as
+// a secret, and is what the cluster's Secret holds.
+func TestWebUIAdminPasswordIsASecretOutput(t *testing.T) {
+	m, out, err := run(t, map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","gpuRequestCount":0}]`})
+	require.NoError(t, err)
+	secret := m.Find(t, "kubernetes:core/v1:Secret", "webui-admin")
+	stored := harness.View[struct {
+		StringData map[string]string `json:"stringData"`
+	}](t, secret)
+	require.NotEmpty(t, stored.StringData["password"])
+	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(secret.Inputs))
+	got, isSecret := harness.Await(t, out.WebUIAdminPassword)
+	assert.Equal(t, stored.StringData["password"], got)
+	assert.True(t, isSecret)
+}

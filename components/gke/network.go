@@ -87,5 +87,27 @@ func newVPC(ctx *pulumi.Context, name, project, region, base string, opts ...pul
 	if err != nil {
 		return nil, err
 	}
+	// GKE opens only 443 and 10250 from the control plane to private nodes; Istio's sidecar
+	// injection and validation webhooks listen on istiod's 15017, so without this rule every
+	// pod creation in an injected namespace times out. A cluster without a masterIpv4CidrBlock
+	// uses Private Service Connect, whose control plane endpoint takes an address in the node
+	// subnet: that subnet is the source.
+	_, err = compute.NewFirewall(ctx, name+"-webhooks", &compute.FirewallArgs{
+		Name:         pulumi.String(base + "-webhooks"),
+		Project:      pulumi.String(project),
+		Network:      network.Name,
+		Direction:    pulumi.String("INGRESS"),
+		SourceRanges: pulumi.StringArray{pulumi.String(NodesCIDR)},
+		Allows: compute.FirewallAllowArray{&compute.FirewallAllowArgs{
+			Protocol: pulumi.String("tcp"), Ports: pulumi.StringArray{pulumi.String(IstioWebhookPort)},
+		}},
+		Description: pulumi.String("control plane to istiod's admission webhooks"),
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
 	return &vpc{Network: network, Subnetwork: subnet}, nil
 }
+
+// IstioWebhookPort is istiod's webhook port, which the control plane must reach.
+const IstioWebhookPort = "15017"

@@ -49,6 +49,7 @@ func TestDevStackComesUpWithoutALoadBalancer(t *testing.T) {
 			assert.Equal(t, tc.serviceType, in.Values.Service.Type)
 			assert.Equal(t, tc.autoscale, in.Values.Autoscaling.Enabled)
 			assert.Equal(t, tc.installs, m.Has(helmReleaseType, "metrics-server"))
+			assert.Equal(t, tc.autoscale, m.Has("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway"), "the gateway autoscales only with the metrics API")
 		})
 	}
 }

@@ -113,7 +113,12 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		served = append(served, mod.ServedName)
 	}
 
-	gwArgs := gateway.Args{Config: cfg.Gateway, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
+	gwConfig := cfg.Gateway
+	if !hasMetricsAPI(cfg) {
+		// An autoscaler without the metrics API never scales: fixed replicas, like Istio's.
+		gwConfig.MaxReplicas = gwConfig.Replicas
+	}
+	gwArgs := gateway.Args{Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
 	if secrets.NumAPIKeys > 0 {
 		gwArgs.APIKeys = secrets.GatewayAPIKeys
 	}

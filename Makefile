@@ -3,7 +3,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test deps tools render lint fuzz bench bench-gateway build
+.PHONY: test deps tools render lint fuzz bench bench-gateway build fresh-check
 
 ## test: install the test dependencies and build the tools if missing, then run every test
 test: deps tools
@@ -37,6 +37,10 @@ fuzz:
 ## bench: the whole program under mocks with 1, 10 and 100 models
 bench:
 	$(GO) test -run '^$$' -bench BenchmarkProgram -benchtime 10x ./stacks/
+
+## fresh-check: the README's two commands in a fresh clone with an empty module cache
+fresh-check:
+	scripts/fresh-check.sh render test
 
 ## bench-gateway: gateway vs bare nginx vs direct on loopback
 bench-gateway: deps

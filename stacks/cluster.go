@@ -32,7 +32,13 @@ type cluster struct {
 // provisioned: the provider writes YAML to render.dir instead.
 func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster, error) {
 	c := &cluster{nodeSelector: modelNodeSelector(cfg)}
-	args := &kubernetes.ProviderArgs{}
+	args := &kubernetes.ProviderArgs{
+		// Without it the provider replaces a ConfigMap whose data changes, and the gateway
+		// Deployment that mounts it by name is replaced with it: every gateway pod deleted at
+		// once when a model is added or removed. Updated in place, the config checksum on the
+		// pod template rolls the pods one at a time instead.
+		EnableConfigMapMutable: pulumi.Bool(true),
+	}
 	switch {
 	case cfg.Render.Dir != "":
 		// No kubeconfig: the provider refuses both at once.

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -106,4 +107,17 @@ func TestWebUIAdminPasswordIsASecretOutput(t *testing.T) {
 	got, isSecret := harness.Await(t, out.WebUIAdminPassword)
 	assert.Equal(t, stored.StringData["password"], got)
 	assert.True(t, isSecret)
+}
+
+// TestConfigMapsUpdateInPlace: the real API server showed that removing a model replaced the
+// gateway's ConfigMap (the provider treats ConfigMap data as immutable by default) and, through
+// its name, the gateway Deployment: every gateway pod at once. The provider updates them in
+// place, on every cloud.
+func TestConfigMapsUpdateInPlace(t *testing.T) {
+	for _, stack := range []string{"dev", "gke", "eks"} {
+		m, _, err := run(t, harness.StackConfig(t, "../Pulumi."+stack+".yaml"))
+		require.NoError(t, err)
+		p := harness.Plain(m.Find(t, k8sProviderType, "cluster").Inputs)
+		assert.Equal(t, "true", fmt.Sprint(p["enableConfigMapMutable"]), stack)
+	}
 }

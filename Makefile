@@ -9,7 +9,8 @@ FUZZTIME ?= 60s
 test: deps tools
 	$(GO) test -count=1 ./...
 
-## tools: bin/pulumi and bin/pulumi-resource-kubernetes (rebuilt only when tools/ changes)
+## tools: bin/pulumi, bin/pulumi-resource-kubernetes, bin/kube-apiserver, bin/kube-controller-manager
+## and bin/etcd (rebuilt only when tools/ or the script changes)
 tools:
 	scripts/build-tools.sh
 

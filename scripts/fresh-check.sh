@@ -8,22 +8,30 @@
 #   scripts/fresh-check.sh ci         CI=true bash .ci/run           (what CI runs)
 #   scripts/fresh-check.sh render     only make render
 #
-# The Go build cache stays warm (GOCACHE is left alone), so this takes minutes rather than the
-# cold build's half hour; the module downloads (about 1.5 GB) are real. The clone and the module
-# cache are removed afterwards unless KEEP=1. Each step's wall time is printed.
+# The Go build cache stays warm (GOCACHE is left alone). Go keys compiled packages by their source
+# directory, so the clone and the module cache live at one fixed place, FRESH_DIR (default
+# $TMPDIR/llm-platform-fresh), emptied first: the first check compiles everything once (about as
+# long as a cold build), later ones reuse those packages and take minutes; the module downloads
+# (about 1.5 GB) are always real. FRESH_DIR is removed afterwards unless KEEP=1. Each step's wall
+# time is printed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(render test)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/llm-platform-fresh.XXXXXX")
+tmp=${FRESH_DIR:-${TMPDIR:-/tmp}/llm-platform-fresh}
+wipe() {
+	# The module cache is read-only by design; make it removable first.
+	chmod -R u+w "$tmp" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+wipe
+mkdir -p "$tmp"
 cleanup() {
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "fresh-check: kept $tmp"
 	else
-		# The module cache is read-only by design; make it removable first.
-		chmod -R u+w "$tmp" 2>/dev/null || true
-		rm -rf "$tmp"
+		wipe
 	fi
 }
 trap cleanup EXIT

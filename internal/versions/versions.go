@@ -58,3 +58,11 @@ const IstioModule = "istio.io/istio@v0.0.0-20260826214018-9739e10eb9d7"
 // policy is components/eks/lbcontroller_iam_policy.json, docs/install/iam_policy.json
 // at kubernetes-sigs/aws-load-balancer-controller v3.5.0: bump them together.
 var AWSLoadBalancerController = Chart{Repo: "https://aws.github.io/eks-charts", Name: "aws-load-balancer-controller", Version: "3.5.0"}
+
+// ArgoCDModule is the Argo CD Go module whose Application CRD
+// (manifests/crds/application-crd.yaml) the end-to-end tests install into a
+// real API server. The argo-cd chart above (10.9.x) deploys Argo CD v3.5;
+// v3.5.7 is the newest v3.5 release the module proxy serves. Only the zip is
+// read (`go mod download`), never built: the module is not in go.mod. Bump it
+// with the chart.
+const ArgoCDModule = "github.com/argoproj/argo-cd/v3@v3.5.7"

@@ -306,11 +306,11 @@ func assertModelsFit(t *testing.T, m *harness.Mocks, config map[string]string, p
 	t.Helper()
 	cfg, err := spec.Parse(config)
 	require.NoError(t, err)
-	require.NoError(t, spec.Validate(&cfg), "derives each model's Kubernetes name")
+	require.NoError(t, spec.Validate(&cfg))
 	require.NotEmpty(t, cfg.Models)
 	total := 0
 	for _, model := range cfg.Models {
-		sts := modelStatefulSet(t, m, model.KubeName)
+		sts := modelStatefulSet(t, m, spec.KubeName(model))
 		limit := sts.Spec.Template.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]
 		assert.Equal(t, int64(model.GPURequestCount), limit.Value(), "%s requests gpuRequestCount GPUs", model.ModelName)
 		assert.LessOrEqual(t, model.GPURequestCount, perNode,

@@ -97,14 +97,17 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
-		mod, err := model.New(ctx, m.KubeName, model.Args{
-			Spec:          m,
-			Image:         cfg.VLLM.Image,
-			CPUImage:      cfg.VLLM.CPUImage,
-			Namespace:     cfg.Namespace,
-			NodeSelector:  c.nodeSelector,
-			HFTokenSecret: hfToken,
-		}, app...)
+		args := model.Args{
+			Spec:         m,
+			Image:        pulumi.String(cfg.VLLM.Image),
+			CPUImage:     pulumi.String(cfg.VLLM.CPUImage),
+			Namespace:    cfg.Namespace,
+			NodeSelector: pulumi.ToStringMap(c.nodeSelector),
+		}
+		if hfToken != nil {
+			args.HFTokenSecret = hfToken.Metadata.Name().Elem()
+		}
+		mod, err := model.New(ctx, spec.KubeName(m), args, app...)
 		if err != nil {
 			return nil, err
 		}
@@ -216,7 +219,7 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 			Host: gw.Host, Port: gateway.Port, TargetPort: gateway.ContainerPort,
 			Pods: kube.Selector("llm-gateway", gateway.Name),
 		},
-		Models:           map[string]string{"app.kubernetes.io/name": "vllm", "app.kubernetes.io/component": "model"},
+		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/harness"
 )
 
@@ -55,7 +56,7 @@ func TestStackFiles(t *testing.T) {
 			m, out, err := run(t, config)
 			require.NoError(t, err)
 
-			assert.Equal(t, tc.models, count(m, "llm-platform:model:Model"))
+			assert.Equal(t, tc.models, count(m, model.Type))
 			assert.Equal(t, 1, count(m, "llm-platform:platform:Platform"))
 			assert.Equal(t, 1, count(m, "llm-platform:gateway:Gateway"))
 			assert.Equal(t, 1, count(m, "llm-platform:webui:WebUI"))
@@ -70,7 +71,7 @@ func TestStackFiles(t *testing.T) {
 			// nginx resolves the model Services' names at start: the
 			// gateway's pods come after the Services exist.
 			gw := m.Find(t, "kubernetes:apps/v1:Deployment", "gateway")
-			for _, mod := range m.ByType("llm-platform:model:Model") {
+			for _, mod := range m.ByType(model.Type) {
 				svc := m.Find(t, "kubernetes:core/v1:Service", mod.Name)
 				assert.Contains(t, gw.DependsOn, svc.URN, "gateway waits for %s's Service", mod.Name)
 			}

@@ -56,10 +56,14 @@ func deploy(t testing.TB, models []spec.ModelSpec, withToken bool) (*harness.Moc
 			}
 		}
 		for _, s := range models {
-			mod, err := model.New(ctx, s.KubeName, model.Args{
-				Spec: s, Image: gpuImage, CPUImage: cpuImage, Namespace: "llm",
-				NodeSelector: gpuNodes, HFTokenSecret: secret,
-			})
+			args := model.Args{
+				Spec: s, Image: pulumi.String(gpuImage), CPUImage: pulumi.String(cpuImage), Namespace: "llm",
+				NodeSelector: pulumi.ToStringMap(gpuNodes),
+			}
+			if secret != nil {
+				args.HFTokenSecret = secret.Metadata.Name().Elem()
+			}
+			mod, err := model.New(ctx, spec.KubeName(s), args)
 			if err != nil {
 				return err
 			}
@@ -300,7 +304,7 @@ func TestTutorialModelList(t *testing.T) {
 
 func TestEveryChildHasTheModelAsParent(t *testing.T) {
 	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"a/b","modelName":"m","replicas":3}]`), false)
-	comp := m.Find(t, "llm-platform:model:Model", "m")
+	comp := m.Find(t, model.Type, "m")
 	children := m.Children(comp)
 	var types []string
 	for _, c := range children {

@@ -3,6 +3,8 @@
 // Only package stacks reads it from Pulumi; components take their parts.
 package spec
 
+import "github.com/llm-platform/llm-platform/components/model"
+
 // Config is the whole stack configuration. Each field is one top-level Pulumi
 // config key in the llm-platform namespace (`llm-platform:<json name>`);
 // Pulumi.yaml documents every key with its type and default.
@@ -28,30 +30,9 @@ const (
 	CloudEKS      = "eks"
 )
 
-// ModelSpec is one served model. The first five fields are the original
-// tutorial's values.yaml model entry, spelled the same so it pastes in.
-type ModelSpec struct {
-	HuggingfaceID   string `json:"huggingfaceId"`
-	ModelName       string `json:"modelName"`
-	GPURequestCount int    `json:"gpuRequestCount"`
-	Replicas        int    `json:"replicas"`
-	PVCSize         string `json:"pvcSize"`
-
-	MaxModelLen          int      `json:"maxModelLen"`
-	GPUMemoryUtilization float64  `json:"gpuMemoryUtilization"`
-	Dtype                string   `json:"dtype"`
-	ExtraArgs            []string `json:"extraArgs"`
-	TrustRemoteCode      bool     `json:"trustRemoteCode"`
-	StorageClass         string   `json:"storageClass"`
-	CPU                  string   `json:"cpu"`
-	Memory               string   `json:"memory"`
-	ShmSize              string   `json:"shmSize"`
-	StartupTimeoutSecs   int      `json:"startupTimeoutSeconds"`
-
-	// KubeName is derived from ModelName by naming.KubeName during Validate;
-	// it is not read from config.
-	KubeName string `json:"-"`
-}
+// ModelSpec is one served model (the model component's own Spec; its JSON names are the
+// config keys). Its Kubernetes name is derived by KubeName.
+type ModelSpec = model.Spec
 
 // ExistingConfig deploys into a cluster that already exists, reached through
 // a kubeconfig (the current context unless told otherwise).

@@ -3,8 +3,6 @@ package spec
 import (
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -167,12 +165,4 @@ func deriveModelDefaults(m *ModelSpec) {
 			m.ShmSize = fmt.Sprintf("%dGi", shmGiPerGPU*gpus)
 		}
 	}
-}
-
-// MemoryLimit is the model container's memory limit: its memory request plus
-// /dev/shm, because a memory-backed emptyDir is charged to the pod's memory.
-func (m ModelSpec) MemoryLimit() resource.Quantity {
-	q := resource.MustParse(m.Memory)
-	q.Add(resource.MustParse(m.ShmSize))
-	return q
 }

@@ -121,7 +121,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		// An autoscaler without the metrics API never scales: fixed replicas, like Istio's.
 		gwConfig.MaxReplicas = gwConfig.Replicas
 	}
-	gwArgs := gateway.Args{Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
+	gwArgs := gateway.Args{Name: gateway.DefaultName, Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
 	if secrets.NumAPIKeys > 0 {
 		gwArgs.APIKeys = secrets.GatewayAPIKeys
 	}
@@ -217,7 +217,7 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		IngressNamespace: platform.IngressNamespace,
 		Gateway: edge.Backend{
 			Host: gw.Host, Port: gateway.Port, TargetPort: gateway.ContainerPort,
-			Pods: kube.Selector("llm-gateway", gateway.Name),
+			Pods: gw.Selector,
 		},
 		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/harness"
 )
@@ -58,7 +59,7 @@ func TestStackFiles(t *testing.T) {
 
 			assert.Equal(t, tc.models, count(m, model.Type))
 			assert.Equal(t, 1, count(m, "llm-platform:platform:Platform"))
-			assert.Equal(t, 1, count(m, "llm-platform:gateway:Gateway"))
+			assert.Equal(t, 1, count(m, gateway.Type))
 			assert.Equal(t, 1, count(m, "llm-platform:webui:WebUI"))
 			assert.Equal(t, 1, count(m, "llm-platform:edge:Edge"))
 			assert.Equal(t, 1, count(m, "pulumi:providers:kubernetes"))

@@ -36,7 +36,7 @@ func deployWith(t *testing.T, cfg spec.GatewayConfig, rs []nginx.Route, keys pul
 	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
 		var err error
 		g, err = gateway.New(ctx, "gateway", gateway.Args{
-			Config: cfg, Namespace: "llm", Routes: rs, APIKeys: keys,
+			Name: gateway.DefaultName, Config: cfg, Namespace: "llm", Routes: rs, APIKeys: keys,
 		})
 		return err
 	})

@@ -3,7 +3,10 @@
 // Only package stacks reads it from Pulumi; components take their parts.
 package spec
 
-import "github.com/llm-platform/llm-platform/components/model"
+import (
+	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/model"
+)
 
 // Config is the whole stack configuration. Each field is one top-level Pulumi
 // config key in the llm-platform namespace (`llm-platform:<json name>`);
@@ -209,19 +212,9 @@ type VLLMConfig struct {
 	CPUImage string `json:"cpuImage"`
 }
 
-// GatewayConfig tunes the OpenResty router in front of the models.
-type GatewayConfig struct {
-	Image    string `json:"image"`
-	Replicas int    `json:"replicas"`
-	// MaxReplicas is the autoscaler's ceiling (CPU-based); Replicas is its floor. Equal to
-	// Replicas turns autoscaling off.
-	MaxReplicas    int    `json:"maxReplicas"`
-	MaxBodySize    string `json:"maxBodySize"`
-	TimeoutSeconds int    `json:"timeoutSeconds"`
-	// MaxStreamsPerPod is the concurrent requests one gateway pod accepts; past it the pod
-	// answers 503 server_overloaded with Retry-After. nginx's connection settings derive from it.
-	MaxStreamsPerPod int `json:"maxStreamsPerPod"`
-}
+// GatewayConfig tunes the OpenResty router in front of the models (the gateway component's
+// own Config; its JSON names are the config keys).
+type GatewayConfig = gateway.Config
 
 // WebUIConfig configures Open WebUI.
 type WebUIConfig struct {

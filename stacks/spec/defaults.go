@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 
+	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -77,7 +78,7 @@ func Defaults() Config {
 			Image:       versions.OpenRestyImage,
 			Replicas:    2,
 			MaxReplicas: 6,
-			MaxBodySize: "16Mi",
+			MaxBodySize: gateway.DefaultMaxBodySize,
 			// Generations stream for minutes: this is also the pods' graceful drain.
 			TimeoutSeconds: 900,
 			// Measured (docs/gateway.md, "Capacity"): what 2 workers and the pod's memory

@@ -61,7 +61,7 @@ const (
 // Suggested defaults for callers (the gateway component owns the defaulting step; Render
 // itself requires explicit values).
 const (
-	DefaultMaxBodySize  int64         = 32 << 20
+	DefaultMaxBodySize  int64         = 16 << 20
 	DefaultProxyTimeout time.Duration = 15 * time.Minute
 )
 

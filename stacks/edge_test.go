@@ -11,6 +11,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/llm-platform/llm-platform/components/edge"
+	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/harness"
 )
 
@@ -164,7 +165,7 @@ func TestEdgeTLS(t *testing.T) {
 func TestDisablingTheUIRemovesItAndItsRoute(t *testing.T) {
 	m, out, err := run(t, map[string]string{"models": twoModels, "webui": `{"enabled":false}`})
 	require.NoError(t, err)
-	assert.Empty(t, m.ByType("llm-platform:webui:WebUI"))
+	assert.Empty(t, m.ByType(webui.Type))
 	assert.False(t, m.Has(deployment, "webui"))
 	vs := customResource[edge.VirtualServiceSpec](t, m, virtualService, "edge")
 	require.Len(t, vs.Spec.HTTP, 1)

@@ -133,13 +133,14 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	var ui *webui.WebUI
 	if cfg.WebUI.Enabled {
 		uiArgs := webui.Args{
+			Name:         webui.DefaultName,
 			Config:       cfg.WebUI,
 			Namespace:    cfg.Namespace,
-			GatewayURL:   gw.URL,
-			DefaultModel: served[0],
+			GatewayURL:   pulumi.String(gw.URL),
+			DefaultModel: pulumi.String(served[0]),
 		}
 		if gw.KeysSecret != nil {
-			uiArgs.GatewayKeySecret, uiArgs.GatewayKeyKey = gw.KeysSecret, gateway.ClientKeyKey
+			uiArgs.GatewayKeySecret, uiArgs.GatewayKeyKey = gw.KeysSecret.Metadata.Name().Elem(), gateway.ClientKeyKey
 		}
 		if secrets.HasWebUIKey {
 			uiArgs.SecretKey = secrets.WebUISecretKey
@@ -226,7 +227,7 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 	if ui != nil {
 		args.WebUI = &edge.Backend{
 			Host: ui.Host, Port: webui.Port, TargetPort: webui.ContainerPort,
-			Pods: kube.Selector("open-webui", webui.Name),
+			Pods: ui.Selector,
 		}
 	}
 	return edge.New(ctx, "edge", args, opts...)

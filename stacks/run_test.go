@@ -11,6 +11,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/harness"
 )
 
@@ -60,7 +61,7 @@ func TestStackFiles(t *testing.T) {
 			assert.Equal(t, tc.models, count(m, model.Type))
 			assert.Equal(t, 1, count(m, "llm-platform:platform:Platform"))
 			assert.Equal(t, 1, count(m, gateway.Type))
-			assert.Equal(t, 1, count(m, "llm-platform:webui:WebUI"))
+			assert.Equal(t, 1, count(m, webui.Type))
 			assert.Equal(t, 1, count(m, "llm-platform:edge:Edge"))
 			assert.Equal(t, 1, count(m, "pulumi:providers:kubernetes"))
 			if tc.cloud != "" {

@@ -28,10 +28,11 @@ func deploy(t *testing.T, args webui.Args) (*harness.Mocks, *webui.WebUI) {
 
 func baseArgs() webui.Args {
 	return webui.Args{
+		Name:         webui.DefaultName,
 		Config:       spec.Defaults().WebUI,
 		Namespace:    "llm",
-		GatewayURL:   "http://llm-gateway.llm.svc.cluster.local/v1",
-		DefaultModel: "qwen3-8b",
+		GatewayURL:   pulumi.String("http://llm-gateway.llm.svc.cluster.local/v1"),
+		DefaultModel: pulumi.String("qwen3-8b"),
 	}
 }
 

@@ -6,6 +6,7 @@ package spec
 import (
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/webui"
 )
 
 // Config is the whole stack configuration. Each field is one top-level Pulumi
@@ -216,21 +217,8 @@ type VLLMConfig struct {
 // own Config; its JSON names are the config keys).
 type GatewayConfig = gateway.Config
 
-// WebUIConfig configures Open WebUI.
-type WebUIConfig struct {
-	Enabled         bool   `json:"enabled"`
-	Image           string `json:"image"`
-	StorageSize     string `json:"storageSize"`
-	StorageClass    string `json:"storageClass"`
-	EnableSignup    bool   `json:"enableSignup"`
-	DefaultUserRole string `json:"defaultUserRole"`
-	TimeoutSeconds  int    `json:"timeoutSeconds"`
-	// AdminEmail and AdminName are the first account, created at Open WebUI's first start
-	// with the password from the webuiAdminPassword secret (generated when unset). With
-	// sign-up off nobody could create it otherwise.
-	AdminEmail string `json:"adminEmail"`
-	AdminName  string `json:"adminName"`
-}
+// WebUIConfig configures Open WebUI (the webui component's own Config).
+type WebUIConfig = webui.Config
 
 // EdgeConfig exposes the API and the UI through the Istio ingress gateway.
 type EdgeConfig struct {

@@ -9,8 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llm-platform/llm-platform/components/edge"
+	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/harness"
 )
@@ -50,8 +54,8 @@ func TestStackFiles(t *testing.T) {
 		cloud  string // component type of the cloud step, "" for existing
 	}{
 		{"dev", 1, ""},
-		{"gke", 2, "llm-platform:gke:GKE"},
-		{"eks", 2, "llm-platform:eks:EKS"},
+		{"gke", 2, gke.Type},
+		{"eks", 2, eks.Type},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
 			config := harness.StackConfig(t, "../Pulumi."+tc.stack+".yaml")
@@ -59,10 +63,10 @@ func TestStackFiles(t *testing.T) {
 			require.NoError(t, err)
 
 			assert.Equal(t, tc.models, count(m, model.Type))
-			assert.Equal(t, 1, count(m, "llm-platform:platform:Platform"))
+			assert.Equal(t, 1, count(m, platform.Type))
 			assert.Equal(t, 1, count(m, gateway.Type))
 			assert.Equal(t, 1, count(m, webui.Type))
-			assert.Equal(t, 1, count(m, "llm-platform:edge:Edge"))
+			assert.Equal(t, 1, count(m, edge.Type))
 			assert.Equal(t, 1, count(m, "pulumi:providers:kubernetes"))
 			if tc.cloud != "" {
 				assert.Equal(t, 1, count(m, tc.cloud))

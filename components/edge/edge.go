@@ -12,8 +12,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// Type is the Edge component's type token.
+const Type = "llm-platform:index:Edge"
 
 // Name is the Istio Gateway's and VirtualService's name.
 const Name = "llm-platform"
@@ -30,7 +32,7 @@ type Backend struct {
 
 // Args are the edge's inputs.
 type Args struct {
-	Config    spec.EdgeConfig
+	Config    Config
 	Namespace string
 	// IngressSelector selects the ingress gateway pods; IngressNamespace is
 	// where they run.
@@ -120,7 +122,7 @@ type (
 // New declares the Gateway, VirtualService, PeerAuthentication and policies.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Edge, error) {
 	e := &Edge{}
-	if err := ctx.RegisterComponentResource("llm-platform:edge:Edge", name, e, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, e, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(e)

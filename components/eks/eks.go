@@ -21,8 +21,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// Type is the EKS component's type token.
+const Type = "llm-platform:index:EKS"
 
 // GPUNodeLabel is on every GPU node this component creates. It is the label
 // the NVIDIA device plugin chart's default affinity requires, and the one
@@ -46,7 +48,7 @@ var lbControllerPolicy string
 
 // Args are the EKS settings of the stack.
 type Args struct {
-	Config spec.EKSConfig
+	Config Config
 	// AWS are the stack's aws:* provider settings. The component's explicit
 	// provider (which pins the region) would otherwise drop them, and the
 	// kubeconfig's `aws eks get-token` needs the same identity.
@@ -101,7 +103,7 @@ const awsManaged = "arn:aws:iam::aws:policy/"
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*EKS, error) {
 	cfg := args.Config
 	e := &EKS{}
-	if err := ctx.RegisterComponentResource("llm-platform:eks:EKS", name, e, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, e, opts...); err != nil {
 		return nil, err
 	}
 	region, err := aws.NewProvider(ctx, name, providerArgs(cfg.Region, args.AWS), pulumi.Parent(e))
@@ -285,7 +287,7 @@ type vpcCNIConfig struct {
 	EnableNetworkPolicy string `json:"enableNetworkPolicy"`
 }
 
-func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child []pulumi.ResourceOption, invoke ...pulumi.InvokeOption) (*created, error) {
+func createCluster(ctx *pulumi.Context, name string, cfg Config, child []pulumi.ResourceOption, invoke ...pulumi.InvokeOption) (*created, error) {
 	zones := cfg.Cluster.AvailabilityZones
 	if len(zones) == 0 {
 		var err error
@@ -391,7 +393,7 @@ func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child [
 // Availability Zones (no Local or Wavelength Zones, which lack EKS and most
 // GPU types) that offer one of the GPU node group's instance types, in the
 // region's order.
-func gpuZones(ctx *pulumi.Context, cfg spec.EKSConfig, invoke ...pulumi.InvokeOption) ([]string, error) {
+func gpuZones(ctx *pulumi.Context, cfg Config, invoke ...pulumi.InvokeOption) ([]string, error) {
 	found, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 		State: pulumi.StringRef("available"),
 		Filters: []aws.GetAvailabilityZonesFilter{
@@ -430,7 +432,7 @@ type subnets struct {
 
 // network is a VPC with a public and a private subnet per zone, one NAT
 // gateway for the private subnets, and the tags load balancers look for.
-func network(ctx *pulumi.Context, name string, cfg spec.EKSConfig, zones []string, child []pulumi.ResourceOption) (*subnets, error) {
+func network(ctx *pulumi.Context, name string, cfg Config, zones []string, child []pulumi.ResourceOption) (*subnets, error) {
 	clusterTag := "kubernetes.io/cluster/" + cfg.Cluster.Name
 	block, err := netip.ParsePrefix(cfg.Cluster.VPCCIDR)
 	if err != nil || !block.Addr().Is4() || block.Bits() != 16 {

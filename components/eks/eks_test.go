@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	componentType   = "llm-platform:eks:EKS"
+	componentType   = eks.Type
 	providerType    = "pulumi:providers:aws"
 	vpcType         = "aws:ec2/vpc:Vpc"
 	subnetType      = "aws:ec2/subnet:Subnet"

@@ -14,8 +14,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// Type is the GKE component's type token.
+const Type = "llm-platform:index:GKE"
 
 // AcceleratorLabel is the label GKE puts on every GPU node, valued with the
 // accelerator type; models select on it.
@@ -25,7 +27,7 @@ var cloudPlatformScope = pulumi.StringArray{pulumi.String("https://www.googleapi
 
 // Args are the GKE settings of the stack.
 type Args struct {
-	Config spec.GKEConfig
+	Config Config
 }
 
 // GKE is the cluster and its GPU pool.
@@ -41,7 +43,7 @@ type GKE struct {
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*GKE, error) {
 	cfg := args.Config
 	g := &GKE{}
-	if err := ctx.RegisterComponentResource("llm-platform:gke:GKE", name, g, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, g, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)

@@ -18,7 +18,7 @@ import (
 const (
 	clusterType   = "gcp:container/cluster:Cluster"
 	nodePoolType  = "gcp:container/nodePool:NodePool"
-	componentType = "llm-platform:gke:GKE"
+	componentType = gke.Type
 	getCluster    = "gcp:container/getCluster:getCluster"
 	accountType   = "gcp:serviceaccount/account:Account"
 	iamMemberType = "gcp:projects/iAMMember:IAMMember"

@@ -25,8 +25,10 @@ import (
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/internal/versions"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// Type is the Platform component's type token.
+const Type = "llm-platform:index:Platform"
 
 // Fixed names other components rely on.
 const (
@@ -81,8 +83,8 @@ type Args struct {
 	Namespace string
 	// SidecarInjection labels the namespace for Istio's sidecar injector.
 	SidecarInjection bool
-	Istio            spec.IstioConfig
-	ArgoCD           spec.ArgoCDConfig
+	Istio            IstioConfig
+	ArgoCD           ArgoCDConfig
 	// DevicePlugin installs the NVIDIA device plugin (EKS only: GKE runs its own).
 	DevicePlugin bool
 	// GPUNodeSelector places the device plugin on GPU nodes.
@@ -122,7 +124,7 @@ type Platform struct {
 // New declares the namespace and the enabled add-ons.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Platform, error) {
 	p := &Platform{}
-	if err := ctx.RegisterComponentResource("llm-platform:platform:Platform", name, p, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, p, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(p)
@@ -336,7 +338,7 @@ type AppSource struct {
 	TargetRevision string `json:"targetRevision"`
 }
 
-func argoCD(ctx *pulumi.Context, name string, cfg spec.ArgoCDConfig, parent pulumi.ResourceOption) error {
+func argoCD(ctx *pulumi.Context, name string, cfg ArgoCDConfig, parent pulumi.ResourceOption) error {
 	var v argoValues
 	// Behind the mesh the server speaks plain HTTP; TLS ends at the edge.
 	v.Configs.Params = map[string]bool{"server.insecure": cfg.Insecure}

@@ -22,7 +22,7 @@ const (
 	releaseType     = "kubernetes:helm.sh/v3:Release"
 	applicationType = "kubernetes:argoproj.io/v1alpha1:Application"
 	namespaceType   = "kubernetes:core/v1:Namespace"
-	componentType   = "llm-platform:platform:Platform"
+	componentType   = platform.Type
 	// clusterProvider is the URN prefix of the provider the test program
 	// creates and hands to the component.
 	clusterProvider = "urn:pulumi:test::llm-platform::pulumi:providers:kubernetes::cluster::"

@@ -84,7 +84,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	var hfToken *corev1.Secret
 	if secrets.HasHFToken {
 		hfToken, err = corev1.NewSecret(ctx, "hf-token", &corev1.SecretArgs{
-			Metadata:   kube.Meta("hf-token", cfg.Namespace, kube.Labels("hf-token", "hf-token", "model")),
+			Metadata:   kube.Meta("hf-token", cfg.Namespace, kube.Labels("hf-token", "hf-token", "credentials")),
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.StringMap{model.HFTokenKey: secrets.HFToken},
 		}, app...)

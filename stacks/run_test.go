@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/eks"
@@ -126,6 +127,9 @@ func TestSecretsStaySecret(t *testing.T) {
 
 	hf := m.Find(t, "kubernetes:core/v1:Secret", "hf-token")
 	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(hf.Inputs))
+	// A credential, not a model: the render summary lists models by this label.
+	hfSecret := harness.View[corev1.Secret](t, hf)
+	assert.Equal(t, "credentials", hfSecret.Labels["app.kubernetes.io/component"])
 	keys := m.Find(t, "kubernetes:core/v1:Secret", "gateway-keys")
 	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(keys.Inputs))
 	harness.AssertOnlyInSecrets(t, m, token, key1, key2, uiKey)

@@ -163,3 +163,19 @@ func TestPlainTextSecretsAreRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "hfToken: is stored in plain text")
 	assert.Empty(t, m.Resources())
 }
+
+// TestMisspeltTopLevelKeysAreRefused: a typo in a top-level key of the project's namespace is
+// an error with a suggestion, like a typo in a nested key; other namespaces are not ours.
+func TestMisspeltTopLevelKeysAreRefused(t *testing.T) {
+	config := harness.StackConfig(t, "../Pulumi.dev.yaml")
+	config["gatway"] = `{"replicas": 3}`
+	config["modles"] = `[]`
+	_, _, err := run(t, config)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `gatway: unknown key; did you mean "gateway"?`)
+	assert.Contains(t, err.Error(), `modles: unknown key; did you mean "models"?`)
+
+	config = harness.StackConfig(t, "../Pulumi.dev.yaml")
+	_, _, err = run(t, config)
+	require.NoError(t, err, "every key the dev stack sets is known")
+}

@@ -169,7 +169,15 @@ func Run(t testing.TB, config map[string]string, secretKeys []string, program pu
 	for _, k := range secretKeys {
 		secret = append(secret, Project+":"+k)
 	}
-	err := pulumi.RunErr(program, pulumi.WithMocks(Project, "test", m), func(info *pulumi.RunInfo) {
+	// The CLI hands the program every config value in PULUMI_CONFIG too (the program checks
+	// for unknown keys there); do the same. Setenv also refuses parallel tests, which would
+	// share the variable.
+	encoded, err := json.Marshal(full)
+	if err != nil {
+		return m, err
+	}
+	t.Setenv(pulumi.EnvConfig, string(encoded))
+	err = pulumi.RunErr(program, pulumi.WithMocks(Project, "test", m), func(info *pulumi.RunInfo) {
 		info.Config, info.ConfigSecretKeys = full, secret
 	})
 	return m, err

@@ -153,3 +153,17 @@ func FuzzParseValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownTopLevelKeys(t *testing.T) {
+	err := UnknownTopLevelKeys("llm-platform", []string{
+		"llm-platform:gateway", "llm-platform:hfToken", "llm-platform:render",
+		"aws:region", "kubernetes:context", "other-project:gatway",
+	})
+	require.NoError(t, err, "known keys and other namespaces pass")
+
+	err = UnknownTopLevelKeys("llm-platform", []string{"llm-platform:Gateway", "llm-platform:webUI", "llm-platform:zzzzzz"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `Gateway: unknown key; did you mean "gateway"?`)
+	assert.Contains(t, err.Error(), `webUI: unknown key; did you mean "webui"?`)
+	assert.Contains(t, err.Error(), "zzzzzz: unknown key; check its spelling against Pulumi.yaml")
+}

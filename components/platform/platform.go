@@ -17,6 +17,9 @@
 package platform
 
 import (
+	"fmt"
+	"sync"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -107,6 +110,11 @@ type Args struct {
 	LBController *LBControllerArgs
 }
 
+// installsAddOns reports whether any cluster-wide add-on is on.
+func (a Args) installsAddOns() bool {
+	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil
+}
+
 // Platform is the installed add-ons.
 type Platform struct {
 	pulumi.ResourceState
@@ -121,8 +129,24 @@ type Platform struct {
 	IngressAddress pulumi.StringOutput
 }
 
+// installed records, per program (Pulumi context), the Platform that installs the
+// cluster-wide add-ons.
+var installed sync.Map // *pulumi.Context -> component name
+
 // New declares the namespace and the enabled add-ons.
+//
+// The cluster add-ons (Istio, Argo CD, the device plugin, metrics-server, the AWS Load
+// Balancer Controller) are singletons per cluster: their Helm releases have fixed names in
+// fixed namespaces (istio-system, argocd, kube-system) and install cluster-scoped CRDs and
+// webhooks. A program may declare one Platform with add-ons; a second one fails (declare it
+// with every add-on off, or Istio.Preinstalled, to get just its namespace). The namespace
+// itself is named by Args.Namespace, so any number of Platforms may create namespaces.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Platform, error) {
+	if args.installsAddOns() {
+		if first, loaded := installed.LoadOrStore(ctx, name); loaded {
+			return nil, fmt.Errorf("platform %q: the cluster add-ons (Istio, Argo CD, ...) are one per cluster, and platform %q already installs them; turn them off in this one", name, first)
+		}
+	}
 	p := &Platform{}
 	if err := ctx.RegisterComponentResource(Type, name, p, opts...); err != nil {
 		return nil, err

@@ -496,3 +496,22 @@ func TestNoLBControllerUnlessAsked(t *testing.T) {
 	m, _ := deploy(t, allOn())
 	assert.False(t, m.Has(releaseType, "aws-load-balancer-controller"))
 }
+
+// TestAddOnsAreOnePerCluster: a second Platform with add-ons fails clearly; one with every
+// add-on off only creates its namespace.
+func TestAddOnsAreOnePerCluster(t *testing.T) {
+	_, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+		args := platform.Args{Namespace: "team-a", Istio: platform.IstioConfig{Enabled: true, GatewayReplicas: 1}}
+		if _, err := platform.New(ctx, "first", args); err != nil {
+			return err
+		}
+		if _, err := platform.New(ctx, "namespace-only", platform.Args{Namespace: "team-b"}); err != nil {
+			return err
+		}
+		args.Namespace = "team-c"
+		_, err := platform.New(ctx, "second", args)
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `platform "second": the cluster add-ons (Istio, Argo CD, ...) are one per cluster, and platform "first" already installs them`)
+}

@@ -122,7 +122,7 @@ type (
 // New declares the Gateway, VirtualService, PeerAuthentication and policies.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Edge, error) {
 	e := &Edge{}
-	if err := ctx.RegisterComponentResource(Type, name, e, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, e, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(e)
@@ -301,4 +301,12 @@ func peer(pods map[string]string, namespace string) networkingv1.NetworkPolicyPe
 		}}
 	}
 	return p
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:edge:Edge"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

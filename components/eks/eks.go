@@ -103,7 +103,7 @@ const awsManaged = "arn:aws:iam::aws:policy/"
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*EKS, error) {
 	cfg := args.Config
 	e := &EKS{}
-	if err := ctx.RegisterComponentResource(Type, name, e, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, e, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	region, err := aws.NewProvider(ctx, name, providerArgs(cfg.Region, args.AWS), pulumi.Parent(e))
@@ -610,4 +610,12 @@ func lbControllerIdentity(ctx *pulumi.Context, name string, cluster pulumi.Strin
 		RoleARN:        r.role.Arn,
 		Ready:          []pulumi.Resource{assoc},
 	}, nil
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:eks:EKS"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -177,7 +177,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	g := &Gateway{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName)}
 	g.URL = fmt.Sprintf("http://%s/v1", g.Host)
-	if err := ctx.RegisterComponentResource(Type, name, g, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, g, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
@@ -368,4 +368,12 @@ func memoryLimit(maxBody resource.Quantity, maxStreams int) string {
 	}
 	limit.Add(*resource.NewQuantity(int64(maxStreams)*memoryPerStream, resource.BinarySI))
 	return limit.String()
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:gateway:Gateway"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -43,7 +43,7 @@ type GKE struct {
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*GKE, error) {
 	cfg := args.Config
 	g := &GKE{}
-	if err := ctx.RegisterComponentResource(Type, name, g, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, g, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
@@ -153,4 +153,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		})
 	})).(pulumi.StringOutput)
 	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"clusterName": g.ClusterName, "kubeconfig": g.Kubeconfig})
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:gke:GKE"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

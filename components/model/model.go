@@ -114,7 +114,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(objName, args.Namespace), Port),
 		Selector:   Selector(objName),
 	}
-	if err := ctx.RegisterComponentResource(Type, name, m, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, m, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(m)
@@ -312,4 +312,12 @@ func env(args Args) corev1.EnvVarArray {
 		})
 	}
 	return vars
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:model:Model"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

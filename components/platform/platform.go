@@ -148,7 +148,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 	p := &Platform{}
-	if err := ctx.RegisterComponentResource(Type, name, p, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, p, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(p)
@@ -414,4 +414,12 @@ func devicePlugin(ctx *pulumi.Context, name string, nodeSelector map[string]stri
 	}
 	_, err := release(ctx, "nvidia-device-plugin", versions.NVIDIADevicePlugin, DevicePluginNS, v, parent)
 	return err
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:platform:Platform"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

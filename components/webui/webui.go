@@ -100,7 +100,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	dataClaim, adminSecret := objName+dataSuffix, objName+adminSuffix
 	w := &WebUI{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName)}
-	if err := ctx.RegisterComponentResource(Type, name, w, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, w, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(w)
@@ -272,4 +272,12 @@ func randomKey() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:webui:WebUI"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -47,11 +47,11 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	if err := checkCapacity(ctx, cfg); err != nil {
 		return nil, err
 	}
-	c, err := newCluster(ctx, cfg)
+	c, lbController, err := newCluster(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	k8s := pulumi.Provider(c.provider)
+	k8s := pulumi.Provider(c.Provider)
 	rendering := cfg.Render.Dir != ""
 	if rendering {
 		ctx.Log.Warn("render.dir is set: writing manifests to "+cfg.Render.Dir+
@@ -67,14 +67,14 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		Istio:            istio,
 		ArgoCD:           argo,
 		DevicePlugin:     cfg.Cloud == spec.CloudEKS && cfg.Platform.DevicePlugin.Enabled && !rendering,
-		GPUNodeSelector:  c.nodeSelector,
+		GPUNodeSelector:  c.GPUNodeSelector,
 		// kind and bare metal have no load balancers; EKS has no metrics API of its own.
 		IngressServiceType: ingressServiceType(cfg),
 		Autoscaling:        hasMetricsAPI(cfg),
 		MetricsServer:      installsMetricsServer(cfg) && !rendering,
 		StreamSeconds:      cfg.Gateway.TimeoutSeconds,
 		// EKS only, and not in render mode (no cloud was provisioned).
-		LBController: c.lbController,
+		LBController: lbController,
 	}, k8s)
 	if err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 			Image:        pulumi.String(cfg.VLLM.Image),
 			CPUImage:     pulumi.String(cfg.VLLM.CPUImage),
 			Namespace:    cfg.Namespace,
-			NodeSelector: pulumi.ToStringMap(c.nodeSelector),
+			NodeSelector: pulumi.ToStringMap(c.GPUNodeSelector),
 		}
 		if hfToken != nil {
 			args.HFTokenSecret = hfToken.Metadata.Name().Elem()
@@ -153,7 +153,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		}
 	}
 
-	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.name, Kubeconfig: c.kubeconfig,
+	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
 		e, err := newEdge(ctx, cfg, gw, ui, plat.IngressAddress, app)
@@ -168,7 +168,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	ctx.Export("gatewayUrl", pulumi.String(out.GatewayURL))
 	ctx.Export("models", pulumi.ToStringArray(out.Models))
 	ctx.Export("clusterName", out.ClusterName)
-	if c.kubeconfig != (pulumi.StringOutput{}) {
+	if c.Kubeconfig != (pulumi.StringOutput{}) {
 		ctx.Export("kubeconfig", out.Kubeconfig)
 	}
 	if ui != nil {

@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -77,14 +79,35 @@ type AssumeRole struct {
 type EKS struct {
 	pulumi.ResourceState
 
-	ClusterName pulumi.StringOutput
+	ClusterName pulumi.StringOutput `pulumi:"clusterName"`
 	// Kubeconfig authenticates with `aws eks get-token`; it is secret.
-	Kubeconfig pulumi.StringOutput
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
 	// VpcID is the cluster's VPC: the created one, or the adopted cluster's.
-	VpcID pulumi.StringOutput
+	VpcID pulumi.StringOutput `pulumi:"vpcId"`
 	// LBController is the AWS Load Balancer Controller's identity; nil when
 	// eks.loadBalancerController is off.
 	LBController *LBControllerIdentity
+}
+
+// GPUNodeSelector selects the GPU node group's nodes.
+var GPUNodeSelector = map[string]string{GPUNodeLabel: "true"}
+
+// GPUTaint is the taint on the GPU node group's nodes.
+var GPUTaint = cluster.Taint{Key: "nvidia.com/gpu", Value: "true", Effect: "NoSchedule"}
+
+// Cluster declares the Kubernetes provider for this cluster, named name (outside the
+// component, so its URN does not depend on it), and returns the cluster as the application
+// layer takes it.
+func (e *EKS) Cluster(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*cluster.Cluster, error) {
+	taint := GPUTaint
+	c, err := cluster.New(ctx, name, cluster.Args{
+		Name: e.ClusterName, Kubeconfig: e.Kubeconfig, GPUNodeSelector: maps.Clone(GPUNodeSelector), GPUTaint: &taint,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.Kubeconfig = e.Kubeconfig
+	return c, nil
 }
 
 // LBControllerIdentity is what the controller's chart needs from AWS.
@@ -177,7 +200,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		UpdateConfig: &eks.NodeGroupUpdateConfigArgs{MaxUnavailable: pulumi.Int(1)},
 		Labels:       pulumi.ToStringMap(labels),
 		Taints: eks.NodeGroupTaintArray{&eks.NodeGroupTaintArgs{
-			Key: pulumi.String("nvidia.com/gpu"), Value: pulumi.String("true"), Effect: pulumi.String("NO_SCHEDULE"),
+			Key: pulumi.String(GPUTaint.Key), Value: pulumi.String(GPUTaint.Value), Effect: pulumi.String("NO_SCHEDULE"),
 		}},
 	}, append(child, pulumi.DependsOn(append(slices.Clone(clusterDeps), nodeRole.attachments...)),
 		// The cluster autoscaler owns the current size after creation.

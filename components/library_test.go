@@ -19,7 +19,7 @@ import (
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
 
 const namespace = "team-a"
@@ -36,7 +36,7 @@ func modelSpec(hf, served string) model.Spec {
 func TestTwoModelsAndTwoGatewaysInOneNamespace(t *testing.T) {
 	var models []*model.Model
 	var gateways []*gateway.Gateway
-	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		for _, s := range []struct{ name, hf, served string }{
 			{"chat", "Qwen/Qwen3-0.6B", "qwen3-0.6b"},
 			{"embed", "BAAI/bge-small-en-v1.5", "bge-small"},
@@ -83,7 +83,7 @@ func TestTwoModelsAndTwoGatewaysInOneNamespace(t *testing.T) {
 			continue
 		}
 		kubeObjects++
-		plain := harness.Plain(r.Inputs)
+		plain := pulumimock.Plain(r.Inputs)
 		meta, _ := plain["metadata"].(map[string]any)
 		require.NotNil(t, meta, "%s has metadata", r.URN)
 		ns, _ := meta["namespace"].(string)

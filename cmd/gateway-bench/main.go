@@ -121,7 +121,26 @@ type target struct {
 	pid  int    // nginx master (0 for the backend itself)
 }
 
+// validate refuses settings the measurement cannot use (a zero -rounds would divide the
+// duration by zero).
+func (c config) validate() error {
+	var errs []error
+	if c.rounds < 1 {
+		errs = append(errs, fmt.Errorf("-rounds %d: must be at least 1", c.rounds))
+	}
+	if c.conns < 1 {
+		errs = append(errs, fmt.Errorf("-c %d: must be at least 1", c.conns))
+	}
+	if c.duration <= 0 {
+		errs = append(errs, fmt.Errorf("-duration %v: must be positive", c.duration))
+	}
+	return errors.Join(errs...)
+}
+
 func run(cfg config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	if _, err := os.Stat(cfg.nginxBin); err != nil {
 		return fmt.Errorf("nginx not found (%v): apt-get install -y nginx libnginx-mod-http-lua lua-cjson", err)
 	}

@@ -463,7 +463,7 @@ func startGateway(cfg config, dir, backendAddr string) (target, func(), error) {
 	for i, m := range models {
 		routes[i] = nginx.Route{Name: m, Upstream: backendAddr}
 	}
-	files, err := nginx.Render(nginx.Params{
+	files, err := nginx.Generate(nginx.Params{
 		Routes:       routes,
 		Listen:       listen,
 		MaxBodySize:  nginx.DefaultMaxBodySize,

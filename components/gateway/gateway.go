@@ -166,7 +166,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.APIKeys != nil {
 		params.APIKeysEnv = apiKeysEnv
 	}
-	files, err := nginx.Render(params)
+	files, err := nginx.Generate(params)
 	if err != nil {
 		return nil, err
 	}

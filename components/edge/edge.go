@@ -22,41 +22,41 @@ const Name = "llm-platform"
 
 // Backend is a Service the edge routes to and the pods behind it.
 type Backend struct {
-	Host string // cluster DNS name of the Service
-	Port int    // Service port
+	Host string `pulumi:"host"` // cluster DNS name of the Service
+	Port int    `pulumi:"port"` // Service port
 	// TargetPort is the pods' port, for NetworkPolicies.
-	TargetPort int
+	TargetPort int `pulumi:"targetPort"`
 	// Pods selects the backend's pods.
-	Pods map[string]string
+	Pods map[string]string `pulumi:"pods"`
 }
 
 // Args are the edge's inputs.
 type Args struct {
-	Config    Config
-	Namespace string
+	Config    Config `pulumi:"config"`
+	Namespace string `pulumi:"namespace"`
 	// IngressSelector selects the ingress gateway pods; IngressNamespace is
 	// where they run.
-	IngressSelector  map[string]string
-	IngressNamespace string
-	Gateway          Backend
+	IngressSelector  map[string]string `pulumi:"ingressSelector"`
+	IngressNamespace string            `pulumi:"ingressNamespace"`
+	Gateway          Backend           `pulumi:"gateway"`
 	// WebUI is nil when the UI is disabled: no "/" route then.
-	WebUI *Backend
+	WebUI *Backend `pulumi:"webui,optional"`
 	// Models selects every model pod; ModelPort is vLLM's port.
-	Models    map[string]string
-	ModelPort int
+	Models    map[string]string `pulumi:"models"`
+	ModelPort int               `pulumi:"modelPort"`
 	// UITimeout bounds UI requests; the API has none (streams run long).
-	UITimeoutSeconds int
+	UITimeoutSeconds int `pulumi:"uiTimeoutSeconds"`
 	// IngressAddress is the ingress load balancer's address ("" while
 	// unknown); it names the platform when every host is a wildcard.
-	IngressAddress pulumi.StringInput
+	IngressAddress pulumi.StringInput `pulumi:"ingressAddress,optional"`
 }
 
 // Edge is the public entry point.
 type Edge struct {
 	pulumi.ResourceState
 	// APIBaseURL and WebUIURL are the public URLs (WebUIURL is "" without UI).
-	APIBaseURL pulumi.StringOutput
-	WebUIURL   pulumi.StringOutput
+	APIBaseURL pulumi.StringOutput `pulumi:"apiBaseUrl"`
+	WebUIURL   pulumi.StringOutput `pulumi:"webUiUrl"`
 }
 
 // Istio networking.istio.io/v1 specs: just the fields we set.

@@ -50,29 +50,29 @@ var lbControllerPolicy string
 
 // Args are the EKS settings of the stack.
 type Args struct {
-	Config Config
+	Config Config `pulumi:"config"`
 	// AWS are the stack's aws:* provider settings. The component's explicit
 	// provider (which pins the region) would otherwise drop them, and the
 	// kubeconfig's `aws eks get-token` needs the same identity.
-	AWS AWSSettings
+	AWS AWSSettings `pulumi:"aws"`
 }
 
 // AWSSettings are the parts of the stack's `aws:` config the component
 // passes on; zero values are left to the AWS SDK's own chain.
 type AWSSettings struct {
-	Profile                string
-	AssumeRole             *AssumeRole
-	DefaultTags            map[string]string
-	SharedCredentialsFiles []string
-	SharedConfigFiles      []string
+	Profile                string            `pulumi:"profile,optional"`
+	AssumeRole             *AssumeRole       `pulumi:"assumeRole,optional"`
+	DefaultTags            map[string]string `pulumi:"defaultTags,optional"`
+	SharedCredentialsFiles []string          `pulumi:"sharedCredentialsFiles,optional"`
+	SharedConfigFiles      []string          `pulumi:"sharedConfigFiles,optional"`
 }
 
 // AssumeRole is `aws:assumeRole`: the role every AWS call runs as.
 type AssumeRole struct {
-	RoleARN     string
-	ExternalID  string
-	SessionName string
-	Duration    string
+	RoleARN     string `pulumi:"roleArn"`
+	ExternalID  string `pulumi:"externalId,optional"`
+	SessionName string `pulumi:"sessionName,optional"`
+	Duration    string `pulumi:"duration,optional"`
 }
 
 // EKS is the cluster and its GPU node group.

@@ -28,7 +28,7 @@ var cloudPlatformScope = pulumi.StringArray{pulumi.String("https://www.googleapi
 
 // Args are the GKE settings of the stack.
 type Args struct {
-	Config Config
+	Config Config `pulumi:"config"`
 }
 
 // GKE is the cluster and its GPU pool.

@@ -83,31 +83,31 @@ const ingressDrainMargin = 30
 // Args configure the add-ons. Disabled add-ons declare nothing.
 type Args struct {
 	// Namespace is the application namespace, created here.
-	Namespace string
+	Namespace string `pulumi:"namespace"`
 	// SidecarInjection labels the namespace for Istio's sidecar injector.
-	SidecarInjection bool
-	Istio            IstioConfig
-	ArgoCD           ArgoCDConfig
+	SidecarInjection bool         `pulumi:"sidecarInjection,optional"`
+	Istio            IstioConfig  `pulumi:"istio"`
+	ArgoCD           ArgoCDConfig `pulumi:"argocd"`
 	// DevicePlugin installs the NVIDIA device plugin (EKS only: GKE runs its own).
-	DevicePlugin bool
+	DevicePlugin bool `pulumi:"devicePlugin,optional"`
 	// GPUNodeSelector places the device plugin on GPU nodes.
-	GPUNodeSelector map[string]string
+	GPUNodeSelector map[string]string `pulumi:"gpuNodeSelector,optional"`
 	// IngressServiceType is the ingress gateway Service's type: LoadBalancer where the cloud
 	// provides load balancers, NodePort (or ClusterIP) where none would ever answer (kind,
 	// minikube, bare metal), since Helm waits for a LoadBalancer's address.
-	IngressServiceType string
+	IngressServiceType string `pulumi:"ingressServiceType"`
 	// Autoscaling turns on istiod's and the ingress gateway's HorizontalPodAutoscalers. They
 	// need the metrics API (metrics-server); without it they would never scale, so the
 	// replicas are fixed instead.
-	Autoscaling bool
+	Autoscaling bool `pulumi:"autoscaling,optional"`
 	// MetricsServer installs metrics-server (clusters that lack one: EKS).
-	MetricsServer bool
+	MetricsServer bool `pulumi:"metricsServer,optional"`
 	// StreamSeconds is the longest request the ingress gateway carries (a generation's
 	// whole stream); a gateway pod being removed drains its connections that long.
-	StreamSeconds int
+	StreamSeconds int `pulumi:"streamSeconds"`
 	// LBController installs the AWS Load Balancer Controller before the
 	// ingress gateway (EKS); nil installs nothing.
-	LBController *LBControllerArgs
+	LBController *LBControllerArgs `pulumi:"lbController,optional"`
 }
 
 // installsAddOns reports whether any cluster-wide add-on is on.
@@ -126,7 +126,7 @@ type Platform struct {
 	Ready []pulumi.Resource
 	// IngressAddress is the ingress gateway's load balancer IP or host
 	// name: "" until the cloud assigns one, or when Istio is not installed.
-	IngressAddress pulumi.StringOutput
+	IngressAddress pulumi.StringOutput `pulumi:"ingressAddress"`
 }
 
 // installed records, per program (Pulumi context), the Platform that installs the
@@ -200,7 +200,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 	}
-	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"namespace": ns.Metadata.Name()})
+	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"namespace": ns.Metadata.Name(), "ingressAddress": p.IngressAddress})
 }
 
 func release(ctx *pulumi.Context, name string, chart versions.Chart, namespace string, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {

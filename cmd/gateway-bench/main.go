@@ -116,7 +116,17 @@ type target struct {
 	name string
 	addr string // host:port
 	pid  int    // nginx master (0 for the backend itself)
+
+	// What was measured: the throughput rounds, the 1-connection rounds (nil without -c1),
+	// and the first streamed event's delays.
+	loaded, single *result
+	ttfb           []time.Duration
 }
+
+// targets are the three measured servers; every round visits them in this order.
+type targets struct{ direct, bare, gateway *target }
+
+func (t targets) all() []*target { return []*target{t.direct, t.bare, t.gateway} }
 
 // validate refuses settings the measurement cannot use (a zero -rounds would divide the
 // duration by zero).
@@ -172,10 +182,10 @@ func run(cfg config) error {
 		return err
 	}
 	defer stopGW()
-	targets := []target{{name: "direct", addr: be.addr}, bare, gw}
+	ts := targets{direct: &target{name: "direct", addr: be.addr}, bare: &bare, gateway: &gw}
 
 	// Every target must answer the benchmark request correctly before anything is measured.
-	for _, t := range targets {
+	for _, t := range ts.all() {
 		if err := check(t.addr); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
@@ -188,86 +198,80 @@ func run(cfg config) error {
 		len(chatBody), len(completion))
 
 	// Throughput: alternating rounds with many connections.
-	for _, t := range targets {
+	for _, t := range ts.all() {
 		if _, err := load(t.addr, cfg.conns, cfg.warmup); err != nil {
 			return fmt.Errorf("warm-up %s: %w", t.name, err)
 		}
-	}
-	loaded := make([]*result, len(targets))
-	for i := range loaded {
-		loaded[i] = &result{}
+		t.loaded = &result{}
 	}
 	per := cfg.duration / time.Duration(cfg.rounds)
 	var roundRatios []float64 // gateway/bare per round: neighbours in time see the same background load
 	for r := 0; r < cfg.rounds; r++ {
-		var rps [3]float64
-		for i, t := range targets {
+		rps := map[*target]float64{}
+		for _, t := range ts.all() {
 			before := cpuTicks(t.pid)
 			res, err := load(t.addr, cfg.conns, per)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
 			res.cpuTicks = cpuTicks(t.pid) - before
-			rps[i] = res.rps()
-			loaded[i].merge(res)
+			rps[t] = res.rps()
+			t.loaded.merge(res)
 		}
-		roundRatios = append(roundRatios, rps[2]/rps[1])
+		roundRatios = append(roundRatios, rps[ts.gateway]/rps[ts.bare])
 	}
 	fmt.Printf("throughput, %d connections, %v per target (%d rounds of %v):\n", cfg.conns, cfg.duration, cfg.rounds, per)
-	printTable(targets, loaded)
+	printTable(ts, func(t *target) *result { return t.loaded })
 
-	var single []*result
 	if cfg.c1Duration > 0 {
-		single = make([]*result, len(targets))
-		for i := range single {
-			single[i] = &result{}
+		for _, t := range ts.all() {
+			t.single = &result{}
 		}
 		per1 := cfg.c1Duration / time.Duration(cfg.rounds)
 		for r := 0; r < cfg.rounds; r++ {
-			for i, t := range targets {
+			for _, t := range ts.all() {
 				before := cpuTicks(t.pid)
 				res, err := load(t.addr, 1, per1)
 				if err != nil {
 					return fmt.Errorf("%s: %w", t.name, err)
 				}
 				res.cpuTicks = cpuTicks(t.pid) - before
-				single[i].merge(res)
+				t.single.merge(res)
 			}
 		}
 		fmt.Printf("\nunloaded latency, 1 connection, %v per target:\n", cfg.c1Duration)
-		printTable(targets, single)
+		printTable(ts, func(t *target) *result { return t.single })
 	}
 
 	// Streaming: delay from the backend flushing the first event to the client reading it.
-	ttfb := make([][]time.Duration, len(targets))
 	for r := 0; r < cfg.rounds; r++ {
-		for i, t := range targets {
+		for _, t := range ts.all() {
 			n := max(1, cfg.streams/cfg.rounds)
 			for j := 0; j < n; j++ {
 				d, err := streamOnce(t.addr, be)
 				if err != nil {
 					return fmt.Errorf("stream through %s: %w", t.name, err)
 				}
-				ttfb[i] = append(ttfb[i], d)
+				t.ttfb = append(t.ttfb, d)
 			}
 		}
 	}
-	fmt.Printf("\nstreamed response, first event: backend flush -> client receipt (%d streams per target):\n", len(ttfb[0]))
+	fmt.Printf("\nstreamed response, first event: backend flush -> client receipt (%d streams per target):\n", len(ts.direct.ttfb))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tp50\tp90\tp99\tmax\t")
-	for i, t := range targets {
-		s := ttfb[i]
+	for _, t := range ts.all() {
+		s := t.ttfb
 		slices.Sort(s)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", t.name, ms(pct(s, 50)), ms(pct(s, 90)), ms(pct(s, 99)), ms(s[len(s)-1]))
 	}
 	_ = tw.Flush()
 
 	// Ratios against the targets.
-	bareR, gwR := loaded[1], loaded[2]
+	bareR, gwR := ts.bare.loaded, ts.gateway.loaded
 	ratio := gwR.rps() / bareR.rps()
 	fmt.Printf("\nratios (gateway vs bare nginx; targets in brackets):\n")
 	fmt.Printf("  throughput gateway/bare:            %.2fx  [>= 0.85x] %s   (bare/direct %.2fx, gateway/direct %.2fx)\n",
-		ratio, verdict(ratio >= 0.85), bareR.rps()/loaded[0].rps(), gwR.rps()/loaded[0].rps())
+		ratio, verdict(ratio >= 0.85), bareR.rps()/ts.direct.loaded.rps(), gwR.rps()/ts.direct.loaded.rps())
 	sortedRatios := slices.Clone(roundRatios)
 	slices.Sort(sortedRatios)
 	var rs []string
@@ -280,17 +284,17 @@ func run(cfg config) error {
 		g := float64(gwR.cpuTicks) * 1e6 / clockTicksPerSecond / float64(gwR.requests)
 		fmt.Printf("  nginx CPU per request:              bare %.1f µs, gateway %.1f µs (+%.1f µs for Lua routing, %.2fx)\n", b, g, g-b, g/b)
 	}
-	if single != nil {
-		d50 := single[2].pct(50) - single[1].pct(50)
-		d99 := single[2].pct(99) - single[1].pct(99)
+	if ts.gateway.single != nil {
+		d50 := ts.gateway.single.pct(50) - ts.bare.single.pct(50)
+		d99 := ts.gateway.single.pct(99) - ts.bare.single.pct(99)
 		fmt.Printf("  added latency, 1 connection:        p50 %s, p99 %s  [p50 < 1 ms] %s\n", signed(d50), signed(d99), verdict(d50 < time.Millisecond))
 	}
 	d50 := gwR.pct(50) - bareR.pct(50)
 	d99 := gwR.pct(99) - bareR.pct(99)
 	fmt.Printf("  added latency, %d connections:      p50 %s, p99 %s  (under saturation: mostly queueing, see throughput)\n", cfg.conns, signed(d50), signed(d99))
-	gwT, bareT := pct(ttfb[2], 50), pct(ttfb[1], 50)
+	gwT, bareT := pct(ts.gateway.ttfb, 50), pct(ts.bare.ttfb, 50)
 	fmt.Printf("  first streamed event, gateway:      p50 %s, p99 %s after the backend sent it  [< 5 ms] %s   (bare p50 %s, delta %s)\n",
-		ms(gwT), ms(pct(ttfb[2], 99)), verdict(pct(ttfb[2], 99) < 5*time.Millisecond), ms(bareT), signed(gwT-bareT))
+		ms(gwT), ms(pct(ts.gateway.ttfb, 99)), verdict(pct(ts.gateway.ttfb, 99) < 5*time.Millisecond), ms(bareT), signed(gwT-bareT))
 	fmt.Printf("load average at end: %s\n", loadavg())
 	return nil
 }

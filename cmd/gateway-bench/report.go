@@ -45,11 +45,12 @@ func nginxVersion(bin string) string {
 // ---------------------------------------------------------------------------------------
 // Output
 
-func printTable(targets []target, res []*result) {
+// printTable prints one row per target of the result that of picks.
+func printTable(ts targets, of func(*target) *result) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\trequests\treq/s\tp50\tp90\tp99\terrors\tnginx CPU/req\t")
-	for i, t := range targets {
-		r := res[i]
+	for _, t := range ts.all() {
+		r := of(t)
 		cpu := "-"
 		if t.pid != 0 && r.requests > 0 {
 			cpu = fmt.Sprintf("%.1f µs", float64(r.cpuTicks)*1e6/clockTicksPerSecond/float64(r.requests))

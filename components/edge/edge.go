@@ -6,6 +6,7 @@ package edge
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
@@ -13,6 +14,14 @@ import (
 
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
+
+// perNamespace records the Edge of each namespace, per program (Pulumi context).
+var perNamespace sync.Map // namespaceKey -> component name
+
+type namespaceKey struct {
+	ctx       *pulumi.Context
+	namespace string
+}
 
 // Type is the Edge component's type token.
 const Type = "llm-platform:index:Edge"
@@ -120,7 +129,15 @@ type (
 )
 
 // New declares the Gateway, VirtualService, PeerAuthentication and policies.
+//
+// An Edge is one per namespace: its mutual-TLS policy and NetworkPolicies govern the whole
+// namespace and its objects have fixed names (the Istio Gateway and VirtualService
+// "llm-platform", the policy "default", the NetworkPolicies "allow-*"). A second Edge in the
+// same namespace fails; put a second platform in a namespace of its own.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Edge, error) {
+	if first, loaded := perNamespace.LoadOrStore(namespaceKey{ctx, args.Namespace}, name); loaded {
+		return nil, fmt.Errorf("edge %q: namespace %q already has edge %q; an edge governs its whole namespace, so give each its own namespace", name, args.Namespace, first)
+	}
 	e := &Edge{}
 	if err := ctx.RegisterComponentResource(Type, name, e, withFormerType(opts)...); err != nil {
 		return nil, err

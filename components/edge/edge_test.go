@@ -81,3 +81,29 @@ func TestAPIRouteHasNoTimeoutField(t *testing.T) {
 	assert.NotContains(t, api, "timeout", "no timeout field: leaving it out disables the route timeout")
 	assert.Equal(t, "300s", ui["timeout"])
 }
+
+// TestOneEdgePerNamespace: an edge governs its whole namespace (mutual TLS, NetworkPolicies,
+// fixed object names), so a second one in the same namespace fails clearly; another namespace
+// is fine.
+func TestOneEdgePerNamespace(t *testing.T) {
+	args := func(ns string) edge.Args {
+		return edge.Args{
+			Config: spec.Defaults().Edge, Namespace: ns,
+			IngressSelector: map[string]string{"istio": "ingressgateway"}, IngressNamespace: "istio-ingress",
+			Gateway: edge.Backend{Host: "gw." + ns + ".svc.cluster.local", Port: 80, TargetPort: 8080, Pods: map[string]string{"app": "gw"}},
+			Models:  map[string]string{"app": "vllm"}, ModelPort: 8000, UITimeoutSeconds: 300,
+		}
+	}
+	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		if _, err := edge.New(ctx, "edge-a", args("team-a")); err != nil {
+			return err
+		}
+		if _, err := edge.New(ctx, "edge-b", args("team-b")); err != nil {
+			return err
+		}
+		_, err := edge.New(ctx, "edge-a2", args("team-a"))
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `edge "edge-a2": namespace "team-a" already has edge "edge-a"`)
+}

@@ -18,7 +18,8 @@ tools:
 render: tools
 	$(GO) run ./cmd/render -stack dev
 
-## deps: nginx + Lua + cjson + shellcheck from Debian (idempotent)
+## deps: nginx + Lua + cjson + shellcheck from Debian: when one is missing, prints which and why,
+##   then installs them with apt-get (root or sudo); when all are there it installs nothing and needs no root
 deps:
 	scripts/install-test-deps.sh
 

@@ -6,6 +6,13 @@
 set -euo pipefail
 
 packages=(nginx libnginx-mod-http-lua lua-cjson shellcheck)
+# Why each package is needed, printed before anything is installed.
+declare -A why=(
+	[nginx]="runs the rendered gateway config in the gateway tests"
+	[libnginx-mod-http-lua]="the Lua module the gateway's router runs in"
+	[lua-cjson]="JSON for the gateway's Lua router"
+	[shellcheck]="actionlint checks the workflows' shell scripts with it (make lint)"
+)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,7 +24,10 @@ fi
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-echo "install-test-deps: installing ${missing[*]}"
+echo "install-test-deps: installing OS packages with apt-get${sudo:+ (through sudo)}:"
+for p in "${missing[@]}"; do
+	echo "  $p: ${why[$p]}"
+done
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

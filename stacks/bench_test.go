@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/components/model"
 )
 
 // BenchmarkProgram runs the whole program under mocks with N models. The
@@ -29,7 +31,7 @@ func BenchmarkProgram(b *testing.B) {
 			for b.Loop() {
 				m, _, err := run(b, config, "hfToken")
 				require.NoError(b, err)
-				require.Len(b, m.ByType("llm-platform:model:Model"), n)
+				require.Len(b, m.ByType(model.Type), n)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n)/1e6, "ms/model")
 		})

@@ -15,7 +15,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -51,7 +51,7 @@ var clusterCreating = []string{
 
 // adoptLookups answers every lookup the cloud components make: the zones of
 // a new EKS VPC and the clusters that adopt mode finds.
-func adoptLookups() *harness.Mocks {
+func adoptLookups() *pulumimock.Mocks {
 	m := cloudLookups()
 	m.CallResults[gkeLookup] = resource.NewPropertyMapFromMap(map[string]any{
 		"name":        "shared-gpu",
@@ -71,14 +71,14 @@ func adoptLookups() *harness.Mocks {
 	return m
 }
 
-func runCloud(t *testing.T, config map[string]string) (*harness.Mocks, *Outputs) {
+func runCloud(t *testing.T, config map[string]string) (*pulumimock.Mocks, *Outputs) {
 	t.Helper()
 	var out *Outputs
-	m, err := harness.Run(t, config, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		var err error
 		out, err = Program(ctx)
 		return err
-	}, adoptLookups())
+	}, pulumimock.WithConfig(config), pulumimock.WithRecorder(adoptLookups()))
 	require.NoError(t, err)
 	return m, out
 }
@@ -135,7 +135,7 @@ func TestGKEAdopt(t *testing.T) {
 	kubeconfig := assertSecretKubeconfig(t, m, out)
 	assert.Contains(t, kubeconfig, "server: https://"+adoptedGKEEndpoint)
 	assert.Contains(t, kubeconfig, "gke-gcloud-auth-plugin")
-	name, _ := harness.Await(t, out.ClusterName)
+	name, _ := pulumimock.Await(t, out.ClusterName)
 	assert.Equal(t, "shared-gpu", name)
 
 	assertGPUModelsLandOnTheGKEPool(t, m)
@@ -206,7 +206,7 @@ func TestExistingCluster(t *testing.T) {
 	p := inputsOf(m.Find(t, k8sProviderType, "cluster"))
 	assert.Equal(t, "kind-llm", p["context"])
 	assert.Equal(t, "/home/me/.kube/lab", p["kubeconfig"])
-	name, _ := harness.Await(t, out.ClusterName)
+	name, _ := pulumimock.Await(t, out.ClusterName)
 	assert.Equal(t, "kind-llm", name)
 
 	gpu := modelStatefulSet(t, m, "qwen3-8b")
@@ -221,7 +221,7 @@ func TestExistingClusterCurrentContext(t *testing.T) {
 	p := inputsOf(m.Find(t, k8sProviderType, "cluster"))
 	assert.NotContains(t, p, "context", "the current context")
 	assert.NotContains(t, p, "kubeconfig", "the default kubeconfig")
-	name, _ := harness.Await(t, out.ClusterName)
+	name, _ := pulumimock.Await(t, out.ClusterName)
 	assert.Equal(t, "current-context", name)
 	assert.Empty(t, modelStatefulSet(t, m, "qwen3-8b").Spec.Template.Spec.NodeSelector, "no node selector unless configured")
 }
@@ -255,7 +255,7 @@ var gpusPerEC2Instance = map[string]int{
 // size fits on one node of the GPU pool they declare.
 func TestStackFilesCreateClustersSizedForTheirModels(t *testing.T) {
 	t.Run("gke", func(t *testing.T) {
-		config := harness.StackConfig(t, "../Pulumi.gke.yaml")
+		config := pulumimock.StackConfig(t, "../Pulumi.gke.yaml")
 		m, _ := runCloud(t, config)
 		require.Len(t, m.ByType(gkeClusterType), 1, "the stack file creates its cluster")
 		assert.NotContains(t, m.Calls(), gkeLookup)
@@ -272,7 +272,7 @@ func TestStackFilesCreateClustersSizedForTheirModels(t *testing.T) {
 		assertModelsFit(t, m, config, accel.Count, pool.Autoscaling.TotalMaxNodeCount)
 	})
 	t.Run("eks", func(t *testing.T) {
-		config := harness.StackConfig(t, "../Pulumi.eks.yaml")
+		config := pulumimock.StackConfig(t, "../Pulumi.eks.yaml")
 		m, _ := runCloud(t, config)
 		require.Len(t, m.ByType(eksClusterType), 1, "the stack file creates its cluster")
 		assert.NotContains(t, m.Calls(), eksLookup)
@@ -280,7 +280,7 @@ func TestStackFilesCreateClustersSizedForTheirModels(t *testing.T) {
 		cfg, err := spec.Parse(config)
 		require.NoError(t, err)
 		ng := cfg.EKS.GPUNodeGroup
-		group := harness.View[struct {
+		group := pulumimock.View[struct {
 			InstanceTypes []string `json:"instanceTypes"`
 			ScalingConfig struct {
 				MaxSize int `json:"maxSize"`
@@ -302,15 +302,15 @@ func TestStackFilesCreateClustersSizedForTheirModels(t *testing.T) {
 
 // assertModelsFit: each model's GPU request fits on one node, and all
 // replicas together fit in the pool at its maximum size.
-func assertModelsFit(t *testing.T, m *harness.Mocks, config map[string]string, perNode, maxNodes int) {
+func assertModelsFit(t *testing.T, m *pulumimock.Mocks, config map[string]string, perNode, maxNodes int) {
 	t.Helper()
 	cfg, err := spec.Parse(config)
 	require.NoError(t, err)
-	require.NoError(t, spec.Validate(&cfg), "derives each model's Kubernetes name")
+	require.NoError(t, spec.Validate(&cfg))
 	require.NotEmpty(t, cfg.Models)
 	total := 0
 	for _, model := range cfg.Models {
-		sts := modelStatefulSet(t, m, model.KubeName)
+		sts := modelStatefulSet(t, m, spec.KubeName(model))
 		limit := sts.Spec.Template.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]
 		assert.Equal(t, int64(model.GPURequestCount), limit.Value(), "%s requests gpuRequestCount GPUs", model.ModelName)
 		assert.LessOrEqual(t, model.GPURequestCount, perNode,
@@ -322,12 +322,12 @@ func assertModelsFit(t *testing.T, m *harness.Mocks, config map[string]string, p
 
 // assertSecretKubeconfig: the kubeconfig is a secret output and reaches the
 // Kubernetes provider as a secret. It returns the kubeconfig.
-func assertSecretKubeconfig(t *testing.T, m *harness.Mocks, out *Outputs) string {
+func assertSecretKubeconfig(t *testing.T, m *pulumimock.Mocks, out *Outputs) string {
 	t.Helper()
-	value, secret := harness.Await(t, out.Kubeconfig)
+	value, secret := pulumimock.Await(t, out.Kubeconfig)
 	assert.True(t, secret, "the kubeconfig output is secret")
 	p := m.Find(t, k8sProviderType, "cluster")
-	assert.Contains(t, harness.SecretPaths(p.Inputs), "kubeconfig", "the provider's kubeconfig stays secret")
+	assert.Contains(t, pulumimock.SecretPaths(p.Inputs), "kubeconfig", "the provider's kubeconfig stays secret")
 	assert.Equal(t, value, inputsOf(p)["kubeconfig"], "the provider uses the cloud's kubeconfig")
 	s, _ := value.(string)
 	require.NotEmpty(t, s)
@@ -364,15 +364,15 @@ func (c cloudTaint) kube() corev1.Taint {
 	return corev1.Taint{Key: c.Key, Value: c.Value, Effect: effects[c.Effect]}
 }
 
-func decodePool(t *testing.T, m *harness.Mocks) gkePool {
+func decodePool(t *testing.T, m *pulumimock.Mocks) gkePool {
 	t.Helper()
-	return harness.View[gkePool](t, m.Find(t, gkeNodePoolType, "gke-gpu"))
+	return pulumimock.View[gkePool](t, m.Find(t, gkeNodePoolType, "gke-gpu"))
 }
 
 // assertGPUModelsLandOnTheGKEPool: GKE labels GPU nodes with their
 // accelerator type; the GPU model selects exactly that and tolerates the
 // pool's taint. The CPU model goes anywhere.
-func assertGPUModelsLandOnTheGKEPool(t *testing.T, m *harness.Mocks) {
+func assertGPUModelsLandOnTheGKEPool(t *testing.T, m *pulumimock.Mocks) {
 	t.Helper()
 	pool := decodePool(t, m)
 	require.Len(t, pool.NodeConfig.GuestAccelerators, 1)
@@ -385,7 +385,7 @@ func assertGPUModelsLandOnTheGKEPool(t *testing.T, m *harness.Mocks) {
 
 // assertGPUModelsLandOnTheEKSNodeGroup: the GPU model selects a label the
 // GPU node group carries and tolerates its taint.
-func assertGPUModelsLandOnTheEKSNodeGroup(t *testing.T, m *harness.Mocks) {
+func assertGPUModelsLandOnTheEKSNodeGroup(t *testing.T, m *pulumimock.Mocks) {
 	t.Helper()
 	group := eksGPUGroup(t, m)
 	pod := modelStatefulSet(t, m, "qwen3-8b").Spec.Template.Spec
@@ -400,16 +400,16 @@ type eksGroup struct {
 	Taints []cloudTaint      `json:"taints"`
 }
 
-func eksGPUGroup(t *testing.T, m *harness.Mocks) eksGroup {
+func eksGPUGroup(t *testing.T, m *pulumimock.Mocks) eksGroup {
 	t.Helper()
-	return harness.View[eksGroup](t, m.Find(t, eksNodeGroupType, "eks-gpu"))
+	return pulumimock.View[eksGroup](t, m.Find(t, eksNodeGroupType, "eks-gpu"))
 }
 
 // assertEKSStorageAndDevicePlugin: EKS gets a default gp3 class (the EBS CSI
 // driver's) so cache claims bind, and the NVIDIA device plugin on the GPU nodes.
-func assertEKSStorageAndDevicePlugin(t *testing.T, m *harness.Mocks) {
+func assertEKSStorageAndDevicePlugin(t *testing.T, m *pulumimock.Mocks) {
 	t.Helper()
-	sc := harness.Decode[storagev1.StorageClass](t, m, storageClassType, "gp3")
+	sc := pulumimock.Decode[storagev1.StorageClass](t, m, storageClassType, "gp3")
 	assert.Equal(t, "gp3", sc.Name)
 	assert.Equal(t, "ebs.csi.aws.com", sc.Provisioner)
 	assert.Equal(t, "true", sc.Annotations["storageclass.kubernetes.io/is-default-class"], "claims without a class use it")
@@ -420,7 +420,7 @@ func assertEKSStorageAndDevicePlugin(t *testing.T, m *harness.Mocks) {
 	assert.Equal(t, "aws-ebs-csi-driver", inputsOf(m.Find(t, "aws:eks/addon:Addon", "eks-ebs-csi"))["addonName"])
 
 	plugin := m.Find(t, helmReleaseType, "nvidia-device-plugin")
-	rel := harness.View[struct {
+	rel := pulumimock.View[struct {
 		Chart  string `json:"chart"`
 		Values struct {
 			NodeSelector map[string]string   `json:"nodeSelector"`
@@ -454,7 +454,7 @@ func assertTolerates(t *testing.T, tolerations []corev1.Toleration, taints []clo
 	}
 }
 
-func assertNothingClusterCreating(t *testing.T, m *harness.Mocks) {
+func assertNothingClusterCreating(t *testing.T, m *pulumimock.Mocks) {
 	t.Helper()
 	for _, typ := range clusterCreating {
 		assert.Empty(t, resourceNames(m.ByType(typ)), "no %s", typ)
@@ -464,7 +464,7 @@ func assertNothingClusterCreating(t *testing.T, m *harness.Mocks) {
 	assert.False(t, m.Has("aws:iam/role:Role", "eks-cluster"), "no EKS cluster role")
 }
 
-func assertNoneOf(t *testing.T, m *harness.Mocks, prefix string) {
+func assertNoneOf(t *testing.T, m *pulumimock.Mocks, prefix string) {
 	t.Helper()
 	for _, r := range m.Resources() {
 		assert.False(t, strings.HasPrefix(r.Type, prefix) || r.Type == "pulumi:providers:"+strings.TrimSuffix(prefix, ":"),
@@ -472,14 +472,14 @@ func assertNoneOf(t *testing.T, m *harness.Mocks, prefix string) {
 	}
 }
 
-func modelStatefulSet(t *testing.T, m *harness.Mocks, name string) appsv1.StatefulSet {
+func modelStatefulSet(t *testing.T, m *pulumimock.Mocks, name string) appsv1.StatefulSet {
 	t.Helper()
-	return harness.Decode[appsv1.StatefulSet](t, m, statefulSetType, name)
+	return pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSetType, name)
 }
 
-func inputsOf(r harness.Resource) map[string]any { return harness.Plain(r.Inputs) }
+func inputsOf(r pulumimock.Resource) map[string]any { return pulumimock.Plain(r.Inputs) }
 
-func resourceNames(rs []harness.Resource) []string {
+func resourceNames(rs []pulumimock.Resource) []string {
 	out := []string{}
 	for _, r := range rs {
 		out = append(out, r.Name)
@@ -549,13 +549,13 @@ func TestEKSLBController(t *testing.T) {
 		{"created", eksConfig(`{"name":"llm-eks"}`), "eks-id"},
 		{"adopted, on", map[string]string{"cloud": "eks", "models": cloudModels,
 			"eks": `{"region":"us-west-2","loadBalancerController":true,"podIdentityAgent":true,"cluster":` + adoptedEKS + `}`}, "vpc-0shared"},
-		{"stack file", harness.StackConfig(t, "../Pulumi.eks.yaml"), "eks-id"},
+		{"stack file", pulumimock.StackConfig(t, "../Pulumi.eks.yaml"), "eks-id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, out := runCloud(t, tc.config)
-			name, _ := harness.Await(t, out.ClusterName)
+			name, _ := pulumimock.Await(t, out.ClusterName)
 			r := m.Find(t, helmReleaseType, "aws-load-balancer-controller")
-			rel := harness.View[struct {
+			rel := pulumimock.View[struct {
 				Namespace string   `json:"namespace"`
 				Values    lbValues `json:"values"`
 			}](t, r)
@@ -590,12 +590,12 @@ func TestEKSLBController(t *testing.T) {
 
 // runWithAWSConfig runs the program with project config plus provider
 // config keys (aws:*), as the engine hands both to programs.
-func runWithAWSConfig(t *testing.T, config, aws map[string]string) (*harness.Mocks, *Outputs, error) {
+func runWithAWSConfig(t *testing.T, config, aws map[string]string) (*pulumimock.Mocks, *Outputs, error) {
 	t.Helper()
 	m := adoptLookups()
 	full := map[string]string{}
 	for k, v := range config {
-		full[harness.Project+":"+k] = v
+		full[pulumimock.Project+":"+k] = v
 	}
 	for k, v := range aws {
 		full["aws:"+k] = v
@@ -605,7 +605,7 @@ func runWithAWSConfig(t *testing.T, config, aws map[string]string) (*harness.Moc
 		var err error
 		out, err = Program(ctx)
 		return err
-	}, pulumi.WithMocks(harness.Project, "test", m), func(info *pulumi.RunInfo) { info.Config = full })
+	}, pulumi.WithMocks(pulumimock.Project, "test", m), func(info *pulumi.RunInfo) { info.Config = full })
 	return m, out, err
 }
 
@@ -639,7 +639,7 @@ func TestEKSStackAWSConfig(t *testing.T) {
 	kubeconfig := assertSecretKubeconfig(t, m, out)
 	assert.Equal(t, []string{"eks", "get-token", "--cluster-name", "llm-eks", "--region", "us-west-2", "--output", "json",
 		"--profile", "ml-prod", "--role-arn", "arn:aws:iam::111122223333:role/deployer"}, execArgs(t, kubeconfig))
-	lb := harness.View[struct {
+	lb := pulumimock.View[struct {
 		Values struct {
 			DefaultTags map[string]string `json:"defaultTags"`
 		} `json:"values"`
@@ -663,7 +663,7 @@ func TestEKSStackAWSConfig(t *testing.T) {
 func TestGKECreateHardening(t *testing.T) {
 	// Enough system nodes for the platform's pods whatever the sizing rule says.
 	m, _ := runCloud(t, gkeConfig(`{"name":"llm-gke","systemNodeCount":3}`))
-	cluster := harness.View[struct {
+	cluster := pulumimock.View[struct {
 		DatapathProvider     string         `json:"datapathProvider"`
 		NetworkPolicy        map[string]any `json:"networkPolicy"`
 		Network              string         `json:"network"`
@@ -702,10 +702,10 @@ func TestGKEAdoptWithoutWorkloadIdentityFails(t *testing.T) {
 	found := lookups.CallResults[gkeLookup].Copy()
 	delete(found, "workloadIdentityConfigs")
 	lookups.CallResults[gkeLookup] = found
-	m, err := harness.Run(t, gkeConfig(`{"create":false,"name":"shared-gpu"}`), nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		_, err := Program(ctx)
 		return err
-	}, lookups)
+	}, pulumimock.WithConfig(gkeConfig(`{"create":false,"name":"shared-gpu"}`)), pulumimock.WithRecorder(lookups))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "gke.cluster.name: the adopted cluster \"shared-gpu\" (gke.cluster.create: false) has no Workload Identity")
 	assert.Contains(t, err.Error(), "--workload-pool=acme-ml.svc.id.goog")

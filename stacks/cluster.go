@@ -3,6 +3,7 @@ package stacks
 import (
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -10,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/platform"
@@ -17,53 +19,36 @@ import (
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
-// cluster is what the cloud step hands to the application layer.
-type cluster struct {
-	provider     *kubernetes.Provider
-	nodeSelector map[string]string // places GPU models
-	name         pulumi.StringOutput
-	kubeconfig   pulumi.StringOutput // secret; zero for the existing cloud
-	// lbController installs the AWS Load Balancer Controller (EKS); nil: not installed.
-	lbController *platform.LBControllerArgs
-}
-
-// newCluster provisions (or adopts) the cloud's cluster and returns one
-// Kubernetes provider every component uses. In render mode nothing is
-// provisioned: the provider writes YAML to render.dir instead.
-func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster, error) {
-	c := &cluster{nodeSelector: modelNodeSelector(cfg)}
-	args := &kubernetes.ProviderArgs{
-		// Without it the provider replaces a ConfigMap whose data changes, and the gateway
-		// Deployment that mounts it by name is replaced with it: every gateway pod deleted at
-		// once when a model is added or removed. Updated in place, the config checksum on the
-		// pod template rolls the pods one at a time instead.
-		EnableConfigMapMutable: pulumi.Bool(true),
-	}
+// newCluster provisions (or adopts) the cloud's cluster and returns it with one Kubernetes
+// provider every component uses, plus the EKS load balancer controller's settings (nil when
+// not installed). In render mode nothing is provisioned: the provider writes YAML to
+// render.dir instead.
+func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, *platform.LBControllerArgs, error) {
+	var c *cluster.Cluster
+	var lb *platform.LBControllerArgs
+	var err error
 	switch {
 	case cfg.Render.Dir != "":
-		// No kubeconfig: the provider refuses both at once.
-		args.RenderYamlToDirectory = pulumi.String(cfg.Render.Dir)
-		c.name = pulumi.String("rendered").ToStringOutput()
+		c, err = cluster.New(ctx, providerName, cluster.Args{
+			Name: pulumi.String("rendered"), RenderDir: cfg.Render.Dir, GPUNodeSelector: modelNodeSelector(cfg),
+		})
 	case cfg.Cloud == spec.CloudGKE:
-		g, err := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE})
-		if err != nil {
-			return nil, err
+		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE})
+		if gerr != nil {
+			return nil, nil, gerr
 		}
-		c.name, c.kubeconfig = g.ClusterName, g.Kubeconfig
-		args.Kubeconfig = g.Kubeconfig
+		c, err = g.Cluster(ctx, providerName)
 	case cfg.Cloud == spec.CloudEKS:
-		settings, err := awsSettings(ctx)
-		if err != nil {
-			return nil, err
+		settings, serr := awsSettings(ctx)
+		if serr != nil {
+			return nil, nil, serr
 		}
-		e, err := eks.New(ctx, "eks", eks.Args{Config: cfg.EKS, AWS: settings})
-		if err != nil {
-			return nil, err
+		e, eerr := eks.New(ctx, "eks", eks.Args{Config: cfg.EKS, AWS: settings})
+		if eerr != nil {
+			return nil, nil, eerr
 		}
-		c.name, c.kubeconfig = e.ClusterName, e.Kubeconfig
-		args.Kubeconfig = e.Kubeconfig
 		if id := e.LBController; id != nil {
-			c.lbController = &platform.LBControllerArgs{
+			lb = &platform.LBControllerArgs{
 				ClusterName:    e.ClusterName,
 				Region:         cfg.EKS.Region,
 				VpcID:          e.VpcID,
@@ -73,9 +58,11 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster, error) {
 				DependsOn:      id.Ready,
 			}
 		}
+		c, err = e.Cluster(ctx, providerName)
 	default:
 		// The existing cloud: the user's kubeconfig (current context unless
 		// told otherwise).
+		args := cluster.Args{GPUNodeSelector: modelNodeSelector(cfg)}
 		if cfg.Existing.Kubeconfig != "" {
 			args.Kubeconfig = pulumi.String(cfg.Existing.Kubeconfig)
 		}
@@ -86,23 +73,25 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster, error) {
 		if name == "" {
 			name = "current-context"
 		}
-		c.name = pulumi.String(name).ToStringOutput()
+		args.Name = pulumi.String(name)
+		c, err = cluster.New(ctx, providerName, args)
 	}
-	p, err := kubernetes.NewProvider(ctx, "cluster", args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c.provider = p
 	// Only where eks.defaultStorageClass resolves on (by default: clusters
 	// this stack creates): an adopted cluster has its own default class, and
 	// a second default would take over every claim without a class.
 	if cfg.Cloud == spec.CloudEKS && cfg.EKS.ForCreatedClusters(cfg.EKS.DefaultStorageClass) {
-		if err := gp3StorageClass(ctx, p); err != nil {
-			return nil, err
+		if err := gp3StorageClass(ctx, c.Provider); err != nil {
+			return nil, nil, err
 		}
 	}
-	return c, nil
+	return c, lb, nil
 }
+
+// providerName is the Pulumi name of the cluster's Kubernetes provider.
+const providerName = "cluster"
 
 // modelNodeSelector is where GPU models run on each cloud: GKE labels GPU
 // nodes with their accelerator type, the EKS component labels its GPU node
@@ -112,7 +101,7 @@ func modelNodeSelector(cfg spec.Config) map[string]string {
 	case spec.CloudGKE:
 		return map[string]string{gke.AcceleratorLabel: cfg.GKE.GPUPool.AcceleratorType}
 	case spec.CloudEKS:
-		return map[string]string{eks.GPUNodeLabel: "true"}
+		return maps.Clone(eks.GPUNodeSelector)
 	}
 	return cfg.Existing.NodeSelector
 }

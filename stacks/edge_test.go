@@ -11,7 +11,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/llm-platform/llm-platform/components/edge"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/components/webui"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
 
 const (
@@ -23,9 +24,9 @@ const (
 	twoModels      = `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"},{"huggingfaceId":"google/gemma-3-4b-it","modelName":"gemma-3-4b"}]`
 )
 
-func customResource[S any](t *testing.T, m *harness.Mocks, typ, name string) harness.CustomResource[S] {
+func customResource[S any](t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.CustomResource[S] {
 	t.Helper()
-	return harness.Decode[harness.CustomResource[S]](t, m, typ, name)
+	return pulumimock.Decode[pulumimock.CustomResource[S]](t, m, typ, name)
 }
 
 func envByName(c corev1.Container) map[string]corev1.EnvVar {
@@ -39,7 +40,7 @@ func envByName(c corev1.Container) map[string]corev1.EnvVar {
 func TestWebUI(t *testing.T) {
 	m, _, err := run(t, map[string]string{"models": twoModels, "gatewayApiKeys": `["sk-one","sk-two"]`}, "gatewayApiKeys")
 	require.NoError(t, err)
-	dep := harness.Decode[appsv1.Deployment](t, m, deployment, "webui")
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, deployment, "webui")
 	pod := dep.Spec.Template.Spec
 	require.Len(t, pod.Containers, 1)
 	c := pod.Containers[0]
@@ -73,7 +74,7 @@ func TestWebUI(t *testing.T) {
 	require.Len(t, pod.Volumes, 1)
 	require.NotNil(t, pod.Volumes[0].PersistentVolumeClaim)
 	assert.Equal(t, "open-webui-data", pod.Volumes[0].PersistentVolumeClaim.ClaimName)
-	claim := harness.Decode[corev1.PersistentVolumeClaim](t, m, "kubernetes:core/v1:PersistentVolumeClaim", "webui")
+	claim := pulumimock.Decode[corev1.PersistentVolumeClaim](t, m, "kubernetes:core/v1:PersistentVolumeClaim", "webui")
 	assert.Equal(t, "10Gi", claim.Spec.Resources.Requests.Storage().String())
 	assert.Equal(t, appsv1.RecreateDeploymentStrategyType, dep.Spec.Strategy.Type, "the RWO volume is released before the new pod starts")
 	for _, p := range []*corev1.Probe{c.StartupProbe, c.ReadinessProbe, c.LivenessProbe} {
@@ -89,7 +90,7 @@ func TestWebUI(t *testing.T) {
 
 	// The generated session key is secret and survives later runs.
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "webui")
-	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(secret.Inputs))
+	assert.Equal(t, []string{"stringData"}, pulumimock.SecretPaths(secret.Inputs))
 	assert.Equal(t, []string{"stringData", "data"}, secret.IgnoreChanges)
 }
 
@@ -98,8 +99,8 @@ func TestWebUIConfiguredKeyIsApplied(t *testing.T) {
 	require.NoError(t, err)
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "webui")
 	assert.Empty(t, secret.IgnoreChanges, "a configured key rotates when changed")
-	assert.Equal(t, "configured-key", harness.Plain(secret.Inputs)["stringData"].(map[string]any)["webui-secret-key"])
-	env := envByName(harness.Decode[appsv1.Deployment](t, m, deployment, "webui").Spec.Template.Spec.Containers[0])
+	assert.Equal(t, "configured-key", pulumimock.Plain(secret.Inputs)["stringData"].(map[string]any)["webui-secret-key"])
+	env := envByName(pulumimock.Decode[appsv1.Deployment](t, m, deployment, "webui").Spec.Template.Spec.Containers[0])
 	_, hasKey := env["OPENAI_API_KEY"]
 	assert.False(t, hasKey, "no gateway keys, no key for the UI")
 }
@@ -134,7 +135,7 @@ func TestEdgeHTTPOnly(t *testing.T) {
 	pa := customResource[edge.PeerAuthenticationSpec](t, m, peerAuth, "edge")
 	assert.Equal(t, "STRICT", pa.Spec.MTLS.Mode)
 	assert.Equal(t, "llm", pa.Metadata.Namespace)
-	ns := harness.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
+	ns := pulumimock.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
 	assert.Equal(t, "enabled", ns.Labels["istio-injection"])
 
 	assert.Equal(t, "http://"+edge.ExternalAddressHint+"/v1", await(t, out.APIBaseURL), "no load balancer address yet")
@@ -164,7 +165,7 @@ func TestEdgeTLS(t *testing.T) {
 func TestDisablingTheUIRemovesItAndItsRoute(t *testing.T) {
 	m, out, err := run(t, map[string]string{"models": twoModels, "webui": `{"enabled":false}`})
 	require.NoError(t, err)
-	assert.Empty(t, m.ByType("llm-platform:webui:WebUI"))
+	assert.Empty(t, m.ByType(webui.Type))
 	assert.False(t, m.Has(deployment, "webui"))
 	vs := customResource[edge.VirtualServiceSpec](t, m, virtualService, "edge")
 	require.Len(t, vs.Spec.HTTP, 1)
@@ -177,19 +178,19 @@ func TestNetworkPolicies(t *testing.T) {
 	m, _, err := run(t, map[string]string{"models": twoModels})
 	require.NoError(t, err)
 	from := func(name string) []networkingv1.NetworkPolicyPeer {
-		p := harness.Decode[networkingv1.NetworkPolicy](t, m, netpol, name)
+		p := pulumimock.Decode[networkingv1.NetworkPolicy](t, m, netpol, name)
 		assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, p.Spec.PolicyTypes)
 		require.Len(t, p.Spec.Ingress, 1)
 		return p.Spec.Ingress[0].From
 	}
 	selects := func(name string) map[string]string {
-		return harness.Decode[networkingv1.NetworkPolicy](t, m, netpol, name).Spec.PodSelector.MatchLabels
+		return pulumimock.Decode[networkingv1.NetworkPolicy](t, m, netpol, name).Spec.PodSelector.MatchLabels
 	}
 	podsOf := func(typ, name string) map[string]string {
 		if typ == "sts" {
-			return harness.Decode[appsv1.StatefulSet](t, m, "kubernetes:apps/v1:StatefulSet", name).Spec.Template.Labels
+			return pulumimock.Decode[appsv1.StatefulSet](t, m, "kubernetes:apps/v1:StatefulSet", name).Spec.Template.Labels
 		}
-		return harness.Decode[appsv1.Deployment](t, m, deployment, name).Spec.Template.Labels
+		return pulumimock.Decode[appsv1.Deployment](t, m, deployment, name).Spec.Template.Labels
 	}
 	matches := func(selector, labels map[string]string) bool {
 		for k, v := range selector {
@@ -229,13 +230,13 @@ func TestNetworkPolicies(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, m.ByType(netpol))
 		assert.Empty(t, m.ByType(peerAuth))
-		ns := harness.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
+		ns := pulumimock.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
 		assert.NotContains(t, ns.Labels, "istio-injection")
 	})
 }
 
 func await(t *testing.T, o pulumi.StringOutput) string {
 	t.Helper()
-	v, _ := harness.Await(t, o)
+	v, _ := pulumimock.Await(t, o)
 	return v.(string)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llm-platform/llm-platform/internal/crdschema"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -30,7 +30,7 @@ func TestIstioResourcesMatchIstiosCRDs(t *testing.T) {
 		{"eks", false},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
-			m, _, err := run(t, harness.StackConfig(t, "../Pulumi."+tc.stack+".yaml"))
+			m, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi."+tc.stack+".yaml"))
 			require.NoError(t, err)
 
 			kinds := map[string]map[string]any{}
@@ -38,7 +38,7 @@ func TestIstioResourcesMatchIstiosCRDs(t *testing.T) {
 				if !isIstioType(r.Type) {
 					continue
 				}
-				obj := harness.Plain(r.Inputs)
+				obj := pulumimock.Plain(r.Inputs)
 				kinds[obj["kind"].(string)] = obj
 				errs := crds.Validate(obj)
 				assert.Empty(t, errs, "%s %q would be refused by the API server with Istio's CRDs (%s):\n%v",

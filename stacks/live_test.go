@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -26,9 +26,9 @@ type ingressView struct {
 	} `json:"values"`
 }
 
-func ingressOf(t *testing.T, m *harness.Mocks) ingressView {
+func ingressOf(t *testing.T, m *pulumimock.Mocks) ingressView {
 	t.Helper()
-	return harness.View[ingressView](t, m.Find(t, helmReleaseType, "istio-ingressgateway"))
+	return pulumimock.View[ingressView](t, m.Find(t, helmReleaseType, "istio-ingressgateway"))
 }
 
 // TestDevStackComesUpWithoutALoadBalancer: the dev stack on kind gets a NodePort ingress
@@ -44,7 +44,7 @@ func TestDevStackComesUpWithoutALoadBalancer(t *testing.T) {
 		{"eks", "LoadBalancer", true, true},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
-			m, _, err := run(t, harness.StackConfig(t, "../Pulumi."+tc.stack+".yaml"))
+			m, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi."+tc.stack+".yaml"))
 			require.NoError(t, err)
 			in := ingressOf(t, m)
 			assert.Equal(t, tc.serviceType, in.Values.Service.Type)
@@ -74,10 +74,10 @@ func TestIngressServiceTypeOverrides(t *testing.T) {
 func TestGPUImageRunsOnTheCloudsDrivers(t *testing.T) {
 	require.True(t, strings.HasSuffix(versions.VLLMImage, "-cu129"), versions.VLLMImage)
 	for _, stack := range []string{"gke", "eks"} {
-		m, _, err := run(t, harness.StackConfig(t, "../Pulumi."+stack+".yaml"))
+		m, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi."+stack+".yaml"))
 		require.NoError(t, err)
 		for _, r := range m.ByType(statefulSetType) {
-			sts := harness.View[struct {
+			sts := pulumimock.View[struct {
 				Spec struct {
 					Template struct {
 						Spec struct {
@@ -99,12 +99,12 @@ func TestWebUIAdminPasswordIsASecretOutput(t *testing.T) {
 	m, out, err := run(t, map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","gpuRequestCount":0}]`})
 	require.NoError(t, err)
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "webui-admin")
-	stored := harness.View[struct {
+	stored := pulumimock.View[struct {
 		StringData map[string]string `json:"stringData"`
 	}](t, secret)
 	require.NotEmpty(t, stored.StringData["password"])
-	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(secret.Inputs))
-	got, isSecret := harness.Await(t, out.WebUIAdminPassword)
+	assert.Equal(t, []string{"stringData"}, pulumimock.SecretPaths(secret.Inputs))
+	got, isSecret := pulumimock.Await(t, out.WebUIAdminPassword)
 	assert.Equal(t, stored.StringData["password"], got)
 	assert.True(t, isSecret)
 }
@@ -115,9 +115,9 @@ func TestWebUIAdminPasswordIsASecretOutput(t *testing.T) {
 // place, on every cloud.
 func TestConfigMapsUpdateInPlace(t *testing.T) {
 	for _, stack := range []string{"dev", "gke", "eks"} {
-		m, _, err := run(t, harness.StackConfig(t, "../Pulumi."+stack+".yaml"))
+		m, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi."+stack+".yaml"))
 		require.NoError(t, err)
-		p := harness.Plain(m.Find(t, k8sProviderType, "cluster").Inputs)
+		p := pulumimock.Plain(m.Find(t, k8sProviderType, "cluster").Inputs)
 		assert.Equal(t, "true", fmt.Sprint(p["enableConfigMapMutable"]), stack)
 	}
 }

@@ -47,11 +47,11 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	if err := checkCapacity(ctx, cfg); err != nil {
 		return nil, err
 	}
-	c, err := newCluster(ctx, cfg)
+	c, lbController, err := newCluster(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	k8s := pulumi.Provider(c.provider)
+	k8s := pulumi.Provider(c.Provider)
 	rendering := cfg.Render.Dir != ""
 	if rendering {
 		ctx.Log.Warn("render.dir is set: writing manifests to "+cfg.Render.Dir+
@@ -67,14 +67,14 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		Istio:            istio,
 		ArgoCD:           argo,
 		DevicePlugin:     cfg.Cloud == spec.CloudEKS && cfg.Platform.DevicePlugin.Enabled && !rendering,
-		GPUNodeSelector:  c.nodeSelector,
+		GPUNodeSelector:  c.GPUNodeSelector,
 		// kind and bare metal have no load balancers; EKS has no metrics API of its own.
 		IngressServiceType: ingressServiceType(cfg),
 		Autoscaling:        hasMetricsAPI(cfg),
 		MetricsServer:      installsMetricsServer(cfg) && !rendering,
 		StreamSeconds:      cfg.Gateway.TimeoutSeconds,
 		// EKS only, and not in render mode (no cloud was provisioned).
-		LBController: c.lbController,
+		LBController: lbController,
 	}, k8s)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	var hfToken *corev1.Secret
 	if secrets.HasHFToken {
 		hfToken, err = corev1.NewSecret(ctx, "hf-token", &corev1.SecretArgs{
-			Metadata:   kube.Meta("hf-token", cfg.Namespace, kube.Labels("hf-token", "hf-token", "model")),
+			Metadata:   kube.Meta("hf-token", cfg.Namespace, kube.Labels("hf-token", "hf-token", "credentials")),
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.StringMap{model.HFTokenKey: secrets.HFToken},
 		}, app...)
@@ -97,14 +97,17 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
-		mod, err := model.New(ctx, m.KubeName, model.Args{
-			Spec:          m,
-			Image:         cfg.VLLM.Image,
-			CPUImage:      cfg.VLLM.CPUImage,
-			Namespace:     cfg.Namespace,
-			NodeSelector:  c.nodeSelector,
-			HFTokenSecret: hfToken,
-		}, app...)
+		args := model.Args{
+			Spec:         m,
+			Image:        pulumi.String(cfg.VLLM.Image),
+			CPUImage:     pulumi.String(cfg.VLLM.CPUImage),
+			Namespace:    cfg.Namespace,
+			NodeSelector: pulumi.ToStringMap(c.GPUNodeSelector),
+		}
+		if hfToken != nil {
+			args.HFTokenSecret = hfToken.Metadata.Name().Elem()
+		}
+		mod, err := model.New(ctx, spec.KubeName(m), args, app...)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +121,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		// An autoscaler without the metrics API never scales: fixed replicas, like Istio's.
 		gwConfig.MaxReplicas = gwConfig.Replicas
 	}
-	gwArgs := gateway.Args{Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
+	gwArgs := gateway.Args{Name: gateway.DefaultName, Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
 	if secrets.NumAPIKeys > 0 {
 		gwArgs.APIKeys = secrets.GatewayAPIKeys
 	}
@@ -130,13 +133,14 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	var ui *webui.WebUI
 	if cfg.WebUI.Enabled {
 		uiArgs := webui.Args{
+			Name:         webui.DefaultName,
 			Config:       cfg.WebUI,
 			Namespace:    cfg.Namespace,
-			GatewayURL:   gw.URL,
-			DefaultModel: served[0],
+			GatewayURL:   pulumi.String(gw.URL),
+			DefaultModel: pulumi.String(served[0]),
 		}
 		if gw.KeysSecret != nil {
-			uiArgs.GatewayKeySecret, uiArgs.GatewayKeyKey = gw.KeysSecret, gateway.ClientKeyKey
+			uiArgs.GatewayKeySecret, uiArgs.GatewayKeyKey = gw.KeysSecret.Metadata.Name().Elem(), gateway.ClientKeyKey
 		}
 		if secrets.HasWebUIKey {
 			uiArgs.SecretKey = secrets.WebUISecretKey
@@ -149,7 +153,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		}
 	}
 
-	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.name, Kubeconfig: c.kubeconfig,
+	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
 		e, err := newEdge(ctx, cfg, gw, ui, plat.IngressAddress, app)
@@ -164,7 +168,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	ctx.Export("gatewayUrl", pulumi.String(out.GatewayURL))
 	ctx.Export("models", pulumi.ToStringArray(out.Models))
 	ctx.Export("clusterName", out.ClusterName)
-	if c.kubeconfig != (pulumi.StringOutput{}) {
+	if c.Kubeconfig != (pulumi.StringOutput{}) {
 		ctx.Export("kubeconfig", out.Kubeconfig)
 	}
 	if ui != nil {
@@ -214,16 +218,16 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		IngressNamespace: platform.IngressNamespace,
 		Gateway: edge.Backend{
 			Host: gw.Host, Port: gateway.Port, TargetPort: gateway.ContainerPort,
-			Pods: kube.Selector("llm-gateway", gateway.Name),
+			Pods: gw.Selector,
 		},
-		Models:           map[string]string{"app.kubernetes.io/name": "vllm", "app.kubernetes.io/component": "model"},
+		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
 	}
 	if ui != nil {
 		args.WebUI = &edge.Backend{
 			Host: ui.Host, Port: webui.Port, TargetPort: webui.ContainerPort,
-			Pods: kube.Selector("open-webui", webui.Name),
+			Pods: ui.Selector,
 		}
 	}
 	return edge.New(ctx, "edge", args, opts...)

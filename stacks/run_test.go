@@ -8,13 +8,21 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/components/edge"
+	"github.com/llm-platform/llm-platform/components/eks"
+	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/gke"
+	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/webui"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
 
 // cloudLookups answers the invokes the cloud components make.
-func cloudLookups() *harness.Mocks {
-	return &harness.Mocks{CallResults: map[string]resource.PropertyMap{
+func cloudLookups() *pulumimock.Mocks {
+	return &pulumimock.Mocks{CallResults: map[string]resource.PropertyMap{
 		"aws:index/getAvailabilityZones:getAvailabilityZones": resource.NewPropertyMapFromMap(map[string]any{
 			"names": []any{"us-west-2a", "us-west-2b", "us-west-2c"},
 			"id":    "us-west-2",
@@ -26,18 +34,18 @@ func cloudLookups() *harness.Mocks {
 	}}
 }
 
-func run(t testing.TB, config map[string]string, secretKeys ...string) (*harness.Mocks, *Outputs, error) {
+func run(t testing.TB, config map[string]string, secretKeys ...string) (*pulumimock.Mocks, *Outputs, error) {
 	t.Helper()
 	var out *Outputs
-	m, err := harness.Run(t, config, secretKeys, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		var err error
 		out, err = Program(ctx)
 		return err
-	}, cloudLookups())
+	}, pulumimock.WithConfig(config), pulumimock.WithSecretKeys(secretKeys...), pulumimock.WithRecorder(cloudLookups()))
 	return m, out, err
 }
 
-func count(m *harness.Mocks, typ string) int { return len(m.ByType(typ)) }
+func count(m *pulumimock.Mocks, typ string) int { return len(m.ByType(typ)) }
 
 // TestStackFiles runs the whole program on each stack file in the repo.
 func TestStackFiles(t *testing.T) {
@@ -47,19 +55,19 @@ func TestStackFiles(t *testing.T) {
 		cloud  string // component type of the cloud step, "" for existing
 	}{
 		{"dev", 1, ""},
-		{"gke", 2, "llm-platform:gke:GKE"},
-		{"eks", 2, "llm-platform:eks:EKS"},
+		{"gke", 2, gke.Type},
+		{"eks", 2, eks.Type},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
-			config := harness.StackConfig(t, "../Pulumi."+tc.stack+".yaml")
+			config := pulumimock.StackConfig(t, "../Pulumi."+tc.stack+".yaml")
 			m, out, err := run(t, config)
 			require.NoError(t, err)
 
-			assert.Equal(t, tc.models, count(m, "llm-platform:model:Model"))
-			assert.Equal(t, 1, count(m, "llm-platform:platform:Platform"))
-			assert.Equal(t, 1, count(m, "llm-platform:gateway:Gateway"))
-			assert.Equal(t, 1, count(m, "llm-platform:webui:WebUI"))
-			assert.Equal(t, 1, count(m, "llm-platform:edge:Edge"))
+			assert.Equal(t, tc.models, count(m, model.Type))
+			assert.Equal(t, 1, count(m, platform.Type))
+			assert.Equal(t, 1, count(m, gateway.Type))
+			assert.Equal(t, 1, count(m, webui.Type))
+			assert.Equal(t, 1, count(m, edge.Type))
 			assert.Equal(t, 1, count(m, "pulumi:providers:kubernetes"))
 			if tc.cloud != "" {
 				assert.Equal(t, 1, count(m, tc.cloud))
@@ -70,7 +78,7 @@ func TestStackFiles(t *testing.T) {
 			// nginx resolves the model Services' names at start: the
 			// gateway's pods come after the Services exist.
 			gw := m.Find(t, "kubernetes:apps/v1:Deployment", "gateway")
-			for _, mod := range m.ByType("llm-platform:model:Model") {
+			for _, mod := range m.ByType(model.Type) {
 				svc := m.Find(t, "kubernetes:core/v1:Service", mod.Name)
 				assert.Contains(t, gw.DependsOn, svc.URN, "gateway waits for %s's Service", mod.Name)
 			}
@@ -78,7 +86,7 @@ func TestStackFiles(t *testing.T) {
 	}
 }
 
-func assertEveryKubernetesResourceUsesTheClusterProvider(t *testing.T, m *harness.Mocks) {
+func assertEveryKubernetesResourceUsesTheClusterProvider(t *testing.T, m *pulumimock.Mocks) {
 	t.Helper()
 	n := 0
 	for _, r := range m.Resources() {
@@ -110,7 +118,7 @@ func TestBadConfigDeclaresNothing(t *testing.T) {
 // Secret or the kubeconfig output holds one as anything but a Pulumi secret.
 func TestSecretsStaySecret(t *testing.T) {
 	const token, key1, key2, uiKey = "hf_supersecretvalue123", "sk-gatewaykey-456", "sk-second-key-789", "webui-secret-key-444"
-	config := harness.StackConfig(t, "../Pulumi.gke.yaml")
+	config := pulumimock.StackConfig(t, "../Pulumi.gke.yaml")
 	config["hfToken"] = token
 	config["gatewayApiKeys"] = `["` + key1 + `","` + key2 + `"]`
 	config["webuiSecretKey"] = uiKey
@@ -118,12 +126,15 @@ func TestSecretsStaySecret(t *testing.T) {
 	require.NoError(t, err)
 
 	hf := m.Find(t, "kubernetes:core/v1:Secret", "hf-token")
-	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(hf.Inputs))
+	assert.Equal(t, []string{"stringData"}, pulumimock.SecretPaths(hf.Inputs))
+	// A credential, not a model: the render summary lists models by this label.
+	hfSecret := pulumimock.View[corev1.Secret](t, hf)
+	assert.Equal(t, "credentials", hfSecret.Labels["app.kubernetes.io/component"])
 	keys := m.Find(t, "kubernetes:core/v1:Secret", "gateway-keys")
-	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(keys.Inputs))
-	harness.AssertOnlyInSecrets(t, m, token, key1, key2, uiKey)
+	assert.Equal(t, []string{"stringData"}, pulumimock.SecretPaths(keys.Inputs))
+	pulumimock.AssertOnlyInSecrets(t, m, token, key1, key2, uiKey)
 
-	kubeconfig, secret := harness.Await(t, out.Kubeconfig)
+	kubeconfig, secret := pulumimock.Await(t, out.Kubeconfig)
 	assert.True(t, secret, "the kubeconfig output is secret")
 	assert.Contains(t, kubeconfig, "gke-gcloud-auth-plugin")
 }
@@ -151,4 +162,20 @@ func TestPlainTextSecretsAreRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "hfToken: is stored in plain text")
 	assert.Empty(t, m.Resources())
+}
+
+// TestMisspeltTopLevelKeysAreRefused: a typo in a top-level key of the project's namespace is
+// an error with a suggestion, like a typo in a nested key; other namespaces are not ours.
+func TestMisspeltTopLevelKeysAreRefused(t *testing.T) {
+	config := pulumimock.StackConfig(t, "../Pulumi.dev.yaml")
+	config["gatway"] = `{"replicas": 3}`
+	config["modles"] = `[]`
+	_, _, err := run(t, config)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `gatway: unknown key; did you mean "gateway"?`)
+	assert.Contains(t, err.Error(), `modles: unknown key; did you mean "models"?`)
+
+	config = pulumimock.StackConfig(t, "../Pulumi.dev.yaml")
+	_, _, err = run(t, config)
+	require.NoError(t, err, "every key the dev stack sets is known")
 }

@@ -163,7 +163,7 @@ func runCapacity(cfg config, cc capacityConfig) error {
 		Routes: routes, Listen: listen, MaxBodySize: nginx.DefaultMaxBodySize,
 		ProxyTimeout: nginx.DefaultProxyTimeout, MaxStreams: cc.maxStreams, Runtime: rt,
 	}
-	files, err := nginx.Render(params)
+	files, err := nginx.Generate(params)
 	if err != nil {
 		return err
 	}

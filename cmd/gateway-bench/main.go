@@ -25,7 +25,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"flag"
@@ -40,8 +39,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"text/template"
 	"time"
@@ -119,9 +116,38 @@ type target struct {
 	name string
 	addr string // host:port
 	pid  int    // nginx master (0 for the backend itself)
+
+	// What was measured: the throughput rounds, the 1-connection rounds (nil without -c1),
+	// and the first streamed event's delays.
+	loaded, single *result
+	ttfb           []time.Duration
+}
+
+// targets are the three measured servers; every round visits them in this order.
+type targets struct{ direct, bare, gateway *target }
+
+func (t targets) all() []*target { return []*target{t.direct, t.bare, t.gateway} }
+
+// validate refuses settings the measurement cannot use (a zero -rounds would divide the
+// duration by zero).
+func (c config) validate() error {
+	var errs []error
+	if c.rounds < 1 {
+		errs = append(errs, fmt.Errorf("-rounds %d: must be at least 1", c.rounds))
+	}
+	if c.conns < 1 {
+		errs = append(errs, fmt.Errorf("-c %d: must be at least 1", c.conns))
+	}
+	if c.duration <= 0 {
+		errs = append(errs, fmt.Errorf("-duration %v: must be positive", c.duration))
+	}
+	return errors.Join(errs...)
 }
 
 func run(cfg config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	if _, err := os.Stat(cfg.nginxBin); err != nil {
 		return fmt.Errorf("nginx not found (%v): apt-get install -y nginx libnginx-mod-http-lua lua-cjson", err)
 	}
@@ -156,10 +182,10 @@ func run(cfg config) error {
 		return err
 	}
 	defer stopGW()
-	targets := []target{{name: "direct", addr: be.addr}, bare, gw}
+	ts := targets{direct: &target{name: "direct", addr: be.addr}, bare: &bare, gateway: &gw}
 
 	// Every target must answer the benchmark request correctly before anything is measured.
-	for _, t := range targets {
+	for _, t := range ts.all() {
 		if err := check(t.addr); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
@@ -172,86 +198,80 @@ func run(cfg config) error {
 		len(chatBody), len(completion))
 
 	// Throughput: alternating rounds with many connections.
-	for _, t := range targets {
+	for _, t := range ts.all() {
 		if _, err := load(t.addr, cfg.conns, cfg.warmup); err != nil {
 			return fmt.Errorf("warm-up %s: %w", t.name, err)
 		}
-	}
-	loaded := make([]*result, len(targets))
-	for i := range loaded {
-		loaded[i] = &result{}
+		t.loaded = &result{}
 	}
 	per := cfg.duration / time.Duration(cfg.rounds)
 	var roundRatios []float64 // gateway/bare per round: neighbours in time see the same background load
 	for r := 0; r < cfg.rounds; r++ {
-		var rps [3]float64
-		for i, t := range targets {
+		rps := map[*target]float64{}
+		for _, t := range ts.all() {
 			before := cpuTicks(t.pid)
 			res, err := load(t.addr, cfg.conns, per)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
 			res.cpuTicks = cpuTicks(t.pid) - before
-			rps[i] = res.rps()
-			loaded[i].merge(res)
+			rps[t] = res.rps()
+			t.loaded.merge(res)
 		}
-		roundRatios = append(roundRatios, rps[2]/rps[1])
+		roundRatios = append(roundRatios, rps[ts.gateway]/rps[ts.bare])
 	}
 	fmt.Printf("throughput, %d connections, %v per target (%d rounds of %v):\n", cfg.conns, cfg.duration, cfg.rounds, per)
-	printTable(targets, loaded)
+	printTable(ts, func(t *target) *result { return t.loaded })
 
-	var single []*result
 	if cfg.c1Duration > 0 {
-		single = make([]*result, len(targets))
-		for i := range single {
-			single[i] = &result{}
+		for _, t := range ts.all() {
+			t.single = &result{}
 		}
 		per1 := cfg.c1Duration / time.Duration(cfg.rounds)
 		for r := 0; r < cfg.rounds; r++ {
-			for i, t := range targets {
+			for _, t := range ts.all() {
 				before := cpuTicks(t.pid)
 				res, err := load(t.addr, 1, per1)
 				if err != nil {
 					return fmt.Errorf("%s: %w", t.name, err)
 				}
 				res.cpuTicks = cpuTicks(t.pid) - before
-				single[i].merge(res)
+				t.single.merge(res)
 			}
 		}
 		fmt.Printf("\nunloaded latency, 1 connection, %v per target:\n", cfg.c1Duration)
-		printTable(targets, single)
+		printTable(ts, func(t *target) *result { return t.single })
 	}
 
 	// Streaming: delay from the backend flushing the first event to the client reading it.
-	ttfb := make([][]time.Duration, len(targets))
 	for r := 0; r < cfg.rounds; r++ {
-		for i, t := range targets {
+		for _, t := range ts.all() {
 			n := max(1, cfg.streams/cfg.rounds)
 			for j := 0; j < n; j++ {
 				d, err := streamOnce(t.addr, be)
 				if err != nil {
 					return fmt.Errorf("stream through %s: %w", t.name, err)
 				}
-				ttfb[i] = append(ttfb[i], d)
+				t.ttfb = append(t.ttfb, d)
 			}
 		}
 	}
-	fmt.Printf("\nstreamed response, first event: backend flush -> client receipt (%d streams per target):\n", len(ttfb[0]))
+	fmt.Printf("\nstreamed response, first event: backend flush -> client receipt (%d streams per target):\n", len(ts.direct.ttfb))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tp50\tp90\tp99\tmax\t")
-	for i, t := range targets {
-		s := ttfb[i]
+	for _, t := range ts.all() {
+		s := t.ttfb
 		slices.Sort(s)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", t.name, ms(pct(s, 50)), ms(pct(s, 90)), ms(pct(s, 99)), ms(s[len(s)-1]))
 	}
 	_ = tw.Flush()
 
 	// Ratios against the targets.
-	bareR, gwR := loaded[1], loaded[2]
+	bareR, gwR := ts.bare.loaded, ts.gateway.loaded
 	ratio := gwR.rps() / bareR.rps()
 	fmt.Printf("\nratios (gateway vs bare nginx; targets in brackets):\n")
 	fmt.Printf("  throughput gateway/bare:            %.2fx  [>= 0.85x] %s   (bare/direct %.2fx, gateway/direct %.2fx)\n",
-		ratio, verdict(ratio >= 0.85), bareR.rps()/loaded[0].rps(), gwR.rps()/loaded[0].rps())
+		ratio, verdict(ratio >= 0.85), bareR.rps()/ts.direct.loaded.rps(), gwR.rps()/ts.direct.loaded.rps())
 	sortedRatios := slices.Clone(roundRatios)
 	slices.Sort(sortedRatios)
 	var rs []string
@@ -264,50 +284,19 @@ func run(cfg config) error {
 		g := float64(gwR.cpuTicks) * 1e6 / clockTicksPerSecond / float64(gwR.requests)
 		fmt.Printf("  nginx CPU per request:              bare %.1f µs, gateway %.1f µs (+%.1f µs for Lua routing, %.2fx)\n", b, g, g-b, g/b)
 	}
-	if single != nil {
-		d50 := single[2].pct(50) - single[1].pct(50)
-		d99 := single[2].pct(99) - single[1].pct(99)
+	if ts.gateway.single != nil {
+		d50 := ts.gateway.single.pct(50) - ts.bare.single.pct(50)
+		d99 := ts.gateway.single.pct(99) - ts.bare.single.pct(99)
 		fmt.Printf("  added latency, 1 connection:        p50 %s, p99 %s  [p50 < 1 ms] %s\n", signed(d50), signed(d99), verdict(d50 < time.Millisecond))
 	}
 	d50 := gwR.pct(50) - bareR.pct(50)
 	d99 := gwR.pct(99) - bareR.pct(99)
 	fmt.Printf("  added latency, %d connections:      p50 %s, p99 %s  (under saturation: mostly queueing, see throughput)\n", cfg.conns, signed(d50), signed(d99))
-	gwT, bareT := pct(ttfb[2], 50), pct(ttfb[1], 50)
+	gwT, bareT := pct(ts.gateway.ttfb, 50), pct(ts.bare.ttfb, 50)
 	fmt.Printf("  first streamed event, gateway:      p50 %s, p99 %s after the backend sent it  [< 5 ms] %s   (bare p50 %s, delta %s)\n",
-		ms(gwT), ms(pct(ttfb[2], 99)), verdict(pct(ttfb[2], 99) < 5*time.Millisecond), ms(bareT), signed(gwT-bareT))
+		ms(gwT), ms(pct(ts.gateway.ttfb, 99)), verdict(pct(ts.gateway.ttfb, 99) < 5*time.Millisecond), ms(bareT), signed(gwT-bareT))
 	fmt.Printf("load average at end: %s\n", loadavg())
 	return nil
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "OK"
-	}
-	return "MISSED"
-}
-
-func workersString(n int) string {
-	if n == 0 {
-		return "auto"
-	}
-	return strconv.Itoa(n)
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "n/a"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func nginxVersion(bin string) string {
-	out, _ := exec.Command(bin, "-v").CombinedOutput()
-	return strings.TrimPrefix(strings.TrimSpace(string(out)), "nginx version: ")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -444,7 +433,7 @@ func startGateway(cfg config, dir, backendAddr string) (target, func(), error) {
 	for i, m := range models {
 		routes[i] = nginx.Route{Name: m, Upstream: backendAddr}
 	}
-	files, err := nginx.Render(nginx.Params{
+	files, err := nginx.Generate(nginx.Params{
 		Routes:       routes,
 		Listen:       listen,
 		MaxBodySize:  nginx.DefaultMaxBodySize,
@@ -476,353 +465,4 @@ func startNginx(argv []string, addr string) (int, func(), error) {
 func loopback() (string, error) {
 	port, err := nginxproc.FreePort()
 	return "127.0.0.1:" + port, err
-}
-
-// ---------------------------------------------------------------------------------------
-// Load generator: raw HTTP/1.1 over keep-alive TCP connections, one goroutine each, closed
-// loop. It does the minimum per request (one write, buffered reads, no allocation in the
-// steady state) so that, on a small machine, as much CPU as possible stays with the servers.
-
-var chatRequest = []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n" +
-	"Content-Length: " + strconv.Itoa(len(chatBody)) + "\r\n\r\n" + string(chatBody))
-
-type result struct {
-	requests int
-	errors   int
-	cpuTicks int64 // nginx (master + workers) CPU clock ticks spent during the run
-	elapsed  time.Duration
-	lat      []time.Duration
-	sorted   bool
-}
-
-func (r *result) merge(o *result) {
-	r.requests += o.requests
-	r.errors += o.errors
-	r.cpuTicks += o.cpuTicks
-	r.elapsed += o.elapsed
-	r.lat = append(r.lat, o.lat...)
-	r.sorted = false
-}
-
-func (r *result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
-
-func (r *result) pct(p float64) time.Duration {
-	if !r.sorted {
-		slices.Sort(r.lat)
-		r.sorted = true
-	}
-	return pct(r.lat, p)
-}
-
-func pct(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p/100+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func load(addr string, conns int, d time.Duration) (*result, error) {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		total    = &result{}
-		firstErr atomic.Value
-	)
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for range conns {
-		wg.Go(func() {
-			lat := make([]time.Duration, 0, 1<<14)
-			n, errs := 0, 0
-			var c *client
-			for time.Now().Before(stop) {
-				if c == nil {
-					var err error
-					if c, err = dial(addr); err != nil {
-						errs++
-						firstErr.CompareAndSwap(nil, err)
-						time.Sleep(10 * time.Millisecond)
-						continue
-					}
-				}
-				t0 := time.Now()
-				status, keep, err := c.roundTrip(chatRequest)
-				if err != nil || status != http.StatusOK {
-					errs++
-					if err == nil {
-						err = fmt.Errorf("status %d", status)
-					}
-					firstErr.CompareAndSwap(nil, err)
-					c.close()
-					c = nil
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-				n++
-				if !keep {
-					c.close()
-					c = nil
-				}
-			}
-			if c != nil {
-				c.close()
-			}
-			mu.Lock()
-			total.requests += n
-			total.errors += errs
-			total.lat = append(total.lat, lat...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	total.elapsed = time.Since(start)
-	if total.errors > 0 && total.errors*100 > total.requests {
-		return total, fmt.Errorf("%d errors in %d requests, first: %v", total.errors, total.requests, firstErr.Load())
-	}
-	return total, nil
-}
-
-type client struct {
-	c net.Conn
-	r *bufio.Reader
-}
-
-func dial(addr string) (*client, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &client{c: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
-}
-
-func (c *client) close() { _ = c.c.Close() }
-
-// roundTrip writes req and reads the whole response; keep reports whether the connection can
-// be reused.
-func (c *client) roundTrip(req []byte) (status int, keep bool, err error) {
-	_ = c.c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err = c.c.Write(req); err != nil {
-		return 0, false, err
-	}
-	status, contentLength, chunked, keep, err := c.readHeader()
-	if err != nil {
-		return 0, false, err
-	}
-	switch {
-	case chunked:
-		err = c.discardChunked()
-	case contentLength >= 0:
-		_, err = c.r.Discard(contentLength)
-	default:
-		_, err = io.Copy(io.Discard, c.r)
-		keep = false
-	}
-	return status, keep, err
-}
-
-func (c *client) readHeader() (status, contentLength int, chunked, keep bool, err error) {
-	line, err := c.r.ReadSlice('\n')
-	if err != nil {
-		return
-	}
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
-		err = fmt.Errorf("bad status line %q", line)
-		return
-	}
-	status, err = strconv.Atoi(string(line[9:12]))
-	if err != nil {
-		return
-	}
-	contentLength, keep = -1, true
-	for {
-		line, err = c.r.ReadSlice('\n')
-		if err != nil {
-			return
-		}
-		if len(line) <= 2 {
-			return
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		value = bytes.TrimSpace(value)
-		switch {
-		case asciiEqualFold(name, "content-length"):
-			contentLength, err = strconv.Atoi(string(value))
-			if err != nil {
-				return
-			}
-		case asciiEqualFold(name, "transfer-encoding"):
-			chunked = bytes.EqualFold(value, []byte("chunked"))
-		case asciiEqualFold(name, "connection"):
-			keep = !bytes.EqualFold(value, []byte("close"))
-		}
-	}
-}
-
-func asciiEqualFold(b []byte, s string) bool { return bytes.EqualFold(b, []byte(s)) }
-
-func (c *client) discardChunked() error {
-	for {
-		line, err := c.r.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		sizeHex, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte(";"))
-		size, err := strconv.ParseInt(string(sizeHex), 16, 64)
-		if err != nil {
-			return fmt.Errorf("bad chunk size %q", line)
-		}
-		if size == 0 {
-			for { // trailers until the empty line
-				line, err = c.r.ReadSlice('\n')
-				if err != nil {
-					return err
-				}
-				if len(line) <= 2 {
-					return nil
-				}
-			}
-		}
-		if _, err := c.r.Discard(int(size) + 2); err != nil {
-			return err
-		}
-	}
-}
-
-// check sends the benchmark request once and verifies the answer is the backend's.
-func check(addr string) error {
-	c, err := dial(addr)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	if _, err := c.c.Write(chatRequest); err != nil {
-		return err
-	}
-	resp, err := http.ReadResponse(c.r, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, completion) {
-		return fmt.Errorf("unexpected answer %d %s", resp.StatusCode, body)
-	}
-	return nil
-}
-
-// streamOnce opens a streamed completion and returns how long after the backend flushed the
-// first event the client read it.
-func streamOnce(addr string, be *backend) (time.Duration, error) {
-	c, err := dial(addr)
-	if err != nil {
-		return 0, err
-	}
-	defer c.close()
-	_ = c.c.SetDeadline(time.Now().Add(20 * time.Second))
-	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nConnection: close\r\n" +
-		"Content-Length: " + strconv.Itoa(len(streamBody)) + "\r\n\r\n" + string(streamBody)
-	if _, err := io.WriteString(c.c, req); err != nil {
-		return 0, err
-	}
-	var got time.Time
-	for {
-		line, err := c.r.ReadSlice('\n')
-		if err != nil {
-			return 0, fmt.Errorf("before the first event: %w", err)
-		}
-		if bytes.HasPrefix(line, []byte("data: ")) {
-			got = time.Now()
-			break
-		}
-	}
-	var sent time.Time
-	select {
-	case sent = <-be.sent:
-	case <-time.After(10 * time.Second):
-		return 0, errors.New("backend did not report its flush")
-	}
-	be.ack <- struct{}{}
-	rest, err := io.ReadAll(c.r)
-	if err != nil {
-		return 0, err
-	}
-	if !bytes.Contains(rest, []byte("[DONE]")) {
-		return 0, fmt.Errorf("stream incomplete: %q", rest)
-	}
-	return got.Sub(sent), nil
-}
-
-// ---------------------------------------------------------------------------------------
-// Output
-
-func printTable(targets []target, res []*result) {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\trequests\treq/s\tp50\tp90\tp99\terrors\tnginx CPU/req\t")
-	for i, t := range targets {
-		r := res[i]
-		cpu := "-"
-		if t.pid != 0 && r.requests > 0 {
-			cpu = fmt.Sprintf("%.1f µs", float64(r.cpuTicks)*1e6/clockTicksPerSecond/float64(r.requests))
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%s\t\n", t.name, r.requests, r.rps(),
-			ms(r.pct(50)), ms(r.pct(90)), ms(r.pct(99)), r.errors, cpu)
-	}
-	_ = tw.Flush()
-}
-
-// clockTicksPerSecond is USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on Linux).
-const clockTicksPerSecond = 100
-
-// cpuTicks is the user+system CPU time of the nginx master pid and its direct children (the
-// workers), in clock ticks; 0 when pid is 0 or /proc is unavailable.
-func cpuTicks(pid int) int64 {
-	if pid == 0 {
-		return 0
-	}
-	var total int64
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the parenthesised command: state ppid ... utime(14) stime(15).
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		if p != pid && ppid != pid {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += ut + st
-	}
-	return total
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
-
-func signed(d time.Duration) string {
-	s := ms(d)
-	if d >= 0 {
-		s = "+" + s
-	}
-	return s
 }

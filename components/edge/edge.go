@@ -6,55 +6,66 @@ package edge
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// perNamespace records the Edge of each namespace, per program (Pulumi context).
+var perNamespace sync.Map // namespaceKey -> component name
+
+type namespaceKey struct {
+	ctx       *pulumi.Context
+	namespace string
+}
+
+// Type is the Edge component's type token.
+const Type = "llm-platform:index:Edge"
 
 // Name is the Istio Gateway's and VirtualService's name.
 const Name = "llm-platform"
 
 // Backend is a Service the edge routes to and the pods behind it.
 type Backend struct {
-	Host string // cluster DNS name of the Service
-	Port int    // Service port
+	Host string `pulumi:"host"` // cluster DNS name of the Service
+	Port int    `pulumi:"port"` // Service port
 	// TargetPort is the pods' port, for NetworkPolicies.
-	TargetPort int
+	TargetPort int `pulumi:"targetPort"`
 	// Pods selects the backend's pods.
-	Pods map[string]string
+	Pods map[string]string `pulumi:"pods"`
 }
 
 // Args are the edge's inputs.
 type Args struct {
-	Config    spec.EdgeConfig
-	Namespace string
+	Config    Config `pulumi:"config"`
+	Namespace string `pulumi:"namespace"`
 	// IngressSelector selects the ingress gateway pods; IngressNamespace is
 	// where they run.
-	IngressSelector  map[string]string
-	IngressNamespace string
-	Gateway          Backend
+	IngressSelector  map[string]string `pulumi:"ingressSelector"`
+	IngressNamespace string            `pulumi:"ingressNamespace"`
+	Gateway          Backend           `pulumi:"gateway"`
 	// WebUI is nil when the UI is disabled: no "/" route then.
-	WebUI *Backend
+	WebUI *Backend `pulumi:"webui,optional"`
 	// Models selects every model pod; ModelPort is vLLM's port.
-	Models    map[string]string
-	ModelPort int
+	Models    map[string]string `pulumi:"models"`
+	ModelPort int               `pulumi:"modelPort"`
 	// UITimeout bounds UI requests; the API has none (streams run long).
-	UITimeoutSeconds int
+	UITimeoutSeconds int `pulumi:"uiTimeoutSeconds"`
 	// IngressAddress is the ingress load balancer's address ("" while
 	// unknown); it names the platform when every host is a wildcard.
-	IngressAddress pulumi.StringInput
+	IngressAddress pulumi.StringInput `pulumi:"ingressAddress,optional"`
 }
 
 // Edge is the public entry point.
 type Edge struct {
 	pulumi.ResourceState
 	// APIBaseURL and WebUIURL are the public URLs (WebUIURL is "" without UI).
-	APIBaseURL pulumi.StringOutput
-	WebUIURL   pulumi.StringOutput
+	APIBaseURL pulumi.StringOutput `pulumi:"apiBaseUrl"`
+	WebUIURL   pulumi.StringOutput `pulumi:"webUiUrl"`
 }
 
 // Istio networking.istio.io/v1 specs: just the fields we set.
@@ -118,9 +129,17 @@ type (
 )
 
 // New declares the Gateway, VirtualService, PeerAuthentication and policies.
+//
+// An Edge is one per namespace: its mutual-TLS policy and NetworkPolicies govern the whole
+// namespace and its objects have fixed names (the Istio Gateway and VirtualService
+// "llm-platform", the policy "default", the NetworkPolicies "allow-*"). A second Edge in the
+// same namespace fails; put a second platform in a namespace of its own.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Edge, error) {
+	if first, loaded := perNamespace.LoadOrStore(namespaceKey{ctx, args.Namespace}, name); loaded {
+		return nil, fmt.Errorf("edge %q: namespace %q already has edge %q; an edge governs its whole namespace, so give each its own namespace", name, args.Namespace, first)
+	}
 	e := &Edge{}
-	if err := ctx.RegisterComponentResource("llm-platform:edge:Edge", name, e, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, e, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(e)
@@ -299,4 +318,12 @@ func peer(pods map[string]string, namespace string) networkingv1.NetworkPolicyPe
 		}}
 	}
 	return p
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:edge:Edge"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llm-platform/llm-platform/components/edge"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -34,7 +34,7 @@ func TestPublicURLs(t *testing.T) {
 			cfg := spec.Defaults().Edge
 			cfg.Hosts, cfg.TLS.CredentialName = tc.hosts, tc.tls
 			var e *edge.Edge
-			_, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+			_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 				args := edge.Args{
 					Config: cfg, Namespace: "llm",
 					IngressSelector: map[string]string{"istio": "ingressgateway"}, IngressNamespace: "istio-ingress",
@@ -50,8 +50,8 @@ func TestPublicURLs(t *testing.T) {
 				return err
 			})
 			require.NoError(t, err)
-			api, _ := harness.Await(t, e.APIBaseURL)
-			ui, _ := harness.Await(t, e.WebUIURL)
+			api, _ := pulumimock.Await(t, e.APIBaseURL)
+			ui, _ := pulumimock.Await(t, e.WebUIURL)
 			assert.Equal(t, tc.api, api)
 			assert.Equal(t, tc.ui, ui)
 		})
@@ -62,7 +62,7 @@ func TestPublicURLs(t *testing.T) {
 // which is how Istio says "none" (its CRD refuses "0s"); the UI route keeps
 // its explicit one.
 func TestAPIRouteHasNoTimeoutField(t *testing.T) {
-	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		_, err := edge.New(ctx, "edge", edge.Args{
 			Config: spec.Defaults().Edge, Namespace: "llm",
 			IngressSelector: map[string]string{"istio": "ingressgateway"}, IngressNamespace: "istio-ingress",
@@ -73,11 +73,37 @@ func TestAPIRouteHasNoTimeoutField(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	vs := harness.Plain(m.Find(t, "kubernetes:networking.istio.io/v1:VirtualService", "edge").Inputs)
+	vs := pulumimock.Plain(m.Find(t, "kubernetes:networking.istio.io/v1:VirtualService", "edge").Inputs)
 	routes := vs["spec"].(map[string]any)["http"].([]any)
 	require.Len(t, routes, 2)
 	api, ui := routes[0].(map[string]any), routes[1].(map[string]any)
 	require.Equal(t, "api", api["name"])
 	assert.NotContains(t, api, "timeout", "no timeout field: leaving it out disables the route timeout")
 	assert.Equal(t, "300s", ui["timeout"])
+}
+
+// TestOneEdgePerNamespace: an edge governs its whole namespace (mutual TLS, NetworkPolicies,
+// fixed object names), so a second one in the same namespace fails clearly; another namespace
+// is fine.
+func TestOneEdgePerNamespace(t *testing.T) {
+	args := func(ns string) edge.Args {
+		return edge.Args{
+			Config: spec.Defaults().Edge, Namespace: ns,
+			IngressSelector: map[string]string{"istio": "ingressgateway"}, IngressNamespace: "istio-ingress",
+			Gateway: edge.Backend{Host: "gw." + ns + ".svc.cluster.local", Port: 80, TargetPort: 8080, Pods: map[string]string{"app": "gw"}},
+			Models:  map[string]string{"app": "vllm"}, ModelPort: 8000, UITimeoutSeconds: 300,
+		}
+	}
+	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		if _, err := edge.New(ctx, "edge-a", args("team-a")); err != nil {
+			return err
+		}
+		if _, err := edge.New(ctx, "edge-b", args("team-b")); err != nil {
+			return err
+		}
+		_, err := edge.New(ctx, "edge-a2", args("team-a"))
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `edge "edge-a2": namespace "team-a" already has edge "edge-a"`)
 }

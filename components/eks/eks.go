@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -20,9 +21,12 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// Type is the EKS component's type token.
+const Type = "llm-platform:index:EKS"
 
 // GPUNodeLabel is on every GPU node this component creates. It is the label
 // the NVIDIA device plugin chart's default affinity requires, and the one
@@ -46,43 +50,64 @@ var lbControllerPolicy string
 
 // Args are the EKS settings of the stack.
 type Args struct {
-	Config spec.EKSConfig
+	Config Config `pulumi:"config"`
 	// AWS are the stack's aws:* provider settings. The component's explicit
 	// provider (which pins the region) would otherwise drop them, and the
 	// kubeconfig's `aws eks get-token` needs the same identity.
-	AWS AWSSettings
+	AWS AWSSettings `pulumi:"aws"`
 }
 
 // AWSSettings are the parts of the stack's `aws:` config the component
 // passes on; zero values are left to the AWS SDK's own chain.
 type AWSSettings struct {
-	Profile                string
-	AssumeRole             *AssumeRole
-	DefaultTags            map[string]string
-	SharedCredentialsFiles []string
-	SharedConfigFiles      []string
+	Profile                string            `pulumi:"profile,optional"`
+	AssumeRole             *AssumeRole       `pulumi:"assumeRole,optional"`
+	DefaultTags            map[string]string `pulumi:"defaultTags,optional"`
+	SharedCredentialsFiles []string          `pulumi:"sharedCredentialsFiles,optional"`
+	SharedConfigFiles      []string          `pulumi:"sharedConfigFiles,optional"`
 }
 
 // AssumeRole is `aws:assumeRole`: the role every AWS call runs as.
 type AssumeRole struct {
-	RoleARN     string
-	ExternalID  string
-	SessionName string
-	Duration    string
+	RoleARN     string `pulumi:"roleArn"`
+	ExternalID  string `pulumi:"externalId,optional"`
+	SessionName string `pulumi:"sessionName,optional"`
+	Duration    string `pulumi:"duration,optional"`
 }
 
 // EKS is the cluster and its GPU node group.
 type EKS struct {
 	pulumi.ResourceState
 
-	ClusterName pulumi.StringOutput
+	ClusterName pulumi.StringOutput `pulumi:"clusterName"`
 	// Kubeconfig authenticates with `aws eks get-token`; it is secret.
-	Kubeconfig pulumi.StringOutput
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
 	// VpcID is the cluster's VPC: the created one, or the adopted cluster's.
-	VpcID pulumi.StringOutput
+	VpcID pulumi.StringOutput `pulumi:"vpcId"`
 	// LBController is the AWS Load Balancer Controller's identity; nil when
 	// eks.loadBalancerController is off.
 	LBController *LBControllerIdentity
+}
+
+// GPUNodeSelector selects the GPU node group's nodes.
+var GPUNodeSelector = map[string]string{GPUNodeLabel: "true"}
+
+// GPUTaint is the taint on the GPU node group's nodes.
+var GPUTaint = cluster.Taint{Key: "nvidia.com/gpu", Value: "true", Effect: "NoSchedule"}
+
+// Cluster declares the Kubernetes provider for this cluster, named name (outside the
+// component, so its URN does not depend on it), and returns the cluster as the application
+// layer takes it.
+func (e *EKS) Cluster(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*cluster.Cluster, error) {
+	taint := GPUTaint
+	c, err := cluster.New(ctx, name, cluster.Args{
+		Name: e.ClusterName, Kubeconfig: e.Kubeconfig, GPUNodeSelector: maps.Clone(GPUNodeSelector), GPUTaint: &taint,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.Kubeconfig = e.Kubeconfig
+	return c, nil
 }
 
 // LBControllerIdentity is what the controller's chart needs from AWS.
@@ -101,7 +126,7 @@ const awsManaged = "arn:aws:iam::aws:policy/"
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*EKS, error) {
 	cfg := args.Config
 	e := &EKS{}
-	if err := ctx.RegisterComponentResource("llm-platform:eks:EKS", name, e, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, e, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	region, err := aws.NewProvider(ctx, name, providerArgs(cfg.Region, args.AWS), pulumi.Parent(e))
@@ -175,7 +200,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		UpdateConfig: &eks.NodeGroupUpdateConfigArgs{MaxUnavailable: pulumi.Int(1)},
 		Labels:       pulumi.ToStringMap(labels),
 		Taints: eks.NodeGroupTaintArray{&eks.NodeGroupTaintArgs{
-			Key: pulumi.String("nvidia.com/gpu"), Value: pulumi.String("true"), Effect: pulumi.String("NO_SCHEDULE"),
+			Key: pulumi.String(GPUTaint.Key), Value: pulumi.String(GPUTaint.Value), Effect: pulumi.String("NO_SCHEDULE"),
 		}},
 	}, append(child, pulumi.DependsOn(append(slices.Clone(clusterDeps), nodeRole.attachments...)),
 		// The cluster autoscaler owns the current size after creation.
@@ -285,7 +310,7 @@ type vpcCNIConfig struct {
 	EnableNetworkPolicy string `json:"enableNetworkPolicy"`
 }
 
-func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child []pulumi.ResourceOption, invoke ...pulumi.InvokeOption) (*created, error) {
+func createCluster(ctx *pulumi.Context, name string, cfg Config, child []pulumi.ResourceOption, invoke ...pulumi.InvokeOption) (*created, error) {
 	zones := cfg.Cluster.AvailabilityZones
 	if len(zones) == 0 {
 		var err error
@@ -391,7 +416,7 @@ func createCluster(ctx *pulumi.Context, name string, cfg spec.EKSConfig, child [
 // Availability Zones (no Local or Wavelength Zones, which lack EKS and most
 // GPU types) that offer one of the GPU node group's instance types, in the
 // region's order.
-func gpuZones(ctx *pulumi.Context, cfg spec.EKSConfig, invoke ...pulumi.InvokeOption) ([]string, error) {
+func gpuZones(ctx *pulumi.Context, cfg Config, invoke ...pulumi.InvokeOption) ([]string, error) {
 	found, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 		State: pulumi.StringRef("available"),
 		Filters: []aws.GetAvailabilityZonesFilter{
@@ -430,7 +455,7 @@ type subnets struct {
 
 // network is a VPC with a public and a private subnet per zone, one NAT
 // gateway for the private subnets, and the tags load balancers look for.
-func network(ctx *pulumi.Context, name string, cfg spec.EKSConfig, zones []string, child []pulumi.ResourceOption) (*subnets, error) {
+func network(ctx *pulumi.Context, name string, cfg Config, zones []string, child []pulumi.ResourceOption) (*subnets, error) {
 	clusterTag := "kubernetes.io/cluster/" + cfg.Cluster.Name
 	block, err := netip.ParsePrefix(cfg.Cluster.VPCCIDR)
 	if err != nil || !block.Addr().Is4() || block.Bits() != 16 {
@@ -608,4 +633,12 @@ func lbControllerIdentity(ctx *pulumi.Context, name string, cluster pulumi.Strin
 		RoleARN:        r.role.Arn,
 		Ready:          []pulumi.Resource{assoc},
 	}, nil
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:eks:EKS"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

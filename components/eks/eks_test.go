@@ -15,12 +15,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/llm-platform/llm-platform/components/eks"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 const (
-	componentType   = "llm-platform:eks:EKS"
+	componentType   = eks.Type
 	providerType    = "pulumi:providers:aws"
 	vpcType         = "aws:ec2/vpc:Vpc"
 	subnetType      = "aws:ec2/subnet:Subnet"
@@ -48,15 +48,15 @@ const (
 	account  = "arn:aws:iam::111122223333:role/"
 )
 
-// mockAWS records through harness.Mocks and plays the parts of AWS the
+// mockAWS records through pulumimock.Mocks and plays the parts of AWS the
 // component reads back: IDs that name the resource type, role names and
 // ARNs, a created cluster's endpoint and CA, and the two lookups.
 type mockAWS struct {
-	*harness.Mocks
+	*pulumimock.Mocks
 }
 
 func newMockAWS() *mockAWS {
-	return &mockAWS{Mocks: &harness.Mocks{CallResults: map[string]resource.PropertyMap{
+	return &mockAWS{Mocks: &pulumimock.Mocks{CallResults: map[string]resource.PropertyMap{
 		getAZs: resource.NewPropertyMapFromMap(map[string]any{
 			"id":    "us-west-2",
 			"names": []any{"us-west-2a", "us-west-2b", "us-west-2c"},
@@ -123,7 +123,7 @@ func deployArgs(t *testing.T, args eks.Args, m *mockAWS) (*eks.EKS, error) {
 		var err error
 		e, err = eks.New(ctx, "eks", args)
 		return err
-	}, pulumi.WithMocks(harness.Project, "test", m))
+	}, pulumi.WithMocks(pulumimock.Project, "test", m))
 	return e, err
 }
 
@@ -236,24 +236,24 @@ type (
 	}
 )
 
-func decode[T any](t *testing.T, m *mockAWS, typ, name string) (harness.Resource, T) {
+func decode[T any](t *testing.T, m *mockAWS, typ, name string) (pulumimock.Resource, T) {
 	t.Helper()
 	r := m.Find(t, typ, name)
-	return r, harness.View[T](t, r)
+	return r, pulumimock.View[T](t, r)
 }
 
 func subnets(t *testing.T, m *mockAWS) map[string]subnet {
 	t.Helper()
 	out := map[string]subnet{}
 	for _, r := range m.ByType(subnetType) {
-		out[r.Name] = harness.View[subnet](t, r)
+		out[r.Name] = pulumimock.View[subnet](t, r)
 	}
 	return out
 }
 
 func readKubeconfig(t *testing.T, e *eks.EKS) kubeconfig {
 	t.Helper()
-	value, secret := harness.Await(t, e.Kubeconfig)
+	value, secret := pulumimock.Await(t, e.Kubeconfig)
 	require.True(t, secret, "the kubeconfig output is secret")
 	var kc kubeconfig
 	require.NoError(t, yaml.Unmarshal([]byte(value.(string)), &kc))
@@ -267,7 +267,7 @@ func policiesOf(t *testing.T, m *mockAWS, role string) []string {
 	t.Helper()
 	var out []string
 	for _, r := range m.ByType(attachmentType) {
-		in := harness.Plain(r.Inputs)
+		in := pulumimock.Plain(r.Inputs)
 		if in["role"] == role {
 			out = append(out, in["policyArn"].(string))
 		}
@@ -281,7 +281,7 @@ func TestNetworkOverTwoZones(t *testing.T) {
 	require.Equal(t, []string{getAZs, getOfferings}, m.Calls(), "the zones come from the region and the GPU type")
 	assert.Equal(t, "available", m.CallArgs()[0].Args["state"].StringValue())
 
-	v := harness.Plain(m.Find(t, vpcType, "eks").Inputs)
+	v := pulumimock.Plain(m.Find(t, vpcType, "eks").Inputs)
 	assert.Equal(t, "10.0.0.0/16", v["cidrBlock"])
 	assert.Equal(t, true, v["enableDnsHostnames"], "EKS nodes need DNS hostnames")
 	assert.Equal(t, true, v["enableDnsSupport"])
@@ -329,13 +329,13 @@ func assertSubnetsCarveTheVPC(t *testing.T, vpcCIDR string, got map[string]subne
 func TestInternetAndNATGateways(t *testing.T) {
 	m, _ := deploy(t, config())
 
-	igw := harness.Plain(m.Find(t, igwType, "eks").Inputs)
+	igw := pulumimock.Plain(m.Find(t, igwType, "eks").Inputs)
 	assert.Equal(t, "vpc-eks", igw["vpcId"])
 
-	nat := harness.Plain(m.Find(t, natType, "eks").Inputs)
+	nat := pulumimock.Plain(m.Find(t, natType, "eks").Inputs)
 	assert.Equal(t, "subnet-eks-public-0", nat["subnetId"], "the NAT gateway sits in a public subnet")
 	assert.Equal(t, "eip-eks-nat", nat["allocationId"])
-	assert.Equal(t, "vpc", harness.Plain(m.Find(t, eipType, "eks-nat").Inputs)["domain"])
+	assert.Equal(t, "vpc", pulumimock.Plain(m.Find(t, eipType, "eks-nat").Inputs)["domain"])
 
 	_, public := decode[struct{ Routes []route }](t, m, routeTableType, "eks-public")
 	assert.Equal(t, []route{{CidrBlock: "0.0.0.0/0", GatewayID: "internetgateway-eks"}}, public.Routes)
@@ -345,7 +345,7 @@ func TestInternetAndNATGateways(t *testing.T) {
 
 	assoc := map[string]string{}
 	for _, r := range m.ByType("aws:ec2/routeTableAssociation:RouteTableAssociation") {
-		in := harness.Plain(r.Inputs)
+		in := pulumimock.Plain(r.Inputs)
 		assoc[in["subnetId"].(string)] = in["routeTableId"].(string)
 	}
 	assert.Equal(t, map[string]string{
@@ -363,7 +363,7 @@ func TestExplicitZonesAndCIDR(t *testing.T) {
 	m, _ := deploy(t, cfg)
 
 	assert.Empty(t, m.Calls(), "configured zones need no lookup")
-	assert.Equal(t, "172.20.0.0/16", harness.Plain(m.Find(t, vpcType, "eks").Inputs)["cidrBlock"])
+	assert.Equal(t, "172.20.0.0/16", pulumimock.Plain(m.Find(t, vpcType, "eks").Inputs)["cidrBlock"])
 	got := subnets(t, m)
 	require.Len(t, got, 4)
 	assert.Equal(t, "us-west-2b", got["eks-public-0"].AvailabilityZone)
@@ -400,7 +400,7 @@ func TestIAMRoles(t *testing.T) {
 		{"eks-lb-controller", "pods.eks.amazonaws.com", []string{"arn:aws:iam::111122223333:policy/eks-lb-controller"}},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
-			in := harness.Plain(m.Find(t, roleType, tc.role).Inputs)
+			in := pulumimock.Plain(m.Find(t, roleType, tc.role).Inputs)
 			var trust trustPolicy
 			require.NoError(t, json.Unmarshal([]byte(in["assumeRolePolicy"].(string)), &trust))
 			require.Len(t, trust.Statement, 1)
@@ -444,10 +444,10 @@ func TestAdminRoles(t *testing.T) {
 	require.Len(t, m.ByType(accessPolicy), 2)
 	for i, arn := range cfg.Cluster.AdminRoleARNs {
 		name := fmt.Sprintf("eks-admin-%d", i)
-		entry := harness.Plain(m.Find(t, accessEntryType, name).Inputs)
+		entry := pulumimock.Plain(m.Find(t, accessEntryType, name).Inputs)
 		assert.Equal(t, arn, entry["principalArn"])
 		assert.Equal(t, "llm-platform", entry["clusterName"])
-		assoc := harness.Plain(m.Find(t, accessPolicy, name).Inputs)
+		assoc := pulumimock.Plain(m.Find(t, accessPolicy, name).Inputs)
 		assert.Equal(t, arn, assoc["principalArn"])
 		assert.Equal(t, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", assoc["policyArn"])
 		assert.Equal(t, map[string]any{"type": "cluster"}, assoc["accessScope"])
@@ -555,7 +555,7 @@ func TestCreateKubeconfig(t *testing.T) {
 	assert.Equal(t, []string{"eks", "get-token", "--cluster-name", "llm-platform", "--region", "us-west-2", "--output", "json"}, exec.Args)
 	assert.Equal(t, "client.authentication.k8s.io/v1beta1", exec.APIVersion)
 
-	name, _ := harness.Await(t, e.ClusterName)
+	name, _ := pulumimock.Await(t, e.ClusterName)
 	assert.Equal(t, "llm-platform", name)
 }
 
@@ -651,7 +651,7 @@ func TestEverythingUsesTheComponentsAWSProvider(t *testing.T) {
 			component := m.Find(t, componentType, "eks")
 			p := m.Find(t, providerType, "eks")
 			assert.Equal(t, component.URN, p.Parent)
-			assert.Equal(t, "us-west-2", harness.Plain(p.Inputs)["region"])
+			assert.Equal(t, "us-west-2", pulumimock.Plain(p.Inputs)["region"])
 
 			n := 0
 			for _, r := range m.Resources() {
@@ -689,12 +689,12 @@ func TestZonesOfferTheGPUType(t *testing.T) {
 
 	calls := m.CallArgs()
 	require.Len(t, calls, 2)
-	azs := harness.Plain(calls[0].Args)
+	azs := pulumimock.Plain(calls[0].Args)
 	assert.ElementsMatch(t, []any{
 		map[string]any{"name": "zone-type", "values": []any{"availability-zone"}},
 		map[string]any{"name": "opt-in-status", "values": []any{"opt-in-not-required"}},
 	}, azs["filters"], "standard zones only: Local and Wavelength Zones have no EKS control plane subnets or GPUs")
-	offers := harness.Plain(calls[1].Args)
+	offers := pulumimock.Plain(calls[1].Args)
 	assert.Equal(t, "availability-zone", offers["locationType"])
 	assert.Equal(t, []any{map[string]any{"name": "instance-type", "values": []any{"g6e.12xlarge", "g6e.24xlarge"}}}, offers["filters"])
 
@@ -783,7 +783,7 @@ func TestStackAWSSettingsReachTheProviderAndKubeconfig(t *testing.T) {
 			e, err := deployArgs(t, eks.Args{Config: cfg, AWS: settings}, m)
 			require.NoError(t, err)
 
-			p := harness.View[struct {
+			p := pulumimock.View[struct {
 				Region                 string                                     `json:"region"`
 				Profile                string                                     `json:"profile"`
 				AssumeRole             providerJSON[map[string]string]            `json:"assumeRole"`
@@ -834,14 +834,14 @@ func TestLBControllerIdentity(t *testing.T) {
 			m, e := deploy(t, cfg)
 			require.NotNil(t, e.LBController)
 
-			in := harness.Plain(m.Find(t, roleType, "eks-lb-controller").Inputs)
+			in := pulumimock.Plain(m.Find(t, roleType, "eks-lb-controller").Inputs)
 			var trust trustPolicy
 			require.NoError(t, json.Unmarshal([]byte(in["assumeRolePolicy"].(string)), &trust))
 			require.Len(t, trust.Statement, 1)
 			assert.Equal(t, "pods.eks.amazonaws.com", trust.Statement[0].Principal.Service)
 			assert.ElementsMatch(t, []string{"sts:AssumeRole", "sts:TagSession"}, trust.Statement[0].Action, "what EKS Pod Identity calls")
 
-			policy := harness.Plain(m.Find(t, policyType, "eks-lb-controller").Inputs)
+			policy := pulumimock.Plain(m.Find(t, policyType, "eks-lb-controller").Inputs)
 			assert.JSONEq(t, string(published), policy["policy"].(string), "the published policy, unchanged")
 			var doc struct{ Statement []struct{ Action any } }
 			require.NoError(t, json.Unmarshal(published, &doc))
@@ -852,7 +852,7 @@ func TestLBControllerIdentity(t *testing.T) {
 			assert.Equal(t, []string{"arn:aws:iam::111122223333:policy/eks-lb-controller"}, policiesOf(t, m, "eks-lb-controller"))
 
 			r := m.Find(t, podIdentityType, "eks-lb-controller")
-			assoc := harness.Plain(r.Inputs)
+			assoc := pulumimock.Plain(r.Inputs)
 			assert.Equal(t, map[string]any{
 				"clusterName": map[string]string{"create": "llm-platform", "adopt": "shared"}[name], "namespace": "kube-system",
 				"serviceAccount": "aws-load-balancer-controller", "roleArn": account + "eks-lb-controller",
@@ -861,12 +861,12 @@ func TestLBControllerIdentity(t *testing.T) {
 
 			assert.Equal(t, "kube-system", e.LBController.Namespace)
 			assert.Equal(t, "aws-load-balancer-controller", e.LBController.ServiceAccount)
-			arn, _ := harness.Await(t, e.LBController.RoleARN)
+			arn, _ := pulumimock.Await(t, e.LBController.RoleARN)
 			assert.Equal(t, account+"eks-lb-controller", arn)
 			require.Len(t, e.LBController.Ready, 1)
-			urn, _ := harness.Await(t, e.LBController.Ready[0].URN())
+			urn, _ := pulumimock.Await(t, e.LBController.Ready[0].URN())
 			assert.Equal(t, r.URN, fmt.Sprint(urn), "the chart waits for the association")
-			vpc, _ := harness.Await(t, e.VpcID)
+			vpc, _ := pulumimock.Await(t, e.VpcID)
 			assert.Equal(t, map[string]string{"create": "vpc-eks", "adopt": "vpc-0shared"}[name], vpc)
 		})
 	}

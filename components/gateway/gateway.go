@@ -19,12 +19,15 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 const (
-	// Name is the gateway's Service (and Deployment) name.
-	Name = "llm-gateway"
+	// Type is the Gateway component's type token.
+	Type = "llm-platform:index:Gateway"
+	// DefaultName is the object name the platform's stack gives its gateway (Args.Name).
+	DefaultName = "llm-gateway"
+	// AppName is the app.kubernetes.io/name label of every gateway pod.
+	AppName = "llm-gateway"
 	// Port is the Service port; the container listens on ContainerPort.
 	Port = 80
 	// ContainerPort is where the container listens.
@@ -98,29 +101,48 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 
 // Args are the gateway's inputs.
 type Args struct {
-	Config    spec.GatewayConfig
-	Namespace string
-	// Routes are the served models; Routes[0] is the default model.
-	Routes []nginx.Route
+	// Name is the Kubernetes name of the gateway's objects (Deployment, Service, ConfigMap,
+	// keys Secret, autoscaler, budget); empty means the component's name. Plain: object
+	// names and the in-cluster URL are fixed at plan time.
+	Name string `pulumi:"name,optional"`
+	// Config tunes the router (plain: it is rendered into nginx.conf at plan time).
+	Config Config `pulumi:"config"`
+	// Namespace holds the objects (plain: part of the in-cluster URL).
+	Namespace string `pulumi:"namespace"`
+	// Routes are the served models; Routes[0] is the default model. Plain: rendered into the
+	// router's config at plan time.
+	Routes []nginx.Route `pulumi:"routes"`
 	// Upstreams are the models' Services. nginx resolves upstream names
 	// once at start, so the pods start only after the Services exist.
-	Upstreams []pulumi.Resource
+	Upstreams []pulumi.Resource `pulumi:"upstreams,optional"`
 	// APIKeys is a secret, comma-separated list of accepted keys; nil turns
 	// authentication off.
-	APIKeys pulumi.StringInput
+	APIKeys pulumi.StringInput `pulumi:"apiKeys,optional"`
 }
 
 // Gateway is the deployed router.
 type Gateway struct {
 	pulumi.ResourceState
 
-	// URL is the in-cluster OpenAI base URL ("http://llm-gateway.<ns>.svc.cluster.local/v1").
+	// URL is the in-cluster OpenAI base URL ("http://<name>.<ns>.svc.cluster.local/v1").
+	// Plain, like Host: the edge's routes and Open WebUI's settings need it at plan time.
 	URL string
 	// Host is the Service's cluster DNS name, for the edge's routes.
 	Host string
+	// Selector is the pod selector of this gateway's pods.
+	Selector map[string]string
+	// URLOutput is URL as a Pulumi output (registered as "url").
+	URLOutput pulumi.StringOutput `pulumi:"url"`
+	// ServiceName is the gateway's Service name.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
 	// KeysSecret holds the API keys; nil without keys.
 	KeysSecret *corev1.Secret
+	// Deployment runs the gateway's pods.
+	Deployment *appsv1.Deployment
 }
+
+// Selector is the pod selector of the gateway whose objects are named name.
+func Selector(name string) map[string]string { return kube.Selector(AppName, name) }
 
 // ClientKeyKey is the key in KeysSecret holding the one API key that
 // in-cluster clients present.
@@ -144,22 +166,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.APIKeys != nil {
 		params.APIKeysEnv = apiKeysEnv
 	}
-	files, err := nginx.Render(params)
+	files, err := nginx.Generate(params)
 	if err != nil {
 		return nil, err
 	}
 
-	g := &Gateway{Host: kube.ServiceHost(Name, args.Namespace)}
+	objName := args.Name
+	if objName == "" {
+		objName = name
+	}
+	g := &Gateway{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName)}
 	g.URL = fmt.Sprintf("http://%s/v1", g.Host)
-	if err := ctx.RegisterComponentResource("llm-platform:gateway:Gateway", name, g, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, g, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
-	labels := kube.Labels("llm-gateway", Name, "gateway")
-	selector := kube.Selector("llm-gateway", Name)
+	labels := kube.Labels(AppName, objName, "gateway")
+	selector := g.Selector
 
 	cm, err := corev1.NewConfigMap(ctx, name, &corev1.ConfigMapArgs{
-		Metadata: kube.Meta(Name, args.Namespace, labels),
+		Metadata: kube.Meta(objName, args.Namespace, labels),
 		Data:     pulumi.ToStringMap(files),
 	}, parent)
 	if err != nil {
@@ -169,7 +195,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	env := corev1.EnvVarArray{}
 	if args.APIKeys != nil {
 		g.KeysSecret, err = corev1.NewSecret(ctx, name+"-keys", &corev1.SecretArgs{
-			Metadata: kube.Meta(Name+"-keys", args.Namespace, labels),
+			Metadata: kube.Meta(objName+"-keys", args.Namespace, labels),
 			Type:     pulumi.String("Opaque"),
 			StringData: pulumi.StringMap{
 				apiKeysKey: pulumi.ToSecret(args.APIKeys).(pulumi.StringOutput),
@@ -199,8 +225,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		depOpts = append(depOpts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
 	}
 	health := &corev1.HTTPGetActionArgs{Path: pulumi.String(nginx.HealthPath), Port: pulumi.String("http")}
-	dep, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: kube.Meta(Name, args.Namespace, labels),
+	g.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: kube.Meta(objName, args.Namespace, labels),
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(args.Config.Replicas),
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
@@ -272,10 +298,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	if autoscaled {
 		_, err = autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
-			Metadata: kube.Meta(Name, args.Namespace, labels),
+			Metadata: kube.Meta(objName, args.Namespace, labels),
 			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
 				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
-					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: dep.Metadata.Name().Elem(),
+					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: g.Deployment.Metadata.Name().Elem(),
 				},
 				MinReplicas: pulumi.Int(args.Config.Replicas),
 				MaxReplicas: pulumi.Int(args.Config.MaxReplicas),
@@ -303,17 +329,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 
-	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent)
+	svc, err := kube.HTTPService(ctx, name, kube.Meta(objName, args.Namespace, labels), selector, Port, parent)
 	if err != nil {
 		return nil, err
 	}
+	g.ServiceName = svc.Metadata.Name().Elem()
 
 	// maxUnavailable 1 holds for any replica count the autoscaler picks
 	// (minAvailable 1 would let a node drain take all but one of the pods the
 	// load had called for); with a single replica there is nothing to keep.
 	if args.Config.Replicas > 1 {
 		_, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
-			Metadata: kube.Meta(Name, args.Namespace, labels),
+			Metadata: kube.Meta(objName, args.Namespace, labels),
 			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
 				MaxUnavailable: pulumi.Int(1),
 				Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
@@ -323,7 +350,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 	}
-	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"url": pulumi.String(g.URL)})
+	g.URLOutput = pulumi.String(g.URL).ToStringOutput()
+	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{
+		"url":         g.URLOutput,
+		"host":        pulumi.String(g.Host),
+		"selector":    pulumi.ToStringMap(g.Selector),
+		"serviceName": g.ServiceName,
+	})
 }
 
 // memoryLimit allows 256 MiB, four maximum-size bodies in flight, and
@@ -335,4 +368,12 @@ func memoryLimit(maxBody resource.Quantity, maxStreams int) string {
 	}
 	limit.Add(*resource.NewQuantity(int64(maxStreams)*memoryPerStream, resource.BinarySI))
 	return limit.String()
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:gateway:Gateway"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -25,18 +25,18 @@ var routes = []nginx.Route{
 	{Name: "gemma-3-27b-it", Upstream: "gemma-3-27b-it.llm.svc.cluster.local:8000"},
 }
 
-func deploy(t *testing.T, rs []nginx.Route, keys pulumi.StringInput) (*harness.Mocks, *gateway.Gateway) {
+func deploy(t *testing.T, rs []nginx.Route, keys pulumi.StringInput) (*pulumimock.Mocks, *gateway.Gateway) {
 	t.Helper()
 	return deployWith(t, spec.Defaults().Gateway, rs, keys)
 }
 
-func deployWith(t *testing.T, cfg spec.GatewayConfig, rs []nginx.Route, keys pulumi.StringInput) (*harness.Mocks, *gateway.Gateway) {
+func deployWith(t *testing.T, cfg spec.GatewayConfig, rs []nginx.Route, keys pulumi.StringInput) (*pulumimock.Mocks, *gateway.Gateway) {
 	t.Helper()
 	var g *gateway.Gateway
-	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		var err error
 		g, err = gateway.New(ctx, "gateway", gateway.Args{
-			Config: cfg, Namespace: "llm", Routes: rs, APIKeys: keys,
+			Name: gateway.DefaultName, Config: cfg, Namespace: "llm", Routes: rs, APIKeys: keys,
 		})
 		return err
 	})
@@ -46,7 +46,7 @@ func deployWith(t *testing.T, cfg spec.GatewayConfig, rs []nginx.Route, keys pul
 
 func TestGatewayWorkload(t *testing.T) {
 	m, g := deploy(t, routes, nil)
-	cm := harness.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
 	require.Contains(t, cm.Data, nginx.ConfigFile)
 	require.Contains(t, cm.Data, nginx.LuaFile)
 	conf := cm.Data[nginx.ConfigFile]
@@ -56,7 +56,7 @@ func TestGatewayWorkload(t *testing.T) {
 	assert.Contains(t, conf, "client_max_body_size 16777216", "maxBodySize 16Mi in bytes")
 	assert.NotContains(t, conf, "\nload_module ", "OpenResty has the Lua module built in")
 
-	dep := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
 	assert.Equal(t, int32(2), *dep.Spec.Replicas, "2 replicas by default")
 	assert.Equal(t, nginx.Checksum(cm.Data), dep.Spec.Template.Annotations[gateway.ChecksumAnnotation])
 	pod := dep.Spec.Template.Spec
@@ -80,11 +80,11 @@ func TestGatewayWorkload(t *testing.T) {
 		assert.NotEqual(t, "GATEWAY_API_KEYS", e.Name, "no keys configured")
 	}
 
-	svc := harness.Decode[corev1.Service](t, m, "kubernetes:core/v1:Service", "gateway")
+	svc := pulumimock.Decode[corev1.Service](t, m, "kubernetes:core/v1:Service", "gateway")
 	assert.Equal(t, "llm-gateway", svc.Name)
 	assert.Equal(t, int32(gateway.Port), svc.Spec.Ports[0].Port)
 	assert.Equal(t, dep.Spec.Selector.MatchLabels, svc.Spec.Selector)
-	budget := harness.Decode[policyv1.PodDisruptionBudget](t, m, "kubernetes:policy/v1:PodDisruptionBudget", "gateway")
+	budget := pulumimock.Decode[policyv1.PodDisruptionBudget](t, m, "kubernetes:policy/v1:PodDisruptionBudget", "gateway")
 	assert.Nil(t, budget.Spec.MinAvailable)
 	assert.Equal(t, 1, budget.Spec.MaxUnavailable.IntValue(), "one pod at a time, whatever the autoscaler chose")
 	assert.Equal(t, dep.Spec.Selector.MatchLabels, budget.Spec.Selector.MatchLabels)
@@ -96,7 +96,7 @@ func TestGatewayWorkload(t *testing.T) {
 func TestModelChangeRollsThePods(t *testing.T) {
 	checksum := func(rs []nginx.Route) string {
 		m, _ := deploy(t, rs, nil)
-		dep := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+		dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
 		return dep.Spec.Template.Annotations[gateway.ChecksumAnnotation]
 	}
 	before := checksum(routes)
@@ -110,12 +110,12 @@ func TestAPIKeysComeFromASecret(t *testing.T) {
 	m, g := deploy(t, routes, pulumi.ToSecret(pulumi.String(keys)).(pulumi.StringOutput))
 	require.NotNil(t, g.KeysSecret)
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "gateway-keys")
-	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(secret.Inputs))
-	data := harness.Plain(secret.Inputs)["stringData"].(map[string]any)
+	assert.Equal(t, []string{"stringData"}, pulumimock.SecretPaths(secret.Inputs))
+	data := pulumimock.Plain(secret.Inputs)["stringData"].(map[string]any)
 	assert.Equal(t, keys, data["keys"])
 	assert.Equal(t, "sk-first-111", data[gateway.ClientKeyKey], "in-cluster clients use the first key")
 
-	dep := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
 	var found bool
 	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
 		if e.Name == "GATEWAY_API_KEYS" {
@@ -126,7 +126,7 @@ func TestAPIKeysComeFromASecret(t *testing.T) {
 		}
 	}
 	assert.True(t, found)
-	cm := harness.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
 	raw, _ := json.Marshal(cm)
 	assert.NotContains(t, string(raw), "sk-first-111", "keys never reach the ConfigMap")
 	assert.True(t, strings.Contains(cm.Data[nginx.ConfigFile], "env GATEWAY_API_KEYS"), "nginx passes the variable to Lua")
@@ -137,7 +137,7 @@ func TestAPIKeysComeFromASecret(t *testing.T) {
 // pool of each model Service, 256 headroom; 256 more descriptors for files.
 func TestGatewayCapacitySettings(t *testing.T) {
 	m, _ := deploy(t, routes, nil)
-	conf := harness.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.ConfigFile]
+	conf := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.ConfigFile]
 	assert.Equal(t, 4000, spec.Defaults().Gateway.MaxStreamsPerPod)
 	assert.Contains(t, conf, "worker_processes 2;")
 	assert.Contains(t, conf, "worker_connections 12512;", "4000*3 + 2 Services*128 + 256")
@@ -148,7 +148,7 @@ func TestGatewayCapacitySettings(t *testing.T) {
 	cfg := spec.Defaults().Gateway
 	cfg.MaxStreamsPerPod = 100
 	m, _ = deployWith(t, cfg, routes[:1], nil)
-	conf = harness.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.ConfigFile]
+	conf = pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.ConfigFile]
 	wc, nofile := nginx.ConnectionBudget(100, 1)
 	assert.Equal(t, 684, wc)
 	assert.Contains(t, conf, "worker_connections 684;")
@@ -159,7 +159,7 @@ func TestGatewayCapacitySettings(t *testing.T) {
 
 func TestGatewayAutoscaler(t *testing.T) {
 	m, _ := deploy(t, routes, nil)
-	hpa := harness.Decode[autoscalingv2.HorizontalPodAutoscaler](t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway")
+	hpa := pulumimock.Decode[autoscalingv2.HorizontalPodAutoscaler](t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway")
 	assert.Equal(t, "llm-gateway", hpa.Name)
 	assert.Equal(t, "llm", hpa.Namespace)
 	assert.Equal(t, autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llm-gateway"}, hpa.Spec.ScaleTargetRef)
@@ -184,7 +184,7 @@ func TestGatewayAutoscaler(t *testing.T) {
 	assert.Contains(t, dep.IgnoreChanges, "spec.replicas")
 	// The CPU utilisation the autoscaler reads is relative to the request: 80% of 500m is
 	// 0.4 cores, 1,300-2,700 streams at 30 tokens/s (5-10 µs per event measured).
-	d := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	d := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
 	res := d.Spec.Template.Spec.Containers[0].Resources
 	assert.Equal(t, gateway.CPURequest, res.Requests.Cpu().String())
 	assert.Equal(t, gateway.MemoryRequest, res.Requests.Memory().String())
@@ -206,7 +206,7 @@ func TestGatewayWithoutAutoscaler(t *testing.T) {
 	cfg = spec.Defaults().Gateway
 	cfg.Replicas, cfg.MaxReplicas = 1, 3
 	m, _ = deployWith(t, cfg, routes, nil)
-	hpa := harness.Decode[autoscalingv2.HorizontalPodAutoscaler](t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway")
+	hpa := pulumimock.Decode[autoscalingv2.HorizontalPodAutoscaler](t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway")
 	assert.Equal(t, int32(1), *hpa.Spec.MinReplicas)
 	assert.Equal(t, int32(3), hpa.Spec.MaxReplicas)
 	assert.False(t, m.Has("kubernetes:policy/v1:PodDisruptionBudget", "gateway"))
@@ -222,7 +222,7 @@ func TestGatewayDrain(t *testing.T) {
 	}
 
 	m, _ := deploy(t, routes, nil)
-	dep := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
 	pod := dep.Spec.Template.Spec
 	require.NotNil(t, pod.TerminationGracePeriodSeconds)
 	assert.Equal(t, int64(915), *pod.TerminationGracePeriodSeconds, "gateway.timeoutSeconds 900 + preStop + margin")

@@ -5,8 +5,6 @@ import (
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 const (
@@ -20,7 +18,7 @@ const (
 )
 
 // newCluster creates the cluster in its own private VPC, and its system pool.
-func newCluster(ctx *pulumi.Context, name string, cfg spec.GKEConfig, location, base string, nodes *nodeIdentity,
+func newCluster(ctx *pulumi.Context, name string, cfg Config, location, base string, nodes *nodeIdentity,
 	parent pulumi.ResourceOption) (*container.Cluster, *container.NodePool, error) {
 	net, err := newVPC(ctx, name, cfg.Project, cfg.Region, base, parent)
 	if err != nil {
@@ -106,7 +104,7 @@ func newCluster(ctx *pulumi.Context, name string, cfg spec.GKEConfig, location, 
 // and break the Workload Identity the platform's Pods rely on, silently. So
 // a cluster without a workload pool fails the deployment, before the pool is
 // created, with the command that fixes it.
-func adoptedMetadataMode(ctx *pulumi.Context, cfg spec.GKEConfig, location string, c container.LookupClusterResult) (string, error) {
+func adoptedMetadataMode(ctx *pulumi.Context, cfg Config, location string, c container.LookupClusterResult) (string, error) {
 	if !enforcesNetworkPolicy(c) {
 		// Not fatal (many clusters predate Dataplane V2), but the edge's
 		// NetworkPolicies are then decorative.

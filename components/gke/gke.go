@@ -13,9 +13,12 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// Type is the GKE component's type token.
+const Type = "llm-platform:index:GKE"
 
 // AcceleratorLabel is the label GKE puts on every GPU node, valued with the
 // accelerator type; models select on it.
@@ -25,23 +28,43 @@ var cloudPlatformScope = pulumi.StringArray{pulumi.String("https://www.googleapi
 
 // Args are the GKE settings of the stack.
 type Args struct {
-	Config spec.GKEConfig
+	Config Config `pulumi:"config"`
 }
 
 // GKE is the cluster and its GPU pool.
 type GKE struct {
 	pulumi.ResourceState
 
-	ClusterName pulumi.StringOutput
+	ClusterName pulumi.StringOutput `pulumi:"clusterName"`
 	// Kubeconfig authenticates with gke-gcloud-auth-plugin; it is secret.
-	Kubeconfig pulumi.StringOutput
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
+	// GPUNodeSelector selects the GPU pool's nodes (AcceleratorLabel = the accelerator type).
+	GPUNodeSelector map[string]string
+}
+
+// GPUTaint is the taint on the GPU pool's nodes.
+var GPUTaint = cluster.Taint{Key: "nvidia.com/gpu", Value: "present", Effect: "NoSchedule"}
+
+// Cluster declares the Kubernetes provider for this cluster, named name (outside the
+// component, so its URN does not depend on it), and returns the cluster as the application
+// layer takes it.
+func (g *GKE) Cluster(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*cluster.Cluster, error) {
+	taint := GPUTaint
+	c, err := cluster.New(ctx, name, cluster.Args{
+		Name: g.ClusterName, Kubeconfig: g.Kubeconfig, GPUNodeSelector: g.GPUNodeSelector, GPUTaint: &taint,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.Kubeconfig = g.Kubeconfig
+	return c, nil
 }
 
 // New creates or adopts the cluster and adds the GPU node pool.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*GKE, error) {
 	cfg := args.Config
-	g := &GKE{}
-	if err := ctx.RegisterComponentResource("llm-platform:gke:GKE", name, g, opts...); err != nil {
+	g := &GKE{GPUNodeSelector: map[string]string{AcceleratorLabel: cfg.GPUPool.AcceleratorType}}
+	if err := ctx.RegisterComponentResource(Type, name, g, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
@@ -129,7 +152,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			// GKE adds this taint itself only when the cluster also has a
 			// non-GPU pool; declared so non-GPU pods never land here.
 			Taints: container.NodePoolNodeConfigTaintArray{&container.NodePoolNodeConfigTaintArgs{
-				Key: pulumi.String("nvidia.com/gpu"), Value: pulumi.String("present"), Effect: pulumi.String("NO_SCHEDULE"),
+				Key: pulumi.String(GPUTaint.Key), Value: pulumi.String(GPUTaint.Value), Effect: pulumi.String("NO_SCHEDULE"),
 			}},
 			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: metadataMode},
 		},
@@ -151,4 +174,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		})
 	})).(pulumi.StringOutput)
 	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"clusterName": g.ClusterName, "kubeconfig": g.Kubeconfig})
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:gke:GKE"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

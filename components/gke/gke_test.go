@@ -11,14 +11,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/llm-platform/llm-platform/components/gke"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 const (
 	clusterType   = "gcp:container/cluster:Cluster"
 	nodePoolType  = "gcp:container/nodePool:NodePool"
-	componentType = "llm-platform:gke:GKE"
+	componentType = gke.Type
 	getCluster    = "gcp:container/getCluster:getCluster"
 	accountType   = "gcp:serviceaccount/account:Account"
 	iamMemberType = "gcp:projects/iAMMember:IAMMember"
@@ -32,11 +32,11 @@ const (
 	caCert   = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"
 )
 
-// mockGCP records through harness.Mocks and plays the parts of Google Cloud
+// mockGCP records through pulumimock.Mocks and plays the parts of Google Cloud
 // the component reads back: a created cluster's endpoint and CA, and the
 // getCluster lookup of an existing one.
 type mockGCP struct {
-	*harness.Mocks
+	*pulumimock.Mocks
 }
 
 func newMockGCP() *mockGCP {
@@ -57,7 +57,7 @@ func adoptedCluster() map[string]any {
 }
 
 func newMockGCPAdopting(found map[string]any) *mockGCP {
-	return &mockGCP{Mocks: &harness.Mocks{CallResults: map[string]resource.PropertyMap{
+	return &mockGCP{Mocks: &pulumimock.Mocks{CallResults: map[string]resource.PropertyMap{
 		getCluster: resource.NewPropertyMapFromMap(found),
 	}}}
 }
@@ -97,7 +97,7 @@ func deployWith(m *mockGCP, cfg spec.GKEConfig) (*mockGCP, *gke.GKE, error) {
 		var err error
 		g, err = gke.New(ctx, "gke", gke.Args{Config: cfg})
 		return err
-	}, pulumi.WithMocks(harness.Project, "test", m))
+	}, pulumi.WithMocks(pulumimock.Project, "test", m))
 	return m, g, err
 }
 
@@ -203,15 +203,15 @@ type (
 	}
 )
 
-func decode[T any](t *testing.T, m *mockGCP, typ, name string) (harness.Resource, T) {
+func decode[T any](t *testing.T, m *mockGCP, typ, name string) (pulumimock.Resource, T) {
 	t.Helper()
 	r := m.Find(t, typ, name)
-	return r, harness.View[T](t, r)
+	return r, pulumimock.View[T](t, r)
 }
 
 func readKubeconfig(t *testing.T, g *gke.GKE) kubeconfig {
 	t.Helper()
-	value, secret := harness.Await(t, g.Kubeconfig)
+	value, secret := pulumimock.Await(t, g.Kubeconfig)
 	require.True(t, secret, "the kubeconfig output is secret")
 	var kc kubeconfig
 	require.NoError(t, yaml.Unmarshal([]byte(value.(string)), &kc))
@@ -233,7 +233,7 @@ func TestCreateRegionalCluster(t *testing.T) {
 	assert.True(t, c.DeletionProtection, "protected by default")
 	assert.Equal(t, "VPC_NATIVE", c.NetworkingMode)
 
-	name, _ := harness.Await(t, g.ClusterName)
+	name, _ := pulumimock.Await(t, g.ClusterName)
 	assert.Equal(t, "llm-platform", name)
 }
 
@@ -400,7 +400,7 @@ func TestAdoptCluster(t *testing.T) {
 	require.Len(t, p.NodeConfig.GuestAccelerators, 1)
 	assert.Equal(t, "nvidia-l4", p.NodeConfig.GuestAccelerators[0].Type)
 
-	name, _ := harness.Await(t, g.ClusterName)
+	name, _ := pulumimock.Await(t, g.ClusterName)
 	assert.Equal(t, "shared-gpu", name)
 	kc := readKubeconfig(t, g)
 	assert.Equal(t, "https://"+endpoint, kc.Clusters[0].Cluster.Server, "from the lookup")
@@ -548,7 +548,7 @@ func assertNodeIdentity(t *testing.T, m *mockGCP) string {
 	email := sa.AccountID + "@acme-ml.iam.gserviceaccount.com"
 	var roles []string
 	for _, r := range m.ByType(iamMemberType) {
-		b := harness.View[iamMember](t, r)
+		b := pulumimock.View[iamMember](t, r)
 		assert.Equal(t, "acme-ml", b.Project)
 		assert.Equal(t, "serviceAccount:"+email, b.Member)
 		roles = append(roles, b.Role)
@@ -748,7 +748,7 @@ func TestAdoptedClusterWithoutNetworkPolicyEnforcementStillDeploys(t *testing.T)
 func TestControlPlaneReachesIstiosWebhooks(t *testing.T) {
 	m, _ := deploy(t, config())
 	_, n := decode[network](t, m, networkType, "gke-network")
-	fw := harness.View[struct {
+	fw := pulumimock.View[struct {
 		Network      string   `json:"network"`
 		Direction    string   `json:"direction"`
 		SourceRanges []string `json:"sourceRanges"`

@@ -2,8 +2,6 @@ package gke
 
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 // regionalDefaultZones is how many zones GKE spreads a regional cluster's
@@ -38,7 +36,7 @@ func InitialPerZone(minNodes, zones int) int {
 // initialNodeCount is InitialPerZone over the zones the GPU pool spans: its
 // nodeLocations, the one zone of a zonal cluster, or else the zones of the
 // cluster it joins (known only once the cluster exists).
-func initialNodeCount(cfg spec.GKEConfig, clusterZones pulumi.StringArrayOutput) pulumi.IntInput {
+func initialNodeCount(cfg Config, clusterZones pulumi.StringArrayOutput) pulumi.IntInput {
 	pool := cfg.GPUPool
 	switch {
 	case len(pool.NodeLocations) > 0:

@@ -24,7 +24,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 const (
@@ -46,51 +45,85 @@ const (
 	readinessMargin = 15 * time.Minute
 )
 
+// Type is the Model component's type token.
+const Type = "llm-platform:index:Model"
+
+// AppName is the app.kubernetes.io/name label of every model pod.
+const AppName = "vllm"
+
 // Args are the inputs of one model.
 type Args struct {
-	Spec      spec.ModelSpec // validated and defaulted
-	Image     string         // vLLM image for GPU models
-	CPUImage  string         // vLLM image for CPU models (gpuRequestCount 0)
-	Namespace string
-	// NodeSelector places GPU models on GPU nodes (from the cloud component).
-	NodeSelector map[string]string
-	// HFTokenSecret is the Secret holding the Hugging Face token under
-	// HFTokenKey; nil when the stack has none.
-	HFTokenSecret *corev1.Secret
+	// Name is the Kubernetes name of the model's objects (StatefulSet, Service, budget) and
+	// its Service's DNS name; empty means the component's name. Plain: object names and the
+	// upstream address the gateway renders into its config are fixed at plan time.
+	Name string `pulumi:"name,optional"`
+	// Spec is what to serve and how (plain: it shapes the plan).
+	Spec Spec `pulumi:"spec"`
+	// Image is the vLLM image for GPU models; CPUImage for CPU models (gpuRequestCount 0).
+	Image    pulumi.StringInput `pulumi:"image"`
+	CPUImage pulumi.StringInput `pulumi:"cpuImage"`
+	// Namespace holds the objects. Plain: it is part of Upstream, which the gateway renders
+	// into its config at plan time.
+	Namespace string `pulumi:"namespace"`
+	// NodeSelector places GPU models on GPU nodes (from the cluster, see cluster.Cluster).
+	NodeSelector pulumi.StringMapInput `pulumi:"nodeSelector,optional"`
+	// HFTokenSecret names the Secret holding the Hugging Face token under HFTokenKey; nil
+	// when there is none.
+	HFTokenSecret pulumi.StringInput `pulumi:"hfTokenSecret,optional"`
 }
 
 // Model is one served model.
 type Model struct {
 	pulumi.ResourceState
 
-	// ServedName is the name clients send as "model".
+	// ServedName is the name clients send as "model". Plain, like Upstream: the gateway
+	// renders its routes at plan time.
 	ServedName string
 	// Upstream is the Service's in-cluster host:port, for the gateway.
 	Upstream string
+	// Selector is the pod selector (labels) of this model's pods, for policies and monitors.
+	Selector map[string]string
 	// URL is the in-cluster base URL of the OpenAI API.
-	URL pulumi.StringOutput
+	URL pulumi.StringOutput `pulumi:"url"`
+	// ServiceName is the model's Service name.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
 	// Service is the model's ClusterIP Service. Depending on it waits only
 	// for the Service to exist (its DNS name), not for the model to be ready.
 	Service *corev1.Service
+	// StatefulSet runs the model's pods.
+	StatefulSet *appsv1.StatefulSet
+}
+
+// Selector is the pod selector of the model whose objects are named name.
+func Selector(name string) map[string]string { return kube.Selector(AppName, name) }
+
+// AllModelsSelector matches the pods of every model (any instance).
+func AllModelsSelector() map[string]string {
+	return map[string]string{"app.kubernetes.io/name": AppName, "app.kubernetes.io/component": "model"}
 }
 
 // New declares the workload, Service and disruption budget of one model.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Model, error) {
 	s := args.Spec
+	objName := args.Name
+	if objName == "" {
+		objName = name
+	}
 	m := &Model{
 		ServedName: s.ModelName,
-		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(s.KubeName, args.Namespace), Port),
+		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(objName, args.Namespace), Port),
+		Selector:   Selector(objName),
 	}
-	if err := ctx.RegisterComponentResource("llm-platform:model:Model", name, m, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, m, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(m)
-	labels := kube.Labels("vllm", s.KubeName, "model")
-	selector := kube.Selector("vllm", s.KubeName)
+	labels := kube.Labels(AppName, objName, "model")
+	selector := m.Selector
 
 	// Pulumi would otherwise wait, up to 10 minutes, for the Service's
 	// endpoints: the pods' readiness, which is the StatefulSet's to report.
-	svcMeta := kube.Meta(s.KubeName, args.Namespace, labels)
+	svcMeta := kube.Meta(objName, args.Namespace, labels)
 	svcMeta.Annotations = pulumi.StringMap{"pulumi.com/skipAwait": pulumi.String("true")}
 	svc, err := kube.HTTPService(ctx, name, svcMeta, selector, Port, parent)
 	if err != nil {
@@ -101,13 +134,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// start downloads the weights: allow the startup probe's whole budget.
 	ready := (time.Duration(s.StartupTimeoutSecs)*time.Second + readinessMargin).String()
 
-	_, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
-		Metadata: kube.Meta(s.KubeName, args.Namespace, labels),
+	m.StatefulSet, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+		Metadata: kube.Meta(objName, args.Namespace, labels),
 		Spec: &appsv1.StatefulSetSpecArgs{
 			Replicas: pulumi.Int(s.Replicas),
 			// A plain name, not the Service's output: a StatefulSet that
 			// depends on a Service whose await needs its pods deadlocks.
-			ServiceName:         pulumi.String(s.KubeName),
+			ServiceName:         pulumi.String(objName),
 			PodManagementPolicy: pulumi.String("Parallel"),
 			Selector:            &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
 			UpdateStrategy:      &appsv1.StatefulSetUpdateStrategyArgs{Type: pulumi.String("RollingUpdate")},
@@ -137,7 +170,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	if s.Replicas > 1 {
 		_, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
-			Metadata: kube.Meta(s.KubeName, args.Namespace, labels),
+			Metadata: kube.Meta(objName, args.Namespace, labels),
 			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
 				MaxUnavailable: pulumi.Int(1),
 				Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
@@ -149,13 +182,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	m.URL = pulumi.Sprintf("http://%s/v1", m.Upstream)
+	m.ServiceName = svc.Metadata.Name().Elem()
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{
-		"servedName": pulumi.String(m.ServedName),
-		"url":        m.URL,
+		"servedName":  pulumi.String(m.ServedName),
+		"upstream":    pulumi.String(m.Upstream),
+		"selector":    pulumi.ToStringMap(m.Selector),
+		"url":         m.URL,
+		"serviceName": m.ServiceName,
 	})
 }
 
-func cacheClaim(s spec.ModelSpec, labels map[string]string) corev1.PersistentVolumeClaimTypeInput {
+func cacheClaim(s Spec, labels map[string]string) corev1.PersistentVolumeClaimTypeInput {
 	claim := &corev1.PersistentVolumeClaimSpecArgs{
 		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
 		Resources: &corev1.VolumeResourceRequirementsArgs{
@@ -191,7 +228,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 		image = args.Image
 		gpus := pulumi.String(strconv.Itoa(s.GPURequestCount))
 		requests[GPUResource], limits[GPUResource] = gpus, gpus
-		pod.NodeSelector = pulumi.ToStringMap(args.NodeSelector)
+		pod.NodeSelector = args.NodeSelector
 		// GKE and EKS add this toleration themselves (ExtendedResourceToleration);
 		// declaring it keeps the pod schedulable on clusters that do not.
 		pod.Tolerations = corev1.TolerationArray{&corev1.TolerationArgs{
@@ -201,7 +238,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
 	pod.Containers = corev1.ContainerArray{&corev1.ContainerArgs{
 		Name:    pulumi.String("vllm"),
-		Image:   pulumi.String(image),
+		Image:   image,
 		Command: pulumi.StringArray{pulumi.String("vllm"), pulumi.String("serve")},
 		Args:    pulumi.ToStringArray(vllmArgs(s)),
 		Env:     env(args),
@@ -236,7 +273,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 
 // vllmArgs are the arguments of `vllm serve`, free-form extraArgs last so
 // they can add anything the typed keys do not cover.
-func vllmArgs(s spec.ModelSpec) []string {
+func vllmArgs(s Spec) []string {
 	a := []string{s.HuggingfaceID,
 		"--served-model-name", s.ModelName,
 		"--host", "0.0.0.0",
@@ -269,10 +306,18 @@ func env(args Args) corev1.EnvVarArray {
 		vars = append(vars, &corev1.EnvVarArgs{
 			Name: pulumi.String("HF_TOKEN"),
 			ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-				Name: args.HFTokenSecret.Metadata.Name().Elem(),
+				Name: args.HFTokenSecret,
 				Key:  pulumi.String(HFTokenKey),
 			}},
 		})
 	}
 	return vars
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:model:Model"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -40,10 +40,10 @@ func specs(t testing.TB, models string) []spec.ModelSpec {
 
 // deploy declares each model as stacks.Program does, optionally with an HF
 // token Secret, and returns the recorder and the components.
-func deploy(t testing.TB, models []spec.ModelSpec, withToken bool) (*harness.Mocks, []*model.Model) {
+func deploy(t testing.TB, models []spec.ModelSpec, withToken bool) (*pulumimock.Mocks, []*model.Model) {
 	t.Helper()
 	var out []*model.Model
-	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		var secret *corev1sdk.Secret
 		if withToken {
 			var err error
@@ -56,10 +56,14 @@ func deploy(t testing.TB, models []spec.ModelSpec, withToken bool) (*harness.Moc
 			}
 		}
 		for _, s := range models {
-			mod, err := model.New(ctx, s.KubeName, model.Args{
-				Spec: s, Image: gpuImage, CPUImage: cpuImage, Namespace: "llm",
-				NodeSelector: gpuNodes, HFTokenSecret: secret,
-			})
+			args := model.Args{
+				Spec: s, Image: pulumi.String(gpuImage), CPUImage: pulumi.String(cpuImage), Namespace: "llm",
+				NodeSelector: pulumi.ToStringMap(gpuNodes),
+			}
+			if secret != nil {
+				args.HFTokenSecret = secret.Metadata.Name().Elem()
+			}
+			mod, err := model.New(ctx, spec.KubeName(s), args)
 			if err != nil {
 				return err
 			}
@@ -90,7 +94,7 @@ func argValue(t *testing.T, args []string, flag string) string {
 
 func TestOneGPUModel(t *testing.T) {
 	m, mods := deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","maxModelLen":8192}]`), false)
-	sts := harness.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-8b")
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-8b")
 	c := container(t, sts)
 
 	assert.Equal(t, gpuImage, c.Image)
@@ -162,16 +166,16 @@ func TestOneGPUModel(t *testing.T) {
 	assert.Equal(t, "1h15m0s", r.UpdateTimeout)
 	svcRes := m.Find(t, service, "qwen3-8b")
 	assert.NotContains(t, r.DependsOn, svcRes.URN)
-	assert.Equal(t, "true", harness.Decode[corev1.Service](t, m, service, "qwen3-8b").Annotations["pulumi.com/skipAwait"])
+	assert.Equal(t, "true", pulumimock.Decode[corev1.Service](t, m, service, "qwen3-8b").Annotations["pulumi.com/skipAwait"])
 	require.NotNil(t, mods[0].Service, "the gateway waits for the Service to exist")
 	assertService(t, m, "qwen3-8b", sts)
 	assert.Equal(t, "qwen3-8b", mods[0].ServedName)
 	assert.Equal(t, "qwen3-8b.llm.svc.cluster.local:8000", mods[0].Upstream)
 }
 
-func assertService(t *testing.T, m *harness.Mocks, name string, sts appsv1.StatefulSet) {
+func assertService(t *testing.T, m *pulumimock.Mocks, name string, sts appsv1.StatefulSet) {
 	t.Helper()
-	svc := harness.Decode[corev1.Service](t, m, service, name)
+	svc := pulumimock.Decode[corev1.Service](t, m, service, name)
 	assert.Equal(t, name, svc.Name)
 	assert.Equal(t, "llm", svc.Namespace)
 	assert.Equal(t, corev1.ServiceTypeClusterIP, svc.Spec.Type)
@@ -189,7 +193,7 @@ func assertService(t *testing.T, m *harness.Mocks, name string, sts appsv1.State
 func TestTensorParallelModelWithExtraArgs(t *testing.T) {
 	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"google/gemma-3-27b-it","modelName":"gemma-3-27b-it","gpuRequestCount":2,
 		"dtype":"bfloat16","trustRemoteCode":true,"storageClass":"premium-rwo","extraArgs":["--enable-prefix-caching","--max-num-seqs=64"]}]`), false)
-	sts := harness.Decode[appsv1.StatefulSet](t, m, statefulSet, "gemma-3-27b-it")
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "gemma-3-27b-it")
 	c := container(t, sts)
 	assert.Equal(t, "2", argValue(t, c.Args, "--tensor-parallel-size"))
 	assert.Equal(t, "bfloat16", argValue(t, c.Args, "--dtype"))
@@ -207,7 +211,7 @@ func TestTensorParallelModelWithExtraArgs(t *testing.T) {
 
 func TestReplicatedModelGetsOneClaimPerReplica(t *testing.T) {
 	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","replicas":2}]`), false)
-	sts := harness.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-8b")
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-8b")
 	assert.Equal(t, int32(2), *sts.Spec.Replicas)
 	// No shared ReadWriteOnce claim: the cache comes from a claim template
 	// (one claim per pod) and no pod volume references a claim.
@@ -218,14 +222,14 @@ func TestReplicatedModelGetsOneClaimPerReplica(t *testing.T) {
 	}
 	assert.Equal(t, appsv1.ParallelPodManagement, sts.Spec.PodManagementPolicy)
 
-	budget := harness.Decode[policyv1.PodDisruptionBudget](t, m, pdb, "qwen3-8b")
+	budget := pulumimock.Decode[policyv1.PodDisruptionBudget](t, m, pdb, "qwen3-8b")
 	assert.Equal(t, 1, budget.Spec.MaxUnavailable.IntValue())
 	assert.Equal(t, sts.Spec.Selector.MatchLabels, budget.Spec.Selector.MatchLabels)
 }
 
 func TestDottedModelName(t *testing.T) {
 	m, mods := deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b"}]`), false)
-	sts := harness.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-0-6b")
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-0-6b")
 	assert.Equal(t, "qwen3-0-6b", sts.Name, "Kubernetes names are sanitised")
 	assert.Equal(t, "qwen3-0.6b", argValue(t, container(t, sts).Args, "--served-model-name"), "the served name keeps its dots")
 	assertService(t, m, "qwen3-0-6b", sts)
@@ -235,7 +239,7 @@ func TestDottedModelName(t *testing.T) {
 
 func TestCPUModel(t *testing.T) {
 	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b","gpuRequestCount":0}]`), false)
-	sts := harness.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-0-6b")
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-0-6b")
 	c := container(t, sts)
 	assert.Equal(t, cpuImage, c.Image)
 	_, hasGPU := c.Resources.Requests[model.GPUResource]
@@ -254,7 +258,7 @@ func TestHFToken(t *testing.T) {
 	t.Run("with token", func(t *testing.T) {
 		m, _ := deploy(t, models, true)
 		for _, name := range []string{"one", "two"} {
-			c := container(t, harness.Decode[appsv1.StatefulSet](t, m, statefulSet, name))
+			c := container(t, pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, name))
 			var found bool
 			for _, e := range c.Env {
 				if e.Name == "HF_TOKEN" {
@@ -268,11 +272,11 @@ func TestHFToken(t *testing.T) {
 			}
 			assert.True(t, found, "%s gets HF_TOKEN", name)
 		}
-		harness.AssertOnlyInSecrets(t, m, hfToken)
+		pulumimock.AssertOnlyInSecrets(t, m, hfToken)
 	})
 	t.Run("without token", func(t *testing.T) {
 		m, _ := deploy(t, models, false)
-		c := container(t, harness.Decode[appsv1.StatefulSet](t, m, statefulSet, "one"))
+		c := container(t, pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "one"))
 		for _, e := range c.Env {
 			assert.NotEqual(t, "HF_TOKEN", e.Name)
 		}
@@ -287,7 +291,7 @@ func TestTutorialModelList(t *testing.T) {
 		"gemma-3-27b-it": {"google/gemma-3-27b-it", "40Gi"},
 		"qwen3-vl-30b":   {"Qwen/Qwen3-VL-30B-A3B-Instruct", "45Gi"},
 	} {
-		sts := harness.Decode[appsv1.StatefulSet](t, m, statefulSet, name)
+		sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, name)
 		c := container(t, sts)
 		assert.Equal(t, want.id, c.Args[0])
 		assert.Equal(t, name, argValue(t, c.Args, "--served-model-name"))
@@ -300,7 +304,7 @@ func TestTutorialModelList(t *testing.T) {
 
 func TestEveryChildHasTheModelAsParent(t *testing.T) {
 	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"a/b","modelName":"m","replicas":3}]`), false)
-	comp := m.Find(t, "llm-platform:model:Model", "m")
+	comp := m.Find(t, model.Type, "m")
 	children := m.Children(comp)
 	var types []string
 	for _, c := range children {

@@ -17,6 +17,9 @@
 package platform
 
 import (
+	"fmt"
+	"sync"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -25,8 +28,10 @@ import (
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/internal/versions"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
+
+// Type is the Platform component's type token.
+const Type = "llm-platform:index:Platform"
 
 // Fixed names other components rely on.
 const (
@@ -78,31 +83,36 @@ const ingressDrainMargin = 30
 // Args configure the add-ons. Disabled add-ons declare nothing.
 type Args struct {
 	// Namespace is the application namespace, created here.
-	Namespace string
+	Namespace string `pulumi:"namespace"`
 	// SidecarInjection labels the namespace for Istio's sidecar injector.
-	SidecarInjection bool
-	Istio            spec.IstioConfig
-	ArgoCD           spec.ArgoCDConfig
+	SidecarInjection bool         `pulumi:"sidecarInjection,optional"`
+	Istio            IstioConfig  `pulumi:"istio"`
+	ArgoCD           ArgoCDConfig `pulumi:"argocd"`
 	// DevicePlugin installs the NVIDIA device plugin (EKS only: GKE runs its own).
-	DevicePlugin bool
+	DevicePlugin bool `pulumi:"devicePlugin,optional"`
 	// GPUNodeSelector places the device plugin on GPU nodes.
-	GPUNodeSelector map[string]string
+	GPUNodeSelector map[string]string `pulumi:"gpuNodeSelector,optional"`
 	// IngressServiceType is the ingress gateway Service's type: LoadBalancer where the cloud
 	// provides load balancers, NodePort (or ClusterIP) where none would ever answer (kind,
 	// minikube, bare metal), since Helm waits for a LoadBalancer's address.
-	IngressServiceType string
+	IngressServiceType string `pulumi:"ingressServiceType"`
 	// Autoscaling turns on istiod's and the ingress gateway's HorizontalPodAutoscalers. They
 	// need the metrics API (metrics-server); without it they would never scale, so the
 	// replicas are fixed instead.
-	Autoscaling bool
+	Autoscaling bool `pulumi:"autoscaling,optional"`
 	// MetricsServer installs metrics-server (clusters that lack one: EKS).
-	MetricsServer bool
+	MetricsServer bool `pulumi:"metricsServer,optional"`
 	// StreamSeconds is the longest request the ingress gateway carries (a generation's
 	// whole stream); a gateway pod being removed drains its connections that long.
-	StreamSeconds int
+	StreamSeconds int `pulumi:"streamSeconds"`
 	// LBController installs the AWS Load Balancer Controller before the
 	// ingress gateway (EKS); nil installs nothing.
-	LBController *LBControllerArgs
+	LBController *LBControllerArgs `pulumi:"lbController,optional"`
+}
+
+// installsAddOns reports whether any cluster-wide add-on is on.
+func (a Args) installsAddOns() bool {
+	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil
 }
 
 // Platform is the installed add-ons.
@@ -116,13 +126,29 @@ type Platform struct {
 	Ready []pulumi.Resource
 	// IngressAddress is the ingress gateway's load balancer IP or host
 	// name: "" until the cloud assigns one, or when Istio is not installed.
-	IngressAddress pulumi.StringOutput
+	IngressAddress pulumi.StringOutput `pulumi:"ingressAddress"`
 }
 
+// installed records, per program (Pulumi context), the Platform that installs the
+// cluster-wide add-ons.
+var installed sync.Map // *pulumi.Context -> component name
+
 // New declares the namespace and the enabled add-ons.
+//
+// The cluster add-ons (Istio, Argo CD, the device plugin, metrics-server, the AWS Load
+// Balancer Controller) are singletons per cluster: their Helm releases have fixed names in
+// fixed namespaces (istio-system, argocd, kube-system) and install cluster-scoped CRDs and
+// webhooks. A program may declare one Platform with add-ons; a second one fails (declare it
+// with every add-on off, or Istio.Preinstalled, to get just its namespace). The namespace
+// itself is named by Args.Namespace, so any number of Platforms may create namespaces.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Platform, error) {
+	if args.installsAddOns() {
+		if first, loaded := installed.LoadOrStore(ctx, name); loaded {
+			return nil, fmt.Errorf("platform %q: the cluster add-ons (Istio, Argo CD, ...) are one per cluster, and platform %q already installs them; turn them off in this one", name, first)
+		}
+	}
 	p := &Platform{}
-	if err := ctx.RegisterComponentResource("llm-platform:platform:Platform", name, p, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, p, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(p)
@@ -174,7 +200,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 	}
-	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"namespace": ns.Metadata.Name()})
+	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"namespace": ns.Metadata.Name(), "ingressAddress": p.IngressAddress})
 }
 
 func release(ctx *pulumi.Context, name string, chart versions.Chart, namespace string, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
@@ -336,7 +362,7 @@ type AppSource struct {
 	TargetRevision string `json:"targetRevision"`
 }
 
-func argoCD(ctx *pulumi.Context, name string, cfg spec.ArgoCDConfig, parent pulumi.ResourceOption) error {
+func argoCD(ctx *pulumi.Context, name string, cfg ArgoCDConfig, parent pulumi.ResourceOption) error {
 	var v argoValues
 	// Behind the mesh the server speaks plain HTTP; TLS ends at the edge.
 	v.Configs.Params = map[string]bool{"server.insecure": cfg.Insecure}
@@ -388,4 +414,12 @@ func devicePlugin(ctx *pulumi.Context, name string, nodeSelector map[string]stri
 	}
 	_, err := release(ctx, "nvidia-device-plugin", versions.NVIDIADevicePlugin, DevicePluginNS, v, parent)
 	return err
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:platform:Platform"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -13,7 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/llm-platform/llm-platform/components/platform"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -22,7 +22,7 @@ const (
 	releaseType     = "kubernetes:helm.sh/v3:Release"
 	applicationType = "kubernetes:argoproj.io/v1alpha1:Application"
 	namespaceType   = "kubernetes:core/v1:Namespace"
-	componentType   = "llm-platform:platform:Platform"
+	componentType   = platform.Type
 	// clusterProvider is the URN prefix of the provider the test program
 	// creates and hands to the component.
 	clusterProvider = "urn:pulumi:test::llm-platform::pulumi:providers:kubernetes::cluster::"
@@ -107,10 +107,10 @@ func allOn() platform.Args {
 
 // deploy runs platform.New under mocks with a Kubernetes provider named
 // "cluster", the way package stacks hands it over.
-func deploy(t *testing.T, args platform.Args) (*harness.Mocks, *platform.Platform) {
+func deploy(t *testing.T, args platform.Args) (*pulumimock.Mocks, *platform.Platform) {
 	t.Helper()
 	var p *platform.Platform
-	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{})
 		if err != nil {
 			return err
@@ -122,10 +122,10 @@ func deploy(t *testing.T, args platform.Args) (*harness.Mocks, *platform.Platfor
 	return m, p
 }
 
-func release(t *testing.T, m *harness.Mocks, name string) (harness.Resource, helmRelease) {
+func release(t *testing.T, m *pulumimock.Mocks, name string) (pulumimock.Resource, helmRelease) {
 	t.Helper()
 	r := m.Find(t, releaseType, name)
-	return r, harness.View[helmRelease](t, r)
+	return r, pulumimock.View[helmRelease](t, r)
 }
 
 func values[T any](t *testing.T, rel helmRelease) T {
@@ -135,7 +135,7 @@ func values[T any](t *testing.T, rel helmRelease) T {
 	return out
 }
 
-func releaseNames(m *harness.Mocks) []string {
+func releaseNames(m *pulumimock.Mocks) []string {
 	var names []string
 	for _, r := range m.ByType(releaseType) {
 		names = append(names, r.Name)
@@ -216,7 +216,7 @@ func TestIstiodIsWhatApplicationsWaitFor(t *testing.T) {
 	m, p := deploy(t, allOn())
 	var ready []string
 	for _, r := range p.Ready {
-		urn, _ := harness.Await(t, r.URN())
+		urn, _ := pulumimock.Await(t, r.URN())
 		ready = append(ready, string(urn.(pulumi.URN)))
 	}
 	assert.ElementsMatch(t, []string{
@@ -272,8 +272,8 @@ func TestArgoCDApplication(t *testing.T) {
 	for _, want := range args.ArgoCD.Apps {
 		t.Run(want.Name, func(t *testing.T) {
 			r := m.Find(t, applicationType, "platform-app-"+want.Name)
-			var app harness.CustomResource[platform.Application]
-			require.NoError(t, harness.DecodeInto(r.Inputs, &app), "the spec has only fields Application knows")
+			var app pulumimock.CustomResource[platform.Application]
+			require.NoError(t, pulumimock.DecodeInto(r.Inputs, &app), "the spec has only fields Application knows")
 
 			assert.Equal(t, "argoproj.io/v1alpha1", app.APIVersion)
 			assert.Equal(t, "Application", app.Kind)
@@ -356,7 +356,7 @@ func TestAddonsOff(t *testing.T) {
 			assert.ElementsMatch(t, tc.releases, releaseNames(m))
 			assert.Len(t, m.ByType(applicationType), tc.apps)
 
-			ns := harness.Decode[corev1.Namespace](t, m, namespaceType, "platform-app")
+			ns := pulumimock.Decode[corev1.Namespace](t, m, namespaceType, "platform-app")
 			assert.Equal(t, "llm", ns.Name, "the application namespace always exists")
 			if !args.Istio.Enabled {
 				require.Len(t, p.Ready, 1, "without Istio, applications wait for the namespace only")
@@ -372,7 +372,7 @@ func TestNamespace(t *testing.T) {
 		args.SidecarInjection = injection
 		m, p := deploy(t, args)
 
-		ns := harness.Decode[corev1.Namespace](t, m, namespaceType, "platform-app")
+		ns := pulumimock.Decode[corev1.Namespace](t, m, namespaceType, "platform-app")
 		assert.Equal(t, "serving", ns.Name)
 		assert.Equal(t, "llm-platform", ns.Labels["app.kubernetes.io/part-of"])
 		assert.Equal(t, "pulumi", ns.Labels["app.kubernetes.io/managed-by"])
@@ -413,14 +413,14 @@ func TestIngressAddressIsReadFromTheGatewayService(t *testing.T) {
 	m, p := deploy(t, allOn())
 	svc := m.Find(t, "kubernetes:core/v1:Service", "platform-ingress")
 	assert.Equal(t, "istio-ingress/istio-ingressgateway", svc.ReadID, "the chart names its Service after the release")
-	address, _ := harness.Await(t, p.IngressAddress)
+	address, _ := pulumimock.Await(t, p.IngressAddress)
 	assert.Equal(t, "", address, "no load balancer address under mocks")
 
 	off := allOn()
 	off.Istio.Enabled = false
 	m, p = deploy(t, off)
 	assert.False(t, m.Has("kubernetes:core/v1:Service", "platform-ingress"))
-	address, _ = harness.Await(t, p.IngressAddress)
+	address, _ = pulumimock.Await(t, p.IngressAddress)
 	assert.Equal(t, "", address)
 }
 
@@ -430,7 +430,7 @@ func TestIngressAddressIsReadFromTheGatewayService(t *testing.T) {
 // serves.
 func TestLBController(t *testing.T) {
 	var p *platform.Platform
-	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{})
 		if err != nil {
 			return err
@@ -495,4 +495,23 @@ func TestLBController(t *testing.T) {
 func TestNoLBControllerUnlessAsked(t *testing.T) {
 	m, _ := deploy(t, allOn())
 	assert.False(t, m.Has(releaseType, "aws-load-balancer-controller"))
+}
+
+// TestAddOnsAreOnePerCluster: a second Platform with add-ons fails clearly; one with every
+// add-on off only creates its namespace.
+func TestAddOnsAreOnePerCluster(t *testing.T) {
+	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		args := platform.Args{Namespace: "team-a", Istio: platform.IstioConfig{Enabled: true, GatewayReplicas: 1}}
+		if _, err := platform.New(ctx, "first", args); err != nil {
+			return err
+		}
+		if _, err := platform.New(ctx, "namespace-only", platform.Args{Namespace: "team-b"}); err != nil {
+			return err
+		}
+		args.Namespace = "team-c"
+		_, err := platform.New(ctx, "second", args)
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `platform "second": the cluster add-ons (Istio, Argo CD, ...) are one per cluster, and platform "first" already installs them`)
 }

@@ -15,21 +15,25 @@ import (
 
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/kube"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 const (
-	// Name is the Service, Deployment and claim name.
-	Name = "open-webui"
+	// Type is the WebUI component's type token.
+	Type = "llm-platform:index:WebUI"
+	// DefaultName is the object name the platform's stack gives its UI (Args.Name).
+	DefaultName = "open-webui"
+	// AppName is the app.kubernetes.io/name label of Open WebUI's pods.
+	AppName = "open-webui"
 	// Port is the Service port; Open WebUI listens on ContainerPort.
 	Port = 80
 	// ContainerPort is where the container listens.
 	ContainerPort = 8080
 	dataDir       = "/app/backend/data"
 	secretKeyKey  = "webui-secret-key"
-	dataClaim     = Name + "-data"
-	// adminSecret holds the first admin's password under adminPasswordKey.
-	adminSecret      = Name + "-admin"
+	// dataSuffix names the data claim (<name>-data); adminSuffix the Secret holding the first
+	// admin's password under adminPasswordKey (<name>-admin).
+	dataSuffix       = "-data"
+	adminSuffix      = "-admin"
 	adminPasswordKey = "password"
 )
 
@@ -45,45 +49,66 @@ var waitFirstStart = pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "20m", Updat
 
 // Args are Open WebUI's inputs.
 type Args struct {
-	Config    spec.WebUIConfig
-	Namespace string
+	// Name is the Kubernetes name of the UI's objects (Deployment, Service, claim <name>-data,
+	// Secrets <name> and <name>-admin); empty means the component's name. Plain: object names
+	// are fixed at plan time.
+	Name string `pulumi:"name,optional"`
+	// Config configures the UI (plain: environment and claim size).
+	Config Config `pulumi:"config"`
+	// Namespace holds the objects (plain: part of the in-cluster Host).
+	Namespace string `pulumi:"namespace"`
 	// GatewayURL is the gateway's in-cluster OpenAI base URL (ending in /v1).
-	GatewayURL string
-	// GatewayKey, when the gateway checks API keys, is the Secret and key
-	// holding the key Open WebUI presents.
-	GatewayKeySecret *corev1.Secret
-	GatewayKeyKey    string
+	GatewayURL pulumi.StringInput `pulumi:"gatewayUrl"`
+	// GatewayKeySecret, when the gateway checks API keys, names the Secret and GatewayKeyKey
+	// the key holding the key Open WebUI presents.
+	GatewayKeySecret pulumi.StringInput `pulumi:"gatewayKeySecret,optional"`
+	GatewayKeyKey    string             `pulumi:"gatewayKeyKey,optional"`
 	// DefaultModel is preselected in new chats.
-	DefaultModel string
+	DefaultModel pulumi.StringInput `pulumi:"defaultModel,optional"`
 	// SecretKey signs sessions. When nil a random key is generated once and
 	// kept in state (changes to it are ignored, so it stays stable).
-	SecretKey pulumi.StringInput
+	SecretKey pulumi.StringInput `pulumi:"secretKey,optional"`
 	// AdminPassword is the password of the first account (Config.AdminEmail), which Open
 	// WebUI creates at its first start. When nil one is generated once and kept in state.
-	AdminPassword pulumi.StringInput
+	AdminPassword pulumi.StringInput `pulumi:"adminPassword,optional"`
 }
 
 // WebUI is the deployed UI.
 type WebUI struct {
 	pulumi.ResourceState
-	// Host is the Service's cluster DNS name, for the edge's routes.
+	// Host is the Service's cluster DNS name, for the edge's routes (plain: the edge renders
+	// its routes at plan time).
 	Host string
+	// Selector is the pod selector of this UI's pods.
+	Selector map[string]string
 	// AdminPassword is the first admin's password as stored in the cluster (secret).
-	AdminPassword pulumi.StringOutput
+	AdminPassword pulumi.StringOutput `pulumi:"adminPassword"`
+	// ServiceName is the UI's Service name.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// Deployment runs the UI's pod.
+	Deployment *appsv1.Deployment
 }
+
+// Selector is the pod selector of the UI whose objects are named name.
+func Selector(name string) map[string]string { return kube.Selector(AppName, name) }
 
 // New declares Open WebUI.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*WebUI, error) {
-	w := &WebUI{Host: kube.ServiceHost(Name, args.Namespace)}
-	if err := ctx.RegisterComponentResource("llm-platform:webui:WebUI", name, w, opts...); err != nil {
+	objName := args.Name
+	if objName == "" {
+		objName = name
+	}
+	dataClaim, adminSecret := objName+dataSuffix, objName+adminSuffix
+	w := &WebUI{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName)}
+	if err := ctx.RegisterComponentResource(Type, name, w, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(w)
-	labels := kube.Labels("open-webui", Name, "webui")
-	selector := kube.Selector("open-webui", Name)
+	labels := kube.Labels(AppName, objName, "webui")
+	selector := w.Selector
 
 	// Sessions survive restarts and updates only with a stable key.
-	secret, err := keptSecret(ctx, name, kube.Meta(Name, args.Namespace, labels), secretKeyKey, args.SecretKey, parent)
+	secret, err := keptSecret(ctx, name, kube.Meta(objName, args.Namespace, labels), secretKeyKey, args.SecretKey, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +134,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
-	_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: kube.Meta(Name, args.Namespace, labels),
+	w.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: kube.Meta(objName, args.Namespace, labels),
 		Spec: &appsv1.DeploymentSpecArgs{
 			// One replica on a ReadWriteOnce claim (SQLite lives there);
 			// Recreate so the old pod releases the volume first.
@@ -154,11 +179,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	_, err = kube.HTTPService(ctx, name, kube.Meta(Name, args.Namespace, labels), selector, Port, parent, waitFirstStart)
+	svc, err := kube.HTTPService(ctx, name, kube.Meta(objName, args.Namespace, labels), selector, Port, parent, waitFirstStart)
 	if err != nil {
 		return nil, err
 	}
-	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"host": pulumi.String(w.Host), "adminPassword": w.AdminPassword})
+	w.ServiceName = svc.Metadata.Name().Elem()
+	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{
+		"host":          pulumi.String(w.Host),
+		"selector":      pulumi.ToStringMap(w.Selector),
+		"adminPassword": w.AdminPassword,
+		"serviceName":   w.ServiceName,
+	})
 }
 
 // keptSecret declares a Secret holding value under key. With no value a random one is
@@ -198,13 +229,13 @@ func env(args Args, secret, admin *corev1.Secret) corev1.EnvVarArray {
 	plain := func(name, value string) corev1.EnvVarInput {
 		return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
 	}
-	fromSecret := func(name string, s *corev1.Secret, key string) corev1.EnvVarInput {
+	fromSecret := func(name string, secretName pulumi.StringInput, key string) corev1.EnvVarInput {
 		return &corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
-			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: s.Metadata.Name().Elem(), Key: pulumi.String(key)},
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secretName, Key: pulumi.String(key)},
 		}}
 	}
 	vars := corev1.EnvVarArray{
-		plain("OPENAI_API_BASE_URL", args.GatewayURL),
+		&corev1.EnvVarArgs{Name: pulumi.String("OPENAI_API_BASE_URL"), Value: args.GatewayURL},
 		plain("ENABLE_OPENAI_API", "True"),
 		plain("ENABLE_OLLAMA_API", "False"),
 		plain("WEBUI_AUTH", "True"),
@@ -213,14 +244,14 @@ func env(args Args, secret, admin *corev1.Secret) corev1.EnvVarArray {
 		// Without this, Open WebUI stores these settings in its database at
 		// first start and ignores later changes to the stack config.
 		plain("ENABLE_PERSISTENT_CONFIG", "False"),
-		plain("DEFAULT_MODELS", args.DefaultModel),
-		fromSecret("WEBUI_SECRET_KEY", secret, secretKeyKey),
+		&corev1.EnvVarArgs{Name: pulumi.String("DEFAULT_MODELS"), Value: args.DefaultModel},
+		fromSecret("WEBUI_SECRET_KEY", secret.Metadata.Name().Elem(), secretKeyKey),
 		// With sign-up off nobody could create the first account (the pinned version
 		// refuses sign-up unless ENABLE_INITIAL_ADMIN_SIGNUP); Open WebUI creates this admin at
 		// start while it has no users, and ignores these afterwards.
 		plain("WEBUI_ADMIN_EMAIL", args.Config.AdminEmail),
 		plain("WEBUI_ADMIN_NAME", args.Config.AdminName),
-		fromSecret("WEBUI_ADMIN_PASSWORD", admin, adminPasswordKey),
+		fromSecret("WEBUI_ADMIN_PASSWORD", admin.Metadata.Name().Elem(), adminPasswordKey),
 	}
 	if args.GatewayKeySecret != nil {
 		vars = append(vars, fromSecret("OPENAI_API_KEY", args.GatewayKeySecret, args.GatewayKeyKey))
@@ -241,4 +272,12 @@ func randomKey() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
+// stacks deployed with it (and of every child, whose URNs include it): no replacement.
+const formerType = "llm-platform:webui:WebUI"
+
+func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
 }

@@ -10,14 +10,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/llm-platform/llm-platform/components/webui"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
-func deploy(t *testing.T, args webui.Args) (*harness.Mocks, *webui.WebUI) {
+func deploy(t *testing.T, args webui.Args) (*pulumimock.Mocks, *webui.WebUI) {
 	t.Helper()
 	var w *webui.WebUI
-	m, err := harness.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		var err error
 		w, err = webui.New(ctx, "webui", args)
 		return err
@@ -28,16 +28,17 @@ func deploy(t *testing.T, args webui.Args) (*harness.Mocks, *webui.WebUI) {
 
 func baseArgs() webui.Args {
 	return webui.Args{
+		Name:         webui.DefaultName,
 		Config:       spec.Defaults().WebUI,
 		Namespace:    "llm",
-		GatewayURL:   "http://llm-gateway.llm.svc.cluster.local/v1",
-		DefaultModel: "qwen3-8b",
+		GatewayURL:   pulumi.String("http://llm-gateway.llm.svc.cluster.local/v1"),
+		DefaultModel: pulumi.String("qwen3-8b"),
 	}
 }
 
-func env(t *testing.T, m *harness.Mocks) map[string]corev1.EnvVar {
+func env(t *testing.T, m *pulumimock.Mocks) map[string]corev1.EnvVar {
 	t.Helper()
-	dep := harness.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "webui")
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "webui")
 	require.Len(t, dep.Spec.Template.Spec.Containers, 1)
 	out := map[string]corev1.EnvVar{}
 	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
@@ -63,16 +64,16 @@ func TestFirstAdminIsCreatedFromASecret(t *testing.T) {
 	assert.Equal(t, "password", pw.ValueFrom.SecretKeyRef.Key)
 
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "webui-admin")
-	assert.Equal(t, []string{"stringData"}, harness.SecretPaths(secret.Inputs))
+	assert.Equal(t, []string{"stringData"}, pulumimock.SecretPaths(secret.Inputs))
 	assert.Equal(t, []string{"stringData", "data"}, secret.IgnoreChanges, "the generated password is applied once")
-	stored := harness.Decode[corev1.Secret](t, m, "kubernetes:core/v1:Secret", "webui-admin")
+	stored := pulumimock.Decode[corev1.Secret](t, m, "kubernetes:core/v1:Secret", "webui-admin")
 	generated := stored.StringData["password"]
 	assert.Len(t, generated, 64, "32 random bytes, hex")
 
-	got, isSecret := harness.Await(t, w.AdminPassword)
+	got, isSecret := pulumimock.Await(t, w.AdminPassword)
 	assert.Equal(t, generated, got, "the output is the password the Secret holds")
 	assert.True(t, isSecret)
-	harness.AssertOnlyInSecrets(t, m, generated)
+	pulumimock.AssertOnlyInSecrets(t, m, generated)
 }
 
 func TestConfiguredAdminPasswordIsApplied(t *testing.T) {
@@ -83,10 +84,10 @@ func TestConfiguredAdminPasswordIsApplied(t *testing.T) {
 	assert.Equal(t, "ops@example.com", env(t, m)["WEBUI_ADMIN_EMAIL"].Value)
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "webui-admin")
 	assert.Empty(t, secret.IgnoreChanges, "a configured password is kept in step with the config")
-	got, isSecret := harness.Await(t, w.AdminPassword)
+	got, isSecret := pulumimock.Await(t, w.AdminPassword)
 	assert.Equal(t, "correct horse battery staple", got)
 	assert.True(t, isSecret)
-	harness.AssertOnlyInSecrets(t, m, "correct horse battery staple")
+	pulumimock.AssertOnlyInSecrets(t, m, "correct horse battery staple")
 }
 
 // TestSessionKeyAndPasswordAreSeparate: rotating one never touches the other.

@@ -25,7 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/llm-platform/llm-platform/components/edge"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/render"
 	"github.com/llm-platform/llm-platform/internal/testcluster"
 	"github.com/llm-platform/llm-platform/stacks"
@@ -559,7 +559,7 @@ func assertVirtualService(t *testing.T, c *testcluster.Cluster, namespace string
 	path, err := c.ObjectPath(context.Background(), "networking.istio.io/v1", "VirtualService", namespace, "")
 	require.NoError(t, err)
 	var list struct {
-		Items []harness.CustomResource[edge.VirtualServiceSpec] `json:"items"`
+		Items []pulumimock.CustomResource[edge.VirtualServiceSpec] `json:"items"`
 	}
 	found, err := c.Get(context.Background(), path, &list)
 	require.NoError(t, err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/platform"
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/render"
 	"github.com/llm-platform/llm-platform/stacks"
 )
@@ -110,15 +110,15 @@ func assertStrictlyValid(t *testing.T, manifests []render.Manifest) {
 		var err error
 		switch m.APIVersion + "/" + m.Kind {
 		case "networking.istio.io/v1/Gateway":
-			var cr harness.CustomResource[edge.GatewaySpec]
+			var cr pulumimock.CustomResource[edge.GatewaySpec]
 			err = m.DecodeInto(&cr)
 			assert.Equal(t, platform.IngressSelector, cr.Spec.Selector)
 		case "networking.istio.io/v1/VirtualService":
-			var cr harness.CustomResource[edge.VirtualServiceSpec]
+			var cr pulumimock.CustomResource[edge.VirtualServiceSpec]
 			err = m.DecodeInto(&cr)
 			assert.Equal(t, "api", cr.Spec.HTTP[0].Name)
 		case "security.istio.io/v1/PeerAuthentication":
-			var cr harness.CustomResource[edge.PeerAuthenticationSpec]
+			var cr pulumimock.CustomResource[edge.PeerAuthenticationSpec]
 			err = m.DecodeInto(&cr)
 			assert.Equal(t, "STRICT", cr.Spec.MTLS.Mode)
 		default:
@@ -141,16 +141,16 @@ func keys(manifests []render.Manifest) []string {
 // objects the program declares.
 func mockedKeys(t *testing.T, stackFile, out string) []string {
 	t.Helper()
-	config := harness.StackConfig(t, stackFile)
+	config := pulumimock.StackConfig(t, stackFile)
 	config["render"] = `{"dir":"` + out + `"}`
-	m, err := harness.Run(t, config, nil, func(ctx *pulumi.Context) error { return stacks.Run(ctx) })
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error { return stacks.Run(ctx) }, pulumimock.WithConfig(config))
 	require.NoError(t, err)
 	var manifests []render.Manifest
 	for _, r := range m.Resources() {
 		if !strings.HasPrefix(r.Type, "kubernetes:") {
 			continue
 		}
-		obj := harness.Plain(r.Inputs)
+		obj := pulumimock.Plain(r.Inputs)
 		meta, _ := obj["metadata"].(map[string]any)
 		ns, _ := meta["namespace"].(string)
 		name, _ := meta["name"].(string)

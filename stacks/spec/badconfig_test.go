@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llm-platform/llm-platform/internal/harness"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -103,7 +103,7 @@ func TestBadConfig(t *testing.T) {
 			require.ErrorAs(t, err, &ce, "errors come as one ConfigError")
 			assert.Contains(t, err.Error(), tc.key)
 
-			m, err := harness.Run(t, tc.raw, nil, stacks.Run)
+			m, err := pulumimock.Run(t, stacks.Run, pulumimock.WithConfig(tc.raw))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.key)
 			assert.Empty(t, m.Resources(), "nothing is declared for a bad config")

@@ -3,8 +3,7 @@ package spec
 import (
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
+	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -79,7 +78,7 @@ func Defaults() Config {
 			Image:       versions.OpenRestyImage,
 			Replicas:    2,
 			MaxReplicas: 6,
-			MaxBodySize: "16Mi",
+			MaxBodySize: gateway.DefaultMaxBodySize,
 			// Generations stream for minutes: this is also the pods' graceful drain.
 			TimeoutSeconds: 900,
 			// Measured (docs/gateway.md, "Capacity"): what 2 workers and the pod's memory
@@ -167,12 +166,4 @@ func deriveModelDefaults(m *ModelSpec) {
 			m.ShmSize = fmt.Sprintf("%dGi", shmGiPerGPU*gpus)
 		}
 	}
-}
-
-// MemoryLimit is the model container's memory limit: its memory request plus
-// /dev/shm, because a memory-backed emptyDir is charged to the pod's memory.
-func (m ModelSpec) MemoryLimit() resource.Quantity {
-	q := resource.MustParse(m.Memory)
-	q.Add(resource.MustParse(m.ShmSize))
-	return q
 }

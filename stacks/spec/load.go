@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -63,6 +64,9 @@ func Load(ctx *pulumi.Context) (Config, Secrets, error) {
 	}
 	secrets, err := loadSecrets(ctx)
 	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := UnknownTopLevelKeys(ctx.Project(), setKeys()); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -264,13 +268,7 @@ func exactKeys(path string, data []byte, t reflect.Type) []error {
 		for _, k := range slices.Sorted(maps.Keys(entries)) {
 			ft, ok := fields[k]
 			if !ok {
-				hint := "check its spelling against Pulumi.yaml"
-				for name := range fields {
-					if strings.EqualFold(name, k) {
-						hint = fmt.Sprintf("did you mean %q?", name)
-					}
-				}
-				errs = append(errs, fmt.Errorf("%s.%s: unknown key; %s", path, k, hint))
+				errs = append(errs, fmt.Errorf("%s.%s: unknown key; %s", path, k, suggest(k, slices.Collect(maps.Keys(fields)))))
 				continue
 			}
 			errs = append(errs, exactKeys(path+"."+k, entries[k], ft)...)
@@ -324,4 +322,71 @@ func configError(errs []error) error {
 		flat = append(flat, err)
 	}
 	return &ConfigError{Problems: flat}
+}
+
+// setKeys are every config key set for the stack ("<namespace>:<key>"), as the CLI hands
+// them to the program: the Go language host passes the whole config as JSON in
+// PULUMI_CONFIG (pulumi.EnvConfig), which pulumi.Run reads. pulumi.Context has no public
+// list, so programs run without that variable (an Automation API inline program) skip the
+// check; the test harness sets it as the CLI does.
+func setKeys() []string {
+	var all map[string]string
+	if err := json.Unmarshal([]byte(os.Getenv(pulumi.EnvConfig)), &all); err != nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(all))
+}
+
+// UnknownTopLevelKeys refuses keys in the project's namespace that the program does not
+// read (a misspelt `llm-platform:gatway` would otherwise be silently ignored), the way
+// unknown nested keys are refused. Keys of other namespaces (aws:, gcp:, kubernetes:) are
+// not the program's to judge.
+func UnknownTopLevelKeys(project string, keys []string) error {
+	known := append(configKeys(), secretKeys...)
+	var errs []error
+	for _, full := range keys {
+		ns, key, ok := strings.Cut(full, ":")
+		if !ok || ns != project || slices.Contains(known, key) {
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: unknown key; %s", key, suggest(key, known)))
+	}
+	return errors.Join(errs...)
+}
+
+// suggest names the known key closest to a misspelt one (differing in case, or by at most
+// two edits), or says where the keys are documented.
+func suggest(key string, known []string) string {
+	best, bestDist := "", 3
+	for _, name := range slices.Sorted(slices.Values(known)) {
+		d := editDistance(strings.ToLower(key), strings.ToLower(name))
+		if d < bestDist {
+			best, bestDist = name, d
+		}
+	}
+	if best == "" {
+		return "check its spelling against Pulumi.yaml"
+	}
+	return fmt.Sprintf("did you mean %q?", best)
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

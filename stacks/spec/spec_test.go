@@ -25,7 +25,7 @@ func TestDefaultsFillAModelEntry(t *testing.T) {
 	cfg, err := parseAndValidate(map[string]string{"models": oneModel})
 	require.NoError(t, err)
 	m := cfg.Models[0]
-	assert.Equal(t, "qwen3-0-6b", m.KubeName)
+	assert.Equal(t, "qwen3-0-6b", KubeName(m))
 	assert.Equal(t, 1, m.GPURequestCount)
 	assert.Equal(t, 1, m.Replicas)
 	assert.Equal(t, "50Gi", m.PVCSize)
@@ -84,7 +84,7 @@ func TestTutorialModelListPastesIn(t *testing.T) {
 	cfg, err := parseAndValidate(map[string]string{"models": string(raw)})
 	require.NoError(t, err)
 	require.Len(t, cfg.Models, 2)
-	assert.Equal(t, "qwen3-vl-30b", cfg.Models[1].KubeName)
+	assert.Equal(t, "qwen3-vl-30b", KubeName(cfg.Models[1]))
 	assert.Equal(t, "45Gi", cfg.Models[1].PVCSize)
 }
 
@@ -152,4 +152,18 @@ func FuzzParseValidate(f *testing.F) {
 			_ = Validate(&cfg)
 		}
 	})
+}
+
+func TestUnknownTopLevelKeys(t *testing.T) {
+	err := UnknownTopLevelKeys("llm-platform", []string{
+		"llm-platform:gateway", "llm-platform:hfToken", "llm-platform:render",
+		"aws:region", "kubernetes:context", "other-project:gatway",
+	})
+	require.NoError(t, err, "known keys and other namespaces pass")
+
+	err = UnknownTopLevelKeys("llm-platform", []string{"llm-platform:Gateway", "llm-platform:webUI", "llm-platform:zzzzzz"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `Gateway: unknown key; did you mean "gateway"?`)
+	assert.Contains(t, err.Error(), `webUI: unknown key; did you mean "webui"?`)
+	assert.Contains(t, err.Error(), "zzzzzz: unknown key; check its spelling against Pulumi.yaml")
 }

@@ -62,8 +62,8 @@ func (p *problems) quantity(path, value string, min string) {
 	}
 }
 
-// Validate checks the whole config and returns every problem at once. It also
-// derives each model's Kubernetes name (ModelSpec.KubeName).
+// Validate checks the whole config and returns every problem at once. It does not change
+// cfg (defaulting is Parse's job; KubeName derives each model's Kubernetes name).
 func Validate(cfg *Config) error {
 	var p problems
 	p.oneOf("cloud", cfg.Cloud, clouds)
@@ -142,7 +142,6 @@ func validateModels(p *problems, cfg *Config) {
 		} else if j, dup := byKube[kube]; dup {
 			p.add(at("modelName"), "%q and models[%d].modelName %q both become the Kubernetes name %q; rename one", m.ModelName, j, cfg.Models[j].ModelName, kube)
 		} else {
-			m.KubeName = kube
 			byKube[kube] = i
 		}
 		if m.ModelName != "" {
@@ -400,4 +399,15 @@ func validateApps(p *problems, cfg *Config) {
 			p.add(at("path"), "is required; the folder of manifests in the repository")
 		}
 	}
+}
+
+// KubeName is the Kubernetes name of a model (its objects' names and the model component's
+// name), derived from the served name by naming.KubeName. Validate has checked that it derives
+// and that no two models share it; for a model that fails those checks it returns "".
+func KubeName(m ModelSpec) string {
+	name, err := naming.KubeName(m.ModelName)
+	if err != nil {
+		return ""
+	}
+	return name
 }

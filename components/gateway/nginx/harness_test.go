@@ -197,7 +197,7 @@ func startGateway(t testing.TB, routes []Route, opts ...gatewayOption) *gateway 
 }
 
 func launch(t testing.TB, bin string, p Params, env []string) (*gateway, error) {
-	files, err := Render(p)
+	files, err := Generate(p)
 	require.NoError(t, err)
 	dir := p.Runtime.LuaDir
 	for name, content := range files {

@@ -2,9 +2,11 @@ package nginx
 
 import (
 	"encoding/json"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -64,7 +66,7 @@ func TestRenderValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := validParams()
 			tc.mutate(&p)
-			files, err := Render(p)
+			files, err := Generate(p)
 			require.Error(t, err)
 			assert.Nil(t, files)
 			for _, w := range tc.want {
@@ -79,14 +81,14 @@ func TestRenderAcceptsIPAndIPv6Upstreams(t *testing.T) {
 	p.Routes[0].Upstream = "10.0.0.7:8000"
 	p.Routes[1].Upstream = "[fd00::1]:8000"
 	p.Listen = "[::]:8080"
-	files, err := Render(p)
+	files, err := Generate(p)
 	require.NoError(t, err)
 	assert.Contains(t, files[ConfigFile], "server [fd00::1]:8000;")
 	assert.Contains(t, files[ConfigFile], "listen [::]:8080;")
 }
 
 func TestRenderProductionConfig(t *testing.T) {
-	files, err := Render(validParams())
+	files, err := Generate(validParams())
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{ConfigFile, LuaFile}, keys2(files))
 	conf := files[ConfigFile]
@@ -151,7 +153,7 @@ func keys2(m map[string]string) []string {
 func TestRenderAPIKeys(t *testing.T) {
 	p := validParams()
 	p.APIKeysEnv = "GATEWAY_API_KEYS"
-	files, err := Render(p)
+	files, err := Generate(p)
 	require.NoError(t, err)
 	assert.Contains(t, files[ConfigFile], "\nenv GATEWAY_API_KEYS;\n")
 	assert.Contains(t, files[LuaFile], `os.getenv("GATEWAY_API_KEYS")`)
@@ -167,7 +169,7 @@ func TestRenderProductionAndTestDifferOnlyByRuntime(t *testing.T) {
 	test.Runtime.WorkerProcesses = 1
 
 	normalize := func(p Params) string {
-		files, err := Render(p)
+		files, err := Generate(p)
 		require.NoError(t, err)
 		s := files[ConfigFile]
 		rt := p.Runtime
@@ -188,18 +190,18 @@ func TestRenderProductionAndTestDifferOnlyByRuntime(t *testing.T) {
 	}
 	assert.Equal(t, normalize(prod), normalize(test))
 
-	pf, err := Render(prod)
+	pf, err := Generate(prod)
 	require.NoError(t, err)
-	tf, err := Render(test)
+	tf, err := Generate(test)
 	require.NoError(t, err)
 	assert.Equal(t, pf[LuaFile], tf[LuaFile], "the Lua router does not depend on the runtime")
 	assert.Contains(t, tf[ConfigFile], "load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;")
 }
 
 func TestRenderIsDeterministicAndChecksumTracksChanges(t *testing.T) {
-	a, err := Render(validParams())
+	a, err := Generate(validParams())
 	require.NoError(t, err)
-	b, err := Render(validParams())
+	b, err := Generate(validParams())
 	require.NoError(t, err)
 	assert.Equal(t, a, b)
 	assert.Equal(t, Checksum(a), Checksum(b))
@@ -207,7 +209,7 @@ func TestRenderIsDeterministicAndChecksumTracksChanges(t *testing.T) {
 
 	p := validParams()
 	p.Routes[1].Upstream = "llama-3-1-8b.llm.svc.cluster.local:8001"
-	c, err := Render(p)
+	c, err := Generate(p)
 	require.NoError(t, err)
 	assert.NotEqual(t, Checksum(a), Checksum(c), "a model change must roll the gateway (trap 4)")
 }
@@ -243,7 +245,7 @@ func TestNginxQuote(t *testing.T) {
 
 func TestErrorBodiesAreOpenAIErrors(t *testing.T) {
 	p := validParams()
-	for key, body := range gatewayErrors(p) {
+	for key, body := range gatewayErrors(p).byField() {
 		var doc map[string]map[string]any
 		require.NoError(t, json.Unmarshal([]byte(body), &doc), key)
 		require.Len(t, doc, 1, key)
@@ -269,7 +271,7 @@ func TestModelsJSON(t *testing.T) {
 func TestRenderCapacity(t *testing.T) {
 	p := validParams() // MaxStreams 2000, two distinct upstreams
 	p.Runtime.WorkerProcesses = 2
-	files, err := Render(p)
+	files, err := Generate(p)
 	require.NoError(t, err)
 	conf := files[ConfigFile]
 	wc, nofile := ConnectionBudget(2000, 2)
@@ -301,7 +303,7 @@ func TestRenderCapacity(t *testing.T) {
 	// The limit and the budget follow MaxStreams; one more model Service adds its keepalive pool.
 	p.MaxStreams = 100
 	p.Routes = append(p.Routes, Route{Name: "third", Upstream: "third.llm.svc.cluster.local:8000"})
-	files, err = Render(p)
+	files, err = Generate(p)
 	require.NoError(t, err)
 	assert.Contains(t, files[ConfigFile], "worker_connections 940;")
 	assert.Contains(t, files[ConfigFile], "limit_conn gw_streams 100;")
@@ -313,7 +315,18 @@ func TestQuitCommand(t *testing.T) {
 		"-e", "/dev/stderr", "-s", "quit",
 	}, QuitCommand(OpenRestyBinary, ProductionRuntime("/etc/llm-gateway")))
 	assert.Equal(t, "/tmp/nginx.pid", PidFile(ProductionRuntime("/etc/llm-gateway")))
-	files, err := Render(validParams())
+	files, err := Generate(validParams())
 	require.NoError(t, err)
 	assert.Contains(t, files[ConfigFile], "\npid "+PidFile(validParams().Runtime)+";\n", "the quit finds the master through this file")
+}
+
+// TestTemplateTypoFailsToGenerate: the templates read the error bodies as struct fields, so a
+// misspelt one is an error at generation time, not an empty body in production.
+func TestTemplateTypoFailsToGenerate(t *testing.T) {
+	v, err := newView(validParams())
+	require.NoError(t, err)
+	tmpl := template.Must(template.New("typo").Parse(`{{.Errors.BadJSN}}`))
+	assert.Error(t, tmpl.Execute(io.Discard, v))
+	good := template.Must(template.New("ok").Parse(`{{.Errors.BadJSON}}`))
+	assert.NoError(t, good.Execute(io.Discard, v))
 }

@@ -1,11 +1,11 @@
-// Package harness runs Pulumi programs under mocks and lets tests read what
-// they declared as real Kubernetes API objects.
+// Package pulumimock runs Pulumi programs under the SDK's mocks (pulumi.WithMocks), records
+// what they declare, and lets tests read it as real Kubernetes API objects.
 //
 // Every registered resource is recorded with its type token, name, parent,
 // provider and inputs. Kubernetes resources decode strictly into their
 // k8s.io/api types, so a test reads dep.Spec.Template.Spec.Containers[0].Args
 // instead of walking property maps, and a misspelled field fails the test.
-package harness
+package pulumimock
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"github.com/stretchr/testify/assert"
@@ -27,8 +28,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Project is the Pulumi project name the program runs under.
-const Project = "llm-platform"
+// Project and Stack are the Pulumi project and stack names the program runs under.
+const (
+	Project = "llm-platform"
+	Stack   = "test"
+)
 
 // Resource is one resource the program registered.
 type Resource struct {
@@ -112,15 +116,16 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	return args.Name + "-id", state, nil
 }
 
-// urn mirrors the mock monitor's URN scheme closely enough to match parents.
+// urn is the resource's URN as the engine forms it (the SDK's resource.NewURN): its type
+// qualified by its parent's, unless the parent is the stack.
 func urn(parent, typ, name string) string {
-	parentType := ""
+	var parentType tokens.Type
 	if parent != "" {
 		if u := resource.URN(parent); u.QualifiedType() != resource.RootStackType {
-			parentType = string(u.QualifiedType()) + "$"
+			parentType = u.QualifiedType()
 		}
 	}
-	return fmt.Sprintf("urn:pulumi:test::%s::%s%s::%s", Project, parentType, typ, name)
+	return string(resource.NewURN(Stack, Project, parentType, tokens.Type(typ), name))
 }
 
 // Call implements pulumi.MockResourceMonitor for invokes.
@@ -152,24 +157,57 @@ func (m *Mocks) Calls() []string {
 	return out
 }
 
-// Run runs program under mocks with the given stack config (keys without
-// the project prefix, values as Pulumi hands them to programs). secretKeys
-// marks keys as secret. It returns the recorder and the program's error.
-func Run(t testing.TB, config map[string]string, secretKeys []string, program pulumi.RunFunc, mocks ...*Mocks) (*Mocks, error) {
+// Option configures Run.
+type Option func(*options)
+
+type options struct {
+	config     map[string]string
+	secretKeys []string
+	recorder   *Mocks
+}
+
+// WithConfig sets the stack config: keys without the project prefix, values as Pulumi hands
+// them to programs (plain text for strings, JSON for objects and lists).
+func WithConfig(config map[string]string) Option {
+	return func(o *options) { o.config = config }
+}
+
+// WithSecretKeys marks config keys (without the project prefix) as secret.
+func WithSecretKeys(keys ...string) Option {
+	return func(o *options) { o.secretKeys = append(o.secretKeys, keys...) }
+}
+
+// WithRecorder records into m (e.g. one with CallResults for the program's invokes)
+// instead of a fresh recorder.
+func WithRecorder(m *Mocks) Option {
+	return func(o *options) { o.recorder = m }
+}
+
+// Run runs program under mocks and returns the recorder and the program's error.
+func Run(t testing.TB, program pulumi.RunFunc, opts ...Option) (*Mocks, error) {
 	t.Helper()
-	m := &Mocks{}
-	if len(mocks) > 0 {
-		m = mocks[0]
+	o := options{recorder: &Mocks{}}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	full := make(map[string]string, len(config))
-	for k, v := range config {
+	m := o.recorder
+	full := make(map[string]string, len(o.config))
+	for k, v := range o.config {
 		full[Project+":"+k] = v
 	}
 	var secret []string
-	for _, k := range secretKeys {
+	for _, k := range o.secretKeys {
 		secret = append(secret, Project+":"+k)
 	}
-	err := pulumi.RunErr(program, pulumi.WithMocks(Project, "test", m), func(info *pulumi.RunInfo) {
+	// The CLI hands the program every config value in PULUMI_CONFIG too (the program checks
+	// for unknown keys there); do the same. Setenv also refuses parallel tests, which would
+	// share the variable.
+	encoded, err := json.Marshal(full)
+	if err != nil {
+		return m, err
+	}
+	t.Setenv(pulumi.EnvConfig, string(encoded))
+	err = pulumi.RunErr(program, pulumi.WithMocks(Project, Stack, m), func(info *pulumi.RunInfo) {
 		info.Config, info.ConfigSecretKeys = full, secret
 	})
 	return m, err

@@ -1,0 +1,27 @@
+package gateway
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+)
+
+// DefaultMaxBodySize is the default request body limit, as a quantity: nginx's own default
+// (nginx.DefaultMaxBodySize), the one source of truth for both.
+var DefaultMaxBodySize = resource.NewQuantity(nginx.DefaultMaxBodySize, resource.BinarySI).String()
+
+// Config tunes the OpenResty router. Every field is plain Go, known at plan time: the
+// nginx config is rendered from it and its checksum rolls the pods. The JSON names are the
+// stack config's `gateway` keys.
+type Config struct {
+	Image    string `json:"image" pulumi:"image"`
+	Replicas int    `json:"replicas" pulumi:"replicas"`
+	// MaxReplicas is the autoscaler's ceiling (CPU-based); Replicas is its floor. Equal to
+	// Replicas turns autoscaling off.
+	MaxReplicas    int    `json:"maxReplicas" pulumi:"maxReplicas"`
+	MaxBodySize    string `json:"maxBodySize" pulumi:"maxBodySize"`
+	TimeoutSeconds int    `json:"timeoutSeconds" pulumi:"timeoutSeconds"`
+	// MaxStreamsPerPod is the concurrent requests one gateway pod accepts; past it the pod
+	// answers 503 server_overloaded with Retry-After. nginx's connection settings derive from it.
+	MaxStreamsPerPod int `json:"maxStreamsPerPod" pulumi:"maxStreamsPerPod"`
+}

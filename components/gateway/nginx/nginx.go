@@ -1,0 +1,220 @@
+// Package nginx renders the OpenAI-compatible routing gateway: an nginx.conf and the Lua
+// router it runs (OpenResty in production, Debian's nginx + lua module in tests), from the
+// list of served models.
+//
+// Everything lives in real files next to this one (nginx.conf.tmpl, router.lua.tmpl),
+// embedded with go:embed and rendered with text/template. All JSON the gateway answers with
+// (the /v1/models list, every error body) is rendered here with encoding/json, so the Lua code
+// only decodes JSON (with cjson) and never encodes it.
+//
+// The rendered files go into one ConfigMap mounted as a directory at Runtime.LuaDir (not via
+// subPath, so a change is visible; the Deployment should also carry Checksum(files) as a pod
+// annotation so any change rolls the pods). Production starts nginx with Command(OpenRestyBinary,
+// ProductionRuntime(dir)), i.e.
+//
+//	/usr/local/openresty/bin/openresty -p /tmp/ -c <LuaDir>/nginx.conf -e /dev/stderr -g 'daemon off;'
+//
+// Production and tests differ only by Runtime (module load lines, paths, log targets) and by the
+// Params values (addresses, limits).
+package nginx
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// HealthPath is the gateway-local health endpoint (never proxied, never needs an API key).
+// Point readiness and liveness probes at it.
+const HealthPath = "/healthz"
+
+// File names in the map Generate returns (and so keys of the ConfigMap).
+const (
+	ConfigFile = "nginx.conf"
+	LuaFile    = "router.lua"
+)
+
+// OpenRestyBinary is the nginx binary of the openresty/openresty images.
+const OpenRestyBinary = "/usr/local/openresty/bin/openresty"
+
+// Debian module paths (packages libnginx-mod-http-ndk and libnginx-mod-http-lua).
+const (
+	DebianNDKModule = "/usr/lib/nginx/modules/ndk_http_module.so"
+	DebianLuaModule = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
+)
+
+// Suggested defaults for callers (the gateway component owns the defaulting step; Generate
+// itself requires explicit values).
+const (
+	DefaultMaxBodySize  int64         = 16 << 20
+	DefaultProxyTimeout time.Duration = 15 * time.Minute
+)
+
+// Capacity. MaxStreams is the one knob; the connection and file budget nginx needs to honour it
+// (and to still answer the request past it with a 503) is derived here, see ConnectionBudget.
+const (
+	// MaxStreamsCeiling bounds MaxStreams: every admitted stream holds an upstream connection,
+	// and all of a model's connections go to one Service address (ClusterIP:port), so they share
+	// the pod's ~28,000 ephemeral ports (net.ipv4.ip_local_port_range 32768-60999).
+	MaxStreamsCeiling = 20000
+	// OverloadRetryAfter is the Retry-After (seconds) of the 503 past the limit: long enough not
+	// to hammer a full pod, short enough that a retry lands on a pod the Service (or the HPA) found.
+	OverloadRetryAfter = 2
+	// UpstreamKeepalive is the idle connections each worker keeps per model Service (keepalive).
+	UpstreamKeepalive = 128
+
+	// connsPerStream: an admitted request holds its client connection and one to the model.
+	connsPerStream = 2
+	// overflowConnsPerStream: room for one more client connection per admitted stream, for the
+	// requests past the limit while nginx answers them 503 (and idle keep-alive connections), so
+	// the refusal is an HTTP answer, never a connection nginx cannot accept (a reset).
+	overflowConnsPerStream = 1
+	// fixedConnHeadroom: listening sockets, health probes, metrics scrapes, /v1/models.
+	fixedConnHeadroom = 256
+	// fileHeadroom: descriptors that are not connections (logs, spilled bodies, Lua files).
+	fileHeadroom = 256
+)
+
+// ConnectionBudget derives nginx's per-worker worker_connections and worker_rlimit_nofile
+// from maxStreams (the concurrent requests one pod accepts) and the number of distinct model
+// Services (upstream blocks, each with an idle keepalive pool per worker).
+//
+// The budget is not divided across workers: nginx does not spread connections evenly over its
+// workers (accept_mutex is off and EPOLLEXCLUSIVE wakes whichever worker waits), so any single
+// worker may end up holding most of the pod's streams, and a worker out of connection slots
+// drops new connections without an answer. A slot costs a few hundred bytes per worker, so
+// sizing every worker for the whole pod is cheap; the pod-wide limit itself is enforced across
+// workers in shared memory (limit_conn).
+func ConnectionBudget(maxStreams, upstreams int) (workerConnections, rlimitNofile int) {
+	workerConnections = maxStreams*(connsPerStream+overflowConnsPerStream) +
+		upstreams*UpstreamKeepalive + fixedConnHeadroom
+	return workerConnections, workerConnections + fileHeadroom
+}
+
+// Route is one model the gateway serves. Routes[0] is the default model.
+type Route struct {
+	Name     string // served model name exactly as clients send it (may contain dots, slashes, etc.)
+	Upstream string // "host:port" of the model's Service, e.g. "qwen3-0-6b.llm.svc.cluster.local:8000"
+}
+
+// Params is everything the rendered configuration depends on.
+type Params struct {
+	Routes []Route
+	// Listen is the nginx listen directive value, e.g. "8080" (prod) or "127.0.0.1:18080" (tests).
+	Listen string
+	// MaxBodySize in bytes is client_max_body_size and (unless BodyBufferSize says otherwise)
+	// client_body_buffer_size, so request bodies stay in memory.
+	MaxBodySize int64
+	// BodyBufferSize overrides client_body_buffer_size when > 0. Leave it 0 in production.
+	// A smaller value makes nginx spill bigger bodies to a temp file under Runtime.Prefix; the
+	// router reads that file too (tests use this to prove the fallback).
+	BodyBufferSize int64
+	// ProxyTimeout is proxy_read_timeout and proxy_send_timeout (time between two reads/writes
+	// from/to the model server); generations stream for minutes, so >= 10m in production.
+	ProxyTimeout time.Duration
+	// APIKeysEnv, when non-empty, names the environment variable (nginx `env` directive) that
+	// holds the comma-separated API keys (from a Kubernetes Secret). Requests to /v1 then need
+	// "Authorization: Bearer <key>" or get 401 JSON. If the variable is empty or unset at
+	// start, every /v1 request is refused (fail closed). Empty = no auth.
+	APIKeysEnv string
+	// MaxStreams is the number of concurrent /v1 requests (streamed or not) this nginx accepts,
+	// across all its workers; the next one gets 503 server_overloaded with Retry-After, from
+	// nginx itself. worker_connections and worker_rlimit_nofile are derived from it
+	// (ConnectionBudget). Must be 1..MaxStreamsCeiling.
+	MaxStreams int
+	// Runtime is what differs between the OpenResty image and Debian's nginx in tests.
+	Runtime Runtime
+}
+
+// Runtime is what differs between the production image and a local nginx.
+type Runtime struct {
+	// LoadModules are absolute .so paths for load_module (Debian: DebianNDKModule,
+	// DebianLuaModule); empty for OpenResty, which has the Lua module built in.
+	LoadModules []string
+	// LuaDir is the directory where the rendered files live (prod: the ConfigMap mount).
+	LuaDir string
+	// Prefix holds pid file and temp paths; must be writable (prod: /tmp, an emptyDir, so the
+	// root filesystem can stay read-only).
+	Prefix string
+	// ErrorLog and AccessLog are log targets (prod: /dev/stderr, /dev/stdout).
+	// AccessLog "off" disables the access log.
+	ErrorLog, AccessLog string
+	// WorkerProcesses is worker_processes; 0 means "auto" (one per visible CPU: nginx does not
+	// read cgroup limits, so set it to the pod's CPU limit on big nodes).
+	WorkerProcesses int
+	// User, when set, renders the `user` directive (only meaningful when the master runs as
+	// root; tests running as root use "root" so workers can use the test's temp dir).
+	User string
+}
+
+// ProductionRuntime is the Runtime for the openresty/openresty image with the rendered files
+// mounted at luaDir.
+func ProductionRuntime(luaDir string) Runtime {
+	return Runtime{
+		LuaDir:    luaDir,
+		Prefix:    "/tmp",
+		ErrorLog:  "/dev/stderr",
+		AccessLog: "/dev/stdout",
+	}
+}
+
+// DebianRuntime is the Runtime for Debian's nginx with libnginx-mod-http-lua, with every file
+// (rendered config, temp paths, logs) in dir. Tests and the benchmark use it.
+func DebianRuntime(dir string) Runtime {
+	return Runtime{
+		LoadModules: []string{DebianNDKModule, DebianLuaModule},
+		LuaDir:      dir,
+		Prefix:      dir,
+		ErrorLog:    path.Join(dir, "error.log"),
+		AccessLog:   path.Join(dir, "access.log"),
+	}
+}
+
+// Command is the argv that starts nginx (binary) in the foreground on the rendered config.
+func Command(binary string, rt Runtime) []string {
+	return append(baseArgs(binary, rt), "-g", "daemon off;")
+}
+
+// ProductionCommand is Command(OpenRestyBinary, ProductionRuntime(luaDir)).
+func ProductionCommand(luaDir string) []string {
+	return Command(OpenRestyBinary, ProductionRuntime(luaDir))
+}
+
+// QuitCommand is the argv that asks the nginx started by Command(binary, rt) to shut down
+// gracefully ("-s quit", i.e. SIGQUIT to the master named by the pid file under rt.Prefix):
+// it stops accepting, closes idle keep-alive connections and exits once every in-flight
+// request has finished. (SIGTERM, Kubernetes' default stop signal, is nginx's fast shutdown,
+// which cuts streams.) The same -p/-c flags find the same pid file.
+func QuitCommand(binary string, rt Runtime) []string {
+	return append(baseArgs(binary, rt), "-s", "quit")
+}
+
+// PidFile is where nginx started with rt writes the master's pid (the `pid` directive).
+func PidFile(rt Runtime) string { return path.Join(rt.Prefix, "nginx.pid") }
+
+func baseArgs(binary string, rt Runtime) []string {
+	return []string{
+		binary,
+		"-p", strings.TrimSuffix(rt.Prefix, "/") + "/",
+		"-c", path.Join(rt.LuaDir, ConfigFile),
+		"-e", rt.ErrorLog,
+	}
+}
+
+// Checksum is a stable digest of the rendered files, for a pod-template annotation.
+func Checksum(files map[string]string) string {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(n), n, len(files[n]), files[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

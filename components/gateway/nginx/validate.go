@@ -1,0 +1,139 @@
+// Validation of Params: every problem at once, each naming the field.
+
+package nginx
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+func (p Params) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("gateway: "+format, a...)) }
+	if len(p.Routes) == 0 {
+		bad("no routes: the gateway needs at least one model (Routes[0] is the default)")
+	}
+	seen := map[string]int{}
+	for i, r := range p.Routes {
+		switch {
+		case r.Name == "":
+			bad("routes[%d]: empty model name", i)
+		case !utf8.ValidString(r.Name):
+			bad("routes[%d]: model name %q is not valid UTF-8", i, r.Name)
+		case strings.IndexFunc(r.Name, unicode.IsControl) >= 0:
+			bad("routes[%d]: model name %q contains control characters", i, r.Name)
+		case len(r.Name) > 512:
+			bad("routes[%d]: model name is %d bytes long, at most 512 allowed", i, len(r.Name))
+		}
+		if j, dup := seen[r.Name]; dup && r.Name != "" {
+			bad("routes[%d]: duplicate model name %q (also routes[%d]); served names must be unique", i, r.Name, j)
+		} else {
+			seen[r.Name] = i
+		}
+		if r.Upstream == "" {
+			bad("routes[%d] (%q): empty upstream; set it to the model Service's host:port", i, r.Name)
+		} else if err := validateHostPort(r.Upstream); err != nil {
+			bad("routes[%d] (%q): upstream %q: %v", i, r.Name, r.Upstream, err)
+		}
+	}
+	if err := validateListen(p.Listen); err != nil {
+		bad("listen %q: %v", p.Listen, err)
+	}
+	if p.MaxBodySize <= 0 {
+		bad("max body size must be > 0 bytes (suggested %d)", DefaultMaxBodySize)
+	}
+	if p.BodyBufferSize < 0 || p.BodyBufferSize > p.MaxBodySize {
+		bad("body buffer size %d must be between 0 (= max body size) and max body size %d", p.BodyBufferSize, p.MaxBodySize)
+	}
+	if p.ProxyTimeout < time.Millisecond {
+		bad("proxy timeout %v must be at least 1ms (suggested %v; generations stream for minutes)", p.ProxyTimeout, DefaultProxyTimeout)
+	}
+	if p.MaxStreams < 1 || p.MaxStreams > MaxStreamsCeiling {
+		bad("max streams %d must be between 1 and %d (concurrent requests one gateway accepts)", p.MaxStreams, MaxStreamsCeiling)
+	}
+	if p.APIKeysEnv != "" && !validEnvName(p.APIKeysEnv) {
+		bad("API keys env %q is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)", p.APIKeysEnv)
+	}
+	rt := p.Runtime
+	for i, m := range rt.LoadModules {
+		if !path.IsAbs(m) || !safeConfigToken(m) {
+			bad("runtime.loadModules[%d] %q must be an absolute path without spaces, quotes, ';', '$' or braces", i, m)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"luaDir", rt.LuaDir}, {"prefix", rt.Prefix}} {
+		if !path.IsAbs(f.v) || !safeConfigToken(f.v) {
+			bad("runtime.%s %q must be an absolute path without spaces, quotes, ';', '$' or braces", f.name, f.v)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"errorLog", rt.ErrorLog}, {"accessLog", rt.AccessLog}} {
+		if f.v == "" || !safeConfigToken(f.v) {
+			bad("runtime.%s %q must be a path (or stderr/off) without spaces, quotes, ';', '$' or braces", f.name, f.v)
+		}
+	}
+	if rt.WorkerProcesses < 0 {
+		bad("runtime.workerProcesses %d must be >= 0 (0 = auto)", rt.WorkerProcesses)
+	}
+	if rt.User != "" && !safeConfigToken(rt.User) {
+		bad("runtime.user %q is not a valid user name", rt.User)
+	}
+	return errors.Join(errs...)
+}
+
+func validateHostPort(hp string) error {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || len(validation.IsValidPortNum(n)) > 0 {
+		return fmt.Errorf("port %q is not a number in 1-65535", port)
+	}
+	if len(validation.IsValidIP(nil, host)) == 0 {
+		return nil
+	}
+	if msgs := validation.IsDNS1123Subdomain(host); len(msgs) > 0 {
+		return fmt.Errorf("host %q is neither an IP nor a DNS name: %s", host, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+func validateListen(l string) error {
+	if l == "" {
+		return errors.New("empty; want a port (\"8080\") or host:port (\"127.0.0.1:18080\")")
+	}
+	if n, err := strconv.Atoi(l); err == nil {
+		if len(validation.IsValidPortNum(n)) > 0 {
+			return errors.New("port must be in 1-65535")
+		}
+		return nil
+	}
+	return validateHostPort(l)
+}
+
+func validEnvName(s string) bool {
+	for i, c := range s {
+		if c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9') {
+			continue
+		}
+		return false
+	}
+	return s != ""
+}
+
+// safeConfigToken reports whether s can be written bare (or inside double quotes) into
+// nginx.conf without changing its meaning.
+func safeConfigToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune("\"'\\;${}#", r)
+	})
+}
+
+// apiError is the OpenAI error object.

@@ -1,0 +1,114 @@
+// The template view: Params turned into what nginx.conf.tmpl and router.lua.tmpl read.
+
+package nginx
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type view struct {
+	P              Params
+	HealthPath     string
+	Workers        string
+	BodyBuffer     int64
+	ProxyTimeout   string
+	ConnectTimeout string
+	Upstreams      []upstreamView
+	Routes         []routeView
+	DefaultName    string
+	ModelsJSON     string
+	Errors         errorBodies // JSON bodies (Lua uses them via the lua func)
+	ErrorPages     []errorPageView
+	NotFound       string // nginx-quoted
+	Health         string // nginx-quoted
+	UnknownPrefix  string // model_unknown split at the placeholder
+	UnknownSuffix  string
+	// Capacity (see ConnectionBudget).
+	WorkerConnections int
+	RlimitNofile      int
+	Keepalive         int
+	RetryAfter        int
+	LimitConnStatus   int
+	Overloaded        string // nginx-quoted 503 body past MaxStreams
+	// ProxiedErrorPages are the error_page lines of the proxied location: the server's, except
+	// that nginx's own 503 there can only be limit_conn's, so it answers server_overloaded.
+	ProxiedErrorPages []errorPageView
+}
+
+type upstreamView struct{ Name, Addr string }
+
+type routeView struct {
+	Name, Upstream, Host, Object string
+}
+
+type errorPageView struct {
+	Status   int
+	Body     string // nginx-quoted
+	Location string // the named location answering it
+}
+
+func newView(p Params) (*view, error) {
+	v := &view{
+		P:            p,
+		HealthPath:   HealthPath,
+		Workers:      "auto",
+		BodyBuffer:   p.MaxBodySize,
+		ProxyTimeout: nginxDuration(p.ProxyTimeout),
+		DefaultName:  p.Routes[0].Name,
+		ModelsJSON:   modelsJSON(p.Routes),
+		Errors:       gatewayErrors(p),
+	}
+	if p.Runtime.WorkerProcesses > 0 {
+		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)
+	}
+	if p.BodyBufferSize > 0 {
+		v.BodyBuffer = p.BodyBufferSize
+	}
+	v.ConnectTimeout = nginxDuration(min(p.ProxyTimeout, 10*time.Second))
+	v.Keepalive = UpstreamKeepalive
+	v.RetryAfter = OverloadRetryAfter
+	v.LimitConnStatus = limitConnStatus
+	// One upstream block per distinct address (models sharing a Service share its pool).
+	upstreamOf := map[string]string{}
+	for _, r := range p.Routes {
+		name, ok := upstreamOf[r.Upstream]
+		if !ok {
+			name = fmt.Sprintf("gw_model_%d", len(v.Upstreams))
+			upstreamOf[r.Upstream] = name
+			v.Upstreams = append(v.Upstreams, upstreamView{Name: name, Addr: r.Upstream})
+		}
+		v.Routes = append(v.Routes, routeView{
+			Name: r.Name, Upstream: name, Host: r.Upstream, Object: marshal(newModelObject(r.Name)),
+		})
+	}
+	v.WorkerConnections, v.RlimitNofile = ConnectionBudget(p.MaxStreams, len(v.Upstreams))
+	var found bool
+	v.UnknownPrefix, v.UnknownSuffix, found = strings.Cut(v.Errors.ModelUnknown, modelPlaceholder)
+	if !found {
+		return nil, errors.New("gateway: internal error: model placeholder lost in the 404 message")
+	}
+	var err error
+	var qerr error
+	for _, ep := range nginxErrorPages {
+		var body string
+		body, qerr = nginxQuote(ep.Body(v.Errors))
+		err = errors.Join(err, qerr)
+		loc := fmt.Sprintf("@gw_%d", ep.Status)
+		v.ErrorPages = append(v.ErrorPages, errorPageView{Status: ep.Status, Body: body, Location: loc})
+		if ep.Status == limitConnStatus {
+			loc = "@gw_overloaded"
+		}
+		v.ProxiedErrorPages = append(v.ProxiedErrorPages, errorPageView{Status: ep.Status, Location: loc})
+	}
+	v.Overloaded, qerr = nginxQuote(v.Errors.Overloaded)
+	err = errors.Join(err, qerr)
+	v.NotFound, qerr = nginxQuote(v.Errors.NotFound)
+	err = errors.Join(err, qerr)
+	v.Health, qerr = nginxQuote(`{"status":"ok"}`)
+	err = errors.Join(err, qerr)
+	return v, err
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/llm-platform/llm-platform/internal/nginxproc"
 )
 
 func verdict(ok bool) string {
@@ -71,27 +72,12 @@ func cpuTicks(pid int) int64 {
 		return 0
 	}
 	var total int64
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for _, p := range nginxproc.Pids() {
+		f, ok := nginxproc.StatFields(p)
+		if !ok || len(f) < 13 {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Fields after the parenthesised command: state ppid ... utime(14) stime(15).
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		if p != pid && ppid != pid {
+		if ppid, _ := strconv.Atoi(f[1]); p != pid && ppid != pid {
 			continue
 		}
 		ut, _ := strconv.ParseInt(f[11], 10, 64)

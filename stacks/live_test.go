@@ -121,3 +121,32 @@ func TestConfigMapsUpdateInPlace(t *testing.T) {
 		assert.Equal(t, "true", fmt.Sprint(p["enableConfigMapMutable"]), stack)
 	}
 }
+
+// TestNoServiceAccountTokenInWorkloads: none of the platform's own pods (vLLM, the gateway,
+// Open WebUI) calls the Kubernetes API, so none gets a service-account token mounted.
+func TestNoServiceAccountTokenInWorkloads(t *testing.T) {
+	for _, stack := range []string{"dev", "gke", "eks"} {
+		m, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi."+stack+".yaml"))
+		require.NoError(t, err)
+		n := 0
+		for _, typ := range []string{"kubernetes:apps/v1:Deployment", statefulSetType} {
+			for _, r := range m.ByType(typ) {
+				w := pulumimock.View[struct {
+					Spec struct {
+						Template struct {
+							Spec struct {
+								Automount *bool `json:"automountServiceAccountToken"`
+							} `json:"spec"`
+						} `json:"template"`
+					} `json:"spec"`
+				}](t, r)
+				auto := w.Spec.Template.Spec.Automount
+				if assert.NotNil(t, auto, "%s %s %s", stack, typ, r.Name) {
+					assert.False(t, *auto, "%s %s %s", stack, typ, r.Name)
+				}
+				n++
+			}
+		}
+		assert.GreaterOrEqual(t, n, 3, "%s: models, gateway and Open WebUI", stack)
+	}
+}

@@ -242,6 +242,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 					Annotations: pulumi.StringMap{ChecksumAnnotation: pulumi.String(nginx.Checksum(files))},
 				},
 				Spec: &corev1.PodSpecArgs{
+					// nginx never calls the Kubernetes API: no token in the pod.
+					AutomountServiceAccountToken: pulumi.Bool(false),
 					// Streams may run for many minutes; let them finish.
 					TerminationGracePeriodSeconds: pulumi.Int(TerminationGracePeriodSeconds(args.Config.TimeoutSeconds)),
 					SecurityContext: &corev1.PodSecurityContextArgs{

@@ -217,6 +217,9 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 	limits := pulumi.StringMap{"memory": pulumi.String(memLimit.String())}
 	pod := &corev1.PodSpecArgs{
 		TerminationGracePeriodSeconds: pulumi.Int(terminationGrace),
+		// vLLM never calls the Kubernetes API: no token to steal from its pod. (Istio's
+		// sidecar brings its own projected token.)
+		AutomountServiceAccountToken: pulumi.Bool(false),
 		Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
 			Name: pulumi.String("shm"),
 			// Tensor parallelism exchanges tensors through /dev/shm; the

@@ -145,6 +145,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
 				Spec: &corev1.PodSpecArgs{
+					// Open WebUI never calls the Kubernetes API: no token in the pod.
+					AutomountServiceAccountToken: pulumi.Bool(false),
 					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 						Name:  pulumi.String("open-webui"),
 						Image: pulumi.String(args.Config.Image),

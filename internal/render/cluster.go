@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -43,38 +42,8 @@ func OpenCluster(ctx context.Context, opts ClusterOptions) (*Session, error) {
 		return nil, err
 	}
 	opts.StateDir = abs
-	bin := filepath.Join(opts.Root, "bin")
-	for _, tool := range []string{"pulumi", "pulumi-resource-kubernetes"} {
-		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
-			return nil, fmt.Errorf("%s not found in %s: run scripts/build-tools.sh first", tool, bin)
-		}
-	}
-	work := filepath.Join(opts.StateDir, "work", opts.Stack)
-	backend := filepath.Join(opts.StateDir, "backend")
-	for _, dir := range []string{work, backend} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := copyProject(opts.Options, work); err != nil {
-		return nil, err
-	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: opts.Root, SkipVersionCheck: true})
-	if err != nil {
-		return nil, err
-	}
-	env := map[string]string{
-		"PULUMI_BACKEND_URL":       "file://" + backend,
-		"PULUMI_CONFIG_PASSPHRASE": Passphrase,
-		"PULUMI_HOME":              filepath.Join(opts.StateDir, "home"),
-		"PULUMI_SKIP_UPDATE_CHECK": "true",
-		"PATH":                     bin + string(os.PathListSeparator) + os.Getenv("PATH"),
-		// The provider must talk to this cluster only, whatever the
-		// developer's own KUBECONFIG says.
-		"KUBECONFIG": opts.Kubeconfig,
-	}
-	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, "llm-platform", opts.Program,
-		auto.WorkDir(work), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))
+	// The provider must talk to this cluster only, whatever the developer's own KUBECONFIG says.
+	stack, err := workspaceStack(ctx, opts.Options, map[string]string{"KUBECONFIG": opts.Kubeconfig})
 	if err != nil {
 		return nil, err
 	}

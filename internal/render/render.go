@@ -71,37 +71,10 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 		}
 		*dir = abs
 	}
-	bin := filepath.Join(opts.Root, "bin")
-	for _, tool := range []string{"pulumi", "pulumi-resource-kubernetes"} {
-		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
-			return nil, fmt.Errorf("%s not found in %s: run scripts/build-tools.sh first", tool, bin)
-		}
-	}
-	work := filepath.Join(opts.StateDir, "work", opts.Stack)
-	backend := filepath.Join(opts.StateDir, "backend")
-	for _, dir := range []string{work, backend, opts.OutDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := copyProject(opts, work); err != nil {
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: opts.Root, SkipVersionCheck: true})
-	if err != nil {
-		return nil, err
-	}
-	env := map[string]string{
-		"PULUMI_BACKEND_URL":       "file://" + backend,
-		"PULUMI_CONFIG_PASSPHRASE": Passphrase,
-		"PULUMI_HOME":              filepath.Join(opts.StateDir, "home"),
-		"PULUMI_SKIP_UPDATE_CHECK": "true",
-		// The engine finds the provider on PATH (and warns that it is older
-		// than the SDK's: harmless for rendering).
-		"PATH": bin + string(os.PathListSeparator) + os.Getenv("PATH"),
-	}
-	stack, err := auto.UpsertStackInlineSource(ctx, opts.Stack, "llm-platform", opts.Program,
-		auto.WorkDir(work), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))
+	stack, err := workspaceStack(ctx, opts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +82,44 @@ func Open(ctx context.Context, opts Options) (*Session, error) {
 		return nil, err
 	}
 	return &Session{Stack: stack, opts: opts}, nil
+}
+
+// workspaceStack checks for the built tools, lays out the workspace (project and stack file
+// under StateDir, a file backend beside them) and opens the stack with the local CLI, its env
+// plus extra (which wins).
+func workspaceStack(ctx context.Context, opts Options, extra map[string]string) (auto.Stack, error) {
+	bin := filepath.Join(opts.Root, "bin")
+	for _, tool := range []string{"pulumi", "pulumi-resource-kubernetes"} {
+		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
+			return auto.Stack{}, fmt.Errorf("%s not found in %s: run scripts/build-tools.sh first", tool, bin)
+		}
+	}
+	work := filepath.Join(opts.StateDir, "work", opts.Stack)
+	backend := filepath.Join(opts.StateDir, "backend")
+	for _, dir := range []string{work, backend} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return auto.Stack{}, err
+		}
+	}
+	if err := copyProject(opts, work); err != nil {
+		return auto.Stack{}, err
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: opts.Root, SkipVersionCheck: true})
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	env := map[string]string{
+		"PULUMI_BACKEND_URL":       "file://" + backend,
+		"PULUMI_CONFIG_PASSPHRASE": Passphrase,
+		"PULUMI_HOME":              filepath.Join(opts.StateDir, "home"),
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+		// The engine finds the provider on PATH (and warns that it is older
+		// than the SDK's: harmless).
+		"PATH": bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+	}
+	maps.Copy(env, extra)
+	return auto.UpsertStackInlineSource(ctx, opts.Stack, "llm-platform", opts.Program,
+		auto.WorkDir(work), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))
 }
 
 var saltLine = regexp.MustCompile(`(?m)^encryptionsalt: .*$`)

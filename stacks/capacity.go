@@ -42,23 +42,36 @@ type pool struct {
 	accelerator string
 	// perZone > 0: the count key is per zone over that many zones (GKE's system pool).
 	perZone int
+	// daemonSets are the add-ons' per-node pods (Istio's CNI agent).
+	daemonSets capacity.Resources
 }
 
 // free is what every node of the pool can give pods: with several instance types (EKS) any
 // of them may be launched, so the smallest of each resource counts.
 func (p pool) free() capacity.Resources {
-	f := p.types[0].Free()
+	f := p.nodeFree(p.types[0])
 	for _, t := range p.types[1:] {
-		o := t.Free()
+		o := p.nodeFree(t)
 		f = capacity.Resources{MilliCPU: min(f.MilliCPU, o.MilliCPU), Memory: min(f.Memory, o.Memory), GPUs: min(f.GPUs, o.GPUs)}
 	}
 	return f
 }
 
+// nodeFree is what the platform's pods can use on one node of type t: allocatable less the
+// cloud's DaemonSets and the add-ons'.
+func (p pool) nodeFree(t capacity.NodeType) capacity.Resources { return t.Free().Sub(p.daemonSets) }
+
 func (p pool) typeName() string { return strings.Join(p.names, "/") }
 
 func capacityProblems(cfg spec.Config) (problems []error, warnings []string) {
 	system, gpu := pools(cfg)
+	// Istio's CNI agent runs on every node, GPU nodes included.
+	daemonSets := platform.NodeDaemonSets(platform.Args{Istio: cfg.Platform.Istio})
+	for _, p := range []*pool{system, gpu} {
+		if p != nil {
+			p.daemonSets = daemonSets
+		}
+	}
 	add := func(key, format string, args ...any) {
 		problems = append(problems, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
@@ -270,7 +283,7 @@ func smallestFit(p *pool, req capacity.Resources, gpus int) (string, bool) {
 		} else if t.GPUs > 0 || len(t.AttachableGPUs) > 0 {
 			continue // no GPU machines for the system pool
 		}
-		if req.Fits(t.Free()) {
+		if req.Fits(p.nodeFree(t)) {
 			return t.Name, true
 		}
 	}

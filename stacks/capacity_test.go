@@ -36,8 +36,8 @@ func TestCapacityRefusesTheOldEKSDefaults(t *testing.T) {
 	var ce *spec.ConfigError
 	require.ErrorAs(t, err, &ce)
 	msg := err.Error()
-	assert.Contains(t, msg, `eks.gpuNodeGroup.instanceTypes: one replica of models[0] (qwen3-8b) requests 4.1 CPU, 16.1Gi memory, 1 GPU (with its Istio sidecar), but a g6.xlarge node has only 3.62 CPU`)
-	assert.Contains(t, msg, `use "g6.2xlarge", or lower models[0].cpu to 3520m and models[0].memory to`)
+	assert.Contains(t, msg, `eks.gpuNodeGroup.instanceTypes: one replica of models[0] (qwen3-8b) requests 4.1 CPU, 16.1Gi memory, 1 GPU (with its Istio sidecar), but a g6.xlarge node has only 3.52 CPU`)
+	assert.Contains(t, msg, `use "g6.2xlarge", or lower models[0].cpu to 3420m and models[0].memory to`)
 	assert.Contains(t, msg, "eks.cluster.systemNodeCount: is 2, but the platform's own pods need 3 m6i.large nodes")
 	assert.Contains(t, msg, "set eks.cluster.systemNodeCount to 3 or use a bigger eks.cluster.systemInstanceType")
 }
@@ -118,7 +118,7 @@ func TestCapacitySystemPodTooBigForAnyNode(t *testing.T) {
 		"models": `[{"huggingfaceId":"a/b","modelName":"cpu","gpuRequestCount":0,"cpu":"6","memory":"8Gi"}]`,
 	})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `gke.cluster.systemMachineType: a e2-standard-4 node has 3.62 CPU`)
+	assert.Contains(t, err.Error(), `gke.cluster.systemMachineType: a e2-standard-4 node has 3.52 CPU`)
 	assert.Contains(t, err.Error(), `use a bigger type such as "e2-standard-8"`)
 }
 

@@ -121,6 +121,16 @@ func TestGKECreate(t *testing.T) {
 	assertGPUModelsLandOnTheGKEPool(t, m)
 	assert.False(t, m.Has(helmReleaseType, "nvidia-device-plugin"), "GKE manages its own device plugin")
 	assert.Empty(t, m.ByType(storageClassType), "GKE's default class serves the cache claims")
+	// Istio's CNI agent gets GKE's profile: its binaries live in /home/kubernetes/bin there,
+	// and its system-node-critical pods need the profile's ResourceQuota.
+	cni := pulumimock.View[struct {
+		Values struct {
+			Global struct {
+				Platform string `json:"platform"`
+			} `json:"global"`
+		} `json:"values"`
+	}](t, m.Find(t, helmReleaseType, "istio-cni"))
+	assert.Equal(t, "gke", cni.Values.Global.Platform)
 	assertEveryKubernetesResourceUsesTheClusterProvider(t, m)
 }
 

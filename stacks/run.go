@@ -74,7 +74,8 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		MetricsServer:      installsMetricsServer(cfg) && !rendering,
 		StreamSeconds:      cfg.Gateway.TimeoutSeconds,
 		// EKS only, and not in render mode (no cloud was provisioned).
-		LBController: lbController,
+		LBController:  lbController,
+		IstioPlatform: istioPlatform(cfg),
 	}, k8s)
 	if err != nil {
 		return nil, err
@@ -180,6 +181,15 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 
 // sidecars: the app namespace gets Istio sidecars when the edge enforces mutual TLS.
 func sidecars(cfg spec.Config) bool { return cfg.Edge.Enabled && cfg.Edge.StrictMTLS }
+
+// istioPlatform is the Istio charts' platform profile: on GKE the CNI node agent's binaries
+// live in /home/kubernetes/bin and its system-node-critical pods need a ResourceQuota.
+func istioPlatform(cfg spec.Config) string {
+	if cfg.Cloud == spec.CloudGKE {
+		return "gke"
+	}
+	return ""
+}
 
 // ingressServiceType resolves "auto": a LoadBalancer where the cloud provides one; on an
 // existing cluster (kind, minikube, bare metal) a NodePort, because a LoadBalancer that never

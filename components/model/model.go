@@ -220,6 +220,11 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 		// vLLM never calls the Kubernetes API: no token to steal from its pod. (Istio's
 		// sidecar brings its own projected token.)
 		AutomountServiceAccountToken: pulumi.Bool(false),
+		// The container runtime's default syscall filter; vLLM's image runs as root, so this
+		// pod meets Pod Security baseline, not restricted (docs/istio.md).
+		SecurityContext: &corev1.PodSecurityContextArgs{
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
 		Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
 			Name: pulumi.String("shm"),
 			// Tensor parallelism exchanges tensors through /dev/shm; the
@@ -240,11 +245,12 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 	}
 	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
 	pod.Containers = corev1.ContainerArray{&corev1.ContainerArgs{
-		Name:    pulumi.String("vllm"),
-		Image:   image,
-		Command: pulumi.StringArray{pulumi.String("vllm"), pulumi.String("serve")},
-		Args:    pulumi.ToStringArray(vllmArgs(s)),
-		Env:     env(args),
+		Name:            pulumi.String("vllm"),
+		Image:           image,
+		Command:         pulumi.StringArray{pulumi.String("vllm"), pulumi.String("serve")},
+		SecurityContext: &corev1.SecurityContextArgs{AllowPrivilegeEscalation: pulumi.Bool(false)},
+		Args:            pulumi.ToStringArray(vllmArgs(s)),
+		Env:             env(args),
 		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 			Name: pulumi.String("http"), ContainerPort: pulumi.Int(Port), Protocol: pulumi.String("TCP"),
 		}},

@@ -15,6 +15,11 @@ type IstioConfig struct {
 	// istio=ingressgateway) is already in the cluster, so the edge may be declared with
 	// enabled: false.
 	Preinstalled bool `json:"preinstalled" pulumi:"preinstalled"`
+	// CNI redirects sidecar traffic with Istio's CNI node agent instead of the injected
+	// istio-init container, which needs NET_ADMIN and NET_RAW: only then can the app
+	// namespace enforce Pod Security "baseline". With Enabled the platform installs the agent
+	// (the istio-cni chart); with Preinstalled it says whether the cluster's Istio runs it.
+	CNI bool `json:"cni" pulumi:"cni"`
 }
 
 type ArgoCDConfig struct {

@@ -18,6 +18,7 @@ package platform
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -108,6 +109,9 @@ type Args struct {
 	// LBController installs the AWS Load Balancer Controller before the
 	// ingress gateway (EKS); nil installs nothing.
 	LBController *LBControllerArgs `pulumi:"lbController,optional"`
+	// IstioPlatform is the Istio charts' platform profile ("gke" on GKE: the CNI node
+	// agent's binary directory and its system-node-critical quota); "" elsewhere.
+	IstioPlatform string `pulumi:"istioPlatform,optional"`
 }
 
 // installsAddOns reports whether any cluster-wide add-on is on.
@@ -157,6 +161,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.SidecarInjection {
 		nsLabels["istio-injection"] = "enabled"
 	}
+	maps.Copy(nsLabels, PodSecurityLabels(args))
 	ns, err := corev1.NewNamespace(ctx, name+"-app", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(nsLabels)},
 	}, parent)
@@ -224,8 +229,21 @@ type (
 		Requests map[string]string `json:"requests,omitempty"`
 		Limits   map[string]string `json:"limits,omitempty"`
 	}
+	// platformValues picks a chart's platform profile (files/profile-platform-<name>.yaml).
+	platformValues struct {
+		Platform string `json:"platform,omitempty"`
+	}
+	cniValues struct {
+		Global platformValues `json:"global"`
+	}
 	istiodValues struct {
-		Pilot struct {
+		Global platformValues `json:"global"`
+		Pilot  struct {
+			// CNI: injected pods get the istio-validation init container (no capabilities)
+			// instead of istio-init (NET_ADMIN, NET_RAW).
+			CNI struct {
+				Enabled bool `json:"enabled"`
+			} `json:"cni"`
 			AutoscaleEnabled bool      `json:"autoscaleEnabled"`
 			AutoscaleMin     int       `json:"autoscaleMin"`
 			ReplicaCount     int       `json:"replicaCount"`
@@ -262,13 +280,25 @@ func istio(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOp
 	if err != nil {
 		return nil, nil, err
 	}
+	istiodDeps := []pulumi.Resource{base}
+	if cfg.CNI {
+		// The node agent must be on every node before istiod injects pods that rely on it.
+		cni, err := release(ctx, "istio-cni", versions.IstioCNI, IstioNamespace,
+			cniValues{Global: platformValues{Platform: args.IstioPlatform}}, parent, pulumi.DependsOn([]pulumi.Resource{base}))
+		if err != nil {
+			return nil, nil, err
+		}
+		istiodDeps = append(istiodDeps, cni)
+	}
 	var iv istiodValues
+	iv.Pilot.CNI.Enabled = cfg.CNI
+	iv.Global.Platform = args.IstioPlatform
 	iv.Pilot.AutoscaleEnabled = args.Autoscaling
 	iv.Pilot.AutoscaleMin = IstiodReplicas
 	iv.Pilot.ReplicaCount = IstiodReplicas
 	iv.Pilot.Resources = resources{Requests: map[string]string{"cpu": istiodCPU, "memory": istiodMemory}}
 	iv.MeshConfig.AccessLogFile = "/dev/stdout"
-	istiod, err = release(ctx, "istiod", versions.Istiod, IstioNamespace, iv, parent, pulumi.DependsOn([]pulumi.Resource{base}))
+	istiod, err = release(ctx, "istiod", versions.Istiod, IstioNamespace, iv, parent, pulumi.DependsOn(istiodDeps))
 	if err != nil {
 		return nil, nil, err
 	}

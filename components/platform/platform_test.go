@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
 	"github.com/llm-platform/llm-platform/stacks/spec"
@@ -84,6 +85,7 @@ func allOn() platform.Args {
 		SidecarInjection: true,
 		Istio: spec.IstioConfig{
 			Enabled:         true,
+			CNI:             true,
 			GatewayReplicas: 3,
 			ServiceAnnotations: map[string]string{
 				"service.beta.kubernetes.io/aws-load-balancer-type":   "external",
@@ -157,7 +159,8 @@ func TestIstioReleasesArePinnedAndOrdered(t *testing.T) {
 		after     string // the release it must wait for
 	}{
 		{"istio-base", versions.IstioBase, "base", "istio-system", ""},
-		{"istiod", versions.Istiod, "istiod", "istio-system", "istio-base"},
+		{"istio-cni", versions.IstioCNI, "cni", "istio-system", "istio-base"},
+		{"istiod", versions.Istiod, "istiod", "istio-system", "istio-cni"},
 		{"istio-ingressgateway", versions.IstioGateway, "gateway", "istio-ingress", "istiod"},
 	} {
 		t.Run(tc.release, func(t *testing.T) {
@@ -327,7 +330,7 @@ func TestDevicePluginOnlyWhenAsked(t *testing.T) {
 	args.DevicePlugin = false // GKE manages its own
 	m, _ := deploy(t, args)
 	assert.False(t, m.Has(releaseType, "nvidia-device-plugin"))
-	assert.ElementsMatch(t, []string{"argocd", "istio-base", "istio-ingressgateway", "istiod"}, releaseNames(m))
+	assert.ElementsMatch(t, []string{"argocd", "istio-base", "istio-cni", "istio-ingressgateway", "istiod"}, releaseNames(m))
 }
 
 // TestAddonsOff: turning an add-on off declares nothing of it; the
@@ -342,9 +345,9 @@ func TestAddonsOff(t *testing.T) {
 		{"istio", func(a *platform.Args) { a.Istio.Enabled = false },
 			[]string{"argocd", "nvidia-device-plugin"}, 1},
 		{"argocd (with apps configured)", func(a *platform.Args) { a.ArgoCD.Enabled = false },
-			[]string{"istio-base", "istio-ingressgateway", "istiod", "nvidia-device-plugin"}, 0},
+			[]string{"istio-base", "istio-cni", "istio-ingressgateway", "istiod", "nvidia-device-plugin"}, 0},
 		{"device plugin", func(a *platform.Args) { a.DevicePlugin = false },
-			[]string{"argocd", "istio-base", "istio-ingressgateway", "istiod"}, 1},
+			[]string{"argocd", "istio-base", "istio-cni", "istio-ingressgateway", "istiod"}, 1},
 		{"everything", func(a *platform.Args) {
 			a.Istio.Enabled, a.ArgoCD.Enabled, a.DevicePlugin = false, false, false
 		}, nil, 0},
@@ -385,6 +388,77 @@ func TestNamespace(t *testing.T) {
 	}
 }
 
+// TestIstioCNI: with the CNI node agent, istiod injects pods without istio-init (NET_ADMIN,
+// NET_RAW) and the agent's chart gets the cloud's platform profile; without it, no agent.
+func TestIstioCNI(t *testing.T) {
+	type cniValues struct {
+		Global struct {
+			Platform string `json:"platform"`
+		} `json:"global"`
+	}
+	type istiodCNI struct {
+		Global struct {
+			Platform string `json:"platform"`
+		} `json:"global"`
+		Pilot struct {
+			CNI struct {
+				Enabled bool `json:"enabled"`
+			} `json:"cni"`
+		} `json:"pilot"`
+	}
+	for _, platformProfile := range []string{"", "gke"} {
+		args := allOn()
+		args.IstioPlatform = platformProfile
+		m, _ := deploy(t, args)
+		_, rel := release(t, m, "istio-cni")
+		assert.Equal(t, platformProfile, values[cniValues](t, rel).Global.Platform, "the CNI chart's platform profile")
+		_, rel = release(t, m, "istiod")
+		iv := values[istiodCNI](t, rel)
+		assert.True(t, iv.Pilot.CNI.Enabled, "istiod injects for the CNI agent")
+		assert.Equal(t, platformProfile, iv.Global.Platform)
+	}
+
+	args := allOn()
+	args.Istio.CNI = false
+	m, _ := deploy(t, args)
+	assert.False(t, m.Has(releaseType, "istio-cni"))
+	_, rel := release(t, m, "istiod")
+	assert.False(t, values[istiodCNI](t, rel).Pilot.CNI.Enabled)
+	assert.Equal(t, capacity.Resources{}, platform.NodeDaemonSets(args), "no agent on the nodes")
+	assert.Equal(t, platform.CNIRequests, platform.NodeDaemonSets(allOn()))
+}
+
+// TestPodSecurityLabels: the app namespace enforces baseline (what vLLM and Open WebUI meet)
+// and audits restricted; with sidecars injected by istio-init it cannot enforce, and warns.
+func TestPodSecurityLabels(t *testing.T) {
+	const prefix = "pod-security.kubernetes.io/"
+	for _, tc := range []struct {
+		name      string
+		injection bool
+		cni       bool
+		enforce   string
+	}{
+		{"sidecars through the CNI agent", true, true, "baseline"},
+		{"no sidecars", false, false, "baseline"},
+		{"sidecars through istio-init", true, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := allOn()
+			args.SidecarInjection, args.Istio.CNI = tc.injection, tc.cni
+			m, _ := deploy(t, args)
+			ns := pulumimock.Decode[corev1.Namespace](t, m, namespaceType, "platform-app")
+			assert.Equal(t, tc.enforce, ns.Labels[prefix+"enforce"])
+			if tc.enforce != "" {
+				assert.Equal(t, "latest", ns.Labels[prefix+"enforce-version"])
+			} else {
+				assert.NotContains(t, ns.Labels, prefix+"enforce-version")
+			}
+			assert.Equal(t, "baseline", ns.Labels[prefix+"warn"])
+			assert.Equal(t, "restricted", ns.Labels[prefix+"audit"])
+		})
+	}
+}
+
 // TestEveryResourceIsAChildAndUsesTheClusterProvider: the component owns
 // everything it declares, and nothing falls back to the ambient kubeconfig.
 func TestEveryResourceIsAChildAndUsesTheClusterProvider(t *testing.T) {
@@ -401,9 +475,9 @@ func TestEveryResourceIsAChildAndUsesTheClusterProvider(t *testing.T) {
 		assert.True(t, strings.HasPrefix(r.Type, "kubernetes:"), "%s %s", r.Type, r.Name)
 		assert.True(t, strings.HasPrefix(r.Provider, clusterProvider), "%s %s uses provider %q", r.Type, r.Name, r.Provider)
 	}
-	// namespace + 3 Istio releases + Argo CD + 1 Application + device plugin
+	// namespace + 4 Istio releases (base, cni, istiod, gateway) + Argo CD + 1 Application + device plugin
 	// + the ingress gateway's Service, read for its address
-	assert.Equal(t, 8, n)
+	assert.Equal(t, 9, n)
 	assert.Len(t, m.Children(component), n)
 }
 

@@ -43,3 +43,42 @@ func SystemPods(args Args) []capacity.Pods {
 	}
 	return pods
 }
+
+// Pod Security Standards levels (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+const (
+	PodSecurityBaseline   = "baseline"
+	PodSecurityRestricted = "restricted"
+)
+
+// PodSecurityLabels are the app namespace's Pod Security admission labels. The namespace holds
+// every workload, so it enforces the strictest level all of them meet: baseline. The gateway
+// meets restricted, but vLLM and Open WebUI run their upstream images as root (see
+// docs/security.md); restricted is audited, so the cluster's audit log shows what would break.
+//
+// Sidecar injection without Istio's CNI node agent adds the istio-init container, which needs
+// NET_ADMIN and NET_RAW: baseline forbids both, so every pod would be refused. Then the namespace
+// only warns, and says so on every apply.
+func PodSecurityLabels(args Args) map[string]string {
+	const prefix = "pod-security.kubernetes.io/"
+	labels := map[string]string{
+		prefix + "warn": PodSecurityBaseline, prefix + "warn-version": "latest",
+		prefix + "audit": PodSecurityRestricted, prefix + "audit-version": "latest",
+	}
+	if !args.SidecarInjection || args.Istio.CNI {
+		labels[prefix+"enforce"] = PodSecurityBaseline
+		labels[prefix+"enforce-version"] = "latest"
+	}
+	return labels
+}
+
+// CNIRequests are the Istio CNI node agent's default requests, on every node (its DaemonSet
+// tolerates every taint, so GPU nodes too).
+var CNIRequests = capacity.MustParse("100m", "100Mi")
+
+// NodeDaemonSets are the add-ons' DaemonSet requests on every node, beyond the cloud's own.
+func NodeDaemonSets(args Args) capacity.Resources {
+	if args.Istio.Enabled && args.Istio.CNI {
+		return CNIRequests
+	}
+	return capacity.Resources{}
+}

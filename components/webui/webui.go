@@ -147,10 +147,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				Spec: &corev1.PodSpecArgs{
 					// Open WebUI never calls the Kubernetes API: no token in the pod.
 					AutomountServiceAccountToken: pulumi.Bool(false),
+					// Its image runs as root and writes under /app: Pod Security baseline, not
+					// restricted (docs/istio.md).
+					SecurityContext: &corev1.PodSecurityContextArgs{
+						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+					},
 					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-						Name:  pulumi.String("open-webui"),
-						Image: pulumi.String(args.Config.Image),
-						Env:   env(args, secret, admin),
+						Name:            pulumi.String("open-webui"),
+						Image:           pulumi.String(args.Config.Image),
+						SecurityContext: &corev1.SecurityContextArgs{AllowPrivilegeEscalation: pulumi.Bool(false)},
+						Env:             env(args, secret, admin),
 						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
 							Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
 						}},

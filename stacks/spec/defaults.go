@@ -68,7 +68,7 @@ func Defaults() Config {
 			},
 		},
 		Platform: PlatformConfig{
-			Istio:         IstioConfig{Enabled: true, GatewayReplicas: 2, ServiceType: ServiceTypeAuto},
+			Istio:         IstioConfig{Enabled: true, GatewayReplicas: 2, ServiceType: ServiceTypeAuto, CNI: true},
 			ArgoCD:        ArgoCDConfig{Enabled: true, Insecure: true},
 			DevicePlugin:  DevicePluginConfig{Enabled: true},
 			MetricsServer: MetricsServerConfig{Enabled: true},

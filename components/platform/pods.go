@@ -53,7 +53,7 @@ const (
 // PodSecurityLabels are the app namespace's Pod Security admission labels. The namespace holds
 // every workload, so it enforces the strictest level all of them meet: baseline. The gateway
 // meets restricted, but vLLM and Open WebUI run their upstream images as root (see
-// docs/security.md); restricted is audited, so the cluster's audit log shows what would break.
+// docs/istio.md); restricted is audited, so the cluster's audit log shows what would break.
 //
 // Sidecar injection without Istio's CNI node agent adds the istio-init container, which needs
 // NET_ADMIN and NET_RAW: baseline forbids both, so every pod would be refused. Then the namespace

@@ -35,7 +35,7 @@ var (
 	// IstioCNI is Istio's CNI node agent: it sets up each pod's traffic redirection, so the
 	// injected pods need no NET_ADMIN/NET_RAW init container and meet Pod Security baseline.
 	IstioCNI = Chart{Repo: istioRepo, Name: "cni", Version: "1.30.4"}
-	ArgoCD       = Chart{Repo: "https://argoproj.github.io/argo-helm", Name: "argo-cd", Version: "10.9.0"}
+	ArgoCD   = Chart{Repo: "https://argoproj.github.io/argo-helm", Name: "argo-cd", Version: "10.9.0"}
 	// NVIDIADevicePlugin is installed on EKS only: GKE manages its own.
 	NVIDIADevicePlugin = Chart{Repo: "https://nvidia.github.io/k8s-device-plugin", Name: "nvidia-device-plugin", Version: "0.20.0"}
 	// MetricsServer serves the metrics API the Istio autoscalers read, on clusters that do not

@@ -146,7 +146,8 @@ func FuzzParseValidate(f *testing.F) {
 	f.Add("gke", `[{"huggingfaceId":"a","modelName":"qwen3-0.6b","pvcSize":"1e3"}]`, `{"maxBodySize":"1Ei"}`, `{"gpuPool":{"maxNodes":-1}}`)
 	f.Add("eks", `[{"modelName":"\u0000"},null,1,"x"]`, `null`, `[]`)
 	f.Fuzz(func(t *testing.T, cloud, models, gateway, gke string) {
-		raw := map[string]string{"cloud": cloud, "models": models, "gateway": gateway, "gke": gke, "eks": gke}
+		raw := map[string]string{"cloud": cloud, "models": models, "gateway": gateway, "gke": gke, "eks": gke,
+			"observability": `{"enabled":true,"thresholds":` + gateway + `}`}
 		cfg, err := Parse(raw)
 		if err == nil {
 			_ = Validate(&cfg)

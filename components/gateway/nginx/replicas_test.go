@@ -245,4 +245,3 @@ func longText(seed string, n int) string {
 	}
 	return b.String()
 }
-

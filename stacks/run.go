@@ -111,7 +111,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream})
+		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
 		services = append(services, mod.Service)
 		served = append(served, mod.ServedName)
 	}

@@ -24,4 +24,10 @@ type Config struct {
 	// MaxStreamsPerPod is the concurrent requests one gateway pod accepts; past it the pod
 	// answers 503 server_overloaded with Retry-After. nginx's connection settings derive from it.
 	MaxStreamsPerPod int `json:"maxStreamsPerPod" pulumi:"maxStreamsPerPod"`
+	// Routing picks the replica of each request among a model's ready pods (routes with
+	// Endpoints): strategy, session header and the prefix index's sizes (nginx.Routing).
+	Routing nginx.Routing `json:"routing" pulumi:"routing"`
 }
+
+// DefaultRouting are the routing defaults (nginx.DefaultRouting, the one source of truth).
+func DefaultRouting() nginx.Routing { return nginx.DefaultRouting() }

@@ -4,6 +4,8 @@
 package stacks
 
 import (
+	"strings"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -94,6 +96,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	}
 
 	routes := make([]nginx.Route, 0, len(cfg.Models))
+	var podHosts []string // the models' headless Services, which the gateway calls by pod address
 	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
@@ -112,6 +115,8 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 			return nil, err
 		}
 		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
+		host, _, _ := strings.Cut(mod.Endpoints, ":")
+		podHosts = append(podHosts, host)
 		services = append(services, mod.Service)
 		served = append(served, mod.ServedName)
 	}
@@ -156,7 +161,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
-		e, err := newEdge(ctx, cfg, gw, ui, plat.IngressAddress, app)
+		e, err := newEdge(ctx, cfg, gw, ui, podHosts, plat.IngressAddress, app)
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +214,7 @@ func hasMetricsAPI(cfg spec.Config) bool {
 	return true
 }
 
-func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
+func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, podHosts []string, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
 	args := edge.Args{
 		IngressAddress:   ingressAddress,
 		Config:           cfg.Edge,
@@ -222,6 +227,7 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		},
 		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
+		PodHosts:         podHosts,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
 	}
 	if ui != nil {

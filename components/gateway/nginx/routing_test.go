@@ -293,8 +293,12 @@ func TestRoutingRetriesARefusedConnectionOnAnotherReplica(t *testing.T) {
 	r0 := newReplica(t, "r0")
 	dead := unusedReplicaIP(t)
 	dns := dnstest.New(t)
-	dns.Set(modelHost(1), []netip.Addr{dead, r0.ip})
+	// A long TTL: the answer is not refreshed on schedule during the test, so a new query
+	// can only be the refresh a failed connection asks for.
+	dns.SetTTL(modelHost(1), 3600, []netip.Addr{dead, r0.ip})
 	g := startRouted(t, dns, []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}, StrategyRoundRobin)
+	eventually(t, "the first resolution", func() bool { return dns.Queries(modelHost(1)) > 0 })
+	queried := dns.Queries(modelHost(1))
 	for i := range 6 {
 		body := chat(routedModel)
 		got, r := g.send(t, body)
@@ -305,6 +309,9 @@ func TestRoutingRetriesARefusedConnectionOnAnotherReplica(t *testing.T) {
 	log := g.errorLog(t)
 	assert.Contains(t, log, "Connection refused", "the dead replica was tried")
 	assert.Equal(t, 1, strings.Count(log, "Connection refused"), "then passed over while marked failed")
+	eventually(t, "the failed connection makes the gateway resolve the name again", func() bool {
+		return dns.Queries(modelHost(1)) > queried
+	})
 }
 
 func TestRoutingDoesNotRetryAResetAfterTheRequestWasSent(t *testing.T) {

@@ -414,3 +414,30 @@ func TestRoutingNothingMisroutesAcrossModels(t *testing.T) {
 	}
 	assert.Equal(t, requests, total, "every request reached exactly one replica")
 }
+
+// A request that ends on one of the gateway's error pages (an internal redirect, which loses
+// ngx.ctx) still gives its replica's in-flight count back: otherwise the replica would look
+// busy for ever and least-load would never pick it again.
+func TestRoutingInFlightCountsSurviveErrorPages(t *testing.T) {
+	t.Parallel()
+	a, b := newReplica(t, "a"), newReplica(t, "b")
+	a.reset.Store(true)
+	g := oneModel(t, StrategyLeastLoad, []*replica{a, b})
+	eventually(t, "a request reaches the resetting replica", func() bool {
+		r := g.post(t, "/v1/chat/completions", chat(routedModel))
+		if r.Status != http.StatusOK {
+			assertGatewayError(t, r, http.StatusBadGateway, "bad_gateway")
+		}
+		return a.count() > 0
+	})
+	a.reset.Store(false)
+	before := a.count()
+	// Once its failure mark has expired, a (idle) ties with b (idle) and gets picked again;
+	// with a leaked count it never would.
+	eventually(t, "the replica that failed is picked again", func() bool {
+		got, r := g.send(t, chat(routedModel))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		require.NotEmpty(t, got)
+		return a.count() > before
+	})
+}

@@ -117,7 +117,9 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
 		host, _, _ := strings.Cut(mod.Endpoints, ":")
 		podHosts = append(podHosts, host)
-		services = append(services, mod.Service)
+		// The headless one too: a name that does not exist yet answers NXDOMAIN, which the
+		// gateway takes as "no replica" (503) until negative caches expire.
+		services = append(services, mod.Service, mod.Headless)
 		served = append(served, mod.ServedName)
 	}
 

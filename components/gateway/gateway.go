@@ -114,7 +114,7 @@ type Args struct {
 	// Config.Routing; the pods find the nameservers in /etc/resolv.conf. Plain: rendered into
 	// the router's config at plan time.
 	Routes []nginx.Route `pulumi:"routes"`
-	// Upstreams are the models' Services. nginx resolves upstream names
+	// Upstreams are the models' Services (ClusterIP and headless). nginx resolves upstream names
 	// once at start, so the pods start only after the Services exist.
 	Upstreams []pulumi.Resource `pulumi:"upstreams,optional"`
 	// APIKeys is a secret, comma-separated list of accepted keys; nil turns

@@ -87,6 +87,7 @@ func TestBadConfig(t *testing.T) {
 		{"session header with an underscore", map[string]string{"gateway": `{"routing":{"sessionHeader":"x_session"}}`, "models": oneModel}, "gateway.routing.sessionHeader:"},
 		{"zero block size", map[string]string{"gateway": `{"routing":{"blockSize":0}}`, "models": oneModel}, "gateway.routing.blockSize: is 0"},
 		{"negative block size", map[string]string{"gateway": `{"routing":{"blockSize":-256}}`, "models": oneModel}, "gateway.routing.blockSize: is -256"},
+		{"block size not a multiple of 4", map[string]string{"gateway": `{"routing":{"blockSize":130}}`, "models": oneModel}, "gateway.routing.blockSize: is 130; use a multiple of 4"},
 		{"zero min prefix blocks", map[string]string{"gateway": `{"routing":{"minPrefixBlocks":0}}`, "models": oneModel}, "gateway.routing.minPrefixBlocks: is 0"},
 		{"zero max prefix blocks", map[string]string{"gateway": `{"routing":{"maxPrefixBlocks":0}}`, "models": oneModel}, "gateway.routing.maxPrefixBlocks: is 0"},
 		{"min prefix above max", map[string]string{"gateway": `{"routing":{"minPrefixBlocks":10,"maxPrefixBlocks":4}}`, "models": oneModel}, "gateway.routing.minPrefixBlocks: is 10, above gateway.routing.maxPrefixBlocks 4"},

@@ -133,8 +133,8 @@ func validateRouting(p *problems, r RoutingConfig) {
 	if !httpHeaderName.MatchString(r.SessionHeader) {
 		p.add("gateway.routing.sessionHeader", "%q is not a header name; use letters, digits and '-' (nginx drops headers with '_'), e.g. \"x-session-id\"", r.SessionHeader)
 	}
-	if r.BlockSize < 16 || r.BlockSize > 65536 {
-		p.add("gateway.routing.blockSize", "is %d; use 16 to 65536 bytes of prompt per hashed block (the default 256 is about 64 tokens)", r.BlockSize)
+	if r.BlockSize < 16 || r.BlockSize > 65536 || r.BlockSize%4 != 0 {
+		p.add("gateway.routing.blockSize", "is %d; use a multiple of 4 from 16 to 65536 bytes of prompt per hashed block (the default 256 is about 64 tokens)", r.BlockSize)
 	}
 	if r.MinPrefixBlocks < 1 {
 		p.add("gateway.routing.minPrefixBlocks", "is %d; use 1 or more blocks", r.MinPrefixBlocks)

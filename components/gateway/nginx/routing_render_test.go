@@ -29,6 +29,7 @@ func TestRenderRoutingValidation(t *testing.T) {
 		{"underscore session header", func(p *Params) { p.Routing.SessionHeader = "x_session" }, "routing.sessionHeader"},
 		{"zero block size", func(p *Params) { p.Routing.BlockSize = 0 }, "routing.blockSize 0"},
 		{"negative block size", func(p *Params) { p.Routing.BlockSize = -1 }, "routing.blockSize -1"},
+		{"block size not a multiple of 4", func(p *Params) { p.Routing.BlockSize = 257 }, "routing.blockSize 257 must be a multiple of 4"},
 		{"zero min blocks", func(p *Params) { p.Routing.MinPrefixBlocks = 0 }, "routing.minPrefixBlocks 0"},
 		{"zero max blocks", func(p *Params) { p.Routing.MaxPrefixBlocks = 0 }, "routing.maxPrefixBlocks 0"},
 		{"min above max", func(p *Params) { p.Routing.MinPrefixBlocks, p.Routing.MaxPrefixBlocks = 9, 8 }, "routing.minPrefixBlocks 9 is above routing.maxPrefixBlocks 8"},

@@ -61,6 +61,7 @@ func TestBadConfig(t *testing.T) {
 		{"modelName with no usable characters", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"..."}]`}, "models[0].modelName:"},
 		{"modelName starting with a digit", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"7b-chat"}]`}, "models[0].modelName:"},
 		{"names that sanitise alike", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"qwen3-0.6b"},{"huggingfaceId":"a/c","modelName":"qwen3_0_6b"}]`}, "models[1].modelName: \"qwen3_0_6b\" and models[0].modelName \"qwen3-0.6b\" both become the Kubernetes name \"qwen3-0-6b\""},
+		{"modelName taking another's headless Service name", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"qwen"},{"huggingfaceId":"a/c","modelName":"qwen-headless"}]`}, "models[1].modelName: \"qwen-headless\" becomes the Kubernetes name \"qwen-headless\", which is the headless Service of models[0] (\"qwen\")"},
 		{"negative gpuRequestCount", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","gpuRequestCount":-1}]`}, "models[0].gpuRequestCount: is -1"},
 		{"zero replicas", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","replicas":0}]`}, "models[0].replicas: is 0"},
 		{"bad pvcSize", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","pvcSize":"forty gigs"}]`}, "models[0].pvcSize: \"forty gigs\" is not a Kubernetes quantity"},

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/naming"
 )
 
@@ -210,6 +211,18 @@ func validateModels(p *problems, cfg *Config) {
 				}
 				p.add(fmt.Sprintf("models[%d].extraArgs[%d]", i, j), "%q is managed by the platform; %s", arg, fix)
 			}
+		}
+	}
+	// Each model also has a headless Service named <kube name>-headless: no model's own Service
+	// may take that name.
+	for i := range cfg.Models {
+		kube, err := naming.KubeName(cfg.Models[i].ModelName)
+		if err != nil || byKube[kube] != i {
+			continue
+		}
+		if j, clash := byKube[model.HeadlessName(kube)]; clash {
+			p.add(fmt.Sprintf("models[%d].modelName", j), "%q becomes the Kubernetes name %q, which is the headless Service of models[%d] (%q); rename one",
+				cfg.Models[j].ModelName, model.HeadlessName(kube), i, cfg.Models[i].ModelName)
 		}
 	}
 }

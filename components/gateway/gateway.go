@@ -152,6 +152,7 @@ const ClientKeyKey = "client"
 
 // New renders the router's config and declares its workload.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Gateway, error) {
+	args.Config = args.Config.withDefaults()
 	maxBody, err := resource.ParseQuantity(args.Config.MaxBodySize)
 	if err != nil {
 		return nil, fmt.Errorf("gateway.maxBodySize: %w", err)

@@ -265,6 +265,7 @@ func TestHeadlessServicesGetMutualTLS(t *testing.T) {
 		assert.Equal(t, "ISTIO_MUTUAL", dr.Spec.TrafficPolicy.TLS.Mode)
 		assert.Equal(t, "llm", dr.Metadata.Namespace)
 		assert.Equal(t, name+"-headless", dr.Metadata.Name)
+		assert.Equal(t, name, dr.Metadata.Labels["app.kubernetes.io/instance"], "the rule goes with its model")
 		assert.True(t, m.Has("kubernetes:core/v1:Service", name+"-headless"), "the rule's host is a declared Service")
 	}
 }

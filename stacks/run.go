@@ -96,7 +96,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	}
 
 	routes := make([]nginx.Route, 0, len(cfg.Models))
-	var podHosts []string // the models' headless Services, which the gateway calls by pod address
+	var podServices []edge.PodService // the models' headless Services, which the gateway calls by pod address
 	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
@@ -116,7 +116,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		}
 		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
 		host, _, _ := strings.Cut(mod.Endpoints, ":")
-		podHosts = append(podHosts, host)
+		podServices = append(podServices, edge.PodService{Host: host, Instance: spec.KubeName(m)})
 		// The headless one too: a name that does not exist yet answers NXDOMAIN, which the
 		// gateway takes as "no replica" (503) until negative caches expire.
 		services = append(services, mod.Service, mod.Headless)
@@ -163,7 +163,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
-		e, err := newEdge(ctx, cfg, gw, ui, podHosts, plat.IngressAddress, app)
+		e, err := newEdge(ctx, cfg, gw, ui, podServices, plat.IngressAddress, app)
 		if err != nil {
 			return nil, err
 		}
@@ -216,7 +216,7 @@ func hasMetricsAPI(cfg spec.Config) bool {
 	return true
 }
 
-func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, podHosts []string, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
+func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, podServices []edge.PodService, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
 	args := edge.Args{
 		IngressAddress:   ingressAddress,
 		Config:           cfg.Edge,
@@ -229,7 +229,7 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		},
 		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
-		PodHosts:         podHosts,
+		PodServices:      podServices,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
 	}
 	if ui != nil {

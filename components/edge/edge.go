@@ -39,6 +39,15 @@ type Backend struct {
 	Pods map[string]string `pulumi:"pods"`
 }
 
+// PodService is a headless Service whose pods are called by address.
+type PodService struct {
+	// Host is the Service's cluster DNS name.
+	Host string `pulumi:"host"`
+	// Instance is the app.kubernetes.io/instance of what the Service belongs to (the model):
+	// the rule carries it, as an object of that model.
+	Instance string `pulumi:"instance"`
+}
+
 // Args are the edge's inputs.
 type Args struct {
 	Config    Config `pulumi:"config"`
@@ -53,12 +62,12 @@ type Args struct {
 	// Models selects every model pod; ModelPort is vLLM's port.
 	Models    map[string]string `pulumi:"models"`
 	ModelPort int               `pulumi:"modelPort"`
-	// PodHosts are the cluster DNS names of headless Services whose pods are called by address
-	// (the models' replicas, which the gateway picks itself). With StrictMTLS each gets a
-	// DestinationRule requiring Istio mutual TLS: a headless Service's traffic goes through an
-	// ORIGINAL_DST cluster, where Istio's automatic mTLS has not always applied (istio/istio
-	// #19703, #21964), so it is declared rather than left to detection.
-	PodHosts []string `pulumi:"podHosts,optional"`
+	// PodServices are headless Services whose pods are called by address (the models'
+	// replicas, which the gateway picks itself). With StrictMTLS each gets a DestinationRule
+	// requiring Istio mutual TLS: a headless Service's traffic goes through an ORIGINAL_DST
+	// cluster, where Istio's automatic mTLS has not always applied (istio/istio #19703,
+	// #21964), so it is declared rather than left to detection.
+	PodServices []PodService `pulumi:"podServices,optional"`
 	// UITimeout bounds UI requests; the API has none (streams run long).
 	UITimeoutSeconds int `pulumi:"uiTimeoutSeconds"`
 	// IngressAddress is the ingress load balancer's address ("" while
@@ -178,13 +187,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			kube.Meta("default", args.Namespace, labels), pa, parent); err != nil {
 			return nil, err
 		}
-		for _, host := range args.PodHosts {
+		for _, ps := range args.PodServices {
 			var dr DestinationRuleSpec
-			dr.Host = host
+			dr.Host = ps.Host
 			dr.TrafficPolicy.TLS.Mode = "ISTIO_MUTUAL"
-			svc, _, _ := strings.Cut(host, ".")
+			svc, _, _ := strings.Cut(ps.Host, ".")
 			if _, err := kube.NewCustomResource(ctx, name+"-"+svc, "networking.istio.io/v1", "DestinationRule",
-				kube.Meta(svc, args.Namespace, labels), dr, parent); err != nil {
+				kube.Meta(svc, args.Namespace, kube.Labels("llm-platform-edge", ps.Instance, "edge")), dr, parent); err != nil {
 				return nil, err
 			}
 		}

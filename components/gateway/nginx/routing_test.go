@@ -441,3 +441,34 @@ func TestRoutingInFlightCountsSurviveErrorPages(t *testing.T) {
 		return a.count() > before
 	})
 }
+
+// A prefix nobody has served goes to its rendezvous replica only while that replica is within
+// one request of the least loaded: nothing is cached for it yet, so a busier replica is not
+// worth waiting for.
+func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
+	t.Parallel()
+	a, b := newReplica(t, "a"), newReplica(t, "b")
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), addrs(a, b))
+	routes := []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}
+	probe := startRouted(t, dns, routes, StrategyPrefix) // learns where new prefixes go when idle
+	fresh := startRouted(t, dns, routes, StrategyPrefix) // sees each prefix for the first time
+	var toA []string
+	for i := 0; len(toA) < 2 && i < 64; i++ {
+		body := chatWith(routedModel, longText(fmt.Sprintf("prompt %d", i), 600), "hi")
+		if got, _ := probe.send(t, body); got == "a" {
+			toA = append(toA, body)
+		}
+	}
+	require.Len(t, toA, 2, "some new prefixes hash to a")
+
+	a.waiting.Store(1) // one request more than b: still a
+	a.waitScrapes(t, 4)
+	got, _ := fresh.send(t, toA[0])
+	assert.Equal(t, "a", got, "within one request of the least loaded, the rendezvous replica is kept")
+
+	a.waiting.Store(2) // two more: b
+	a.waitScrapes(t, 4)
+	got, _ = fresh.send(t, toA[1])
+	assert.Equal(t, "b", got, "a new prefix does not wait behind a busier replica")
+}

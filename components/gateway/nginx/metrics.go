@@ -51,12 +51,13 @@ const (
 	RefusedNotFound     = "not_found"          // 404: a path the gateway does not serve ("/v1")
 	RefusedInternal     = "internal"           // 500: the body could not be read
 	RefusedOther        = "other"              // any other error nginx produced itself
+	RefusedUnavailable  = "model_unavailable"  // 503: the model has no ready replica
 )
 
 // RefusalReasons are every reason label value, in documentation order.
 var RefusalReasons = []string{
 	RefusedUnauthorized, RefusedBadJSON, RefusedInvalid, RefusedUnknownModel, RefusedTooLarge,
-	RefusedOverloaded, RefusedMethod, RefusedNotFound, RefusedInternal, RefusedOther,
+	RefusedOverloaded, RefusedMethod, RefusedNotFound, RefusedInternal, RefusedOther, RefusedUnavailable,
 }
 
 // Histogram buckets (upper bounds, seconds). Generations take minutes; first bytes should

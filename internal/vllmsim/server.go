@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -467,4 +468,22 @@ func (r *Replica) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 	r.eng.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	writeMetrics(w, r.model, &m, running, waiting, kv)
+}
+
+// Consecutive is n host:port strings counting up from the IPv4 address first (127.0.1.1:8000,
+// 127.0.1.2:8000, ...).
+func Consecutive(first string, port, n int) ([]string, error) {
+	a, err := netip.ParseAddr(first)
+	if err != nil || !a.Is4() {
+		return nil, fmt.Errorf("%q: an IPv4 address is required", first)
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("%d replicas: at least 1 is required", n)
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = netip.AddrPortFrom(a, uint16(port)).String()
+		a = a.Next()
+	}
+	return out, nil
 }

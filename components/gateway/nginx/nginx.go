@@ -36,6 +36,12 @@ const HealthPath = "/healthz"
 const (
 	ConfigFile = "nginx.conf"
 	LuaFile    = "router.lua"
+	// The replica balancer's modules (routing across a model's replicas, routing.go).
+	DNSFile       = "dns.lua"
+	EndpointsFile = "endpoints.lua"
+	LoadFile      = "load.lua"
+	PrefixFile    = "prefix.lua"
+	BalancerFile  = "balancer.lua"
 )
 
 // OpenRestyBinary is the nginx binary of the openresty/openresty images.
@@ -99,6 +105,12 @@ func ConnectionBudget(maxStreams, upstreams int) (workerConnections, rlimitNofil
 type Route struct {
 	Name     string // served model name exactly as clients send it (may contain dots, slashes, etc.)
 	Upstream string // "host:port" of the model's Service, e.g. "qwen3-0-6b.llm.svc.cluster.local:8000"
+	// Endpoints, when set, is "dns-name:port" of the model's headless Service, e.g.
+	// "qwen3-0-6b-headless.llm.svc.cluster.local:8000": the gateway resolves the name's A
+	// records itself (the model's ready replicas) and picks the replica of every request by
+	// Params.Routing. Upstream then serves only while the name has never resolved (cluster DNS
+	// unreachable since the gateway started). Empty: Upstream alone (kube-proxy's choice).
+	Endpoints string
 }
 
 // Params is everything the rendered configuration depends on.
@@ -128,6 +140,19 @@ type Params struct {
 	MaxStreams int
 	// Runtime is what differs between the OpenResty image and Debian's nginx in tests.
 	Runtime Runtime
+	// Routing picks a replica for each request of the routes with Endpoints (see
+	// DefaultRouting); ignored, and may be zero, when no route has Endpoints.
+	Routing Routing
+}
+
+// HasEndpoints reports whether any route balances over replica endpoints.
+func (p Params) HasEndpoints() bool {
+	for _, r := range p.Routes {
+		if r.Endpoints != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Runtime is what differs between the production image and a local nginx.

@@ -39,6 +39,11 @@ func (p Params) validate() error {
 		} else {
 			seen[r.Name] = i
 		}
+		if r.Endpoints != "" {
+			if err := validateEndpoints(r.Endpoints); err != nil {
+				bad("routes[%d] (%q): endpoints %q: %v", i, r.Name, r.Endpoints, err)
+			}
+		}
 		if r.Upstream == "" {
 			bad("routes[%d] (%q): empty upstream; set it to the model Service's host:port", i, r.Name)
 		} else if err := validateHostPort(r.Upstream); err != nil {
@@ -62,6 +67,9 @@ func (p Params) validate() error {
 	}
 	if p.APIKeysEnv != "" && !validEnvName(p.APIKeysEnv) {
 		bad("API keys env %q is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)", p.APIKeysEnv)
+	}
+	if p.HasEndpoints() {
+		p.Routing.validate(bad)
 	}
 	rt := p.Runtime
 	for i, m := range rt.LoadModules {

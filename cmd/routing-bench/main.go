@@ -298,12 +298,6 @@ func firstWindow(reqs []request, cfg config) int {
 // runOne brings a target up, drives one run at rate against it and measures it. The simulator
 // starts every run empty (no cached prefixes, zeroed counters).
 func runOne(cfg config, sim *vllmsim.Sim, dir string, t target, reqs []request, rate float64) (measured, error) {
-	if err := waitIdle(sim); err != nil {
-		return measured{}, err
-	}
-	if err := sim.Reset(); err != nil {
-		return measured{}, err
-	}
 	tdir := filepath.Join(dir, strings.ReplaceAll(t.name, " ", "-"))
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
 		return measured{}, err
@@ -313,6 +307,12 @@ func runOne(cfg config, sim *vllmsim.Sim, dir string, t target, reqs []request, 
 		return measured{}, err
 	}
 	defer stop()
+	if err := waitIdle(sim); err != nil {
+		return measured{}, err
+	}
+	if err := sim.Reset(); err != nil {
+		return measured{}, err
+	}
 	times := arrivals(rate, cfg.duration, cfg.seed)
 	if len(times) > len(reqs) {
 		return measured{}, fmt.Errorf("%d arrivals but only %d requests generated", len(times), len(reqs))

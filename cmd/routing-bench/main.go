@@ -172,8 +172,8 @@ func (c config) validate() error {
 	if c.grace < 0 || c.warmup < 0 {
 		errs = append(errs, errors.New("-grace and -warmup must not be negative"))
 	}
-	if len(c.rates) == 0 {
-		errs = append(errs, errors.New("-rates: at least one rate is required"))
+	if len(c.rates)+len(c.uniqueRates) == 0 {
+		errs = append(errs, errors.New("-rates, -unique-rates: at least one rate is required"))
 	}
 	if c.replicas < 1 {
 		errs = append(errs, fmt.Errorf("-replicas %d: at least 1", c.replicas))

@@ -38,6 +38,9 @@ func (s *seq) signal() {
 	}
 }
 
+// maxLag is how far the engine's clock may fall behind wall-clock time and still catch up.
+const maxLag = time.Second
+
 // errTooLong: the prompt does not fit in the whole KV cache (vLLM refuses such a prompt).
 var errTooLong = errors.New("the prompt needs more KV blocks than the replica has")
 
@@ -105,6 +108,7 @@ func (e *engine) run() {
 		chunk, d := e.plan()
 		e.mu.Unlock()
 		if d == 0 {
+			e.clock = time.Time{} // idle: the next step starts when work arrives
 			select {
 			case <-e.wake:
 				continue
@@ -122,11 +126,12 @@ func (e *engine) run() {
 }
 
 // sleep waits until the end of a step of wall-clock length d. Steps are laid end to end on
-// the engine's clock, so a late wake-up (timer slack, a busy machine) shortens the next wait
-// instead of slowing the simulated GPU; after an idle gap the clock restarts at now.
+// the engine's clock, so a late wake-up (timer slack, a process starved on a busy machine)
+// shortens the next waits instead of slowing the simulated GPU, up to maxLag behind; after an
+// idle spell the clock restarts at now.
 func (e *engine) sleep(d time.Duration) bool {
 	now := time.Now()
-	if now.Sub(e.clock) > 50*time.Millisecond {
+	if e.clock.IsZero() || now.Sub(e.clock) > maxLag {
 		e.clock = now
 	}
 	e.clock = e.clock.Add(d)

@@ -394,6 +394,10 @@ http {
     {{if .AccessLog}}access_log {{.Dir}}/access.log;{{else}}access_log off;{{end}}
     tcp_nodelay on;
     keepalive_requests 100000;
+    # Bodies stay in memory, as in the gateway (client_body_buffer_size = client_max_body_size):
+    # otherwise a body above 16 KB goes through a temp file and the comparison measures the disk.
+    client_max_body_size {{.MaxBody}};
+    client_body_buffer_size {{.MaxBody}};
     client_body_temp_path {{.Dir}}/client_body_temp;
     proxy_temp_path {{.Dir}}/proxy_temp;
     fastcgi_temp_path {{.Dir}}/fastcgi_temp;
@@ -436,7 +440,7 @@ func startBare(cfg config, dir, backendAddr string) (target, func(), error) {
 	var conf bytes.Buffer
 	if err := bareTmpl.Execute(&conf, map[string]any{
 		"User": rootUser(), "Workers": workersString(cfg.workers), "Dir": dir,
-		"Backend": backendAddr, "Listen": listen, "AccessLog": cfg.accessLog,
+		"Backend": backendAddr, "Listen": listen, "AccessLog": cfg.accessLog, "MaxBody": nginx.DefaultMaxBodySize,
 	}); err != nil {
 		return target{}, nil, err
 	}

@@ -47,6 +47,7 @@ type config struct {
 	model       string
 	sim         vllmsim.Params
 	duration    time.Duration // arrivals per run
+	uniqueDur   time.Duration // arrivals per run of the unique workload (its throughput comparison needs a longer window)
 	warmup      time.Duration // first part of each run left out of the measurements
 	grace       time.Duration // after the last arrival, time for answers to arrive
 	rates       []float64     // shared workload, multiples of the round-robin capacity
@@ -80,10 +81,11 @@ func main() {
 	flag.Float64Var(&cfg.sim.TimeScale, "scale", cfg.sim.TimeScale, "simulator time scale (2 = half the GPU's speed: half the request rates, same shape)")
 	flag.IntVar(&cfg.sim.KVBlocks, "kv-blocks", cfg.sim.KVBlocks, "KV cache per replica, in blocks of 16 tokens")
 	flag.DurationVar(&cfg.duration, "duration", 15*time.Second, "arrivals per run (per target and rate)")
+	flag.DurationVar(&cfg.uniqueDur, "unique-duration", 25*time.Second, "arrivals per run of the unique workload")
 	flag.DurationVar(&cfg.warmup, "warmup", 4*time.Second, "start of each run left out of the measurements (caches fill)")
 	flag.DurationVar(&cfg.grace, "grace", 4*time.Second, "after the last arrival, time for first tokens to arrive before the rest is cancelled")
 	flag.StringVar(&rates, "rates", "0.5,1,2", "shared workload: offered rates as multiples of the round-robin capacity")
-	flag.StringVar(&uniqueRates, "unique-rates", "1,2", "unique workload: offered rates as multiples of the same capacity (empty: skip)")
+	flag.StringVar(&uniqueRates, "unique-rates", "2", "unique workload: offered rates as multiples of the same capacity (empty: skip)")
 	flag.Float64Var(&cfg.probeRate, "probe-rate", 60, "offered req/s of the capacity probe (far above capacity)")
 	flag.Float64Var(&cfg.capacity, "capacity", 0, "round-robin capacity in req/s; skips the probe when > 0")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "seed of the arrivals and the prompts")
@@ -102,7 +104,7 @@ func main() {
 		cfg.uniqueRates, err = parseRates(uniqueRates)
 	}
 	if *quick {
-		cfg.duration, cfg.warmup, cfg.grace = 6*time.Second, 2*time.Second, 2*time.Second
+		cfg.duration, cfg.uniqueDur, cfg.warmup, cfg.grace = 6*time.Second, 6*time.Second, 2*time.Second, 2*time.Second
 		cfg.rates, cfg.uniqueRates = []float64{0.5, 2}, []float64{2}
 	}
 	if err == nil {
@@ -166,8 +168,8 @@ func (c config) selected() []target {
 
 func (c config) validate() error {
 	var errs []error
-	if c.duration <= c.warmup {
-		errs = append(errs, fmt.Errorf("-duration %v must be longer than -warmup %v", c.duration, c.warmup))
+	if c.duration <= c.warmup || c.uniqueDur <= c.warmup {
+		errs = append(errs, fmt.Errorf("-duration %v and -unique-duration %v must be longer than -warmup %v", c.duration, c.uniqueDur, c.warmup))
 	}
 	if c.grace < 0 || c.warmup < 0 {
 		errs = append(errs, errors.New("-grace and -warmup must not be negative"))
@@ -222,19 +224,20 @@ func run(cfg config) error {
 	for _, m := range append(append([]float64{}, cfg.rates...), cfg.uniqueRates...) {
 		maxRate = max(maxRate, m*max(cfg.capacity, cfg.probeRate))
 	}
-	n := int(maxRate*cfg.duration.Seconds()*1.3) + 100
+	n := int(maxRate*max(cfg.duration, cfg.uniqueDur).Seconds()*1.3) + 100
 	start := time.Now()
 	fmt.Printf("routing-bench: generating %d requests per workload (prompts of ~%d tokens)...\n", n, cfg.work.prefixTokens)
 	shared := sharedWorkload(cfg.work, cfg.model, n, cfg.seed)
 	unique := uniqueWorkload(cfg.work, cfg.model, n, cfg.seed)
 	targets := cfg.selected()
-	runs := 1 + len(cfg.rates)*len(targets) + len(cfg.uniqueRates)*len(targets)
+	runs := 1 + len(cfg.rates)*len(targets)
 	if cfg.capacity > 0 {
 		runs--
 	}
-	per := cfg.duration + cfg.grace + 2*time.Second
-	fmt.Printf("%d replicas on %s; %s, %d CPUs; %d runs of ~%v: about %v\n", len(addrs), strings.Join(addrs, " "),
-		nginxVersion(cfg.nginxBin), runtime.NumCPU(), runs, per.Round(time.Second), (time.Duration(runs) * per).Round(time.Minute))
+	per := cfg.grace + 2*time.Second
+	total := time.Duration(runs)*(cfg.duration+per) + time.Duration(len(cfg.uniqueRates)*len(targets))*(cfg.uniqueDur+per)
+	fmt.Printf("%d replicas on %s; %s, %d CPUs; %d runs: about %v\n", len(addrs), strings.Join(addrs, " "),
+		nginxVersion(cfg.nginxBin), runtime.NumCPU(), runs+len(cfg.uniqueRates)*len(targets), total.Round(time.Minute))
 	w := firstWindow(shared, cfg)
 	fmt.Printf("shared workload: %d system prompts of %d tokens (Zipf %.1f), %d conversations at a time of 1-%d turns; "+
 		"the first %v of it needs %d KV blocks, each replica holds %d (%.0f%%)\n",
@@ -244,7 +247,7 @@ func run(cfg config) error {
 	capacity := cfg.capacity
 	if capacity <= 0 {
 		fmt.Printf("\nround-robin capacity: %s at %.0f req/s offered ... ", roundRobinName, cfg.probeRate)
-		m, err := runOne(cfg, sim, dir, nginxUpstream(cfg), shared, cfg.probeRate)
+		m, err := runOne(cfg, sim, dir, nginxUpstream(cfg), shared, cfg.probeRate, cfg.duration)
 		if err != nil {
 			return fmt.Errorf("capacity probe: %w", err)
 		}
@@ -256,12 +259,13 @@ func run(cfg config) error {
 		name  string
 		reqs  []request
 		mults []float64
-	}{{"shared", shared, cfg.rates}, {"unique", unique, cfg.uniqueRates}} {
+		dur   time.Duration
+	}{{"shared", shared, cfg.rates, cfg.duration}, {"unique", unique, cfg.uniqueRates, cfg.uniqueDur}} {
 		for _, mult := range wl.mults {
 			for _, t := range targets {
 				rate := mult * capacity
 				fmt.Printf("%s %4.1fx (%5.1f req/s) %-22s ", wl.name, mult, rate, t.name)
-				m, err := runOne(cfg, sim, dir, t, wl.reqs, rate)
+				m, err := runOne(cfg, sim, dir, t, wl.reqs, rate, wl.dur)
 				if err != nil {
 					return fmt.Errorf("%s workload, %s at %.1f req/s: %w", wl.name, t.name, rate, err)
 				}
@@ -297,7 +301,7 @@ func firstWindow(reqs []request, cfg config) int {
 
 // runOne brings a target up, drives one run at rate against it and measures it. The simulator
 // starts every run empty (no cached prefixes, zeroed counters).
-func runOne(cfg config, sim *vllmsim.Sim, dir string, t target, reqs []request, rate float64) (measured, error) {
+func runOne(cfg config, sim *vllmsim.Sim, dir string, t target, reqs []request, rate float64, duration time.Duration) (measured, error) {
 	tdir := filepath.Join(dir, strings.ReplaceAll(t.name, " ", "-"))
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
 		return measured{}, err
@@ -313,7 +317,7 @@ func runOne(cfg config, sim *vllmsim.Sim, dir string, t target, reqs []request, 
 	if err := sim.Reset(); err != nil {
 		return measured{}, err
 	}
-	times := arrivals(rate, cfg.duration, cfg.seed)
+	times := arrivals(rate, duration, cfg.seed)
 	if len(times) > len(reqs) {
 		return measured{}, fmt.Errorf("%d arrivals but only %d requests generated", len(times), len(reqs))
 	}
@@ -326,14 +330,14 @@ func runOne(cfg config, sim *vllmsim.Sim, dir string, t target, reqs []request, 
 		return out
 	}
 	t1 := time.AfterFunc(cfg.warmup, func() { before = snap() })
-	t2 := time.AfterFunc(cfg.duration, func() { after = snap() })
-	outs := drive(pick, reqs, times, cfg.duration+cfg.grace)
+	t2 := time.AfterFunc(duration, func() { after = snap() })
+	outs := drive(pick, reqs, times, duration+cfg.grace)
 	t1.Stop()
 	t2.Stop()
 	if before == nil || after == nil {
 		return measured{}, errors.New("the run ended before its measurement window")
 	}
-	m := summarise(outs, cfg.warmup, cfg.duration, cfg.duration+cfg.grace, rate)
+	m := summarise(outs, cfg.warmup, duration, duration+cfg.grace, rate)
 	var hits, queries, received int64
 	for i := range after {
 		d := after[i].Sub(before[i])

@@ -157,10 +157,12 @@ func (r report) markdownFile() string {
 	fmt.Fprintf(&b, "Simulator: %d replicas; prefill %.0f tokens/s, decode step %v, at most %d running sequences, %d KV blocks of %d tokens per replica, "+
 		"chunk %d tokens, time scale %g.\n\n", r.cfg.replicas, p.PrefillTokensPerSec, p.DecodeStep, p.MaxNumSeqs, p.KVBlocks, vllmsim.BlockTokens, p.ChunkTokens, p.TimeScale)
 	fmt.Fprintf(&b, "Workloads: shared = %d system prompts of %d tokens (Zipf %.1f popularity), %d conversations at a time of 1-%d turns, user messages of %d-%d tokens, "+
-		"answers of %d-%d tokens; unique = prompts of the same size sharing nothing. Poisson arrivals for %v per run (seed %d), the first %v left out, "+
+		"answers of %d-%d tokens; unique = prompts that share nothing, all of one size (a %d-token system prompt, a %d-token user message, %d-token answers). "+
+		"Poisson arrivals for %v per run (unique: %v; seed %d), the first %v left out, "+
 		"first tokens awaited %v after the last arrival (a TTFT marked ≥ is a request still waiting then).\n\n",
 		w.prefixes, w.prefixTokens, w.zipf, w.active, w.maxTurns, w.userTokens[0], w.userTokens[1], w.outTokens[0], w.outTokens[1],
-		r.cfg.duration, r.cfg.seed, r.cfg.warmup, r.cfg.grace)
+		w.prefixTokens, (w.userTokens[0]+w.userTokens[1])/2, (w.outTokens[0]+w.outTokens[1])/2,
+		r.cfg.duration, r.cfg.uniqueDur, r.cfg.seed, r.cfg.warmup, r.cfg.grace)
 	b.WriteString(r.markdown())
 	if r.cfg.svg != "" {
 		fmt.Fprintf(&b, "\n![TTFT p90 and throughput against offered rate](%s)\n", filepath.Base(r.cfg.svg))

@@ -133,17 +133,21 @@ func sharedWorkload(cfg workloadConfig, model string, n int, seed uint64) []requ
 	return out
 }
 
-// uniqueWorkload is n single-turn requests sharing nothing: each prompt about as long as a
-// shared-workload request (a system prompt and a user message), but all its own.
+// uniqueWorkload is n single-turn requests sharing nothing: each prompt as long as a
+// shared-workload request's first turn (a system prompt and a mid-sized user message), all its
+// own. Every request has the same size (prompt and answer), so a difference in throughput
+// between targets is how evenly they spread the work, not which requests they happened to get.
 func uniqueWorkload(cfg workloadConfig, model string, n int, seed uint64) []request {
 	r := rand.New(rand.NewPCG(seed, 2))
+	user := (cfg.userTokens[0] + cfg.userTokens[1]) / 2
+	answer := (cfg.outTokens[0] + cfg.outTokens[1]) / 2
 	out := make([]request, 0, n)
 	for i := range n {
 		msgs := []vllmsim.Message{
-			{Role: "system", Content: fmt.Sprintf("Request %d. ", i) + words(r, cfg.prefixTokens)},
-			{Role: "user", Content: words(r, between(r, cfg.userTokens))},
+			{Role: "system", Content: fmt.Sprintf("Request %08d. ", i) + words(r, cfg.prefixTokens)},
+			{Role: "user", Content: words(r, user)},
 		}
-		out = append(out, chatRequest(model, msgs, between(r, cfg.outTokens)))
+		out = append(out, chatRequest(model, msgs, answer))
 	}
 	return out
 }

@@ -373,3 +373,13 @@ func TestPreemptionRecomputes(t *testing.T) {
 	assert.Equal(t, int64(120), st.GenerationTokens, "recompute does not generate tokens twice")
 	assert.Positive(t, st.Preemptions, "three 40-token answers cannot all grow in 96 tokens of KV")
 }
+
+func TestConsecutiveAddresses(t *testing.T) {
+	got, err := Consecutive("127.0.1.254", 8000, 3)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"127.0.1.254:8000", "127.0.1.255:8000", "127.0.2.0:8000"}, got)
+	_, err = Consecutive("::1", 8000, 1)
+	assert.Error(t, err)
+	_, err = Consecutive("127.0.1.1", 8000, 0)
+	assert.Error(t, err)
+}

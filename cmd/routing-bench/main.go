@@ -72,7 +72,7 @@ func main() {
 	// what the run's prompts need, as a full-size cache would of a production working set.
 	cfg.sim.KVBlocks = 2400
 	var rates, uniqueRates string
-	quick := flag.Bool("quick", false, "a smoke run: shorter runs, rates 0.5x and 2x, unique workload at 2x only")
+	quick := flag.Bool("quick", false, "a smoke run: shorter runs, rates 0.5x and 2x, unique workload at 0.65x")
 	flag.StringVar(&cfg.nginxBin, "nginx", defaultNginx(), "nginx binary (Debian's; the gateway targets need libnginx-mod-http-lua)")
 	flag.IntVar(&cfg.replicas, "replicas", 4, "simulated replicas")
 	flag.StringVar(&cfg.first, "first", "127.0.1.1", "first replica's address (the next ones count up)")
@@ -85,7 +85,8 @@ func main() {
 	flag.DurationVar(&cfg.warmup, "warmup", 4*time.Second, "start of each run left out of the measurements (caches fill)")
 	flag.DurationVar(&cfg.grace, "grace", 4*time.Second, "after the last arrival, time for first tokens to arrive before the rest is cancelled")
 	flag.StringVar(&rates, "rates", "0.5,1,2", "shared workload: offered rates as multiples of the round-robin capacity")
-	flag.StringVar(&uniqueRates, "unique-rates", "2", "unique workload: offered rates as multiples of the same capacity (empty: skip)")
+	flag.StringVar(&uniqueRates, "unique-rates", "0.65", "unique workload: offered rates as multiples of the shared workload's round-robin capacity (empty: skip); "+
+		"0.65x is about the unique workload's own capacity, where an uneven spread costs throughput (far above it every replica is backlogged and all targets complete the same)")
 	flag.Float64Var(&cfg.probeRate, "probe-rate", 60, "offered req/s of the capacity probe (far above capacity)")
 	flag.Float64Var(&cfg.capacity, "capacity", 0, "round-robin capacity in req/s; skips the probe when > 0")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "seed of the arrivals and the prompts")
@@ -105,7 +106,7 @@ func main() {
 	}
 	if *quick {
 		cfg.duration, cfg.uniqueDur, cfg.warmup, cfg.grace = 6*time.Second, 6*time.Second, 2*time.Second, 2*time.Second
-		cfg.rates, cfg.uniqueRates = []float64{0.5, 2}, []float64{2}
+		cfg.rates, cfg.uniqueRates = []float64{0.5, 2}, []float64{0.65}
 	}
 	if err == nil {
 		err = run(cfg)

@@ -48,7 +48,7 @@ fresh-check:
 bench-gateway: deps
 	$(GO) run ./cmd/gateway-bench
 
-## bench-routing: routing strategies over 4 simulated vLLM replicas (about 9 minutes; QUICK=1 for a ~2-minute smoke run);
+## bench-routing: routing strategies over 4 simulated vLLM replicas (about 8 minutes; QUICK=1 for a ~3-minute smoke run);
 ##   prints the tables and writes docs/routing-bench.md and docs/routing-bench.svg
 bench-routing: deps
 	$(GO) run ./cmd/routing-bench $(if $(QUICK),-quick -markdown "" -svg "")

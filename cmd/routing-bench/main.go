@@ -265,7 +265,7 @@ func run(cfg config) error {
 		for _, mult := range wl.mults {
 			for _, t := range targets {
 				rate := mult * capacity
-				fmt.Printf("%s %4.1fx (%5.1f req/s) %-22s ", wl.name, mult, rate, t.name)
+				fmt.Printf("%s %5gx (%5.1f req/s) %-22s ", wl.name, mult, rate, t.name)
 				m, err := runOne(cfg, sim, dir, t, wl.reqs, rate, wl.dur)
 				if err != nil {
 					return fmt.Errorf("%s workload, %s at %.1f req/s: %w", wl.name, t.name, rate, err)

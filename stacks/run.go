@@ -4,6 +4,8 @@
 package stacks
 
 import (
+	"strings"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -94,6 +96,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	}
 
 	routes := make([]nginx.Route, 0, len(cfg.Models))
+	var podServices []edge.PodService // the models' headless Services, which the gateway calls by pod address
 	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
@@ -111,8 +114,12 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream})
-		services = append(services, mod.Service)
+		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
+		host, _, _ := strings.Cut(mod.Endpoints, ":")
+		podServices = append(podServices, edge.PodService{Host: host, Instance: spec.KubeName(m)})
+		// The headless one too: a name that does not exist yet answers NXDOMAIN, which the
+		// gateway takes as "no replica" (503) until negative caches expire.
+		services = append(services, mod.Service, mod.Headless)
 		served = append(served, mod.ServedName)
 	}
 
@@ -156,7 +163,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
-		e, err := newEdge(ctx, cfg, gw, ui, plat.IngressAddress, app)
+		e, err := newEdge(ctx, cfg, gw, ui, podServices, plat.IngressAddress, app)
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +216,7 @@ func hasMetricsAPI(cfg spec.Config) bool {
 	return true
 }
 
-func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
+func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, podServices []edge.PodService, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
 	args := edge.Args{
 		IngressAddress:   ingressAddress,
 		Config:           cfg.Edge,
@@ -222,6 +229,7 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		},
 		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
+		PodServices:      podServices,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
 	}
 	if ui != nil {

@@ -39,6 +39,15 @@ type Backend struct {
 	Pods map[string]string `pulumi:"pods"`
 }
 
+// PodService is a headless Service whose pods are called by address.
+type PodService struct {
+	// Host is the Service's cluster DNS name.
+	Host string `pulumi:"host"`
+	// Instance is the app.kubernetes.io/instance of what the Service belongs to (the model):
+	// the rule carries it, as an object of that model.
+	Instance string `pulumi:"instance"`
+}
+
 // Args are the edge's inputs.
 type Args struct {
 	Config    Config `pulumi:"config"`
@@ -53,6 +62,12 @@ type Args struct {
 	// Models selects every model pod; ModelPort is vLLM's port.
 	Models    map[string]string `pulumi:"models"`
 	ModelPort int               `pulumi:"modelPort"`
+	// PodServices are headless Services whose pods are called by address (the models'
+	// replicas, which the gateway picks itself). With StrictMTLS each gets a DestinationRule
+	// requiring Istio mutual TLS: a headless Service's traffic goes through an ORIGINAL_DST
+	// cluster, where Istio's automatic mTLS has not always applied (istio/istio #19703,
+	// #21964), so it is declared rather than left to detection.
+	PodServices []PodService `pulumi:"podServices,optional"`
 	// UITimeout bounds UI requests; the API has none (streams run long).
 	UITimeoutSeconds int `pulumi:"uiTimeoutSeconds"`
 	// IngressAddress is the ingress load balancer's address ("" while
@@ -126,6 +141,16 @@ type (
 			Mode string `json:"mode"`
 		} `json:"mtls"`
 	}
+	// DestinationRuleSpec is the part of an Istio DestinationRule the edge sets: the client
+	// side's TLS mode for one host.
+	DestinationRuleSpec struct {
+		Host          string `json:"host"`
+		TrafficPolicy struct {
+			TLS struct {
+				Mode string `json:"mode"`
+			} `json:"tls"`
+		} `json:"trafficPolicy"`
+	}
 )
 
 // New declares the Gateway, VirtualService, PeerAuthentication and policies.
@@ -161,6 +186,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if _, err := kube.NewCustomResource(ctx, name, "security.istio.io/v1", "PeerAuthentication",
 			kube.Meta("default", args.Namespace, labels), pa, parent); err != nil {
 			return nil, err
+		}
+		for _, ps := range args.PodServices {
+			var dr DestinationRuleSpec
+			dr.Host = ps.Host
+			dr.TrafficPolicy.TLS.Mode = "ISTIO_MUTUAL"
+			svc, _, _ := strings.Cut(ps.Host, ".")
+			if _, err := kube.NewCustomResource(ctx, name+"-"+svc, "networking.istio.io/v1", "DestinationRule",
+				kube.Meta(svc, args.Namespace, kube.Labels("llm-platform-edge", ps.Instance, "edge")), dr, parent); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.NetworkPolicies {

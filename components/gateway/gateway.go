@@ -109,10 +109,12 @@ type Args struct {
 	Config Config `pulumi:"config"`
 	// Namespace holds the objects (plain: part of the in-cluster URL).
 	Namespace string `pulumi:"namespace"`
-	// Routes are the served models; Routes[0] is the default model. Plain: rendered into the
-	// router's config at plan time.
+	// Routes are the served models; Routes[0] is the default model. A route with Endpoints (the
+	// model's headless Service) is balanced per request over the model's ready pods by
+	// Config.Routing; the pods find the nameservers in /etc/resolv.conf. Plain: rendered into
+	// the router's config at plan time.
 	Routes []nginx.Route `pulumi:"routes"`
-	// Upstreams are the models' Services. nginx resolves upstream names
+	// Upstreams are the models' Services (ClusterIP and headless). nginx resolves upstream names
 	// once at start, so the pods start only after the Services exist.
 	Upstreams []pulumi.Resource `pulumi:"upstreams,optional"`
 	// APIKeys is a secret, comma-separated list of accepted keys; nil turns
@@ -150,6 +152,7 @@ const ClientKeyKey = "client"
 
 // New renders the router's config and declares its workload.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Gateway, error) {
+	args.Config = args.Config.withDefaults()
 	maxBody, err := resource.ParseQuantity(args.Config.MaxBodySize)
 	if err != nil {
 		return nil, fmt.Errorf("gateway.maxBodySize: %w", err)
@@ -161,6 +164,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		ProxyTimeout: time.Duration(args.Config.TimeoutSeconds) * time.Second,
 		MaxStreams:   args.Config.MaxStreamsPerPod,
 		Runtime:      nginx.ProductionRuntime(configDir),
+		Routing:      args.Config.Routing,
 	}
 	params.Runtime.WorkerProcesses = workers
 	if args.APIKeys != nil {
@@ -268,7 +272,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 							Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(MemoryRequest)},
 							// Bodies are kept in memory: leave room for a few
 							// maximum-size requests at once, and for every stream.
-							Limits: pulumi.StringMap{"memory": pulumi.String(memoryLimit(maxBody, args.Config.MaxStreamsPerPod))},
+							// (Plus the routing's shared memory: the prefix index.)
+							Limits: pulumi.StringMap{"memory": pulumi.String(memoryLimit(maxBody, args.Config.MaxStreamsPerPod, routingMemory(params)))},
 						},
 						SecurityContext: &corev1.SecurityContextArgs{
 							AllowPrivilegeEscalation: pulumi.Bool(false),
@@ -361,10 +366,20 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	})
 }
 
-// memoryLimit allows 256 MiB, four maximum-size bodies in flight, and
-// memoryPerStream for each of maxStreams streams.
-func memoryLimit(maxBody resource.Quantity, maxStreams int) string {
+// routingMemory is the shared memory replica-aware routing adds (the prefix index and the
+// small replica and load dicts), 0 without routes with Endpoints.
+func routingMemory(p nginx.Params) int64 {
+	if !p.HasEndpoints() {
+		return 0
+	}
+	return p.Routing.IndexBytes() + 5<<20
+}
+
+// memoryLimit allows 256 MiB, four maximum-size bodies in flight, memoryPerStream for each of
+// maxStreams streams and extra bytes of shared memory.
+func memoryLimit(maxBody resource.Quantity, maxStreams int, extra int64) string {
 	limit := resource.MustParse("256Mi")
+	limit.Add(*resource.NewQuantity(extra, resource.BinarySI))
 	for range 4 {
 		limit.Add(maxBody)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/platform"
@@ -84,6 +85,9 @@ type VLLMConfig struct {
 // GatewayConfig tunes the OpenResty router in front of the models (the gateway component's
 // own Config; its JSON names are the config keys).
 type GatewayConfig = gateway.Config
+
+// RoutingConfig is gateway.routing: how the gateway picks a model's replica per request.
+type RoutingConfig = nginx.Routing
 
 // WebUIConfig configures Open WebUI (the webui component's own Config).
 type WebUIConfig = webui.Config

@@ -84,6 +84,7 @@ func Defaults() Config {
 			// Measured (docs/gateway.md, "Capacity"): what 2 workers and the pod's memory
 			// limit hold with room to spare; the HPA adds pods well before it.
 			MaxStreamsPerPod: 4000,
+			Routing:          gateway.DefaultRouting(),
 		},
 		WebUI: WebUIConfig{
 			Enabled:         true,

@@ -167,3 +167,16 @@ func TestUnknownTopLevelKeys(t *testing.T) {
 	assert.Contains(t, err.Error(), `webUI: unknown key; did you mean "webui"?`)
 	assert.Contains(t, err.Error(), "zzzzzz: unknown key; check its spelling against Pulumi.yaml")
 }
+
+// TestRoutingSettings: a stack sets only what differs; the other routing keys keep their
+// defaults.
+func TestRoutingSettings(t *testing.T) {
+	cfg, err := Parse(map[string]string{"models": oneModel, "gateway": `{"routing":{"strategy":"least-load","sessionHeader":"X-Conversation"}}`})
+	require.NoError(t, err)
+	require.NoError(t, Validate(&cfg))
+	want := Defaults().Gateway.Routing
+	want.Strategy, want.SessionHeader = "least-load", "X-Conversation"
+	assert.Equal(t, want, cfg.Gateway.Routing)
+	assert.Equal(t, "prefix", Defaults().Gateway.Routing.Strategy, "prefix is the default strategy")
+	assert.Equal(t, "x-session-id", Defaults().Gateway.Routing.SessionHeader)
+}

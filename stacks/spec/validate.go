@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/naming"
 )
 
@@ -26,6 +28,10 @@ var (
 	}
 	eksCapacityTypes = []string{"ON_DEMAND", "SPOT"}
 	webuiRoles       = []string{"pending", "user"}
+	// The gateway's replica routing strategies.
+	routingStrategies = nginx.Strategies
+	// An HTTP header name nginx exposes as $http_<name>.
+	httpHeaderName = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
 	// Service types of the ingress gateway (ServiceTypeAuto: by cloud).
 	ingressServiceTypes = []string{ServiceTypeAuto, "LoadBalancer", "NodePort", "ClusterIP"}
 	// Flags the model component sets itself; setting them again in extraArgs
@@ -100,6 +106,7 @@ func Validate(cfg *Config) error {
 		p.add("gateway.maxStreamsPerPod", "is %d; use 1 to 20000 concurrent requests per pod (the default is measured, see docs/gateway.md)",
 			g.MaxStreamsPerPod)
 	}
+	validateRouting(&p, g.Routing)
 	if cfg.WebUI.Enabled {
 		p.quantity("webui.storageSize", cfg.WebUI.StorageSize, "1Gi")
 		p.oneOf("webui.defaultUserRole", cfg.WebUI.DefaultUserRole, webuiRoles)
@@ -118,6 +125,32 @@ func Validate(cfg *Config) error {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// validateRouting checks gateway.routing (the replica balancer's settings; docs/gateway.md,
+// "Routing across replicas").
+func validateRouting(p *problems, r RoutingConfig) {
+	p.oneOf("gateway.routing.strategy", r.Strategy, routingStrategies)
+	if !httpHeaderName.MatchString(r.SessionHeader) {
+		p.add("gateway.routing.sessionHeader", "%q is not a header name; use letters, digits and '-' (nginx drops headers with '_'), e.g. \"x-session-id\"", r.SessionHeader)
+	}
+	if r.BlockSize < 16 || r.BlockSize > 65536 || r.BlockSize%4 != 0 {
+		p.add("gateway.routing.blockSize", "is %d; use a multiple of 4 from 16 to 65536 bytes of prompt per hashed block (the default 256 is about 64 tokens)", r.BlockSize)
+	}
+	if r.MinPrefixBlocks < 1 {
+		p.add("gateway.routing.minPrefixBlocks", "is %d; use 1 or more blocks", r.MinPrefixBlocks)
+	}
+	if r.MaxPrefixBlocks < 1 || r.MaxPrefixBlocks > 4096 {
+		p.add("gateway.routing.maxPrefixBlocks", "is %d; use 1 to 4096 blocks (hashing cost per request grows with it)", r.MaxPrefixBlocks)
+	} else if r.MinPrefixBlocks > r.MaxPrefixBlocks {
+		p.add("gateway.routing.minPrefixBlocks", "is %d, above gateway.routing.maxPrefixBlocks %d; no prefix could ever match", r.MinPrefixBlocks, r.MaxPrefixBlocks)
+	}
+	if !(r.LoadFactor >= 1 && r.LoadFactor <= 100) {
+		p.add("gateway.routing.loadFactor", "is %v; use 1 to 100 (a preferred replica is passed over at loadFactor x the model's average load + 1)", r.LoadFactor)
+	}
+	if r.IndexEntries < 1 || r.IndexEntries > 1<<20 {
+		p.add("gateway.routing.indexEntries", "is %d; use 1 to 1048576 prefix-index entries (about 160 bytes of shared memory each)", r.IndexEntries)
+	}
 }
 
 func validateModels(p *problems, cfg *Config) {
@@ -178,6 +211,18 @@ func validateModels(p *problems, cfg *Config) {
 				}
 				p.add(fmt.Sprintf("models[%d].extraArgs[%d]", i, j), "%q is managed by the platform; %s", arg, fix)
 			}
+		}
+	}
+	// Each model also has a headless Service named <kube name>-headless: no model's own Service
+	// may take that name.
+	for i := range cfg.Models {
+		kube, err := naming.KubeName(cfg.Models[i].ModelName)
+		if err != nil || byKube[kube] != i {
+			continue
+		}
+		if j, clash := byKube[model.HeadlessName(kube)]; clash {
+			p.add(fmt.Sprintf("models[%d].modelName", j), "%q becomes the Kubernetes name %q, which is the headless Service of models[%d] (%q); rename one",
+				cfg.Models[j].ModelName, model.HeadlessName(kube), i, cfg.Models[i].ModelName)
 		}
 	}
 }

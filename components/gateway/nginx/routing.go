@@ -41,8 +41,9 @@ type Routing struct {
 	// while it is healthy and not overloaded (so does the OpenAI "user" field). Not used by
 	// round-robin.
 	SessionHeader string `json:"sessionHeader" pulumi:"sessionHeader"`
-	// BlockSize is the length, in bytes of the prompt's JSON text, of one hashed block. A
-	// block is ~BlockSize/4 tokens; vLLM's KV blocks are 16 tokens.
+	// BlockSize is the length, in bytes of the prompt's JSON text, of one hashed block: a
+	// multiple of 4 (the hash reads 4 bytes at a time). A block is ~BlockSize/4 tokens; vLLM's
+	// KV blocks are 16 tokens.
 	BlockSize int `json:"blockSize" pulumi:"blockSize"`
 	// MinPrefixBlocks is the shortest known prefix (in blocks) worth following; a shorter
 	// match falls back to the least loaded replica.
@@ -118,8 +119,8 @@ func (r Routing) validate(bad func(format string, a ...any)) {
 	if !validHeaderName(r.SessionHeader) {
 		bad("routing.sessionHeader %q is not an HTTP header name (letters, digits and '-')", r.SessionHeader)
 	}
-	if r.BlockSize < 16 || r.BlockSize > 65536 {
-		bad("routing.blockSize %d must be between 16 and 65536 bytes", r.BlockSize)
+	if r.BlockSize < 16 || r.BlockSize > 65536 || r.BlockSize%4 != 0 {
+		bad("routing.blockSize %d must be a multiple of 4 between 16 and 65536 bytes (the hash reads 4 bytes at a time)", r.BlockSize)
 	}
 	if r.MinPrefixBlocks < 1 {
 		bad("routing.minPrefixBlocks %d must be at least 1", r.MinPrefixBlocks)

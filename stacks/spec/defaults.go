@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -114,6 +115,9 @@ func defaultModel() ModelSpec {
 		GPUMemoryUtilization: 0.9,
 		Dtype:                "auto",
 		StartupTimeoutSecs:   3600,
+		Autoscaling: model.Autoscaling{
+			MinReplicas: 1, MaxReplicas: 2, TargetQueuePerReplica: 4, IdleMinutes: 30, CooldownSeconds: 300,
+		},
 	}
 }
 

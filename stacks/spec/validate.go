@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/naming"
 )
 
@@ -155,6 +156,9 @@ func validateModels(p *problems, cfg *Config) {
 		if m.Replicas < 1 {
 			p.add(at("replicas"), "is %d; use 1 or more", m.Replicas)
 		}
+		if a := m.Autoscaling; a.Enabled {
+			validateAutoscaling(p, at, a)
+		}
 		p.quantity(at("pvcSize"), m.PVCSize, "1Gi")
 		p.quantity(at("cpu"), m.CPU, "100m")
 		p.quantity(at("memory"), m.Memory, "512Mi")
@@ -179,6 +183,29 @@ func validateModels(p *problems, cfg *Config) {
 				p.add(fmt.Sprintf("models[%d].extraArgs[%d]", i, j), "%q is managed by the platform; %s", arg, fix)
 			}
 		}
+	}
+}
+
+// validateAutoscaling checks one model's autoscaling block (the GPU pool's room for
+// maxReplicas is the capacity check's, in package stacks).
+func validateAutoscaling(p *problems, at func(string) string, a model.Autoscaling) {
+	if a.MinReplicas < 0 {
+		p.add(at("autoscaling.minReplicas"), "is %d; use 0 (scale to zero when idle) or more", a.MinReplicas)
+	}
+	if a.MaxReplicas < 1 {
+		p.add(at("autoscaling.maxReplicas"), "is %d; use 1 or more", a.MaxReplicas)
+	} else if a.MinReplicas > a.MaxReplicas {
+		p.add(at("autoscaling.minReplicas"), "is %d, above %s %d; set it to %d at most",
+			a.MinReplicas, at("autoscaling.maxReplicas"), a.MaxReplicas, a.MaxReplicas)
+	}
+	if a.TargetQueuePerReplica < 1 {
+		p.add(at("autoscaling.targetQueuePerReplica"), "is %d; use 1 or more waiting requests per replica", a.TargetQueuePerReplica)
+	}
+	if a.IdleMinutes < 1 {
+		p.add(at("autoscaling.idleMinutes"), "is %d; use 1 or more minutes without requests before scaling to zero", a.IdleMinutes)
+	}
+	if a.CooldownSeconds < 0 {
+		p.add(at("autoscaling.cooldownSeconds"), "is %d; use 0 or more seconds", a.CooldownSeconds)
 	}
 }
 

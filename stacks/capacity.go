@@ -237,6 +237,7 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 		Istio:         cfg.Platform.Istio,
 		ArgoCD:        cfg.Platform.ArgoCD,
 		MetricsServer: installsMetricsServer(cfg),
+		Monitoring:    monitoringArgs(cfg, nil, false),
 	})...)
 }
 

@@ -11,6 +11,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/llm-platform/llm-platform/components/edge"
+	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
@@ -180,7 +181,21 @@ func TestNetworkPolicies(t *testing.T) {
 	from := func(name string) []networkingv1.NetworkPolicyPeer {
 		p := pulumimock.Decode[networkingv1.NetworkPolicy](t, m, netpol, name)
 		assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, p.Spec.PolicyTypes)
-		require.Len(t, p.Spec.Ingress, 1)
+		if name == "edge-gateway" {
+			// A second rule: the metrics namespaces, to the metrics port alone.
+			require.Len(t, p.Spec.Ingress, 2)
+			metrics := p.Spec.Ingress[1]
+			require.Len(t, metrics.Ports, 1)
+			assert.Equal(t, int32(gateway.MetricsPort), metrics.Ports[0].Port.IntVal)
+			require.Len(t, metrics.From, 1)
+			assert.Equal(t, "monitoring", metrics.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"])
+			assert.Nil(t, metrics.From[0].PodSelector)
+			for _, port := range p.Spec.Ingress[0].Ports {
+				assert.NotEqual(t, int32(gateway.MetricsPort), port.Port.IntVal, "the ingress gateway and Open WebUI never reach the metrics port")
+			}
+		} else {
+			require.Len(t, p.Spec.Ingress, 1)
+		}
 		return p.Spec.Ingress[0].From
 	}
 	selects := func(name string) map[string]string {

@@ -4,6 +4,9 @@
 package stacks
 
 import (
+	"maps"
+	"slices"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/observability"
 	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/kube"
@@ -76,6 +80,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		// EKS only, and not in render mode (no cloud was provisioned).
 		LBController:  lbController,
 		IstioPlatform: istioPlatform(cfg),
+		Monitoring:    monitoringArgs(cfg, c.GPUNodeSelector, rendering),
 	}, k8s)
 	if err != nil {
 		return nil, err
@@ -95,6 +100,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	}
 
 	routes := make([]nginx.Route, 0, len(cfg.Models))
+	var modelRefs []observability.ModelRef
 	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
@@ -115,6 +121,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream})
 		services = append(services, mod.Service)
 		served = append(served, mod.ServedName)
+		modelRefs = append(modelRefs, observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)})
 	}
 
 	gwConfig := cfg.Gateway
@@ -129,6 +136,26 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	gw, err := gateway.New(ctx, "gateway", gwArgs, app...)
 	if err != nil {
 		return nil, err
+	}
+
+	if cfg.Observability.Enabled {
+		obsOpts := app
+		if plat.Monitoring != nil {
+			// The operator's CRDs and Grafana's sidecar come with the monitoring stack.
+			obsOpts = []pulumi.ResourceOption{k8s, pulumi.DependsOn(append(plat.Ready[:len(plat.Ready):len(plat.Ready)], plat.Monitoring))}
+		}
+		if _, err := observability.New(ctx, "observability", observability.Args{
+			Config:         cfg.Observability,
+			Namespace:      cfg.Namespace,
+			Models:         modelRefs,
+			ModelPods:      model.AllModelsSelector(),
+			ModelPort:      model.PortName,
+			GatewayService: gw.MetricsServiceLabels,
+			GatewayPort:    gateway.MetricsPortName,
+			GatewayJob:     gateway.MetricsServiceName(gateway.DefaultName),
+		}, obsOpts...); err != nil {
+			return nil, err
+		}
 	}
 
 	var ui *webui.WebUI
@@ -228,11 +255,15 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		IngressNamespace: platform.IngressNamespace,
 		Gateway: edge.Backend{
 			Host: gw.Host, Port: gateway.Port, TargetPort: gateway.ContainerPort,
-			Pods: gw.Selector,
+			Pods: gw.Selector, MetricsPort: gateway.MetricsPort,
 		},
 		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
+	}
+	if o := cfg.Observability; o.Enabled && !slices.Contains(args.Config.MetricsNamespaces, o.Namespace) {
+		// The monitoring stack scrapes the models and the gateway from its namespace.
+		args.Config.MetricsNamespaces = append(slices.Clone(args.Config.MetricsNamespaces), o.Namespace)
 	}
 	if ui != nil {
 		args.WebUI = &edge.Backend{
@@ -241,4 +272,31 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		}
 	}
 	return edge.New(ctx, "edge", args, opts...)
+}
+
+// monitoringArgs installs kube-prometheus-stack when observability is on with install: true
+// (and the DCGM exporter on EKS, whose GPU nodes export no GPU metrics otherwise); nil when
+// nothing is installed, or in render mode (Helm add-ons need a live cluster).
+func monitoringArgs(cfg spec.Config, gpuNodeSelector map[string]string, rendering bool) *platform.MonitoringArgs {
+	o := cfg.Observability
+	if !o.Enabled || !o.Install || rendering {
+		return nil
+	}
+	label, value := dashboardLabel(o.DashboardLabels)
+	return &platform.MonitoringArgs{
+		Namespace:           o.Namespace,
+		DashboardLabel:      label,
+		DashboardLabelValue: value,
+		DCGMExporter:        cfg.Cloud == spec.CloudEKS && o.DCGMExporter,
+		GPUNodeSelector:     gpuNodeSelector,
+	}
+}
+
+// dashboardLabel is the one label Grafana's sidecar is told to look for (validation allows
+// exactly one dashboard label when the stack is installed).
+func dashboardLabel(labels map[string]string) (string, string) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		return k, labels[k]
+	}
+	return "", ""
 }

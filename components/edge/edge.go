@@ -37,6 +37,9 @@ type Backend struct {
 	TargetPort int `pulumi:"targetPort"`
 	// Pods selects the backend's pods.
 	Pods map[string]string `pulumi:"pods"`
+	// MetricsPort, when set, is the pods' metrics port: only Config.MetricsNamespaces may
+	// reach it (not the ingress gateway, not Open WebUI).
+	MetricsPort int `pulumi:"metricsPort,optional"`
 }
 
 // Args are the edge's inputs.
@@ -253,7 +256,8 @@ func virtualServiceSpec(args Args) VirtualServiceSpec {
 
 // networkPolicies: models accept only the gateway (and metrics scrapers in
 // the configured namespaces), the gateway only the ingress gateway and Open
-// WebUI, Open WebUI only the ingress gateway.
+// WebUI (and, on its metrics port alone, the scrapers), Open WebUI only the
+// ingress gateway.
 func networkPolicies(ctx *pulumi.Context, name string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
 	ingress := peer(args.IngressSelector, args.IngressNamespace)
 	gatewayPeers := []networkingv1.NetworkPolicyPeerInput{ingress}
@@ -261,41 +265,48 @@ func networkPolicies(ctx *pulumi.Context, name string, args Args, labels map[str
 		gatewayPeers = append(gatewayPeers, peer(args.WebUI.Pods, ""))
 	}
 	modelPeers := []networkingv1.NetworkPolicyPeerInput{peer(args.Gateway.Pods, "")}
+	var scrapers []networkingv1.NetworkPolicyPeerInput
 	for _, ns := range args.Config.MetricsNamespaces {
-		modelPeers = append(modelPeers, peer(nil, ns))
+		scrapers = append(scrapers, peer(nil, ns))
 	}
-	policies := []struct {
+	modelPeers = append(modelPeers, scrapers...)
+	type policy struct {
 		suffix string
 		pods   map[string]string
 		port   int
 		from   []networkingv1.NetworkPolicyPeerInput
-	}{
-		{"models", args.Models, args.ModelPort, modelPeers},
-		{"gateway", args.Gateway.Pods, args.Gateway.TargetPort, gatewayPeers},
+		// metricsPort, when set, is admitted from the metrics namespaces only.
+		metricsPort int
+	}
+	policies := []policy{
+		{suffix: "models", pods: args.Models, port: args.ModelPort, from: modelPeers},
+		{suffix: "gateway", pods: args.Gateway.Pods, port: args.Gateway.TargetPort, from: gatewayPeers, metricsPort: args.Gateway.MetricsPort},
 	}
 	if args.WebUI != nil {
-		policies = append(policies, struct {
-			suffix string
-			pods   map[string]string
-			port   int
-			from   []networkingv1.NetworkPolicyPeerInput
-		}{"webui", args.WebUI.Pods, args.WebUI.TargetPort, []networkingv1.NetworkPolicyPeerInput{ingress}})
+		policies = append(policies, policy{suffix: "webui", pods: args.WebUI.Pods, port: args.WebUI.TargetPort, from: []networkingv1.NetworkPolicyPeerInput{ingress}})
 	}
 	for _, p := range policies {
+		rules := networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+			From: networkingv1.NetworkPolicyPeerArray(p.from),
+			Ports: networkingv1.NetworkPolicyPortArray{
+				&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.port), Protocol: pulumi.String("TCP")},
+				// Istio's sidecar serves health checks that the
+				// kubelet's rewritten probes and scrapers use.
+				&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(15020), Protocol: pulumi.String("TCP")},
+			},
+		}}
+		if p.metricsPort != 0 && len(scrapers) > 0 {
+			rules = append(rules, &networkingv1.NetworkPolicyIngressRuleArgs{
+				From:  networkingv1.NetworkPolicyPeerArray(scrapers),
+				Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.metricsPort), Protocol: pulumi.String("TCP")}},
+			})
+		}
 		_, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+p.suffix, &networkingv1.NetworkPolicyArgs{
 			Metadata: kube.Meta("allow-"+p.suffix, args.Namespace, labels),
 			Spec: &networkingv1.NetworkPolicySpecArgs{
 				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.pods)},
 				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-				Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
-					From: networkingv1.NetworkPolicyPeerArray(p.from),
-					Ports: networkingv1.NetworkPolicyPortArray{
-						&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.port), Protocol: pulumi.String("TCP")},
-						// Istio's sidecar serves health checks that the
-						// kubelet's rewritten probes and scrapers use.
-						&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(15020), Protocol: pulumi.String("TCP")},
-					},
-				}},
+				Ingress:     rules,
 			},
 		}, parent)
 		if err != nil {

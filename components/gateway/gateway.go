@@ -32,9 +32,17 @@ const (
 	Port = 80
 	// ContainerPort is where the container listens.
 	ContainerPort = 8080
-	configDir     = "/etc/llm-gateway"
-	apiKeysEnv    = "GATEWAY_API_KEYS"
-	apiKeysKey    = "keys"
+	// MetricsPort is the container's and the metrics Service's port for /metrics (Prometheus
+	// text format, no API key). It is not on the public Service: only the metrics Service
+	// (MetricsServiceName) exposes it, and the NetworkPolicies admit only the monitoring
+	// namespace to it.
+	MetricsPort = 9145
+	// MetricsPortName names MetricsPort on the container and the metrics Service (the
+	// ServiceMonitor's endpoint port).
+	MetricsPortName = "metrics"
+	configDir       = "/etc/llm-gateway"
+	apiKeysEnv      = "GATEWAY_API_KEYS"
+	apiKeysKey      = "keys"
 	// ChecksumAnnotation carries the digest of the rendered config, so any
 	// change of the model list or limits rolls the pods (the ConfigMap is
 	// mounted as a directory, but nginx reads it only at start).
@@ -139,7 +147,15 @@ type Gateway struct {
 	KeysSecret *corev1.Secret
 	// Deployment runs the gateway's pods.
 	Deployment *appsv1.Deployment
+	// MetricsService exposes only MetricsPort (named MetricsPortName), for a ServiceMonitor.
+	MetricsService *corev1.Service
+	// MetricsServiceLabels are the metrics Service's labels (a ServiceMonitor selects on them).
+	MetricsServiceLabels map[string]string
 }
+
+// MetricsServiceName is the name of the Service that exposes the metrics of the gateway
+// whose objects are named name.
+func MetricsServiceName(name string) string { return name + "-metrics" }
 
 // Selector is the pod selector of the gateway whose objects are named name.
 func Selector(name string) map[string]string { return kube.Selector(AppName, name) }
@@ -155,12 +171,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("gateway.maxBodySize: %w", err)
 	}
 	params := nginx.Params{
-		Routes:       args.Routes,
-		Listen:       fmt.Sprint(ContainerPort),
-		MaxBodySize:  maxBody.Value(),
-		ProxyTimeout: time.Duration(args.Config.TimeoutSeconds) * time.Second,
-		MaxStreams:   args.Config.MaxStreamsPerPod,
-		Runtime:      nginx.ProductionRuntime(configDir),
+		Routes:        args.Routes,
+		Listen:        fmt.Sprint(ContainerPort),
+		MetricsListen: fmt.Sprint(MetricsPort),
+		MaxBodySize:   maxBody.Value(),
+		ProxyTimeout:  time.Duration(args.Config.TimeoutSeconds) * time.Second,
+		MaxStreams:    args.Config.MaxStreamsPerPod,
+		Runtime:       nginx.ProductionRuntime(configDir),
 	}
 	params.Runtime.WorkerProcesses = workers
 	if args.APIKeys != nil {
@@ -259,9 +276,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 						Image:   pulumi.String(args.Config.Image),
 						Command: pulumi.ToStringArray(nginx.ProductionCommand(configDir)),
 						Env:     env,
-						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
-							Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
-						}},
+						Ports: corev1.ContainerPortArray{
+							&corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP")},
+							&corev1.ContainerPortArgs{Name: pulumi.String(MetricsPortName), ContainerPort: pulumi.Int(MetricsPort), Protocol: pulumi.String("TCP")},
+						},
 						Resources: &corev1.ResourceRequirementsArgs{
 							// The autoscaler's utilisation is relative to the CPU
 							// request; the workers may burst above it (no CPU limit).
@@ -336,6 +354,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	g.ServiceName = svc.Metadata.Name().Elem()
+
+	// The metrics get a Service of their own, so the public Service (which the edge routes to)
+	// never carries the metrics port.
+	g.MetricsServiceLabels = kube.Labels(AppName, objName, "gateway-metrics")
+	g.MetricsService, err = corev1.NewService(ctx, name+"-metrics", &corev1.ServiceArgs{
+		Metadata: kube.Meta(MetricsServiceName(objName), args.Namespace, g.MetricsServiceLabels),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: pulumi.ToStringMap(selector),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String(MetricsPortName), Port: pulumi.Int(MetricsPort),
+				TargetPort: pulumi.String(MetricsPortName), AppProtocol: pulumi.String("http"),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
 
 	// maxUnavailable 1 holds for any replica count the autoscaler picks
 	// (minAvailable 1 would let a node drain take all but one of the pods the

@@ -29,6 +29,8 @@ import (
 const (
 	// Port is where vLLM serves the OpenAI API, /health and /metrics.
 	Port = 8000
+	// PortName names Port on the container (probes and the metrics PodMonitor use it).
+	PortName = "http"
 	// GPUResource is the extended resource the NVIDIA device plugin offers.
 	GPUResource = "nvidia.com/gpu"
 	// CacheMount holds HF_HOME on the per-replica claim.
@@ -248,7 +250,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 			Key: pulumi.String(GPUResource), Operator: pulumi.String("Exists"), Effect: pulumi.String("NoSchedule"),
 		}}
 	}
-	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
+	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String(PortName)}
 	pod.Containers = corev1.ContainerArray{&corev1.ContainerArgs{
 		Name:            pulumi.String("vllm"),
 		Image:           image,
@@ -257,7 +259,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 		Args:            pulumi.ToStringArray(vllmArgs(s)),
 		Env:             env(args),
 		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
-			Name: pulumi.String("http"), ContainerPort: pulumi.Int(Port), Protocol: pulumi.String("TCP"),
+			Name: pulumi.String(PortName), ContainerPort: pulumi.Int(Port), Protocol: pulumi.String("TCP"),
 		}},
 		Resources: &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits},
 		VolumeMounts: corev1.VolumeMountArray{

@@ -98,6 +98,29 @@ func TestBadConfig(t *testing.T) {
 		{"argo ha on two eks nodes", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "platform": `{"argocd":{"ha":true}}`, "models": oneModel}, "set eks.cluster.systemNodeCount: 3 or platform.argocd.ha: false"},
 		{"webui admin without an address", map[string]string{"webui": `{"adminEmail":"admin"}`, "models": oneModel}, "webui.adminEmail: \"admin\" is not an email address"},
 	}
+	obs := func(settings string) map[string]string {
+		return map[string]string{"observability": settings, "models": oneModel}
+	}
+	cases = append(cases, []struct {
+		name string
+		raw  map[string]string
+		key  string
+	}{
+		{"observability namespace not a name", obs(`{"enabled":true,"namespace":"Mon_itoring"}`), `observability.namespace: "Mon_itoring" is not a valid namespace name`},
+		{"observability in the app namespace", obs(`{"enabled":true,"namespace":"llm"}`), `observability.namespace: "llm" is the application namespace`},
+		{"installed stack without its release label", obs(`{"enabled":true,"monitorLabels":{"team":"ml"}}`), `observability.monitorLabels.release: is "", but the installed Prometheus`},
+		{"monitor label value", obs(`{"enabled":true,"install":false,"monitorLabels":{"prometheus":"not ok!"}}`), `observability.monitorLabels.prometheus: "not ok!" is not a valid label value`},
+		{"no dashboard label", obs(`{"enabled":true,"dashboardLabels":{}}`), `observability.dashboardLabels: is empty`},
+		{"two dashboard labels for the installed sidecar", obs(`{"enabled":true,"dashboardLabels":{"a":"1","b":"2"}}`), `observability.dashboardLabels: has 2 labels`},
+		{"scrape interval", obs(`{"enabled":true,"scrapeInterval":"fast"}`), `observability.scrapeInterval: "fast" is not a Prometheus duration`},
+		{"ttft threshold for no model", obs(`{"enabled":true,"thresholds":{"ttftP95SecondsByModel":{"gpt-4":3}}}`), `observability.thresholds.ttftP95SecondsByModel["gpt-4"]: names no model`},
+		{"negative ttft threshold", obs(`{"enabled":true,"thresholds":{"ttftP95Seconds":-1}}`), `observability.thresholds.ttftP95Seconds: is -1`},
+		{"5xx ratio above 1", obs(`{"enabled":true,"thresholds":{"gateway5xxRatio":5}}`), `observability.thresholds.gateway5xxRatio: is 5`},
+		{"kv cache above 1", obs(`{"enabled":true,"thresholds":{"kvCacheUsage":1.5}}`), `observability.thresholds.kvCacheUsage: is 1.5`},
+		{"queue minutes zero", obs(`{"enabled":true,"thresholds":{"queueMinutes":0}}`), `observability.thresholds.queueMinutes: is 0`},
+		{"misspelt observability key", obs(`{"enabled":true,"tresholds":{}}`), `observability.tresholds: unknown key; did you mean "thresholds"?`},
+		{"observability switch not a bool", obs(`{"enabled":"yes"}`), `observability.enabled: expected true or false`},
+	}...)
 	require.GreaterOrEqual(t, len(cases), 20)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/observability"
 	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 )
@@ -28,7 +29,9 @@ type Config struct {
 	Gateway   GatewayConfig  `json:"gateway"`
 	WebUI     WebUIConfig    `json:"webui"`
 	Edge      EdgeConfig     `json:"edge"`
-	Render    RenderConfig   `json:"render"`
+	// Observability: monitors, dashboards, alerts, and optionally the monitoring stack.
+	Observability ObservabilityConfig `json:"observability"`
+	Render        RenderConfig        `json:"render"`
 }
 
 // Cloud values.
@@ -107,4 +110,7 @@ type (
 	EKSConfig       = eks.Config
 	EKSCluster      = eks.ClusterConfig
 	EKSGPUNodeGroup = eks.GPUNodeGroupConfig
+	// ObservabilityConfig is the observability component's own Config.
+	ObservabilityConfig = observability.Config
+	Thresholds          = observability.Thresholds
 )

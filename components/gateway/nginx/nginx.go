@@ -36,6 +36,8 @@ const HealthPath = "/healthz"
 const (
 	ConfigFile = "nginx.conf"
 	LuaFile    = "router.lua"
+	// MetricsLuaFile is the metrics module (metrics.lua.tmpl): counting and the /metrics page.
+	MetricsLuaFile = "metrics.lua"
 )
 
 // OpenRestyBinary is the nginx binary of the openresty/openresty images.
@@ -106,6 +108,11 @@ type Params struct {
 	Routes []Route
 	// Listen is the nginx listen directive value, e.g. "8080" (prod) or "127.0.0.1:18080" (tests).
 	Listen string
+	// MetricsListen, when set, is a second listener serving only MetricsPath (Prometheus text
+	// format, no API key), e.g. "9145" (prod) or "127.0.0.1:19145" (tests). It must differ from
+	// Listen; the public listener never serves the metrics. Empty: the gateway still counts,
+	// but nothing serves the page.
+	MetricsListen string
 	// MaxBodySize in bytes is client_max_body_size and (unless BodyBufferSize says otherwise)
 	// client_body_buffer_size, so request bodies stay in memory.
 	MaxBodySize int64

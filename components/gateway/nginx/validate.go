@@ -48,6 +48,13 @@ func (p Params) validate() error {
 	if err := validateListen(p.Listen); err != nil {
 		bad("listen %q: %v", p.Listen, err)
 	}
+	if p.MetricsListen != "" {
+		if err := validateListen(p.MetricsListen); err != nil {
+			bad("metrics listen %q: %v", p.MetricsListen, err)
+		} else if samePort(p.MetricsListen, p.Listen) {
+			bad("metrics listen %q uses the public listener's port (%q); give the metrics their own port", p.MetricsListen, p.Listen)
+		}
+	}
 	if p.MaxBodySize <= 0 {
 		bad("max body size must be > 0 bytes (suggested %d)", DefaultMaxBodySize)
 	}
@@ -116,6 +123,18 @@ func validateListen(l string) error {
 		return nil
 	}
 	return validateHostPort(l)
+}
+
+// samePort reports whether two listen values name the same port ("8080" and
+// "0.0.0.0:8080" do).
+func samePort(a, b string) bool {
+	port := func(l string) string {
+		if _, p, err := net.SplitHostPort(l); err == nil {
+			return p
+		}
+		return l
+	}
+	return port(a) == port(b)
 }
 
 func validEnvName(s string) bool {

@@ -37,6 +37,38 @@ type view struct {
 	// ProxiedErrorPages are the error_page lines of the proxied location: the server's, except
 	// that nginx's own 503 there can only be limit_conn's, so it answers server_overloaded.
 	ProxiedErrorPages []errorPageView
+	// Metrics (metrics.lua.tmpl and the metrics listener).
+	MetricsDict     string
+	MetricsDictSize string
+	MetricsPath     string
+	M               metricNames
+	R               refusalReasons
+	O               outcomes
+	Families        []GatewayMetric
+	DurationBuckets []string // shortest exact decimal form: the le label values
+	TTFBBuckets     []string
+}
+
+type metricNames struct {
+	Requests, RequestDuration, TimeToFirstByte, InFlight, EndpointInFlight, UpstreamFailures, Refused string
+}
+
+type refusalReasons struct {
+	Unauthorized, BadJSON, Invalid, UnknownModel, NotFound, Method, TooLarge, Internal, Overloaded, Other string
+}
+
+type outcomes struct{ Routed, Refused, Local string }
+
+// metricsDictSize holds every series: a few hundred bytes each, so tens of thousands (models x
+// endpoints x labels) before nginx would evict any.
+const metricsDictSize = "10m"
+
+func bucketLabels(bounds []float64) []string {
+	out := make([]string, len(bounds))
+	for i, b := range bounds {
+		out[i] = strconv.FormatFloat(b, 'g', -1, 64)
+	}
+	return out
 }
 
 type upstreamView struct{ Name, Addr string }
@@ -61,6 +93,24 @@ func newView(p Params) (*view, error) {
 		DefaultName:  p.Routes[0].Name,
 		ModelsJSON:   modelsJSON(p.Routes),
 		Errors:       gatewayErrors(p),
+
+		MetricsDict:     MetricsDict,
+		MetricsDictSize: metricsDictSize,
+		MetricsPath:     MetricsPath,
+		M: metricNames{
+			Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
+			InFlight: MetricInFlight, EndpointInFlight: MetricEndpointInFlight, UpstreamFailures: MetricUpstreamFailures,
+			Refused: MetricRefused,
+		},
+		R: refusalReasons{
+			Unauthorized: RefusedUnauthorized, BadJSON: RefusedBadJSON, Invalid: RefusedInvalid, UnknownModel: RefusedUnknownModel,
+			NotFound: RefusedNotFound, Method: RefusedMethod, TooLarge: RefusedTooLarge,
+			Internal: RefusedInternal, Overloaded: RefusedOverloaded, Other: RefusedOther,
+		},
+		O:               outcomes{Routed: OutcomeRouted, Refused: OutcomeRefused, Local: OutcomeLocal},
+		Families:        GatewayMetrics,
+		DurationBuckets: bucketLabels(DurationBuckets),
+		TTFBBuckets:     bucketLabels(TTFBBuckets),
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)

@@ -94,8 +94,9 @@ func TestTwoModelsAndTwoGatewaysInOneNamespace(t *testing.T) {
 		assert.Empty(t, objects[key], "%s and %s both declare %s", objects[key], r.URN, key)
 		objects[key] = r.URN
 	}
-	// 2 x (StatefulSet, Service, budget) + 2 x (ConfigMap, Secret, Deployment, HPA, Service, budget).
-	assert.Equal(t, 18, kubeObjects)
+	// 2 x (StatefulSet, Service, budget) + 2 x (ConfigMap, Secret, Deployment, HPA, Service,
+	// metrics Service, budget).
+	assert.Equal(t, 20, kubeObjects)
 
 	// Names, URLs and pod selectors derive from the component names.
 	assert.Equal(t, "chat.team-a.svc.cluster.local:8000", models[0].Upstream)

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -314,4 +315,56 @@ func findURN(t *testing.T, m *pulumimock.Mocks, urn string) pulumimock.Resource 
 	}
 	t.Fatalf("no resource %s", urn)
 	return pulumimock.Resource{}
+}
+
+// TestMetricsPortsAcceptPrometheusOutsideTheMesh: with strict mutual TLS (the default) a
+// Prometheus without a sidecar could not scrape; observability relaxes mTLS on the metrics ports
+// alone (vLLM's port, the gateway's metrics port), per workload, and Istio's CRDs accept it.
+// Without observability nothing is relaxed.
+func TestMetricsPortsAcceptPrometheusOutsideTheMesh(t *testing.T) {
+	istio, err := crdschema.Istio()
+	require.NoError(t, err)
+	const peerAuthType = "kubernetes:security.istio.io/v1:PeerAuthentication"
+	type spec struct {
+		Selector *struct {
+			MatchLabels map[string]string `json:"matchLabels"`
+		} `json:"selector"`
+		MTLS struct {
+			Mode string `json:"mode"`
+		} `json:"mtls"`
+		PortLevelMTLS map[string]struct {
+			Mode string `json:"mode"`
+		} `json:"portLevelMtls"`
+	}
+
+	off, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi.dev.yaml"))
+	require.NoError(t, err)
+	require.Len(t, off.ByType(peerAuthType), 1, "only the namespace-wide STRICT policy")
+
+	m, _, err := run(t, withObservability(pulumimock.StackConfig(t, "../Pulumi.dev.yaml"), `{"enabled":true}`))
+	require.NoError(t, err)
+	require.Len(t, m.ByType(peerAuthType), 3)
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSetType, "qwen3-0-6b")
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, deploymentType, "gateway")
+	for _, tc := range []struct {
+		name string
+		pods map[string]string
+		port int
+		not  map[string]string
+	}{
+		{"edge-metrics-models", sts.Spec.Template.Labels, model.Port, dep.Spec.Template.Labels},
+		{"edge-metrics-gateway", dep.Spec.Template.Labels, gateway.MetricsPort, sts.Spec.Template.Labels},
+	} {
+		r := m.Find(t, peerAuthType, tc.name)
+		assert.Empty(t, istio.Validate(pulumimock.Plain(r.Inputs)), "Istio's CRD accepts %s", tc.name)
+		pa := pulumimock.View[struct {
+			Spec spec `json:"spec"`
+		}](t, r).Spec
+		assert.Equal(t, "STRICT", pa.MTLS.Mode, "every other port stays STRICT")
+		require.NotNil(t, pa.Selector)
+		assert.True(t, selects(t, metav1.LabelSelector{MatchLabels: pa.Selector.MatchLabels}, tc.pods))
+		assert.False(t, selects(t, metav1.LabelSelector{MatchLabels: pa.Selector.MatchLabels}, tc.not))
+		assert.Len(t, pa.PortLevelMTLS, 1)
+		assert.Equal(t, "PERMISSIVE", pa.PortLevelMTLS[fmt.Sprint(tc.port)].Mode)
+	}
 }

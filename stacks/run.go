@@ -260,6 +260,8 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
+		// Prometheus runs outside the mesh: with strict mutual TLS it could not scrape.
+		PlaintextMetrics: cfg.Observability.Enabled,
 	}
 	if o := cfg.Observability; o.Enabled && !slices.Contains(args.Config.MetricsNamespaces, o.Namespace) {
 		// The monitoring stack scrapes the models and the gateway from its namespace.

@@ -61,6 +61,11 @@ type Args struct {
 	// IngressAddress is the ingress load balancer's address ("" while
 	// unknown); it names the platform when every host is a wildcard.
 	IngressAddress pulumi.StringInput `pulumi:"ingressAddress,optional"`
+	// PlaintextMetrics, with StrictMTLS, lets a Prometheus outside the mesh scrape: the
+	// model pods' ModelPort and the gateway's MetricsPort also accept plain HTTP (port-level
+	// PERMISSIVE). The NetworkPolicies still admit only the gateway and Config.MetricsNamespaces
+	// to those ports.
+	PlaintextMetrics bool `pulumi:"plaintextMetrics,optional"`
 }
 
 // Edge is the public entry point.
@@ -125,9 +130,19 @@ type (
 		RetryOn  string `json:"retryOn,omitempty"`
 	}
 	PeerAuthenticationSpec struct {
-		MTLS struct {
+		// Selector limits a workload's policy to its pods (nil: the whole namespace).
+		Selector *WorkloadSelector `json:"selector,omitempty"`
+		MTLS     struct {
 			Mode string `json:"mode"`
 		} `json:"mtls"`
+		// PortLevelMTLS overrides the mode per container port (needs a Selector).
+		PortLevelMTLS map[string]MTLSMode `json:"portLevelMtls,omitempty"`
+	}
+	WorkloadSelector struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	}
+	MTLSMode struct {
+		Mode string `json:"mode"`
 	}
 )
 
@@ -164,6 +179,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if _, err := kube.NewCustomResource(ctx, name, "security.istio.io/v1", "PeerAuthentication",
 			kube.Meta("default", args.Namespace, labels), pa, parent); err != nil {
 			return nil, err
+		}
+		if args.PlaintextMetrics {
+			if err := plaintextMetrics(ctx, name, args, labels, parent); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.NetworkPolicies {
@@ -310,6 +330,29 @@ func networkPolicies(ctx *pulumi.Context, name string, args Args, labels map[str
 			},
 		}, parent)
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plaintextMetrics relaxes STRICT mutual TLS on the metrics ports only, per workload: the
+// model pods' port (vLLM serves /metrics on its API port) and the gateway's metrics port.
+func plaintextMetrics(ctx *pulumi.Context, name string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
+	for _, w := range []struct {
+		suffix string
+		pods   map[string]string
+		port   int
+	}{{"models", args.Models, args.ModelPort}, {"gateway", args.Gateway.Pods, args.Gateway.MetricsPort}} {
+		if w.port == 0 || len(w.pods) == 0 {
+			continue
+		}
+		var pa PeerAuthenticationSpec
+		pa.Selector = &WorkloadSelector{MatchLabels: w.pods}
+		pa.MTLS.Mode = "STRICT"
+		pa.PortLevelMTLS = map[string]MTLSMode{fmt.Sprint(w.port): {Mode: "PERMISSIVE"}}
+		if _, err := kube.NewCustomResource(ctx, name+"-metrics-"+w.suffix, "security.istio.io/v1", "PeerAuthentication",
+			kube.Meta("metrics-"+w.suffix, args.Namespace, labels), pa, parent); err != nil {
 			return err
 		}
 	}

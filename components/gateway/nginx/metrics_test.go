@@ -326,3 +326,52 @@ func bucket(t *testing.T, fams map[string]*dto.MetricFamily, name, model string,
 	t.Fatalf("%s{model=%q} has no bucket le=%v", name, model, le)
 	return 0
 }
+
+// TestGatewayMetricsTimeoutsAndOverload: a model server that never answers counts as an
+// upstream timeout (504); a request past MaxStreams as an "overloaded" refusal (nginx's own 503,
+// before the router runs); a POST to /v1/models as method_not_allowed. Each exactly once.
+func TestGatewayMetricsTimeoutsAndOverload(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		select { // never answers in time; released when the test ends
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	gw := startGateway(t, []Route{{Name: modelA, Upstream: slow.addr()}},
+		withParams(func(p *Params) { p.ProxyTimeout = 1500 * time.Millisecond; p.MaxStreams = 1 }))
+	before := series(gw.scrape(t))
+
+	// One request holds the only stream until it times out; meanwhile a second is refused.
+	done := make(chan response)
+	go func() { done <- gw.post(t, "/v1/chat/completions", chat(modelA)) }()
+	inflight := fmt.Sprintf(`%s{model=%q}`, MetricInFlight, modelA)
+	_, mid := waitFor(t, gw, func(s map[string]float64) bool { return s[inflight] == 1 })
+	require.Equal(t, 1.0, mid[inflight], "the held request is in flight")
+	r := gw.post(t, "/v1/chat/completions", chat(modelA))
+	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
+	assertGatewayError(t, <-done, http.StatusGatewayTimeout, "upstream_timeout")
+	assertGatewayError(t, gw.post(t, "/v1/models", "{}"), http.StatusMethodNotAllowed, "method_not_allowed")
+
+	_, after := waitFor(t, gw, func(s map[string]float64) bool {
+		return s[MetricRefused+`{reason="method_not_allowed"}`]-before[MetricRefused+`{reason="method_not_allowed"}`] >= 1
+	})
+	got := delta(before, after)
+	for k := range got {
+		if strings.Contains(k, "_sum{") {
+			delete(got, k)
+		}
+	}
+	assert.Equal(t, map[string]float64{
+		req(modelA, OutcomeRouted, "5xx"):                                1,
+		req("", OutcomeRefused, "5xx"):                                   1,
+		req("", OutcomeRefused, "4xx"):                                   1,
+		MetricRefused + `{reason="overloaded"}`:                          1,
+		MetricRefused + `{reason="method_not_allowed"}`:                  1,
+		MetricUpstreamFailures + `{model="qwen3-0.6b",reason="timeout"}`: 1,
+		MetricRequestDuration + `_count{model="qwen3-0.6b"}`:             1,
+	}, got)
+	assert.Equal(t, 0.0, after[inflight], "nothing left in flight after the 504 error page")
+}

@@ -238,6 +238,7 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 		ArgoCD:        cfg.Platform.ArgoCD,
 		MetricsServer: installsMetricsServer(cfg),
 		Monitoring:    monitoringArgs(cfg, nil, false),
+		KEDA:          installsKEDA(cfg),
 	})...)
 }
 

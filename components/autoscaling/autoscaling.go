@@ -147,10 +147,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := ctx.RegisterComponentResource(Type, name, a, opts...); err != nil {
 		return nil, err
 	}
+	// A ScaledObject needs KEDA's CRD: each waits for what the component was told to wait
+	// for (KEDA's release), which a component's children do not inherit by themselves.
+	o, err := pulumi.NewResourceOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range args.Targets {
 		labels := kube.Labels(model.AppName, t.Name, "autoscaling")
 		if _, err := kube.NewCustomResource(ctx, t.Name, APIVersion, Kind,
-			kube.Meta(t.Name, args.Namespace, labels), Spec(args.Namespace, args.PrometheusURL, t), pulumi.Parent(a)); err != nil {
+			kube.Meta(t.Name, args.Namespace, labels), Spec(args.Namespace, args.PrometheusURL, t),
+			pulumi.Parent(a), pulumi.DependsOn(o.DependsOn)); err != nil {
 			return nil, err
 		}
 	}

@@ -69,6 +69,7 @@ func TestBadConfig(t *testing.T) {
 		{"autoscaling zero queue target", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"targetQueuePerReplica":0}}]`}, "models[0].autoscaling.targetQueuePerReplica: is 0"},
 		{"autoscaling zero idle minutes", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"idleMinutes":0}}]`}, "models[0].autoscaling.idleMinutes: is 0"},
 		{"autoscaling negative cooldown", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"cooldownSeconds":-5}}]`}, "models[0].autoscaling.cooldownSeconds: is -5"},
+		{"autoscaling without Prometheus", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true}}]`}, "models[0].autoscaling.enabled: needs the models' and the gateway's metrics in Prometheus: set observability.enabled: true, or platform.keda.prometheusURL"},
 		{"autoscaling misspelt key", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"maxReplica":4}}]`}, "models[0].autoscaling.maxReplica: unknown key"},
 		{"bad pvcSize", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","pvcSize":"forty gigs"}]`}, "models[0].pvcSize: \"forty gigs\" is not a Kubernetes quantity"},
 		{"bad memory", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","memory":"lots"}]`}, "models[0].memory:"},

@@ -74,6 +74,7 @@ func Defaults() Config {
 			ArgoCD:        ArgoCDConfig{Enabled: true, Insecure: true},
 			DevicePlugin:  DevicePluginConfig{Enabled: true},
 			MetricsServer: MetricsServerConfig{Enabled: true},
+			KEDA:          KEDAConfig{Enabled: true},
 		},
 		VLLM: VLLMConfig{Image: versions.VLLMImage, CPUImage: versions.VLLMCPUImage},
 		Gateway: GatewayConfig{

@@ -164,6 +164,9 @@ func validateModels(p *problems, cfg *Config) {
 		}
 		if a := m.Autoscaling; a.Enabled {
 			validateAutoscaling(p, at, a)
+			if !cfg.Observability.Enabled && cfg.Platform.KEDA.PrometheusURL == "" {
+				p.add(at("autoscaling.enabled"), "needs the models' and the gateway's metrics in Prometheus: set observability.enabled: true, or platform.keda.prometheusURL to a Prometheus that scrapes them")
+			}
 		}
 		p.quantity(at("pvcSize"), m.PVCSize, "1Gi")
 		p.quantity(at("cpu"), m.CPU, "100m")

@@ -11,6 +11,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/autoscaling"
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
@@ -82,6 +83,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		LBController:  lbController,
 		IstioPlatform: istioPlatform(cfg),
 		Monitoring:    monitoringArgs(cfg, c.GPUNodeSelector, rendering),
+		KEDA:          installsKEDA(cfg) && !rendering,
 	}, k8s)
 	if err != nil {
 		return nil, err
@@ -128,6 +130,12 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		services = append(services, mod.Service, mod.Headless)
 		served = append(served, mod.ServedName)
 		modelRefs = append(modelRefs, observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)})
+	}
+
+	if cfg.Autoscales() {
+		if err := declareAutoscaling(ctx, cfg, plat, k8s); err != nil {
+			return nil, err
+		}
 	}
 
 	gwConfig := cfg.Gateway
@@ -308,4 +316,25 @@ func dashboardLabel(labels map[string]string) (string, string) {
 		return k, labels[k]
 	}
 	return "", ""
+}
+
+// installsKEDA: KEDA comes with the first autoscaled model, unless the cluster runs its own.
+func installsKEDA(cfg spec.Config) bool { return cfg.Platform.KEDA.Enabled && cfg.Autoscales() }
+
+// declareAutoscaling gives every autoscaled model its ScaledObject, after KEDA (its CRD).
+func declareAutoscaling(ctx *pulumi.Context, cfg spec.Config, plat *platform.Platform, k8s pulumi.ResourceOption) error {
+	var targets []autoscaling.Target
+	for _, m := range cfg.Models {
+		if m.Autoscaling.Enabled {
+			targets = append(targets, autoscaling.Target{Name: spec.KubeName(m), ServedName: m.ModelName, Scaling: m.Autoscaling})
+		}
+	}
+	deps := slices.Clone(plat.Ready)
+	if plat.KEDA != nil {
+		deps = append(deps, plat.KEDA)
+	}
+	_, err := autoscaling.New(ctx, "autoscaling", autoscaling.Args{
+		Namespace: cfg.Namespace, Targets: targets, PrometheusURL: cfg.PrometheusURL(),
+	}, k8s, pulumi.DependsOn(deps))
+	return err
 }

@@ -176,10 +176,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// start downloads the weights: allow the startup probe's whole budget.
 	ready := (time.Duration(s.StartupTimeoutSecs)*time.Second + readinessMargin).String()
 
+	stsOpts := []pulumi.ResourceOption{parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ready, Update: ready})}
+	if s.Autoscaling.Enabled {
+		// KEDA owns the replica count: an `up` after it scaled must not set it back.
+		stsOpts = append(stsOpts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
+	}
 	m.StatefulSet, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
 		Metadata: kube.Meta(objName, args.Namespace, labels),
 		Spec: &appsv1.StatefulSetSpecArgs{
-			Replicas: pulumi.Int(s.Replicas),
+			Replicas: pulumi.Int(s.InitialReplicas()),
 			// A plain name, not the Service's output: a StatefulSet that
 			// depends on a Service whose await needs its pods deadlocks.
 			ServiceName:         pulumi.String(objName),
@@ -205,12 +210,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				Spec: podSpec(args),
 			},
 		},
-	}, parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ready, Update: ready}))
+	}, stsOpts...)
 	if err != nil {
 		return nil, err
 	}
 
-	if s.Replicas > 1 {
+	if s.PeakReplicas() > 1 {
 		_, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
 			Metadata: kube.Meta(objName, args.Namespace, labels),
 			Spec: &policyv1.PodDisruptionBudgetSpecArgs{

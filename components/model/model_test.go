@@ -267,6 +267,30 @@ func TestReplicatedModelGetsOneClaimPerReplica(t *testing.T) {
 	assert.Equal(t, sts.Spec.Selector.MatchLabels, budget.Spec.Selector.MatchLabels)
 }
 
+// TestAutoscaledModel: KEDA owns the replica count. The StatefulSet starts at the minimum (0:
+// no GPU until the first request) and Pulumi ignores its replicas afterwards, so an `up` after
+// KEDA scaled changes nothing; a disruption budget exists because it may run several replicas.
+func TestAutoscaledModel(t *testing.T) {
+	cfg, err := spec.Parse(map[string]string{
+		"models": `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","replicas":5,
+			"autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":3}}]`,
+		"observability": `{"enabled":true}`, // the triggers read Prometheus
+	})
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate(&cfg))
+	m, _ := deploy(t, cfg.Models, false)
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-8b")
+	assert.Equal(t, int32(0), *sts.Spec.Replicas, "starts at autoscaling.minReplicas, not replicas")
+	assert.Equal(t, []string{"spec.replicas"}, m.Find(t, statefulSet, "qwen3-8b").IgnoreChanges)
+	budget := pulumimock.Decode[policyv1.PodDisruptionBudget](t, m, pdb, "qwen3-8b")
+	assert.Equal(t, 1, budget.Spec.MaxUnavailable.IntValue())
+
+	// Without autoscaling, Pulumi owns the count.
+	m, _ = deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","replicas":1}]`), false)
+	assert.Empty(t, m.Find(t, statefulSet, "qwen3-8b").IgnoreChanges)
+	assert.False(t, m.Has(pdb, "qwen3-8b"), "one replica: no budget")
+}
+
 func TestDottedModelName(t *testing.T) {
 	m, mods := deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b"}]`), false)
 	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-0-6b")

@@ -2,11 +2,9 @@ package observability_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/llm-platform/llm-platform/components/observability"
+	"github.com/llm-platform/llm-platform/internal/promcheck"
 )
 
 // testArgs are a platform with two models, one of whose names needs escaping in PromQL.
@@ -54,58 +53,10 @@ func testArgs() observability.Args {
 // reaches Prometheus.
 var grafanaVars = strings.NewReplacer("$__rate_interval", "1m", "$model", "qwen3-0.6b")
 
-var promParser = parser.NewParser(parser.Options{})
-
-// metricNames parses expr and returns every metric it selects; an expression that does not
-// parse, or a selector without a metric name, is an error.
-func metricNames(expr string) ([]string, error) {
-	e, err := promParser.ParseExpr(expr)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	var bad error
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		vs, ok := n.(*parser.VectorSelector)
-		if !ok {
-			return nil
-		}
-		name := vs.Name
-		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-				name = m.Value
-			}
-		}
-		if name == "" {
-			bad = fmt.Errorf("%q selects no metric by name", vs.String())
-		}
-		names = append(names, name)
-		return nil
-	})
-	return names, bad
-}
-
 // checkExpr is the rule every query lives by: it parses, and names only known metrics, none
 // that vLLM removed.
 func checkExpr(expr string) error {
-	names, err := metricNames(grafanaVars.Replace(expr))
-	if err != nil {
-		return err
-	}
-	known := observability.SeriesNames()
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
-		if slices.Contains(observability.RemovedVLLMMetrics, n) || slices.Contains(observability.RemovedVLLMMetrics, base) {
-			return fmt.Errorf("%s was removed from vLLM", n)
-		}
-		if !slices.Contains(known, n) {
-			return fmt.Errorf("%s is not in observability.Metrics", n)
-		}
-	}
-	if len(names) == 0 {
-		return fmt.Errorf("%q names no metric", expr)
-	}
-	return nil
+	return promcheck.Check(grafanaVars.Replace(expr), observability.SeriesNames(), observability.RemovedVLLMMetrics)
 }
 
 // dashboardExprs are every panel target's PromQL, by panel title, read back from the built
@@ -161,7 +112,7 @@ func TestEveryQueryParsesAndNamesKnownMetrics(t *testing.T) {
 	for where, exprs := range all {
 		for _, e := range exprs {
 			assert.NoError(t, checkExpr(e), "%s: %s", where, e)
-			names, _ := metricNames(grafanaVars.Replace(e))
+			names, _ := promcheck.MetricNames(grafanaVars.Replace(e))
 			for _, n := range names {
 				used[n] = true
 			}
@@ -201,7 +152,7 @@ func TestRulesLoadWithPrometheusRuleParser(t *testing.T) {
 	}{observability.RuleSpec(args).Groups}
 	raw, err := yaml.Marshal(toYAMLTree(t, file))
 	require.NoError(t, err)
-	groups, errs := rulefmt.Parse(raw, false, model.UTF8Validation, promParser, slog.New(slog.DiscardHandler))
+	groups, errs := rulefmt.Parse(raw, false, model.UTF8Validation, promcheck.Parser, slog.New(slog.DiscardHandler))
 	require.Empty(t, errs, "rulefmt:\n%s", raw)
 
 	doc, err := os.ReadFile("../../docs/observability.md")
@@ -235,7 +186,7 @@ func TestTTFTThresholdPerModel(t *testing.T) {
 		name  string
 		limit string
 	}{{"qwen3-0.6b", "2"}, {`odd"name\with-quotes`, "5"}} {
-		e, err := promParser.ParseExpr(exprs[i])
+		e, err := promcheck.Parser.ParseExpr(exprs[i])
 		require.NoError(t, err)
 		var matched bool
 		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {

@@ -112,13 +112,16 @@ type Args struct {
 	// IstioPlatform is the Istio charts' platform profile ("gke" on GKE: the CNI node
 	// agent's binary directory and its system-node-critical quota); "" elsewhere.
 	IstioPlatform string `pulumi:"istioPlatform,optional"`
+	// KEDA installs KEDA (the models' autoscaler): its CRDs must exist before the
+	// ScaledObjects, so they wait for Platform.KEDA.
+	KEDA bool `pulumi:"keda,optional"`
 	// Monitoring installs kube-prometheus-stack (and the DCGM exporter); nil installs nothing.
 	Monitoring *MonitoringArgs `pulumi:"monitoring,optional"`
 }
 
 // installsAddOns reports whether any cluster-wide add-on is on.
 func (a Args) installsAddOns() bool {
-	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil || a.Monitoring != nil
+	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil || a.Monitoring != nil || a.KEDA
 }
 
 // Platform is the installed add-ons.
@@ -133,6 +136,8 @@ type Platform struct {
 	// IngressAddress is the ingress gateway's load balancer IP or host
 	// name: "" until the cloud assigns one, or when Istio is not installed.
 	IngressAddress pulumi.StringOutput `pulumi:"ingressAddress"`
+	// KEDA is KEDA's release (nil when not installed): the ScaledObjects depend on it.
+	KEDA *helmv3.Release
 	// Monitoring is the kube-prometheus-stack release (nil when not installed): monitors,
 	// rules and dashboards depend on it (its CRDs and Grafana's sidecar).
 	Monitoring pulumi.Resource
@@ -216,6 +221,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 		p.Monitoring = stack
+	}
+	if args.KEDA {
+		if p.KEDA, err = keda(ctx, parent); err != nil {
+			return nil, err
+		}
 	}
 	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"namespace": ns.Metadata.Name(), "ingressAddress": p.IngressAddress})
 }

@@ -123,3 +123,16 @@ var PrometheusOperator = sync.OnceValues(func() (*Validator, error) {
 	}
 	return v, nil
 })
+
+// KEDAScaledObjectCRDFile is where KEDA's module keeps the ScaledObject CRD.
+const KEDAScaledObjectCRDFile = "config/crd/bases/keda.sh_scaledobjects.yaml"
+
+// KEDA returns a validator for the ScaledObject CRD of the KEDA release the platform installs
+// (versions.KEDAModule). It downloads and compiles it once per process.
+var KEDA = sync.OnceValues(func() (*Validator, error) {
+	path, err := ModuleFile(versions.KEDAModule, KEDAScaledObjectCRDFile)
+	if err != nil {
+		return nil, fmt.Errorf("KEDA CRDs: %w", err)
+	}
+	return LoadFile(path)
+})

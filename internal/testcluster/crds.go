@@ -25,7 +25,7 @@ const ArgoCDApplicationCRDFile = "manifests/crds/application-crd.yaml"
 // PlatformCRDFiles are the CRDs of the add-ons the program's custom resources
 // belong to, from the pinned modules (internal/versions): every Istio CRD,
 // Argo CD's Application, and the prometheus-operator's PodMonitor,
-// ServiceMonitor and PrometheusRule (observability). They are downloaded into the module cache on first
+// ServiceMonitor and PrometheusRule (observability), and KEDA's ScaledObject (autoscaling). They are downloaded into the module cache on first
 // use (`go mod download`), so a fresh machine needs the module proxy once.
 func PlatformCRDFiles() ([]string, error) {
 	istio, err := crdschema.ModuleFile(versions.IstioModule, crdschema.IstioCRDFile)
@@ -40,7 +40,11 @@ func PlatformCRDFiles() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]string{istio, argo}, monitoring...), nil
+	keda, err := crdschema.ModuleFile(versions.KEDAModule, crdschema.KEDAScaledObjectCRDFile)
+	if err != nil {
+		return nil, fmt.Errorf("KEDA CRDs: %w", err)
+	}
+	return append([]string{istio, argo, keda}, monitoring...), nil
 }
 
 // InstallCRDs creates every CustomResourceDefinition in the YAML files and

@@ -93,3 +93,10 @@ var DCGMExporter = Chart{Repo: "https://nvidia.github.io/dcgm-exporter/helm-char
 // (the chart above installs v0.93.1's, a superset of the fields we use). Only the zip is read
 // (`go mod download`), never built.
 const PrometheusOperatorCRDModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+
+// KEDA scales the autoscaled models (components/autoscaling). Chart 2.20.2 is KEDA 2.20.2.
+var KEDA = Chart{Repo: "https://kedacore.github.io/charts", Name: "keda", Version: "2.20.2"}
+
+// KEDAModule is KEDA's Go module at the chart's release: tests read its ScaledObject CRD
+// (config/crd/bases/keda.sh_scaledobjects.yaml), the schema KEDA's API types generate.
+const KEDAModule = "github.com/kedacore/keda/v2@v2.20.2"

@@ -63,6 +63,34 @@ type PlatformConfig struct {
 	ArgoCD        ArgoCDConfig        `json:"argocd"`
 	DevicePlugin  DevicePluginConfig  `json:"devicePlugin"`
 	MetricsServer MetricsServerConfig `json:"metricsServer"`
+	KEDA          KEDAConfig          `json:"keda"`
+}
+
+// KEDAConfig: KEDA scales the models that have autoscaling (models[i].autoscaling).
+type KEDAConfig struct {
+	// Enabled installs KEDA when some model autoscales (false: the cluster runs its own).
+	Enabled bool `json:"enabled"`
+	// PrometheusURL is the Prometheus the triggers query; "" is the monitoring stack's
+	// (prometheus-operated in observability.namespace).
+	PrometheusURL string `json:"prometheusURL"`
+}
+
+// Autoscales reports whether any model has autoscaling.
+func (c Config) Autoscales() bool {
+	for _, m := range c.Models {
+		if m.Autoscaling.Enabled {
+			return true
+		}
+	}
+	return false
+}
+
+// PrometheusURL is where the autoscaling triggers read metrics.
+func (c Config) PrometheusURL() string {
+	if c.Platform.KEDA.PrometheusURL != "" {
+		return c.Platform.KEDA.PrometheusURL
+	}
+	return "http://prometheus-operated." + c.Observability.Namespace + ".svc.cluster.local:9090"
 }
 
 // ServiceTypeAuto picks the ingress gateway's Service type by cloud.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
@@ -73,6 +74,7 @@ func Defaults() Config {
 			ArgoCD:        ArgoCDConfig{Enabled: true, Insecure: true},
 			DevicePlugin:  DevicePluginConfig{Enabled: true},
 			MetricsServer: MetricsServerConfig{Enabled: true},
+			KEDA:          KEDAConfig{Enabled: true},
 		},
 		VLLM: VLLMConfig{Image: versions.VLLMImage, CPUImage: versions.VLLMCPUImage},
 		Gateway: GatewayConfig{
@@ -134,6 +136,9 @@ func defaultModel() ModelSpec {
 		GPUMemoryUtilization: 0.9,
 		Dtype:                "auto",
 		StartupTimeoutSecs:   3600,
+		Autoscaling: model.Autoscaling{
+			MinReplicas: 1, MaxReplicas: 2, TargetQueuePerReplica: 4, IdleMinutes: 30, CooldownSeconds: 300,
+		},
 	}
 }
 

@@ -194,6 +194,12 @@ func validateModels(p *problems, cfg *Config) {
 		if m.Replicas < 1 {
 			p.add(at("replicas"), "is %d; use 1 or more", m.Replicas)
 		}
+		if a := m.Autoscaling; a.Enabled {
+			validateAutoscaling(p, at, a)
+			if !cfg.Observability.Enabled && cfg.Platform.KEDA.PrometheusURL == "" {
+				p.add(at("autoscaling.enabled"), "needs the models' and the gateway's metrics in Prometheus: set observability.enabled: true, or platform.keda.prometheusURL to a Prometheus that scrapes them")
+			}
+		}
 		p.quantity(at("pvcSize"), m.PVCSize, "1Gi")
 		p.quantity(at("cpu"), m.CPU, "100m")
 		p.quantity(at("memory"), m.Memory, "512Mi")
@@ -230,6 +236,29 @@ func validateModels(p *problems, cfg *Config) {
 			p.add(fmt.Sprintf("models[%d].modelName", j), "%q becomes the Kubernetes name %q, which is the headless Service of models[%d] (%q); rename one",
 				cfg.Models[j].ModelName, model.HeadlessName(kube), i, cfg.Models[i].ModelName)
 		}
+	}
+}
+
+// validateAutoscaling checks one model's autoscaling block (the GPU pool's room for
+// maxReplicas is the capacity check's, in package stacks).
+func validateAutoscaling(p *problems, at func(string) string, a model.Autoscaling) {
+	if a.MinReplicas < 0 {
+		p.add(at("autoscaling.minReplicas"), "is %d; use 0 (scale to zero when idle) or more", a.MinReplicas)
+	}
+	if a.MaxReplicas < 1 {
+		p.add(at("autoscaling.maxReplicas"), "is %d; use 1 or more", a.MaxReplicas)
+	} else if a.MinReplicas > a.MaxReplicas {
+		p.add(at("autoscaling.minReplicas"), "is %d, above %s %d; set it to %d at most",
+			a.MinReplicas, at("autoscaling.maxReplicas"), a.MaxReplicas, a.MaxReplicas)
+	}
+	if a.TargetQueuePerReplica < 1 {
+		p.add(at("autoscaling.targetQueuePerReplica"), "is %d; use 1 or more waiting requests per replica", a.TargetQueuePerReplica)
+	}
+	if a.IdleMinutes < 1 {
+		p.add(at("autoscaling.idleMinutes"), "is %d; use 1 or more minutes without requests before scaling to zero", a.IdleMinutes)
+	}
+	if a.CooldownSeconds < 0 {
+		p.add(at("autoscaling.cooldownSeconds"), "is %d; use 0 or more seconds", a.CooldownSeconds)
 	}
 }
 

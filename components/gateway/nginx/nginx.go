@@ -97,8 +97,8 @@ func ConnectionBudget(maxStreams, upstreams int) (workerConnections, rlimitNofil
 
 // Route is one model the gateway serves. Routes[0] is the default model.
 type Route struct {
-	Name     string // served model name exactly as clients send it (may contain dots, slashes, etc.)
-	Upstream string // "host:port" of the model's Service, e.g. "qwen3-0-6b.llm.svc.cluster.local:8000"
+	Name     string `pulumi:"name"`     // served model name exactly as clients send it (may contain dots, slashes, etc.)
+	Upstream string `pulumi:"upstream"` // "host:port" of the model's Service, e.g. "qwen3-0-6b.llm.svc.cluster.local:8000"
 }
 
 // Params is everything the rendered configuration depends on.

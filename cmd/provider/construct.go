@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -81,20 +82,17 @@ func tokens() []string {
 // of its field's type, no unknown input) and copies them into args. The messages name the
 // input by its path, as the Go API's own checks (package argcheck) do.
 func decode(short, name string, inputs provider.ConstructInputs, args any) error {
-	m, err := inputs.Map()
+	t := reflect.TypeOf(args).Elem()
+	var errs []error
+	invalid := func(path, format string, a ...any) {
+		errs = append(errs, argcheck.Invalid(short, name, path, format, a...))
+	}
+	missing := func(path string) { errs = append(errs, argcheck.Missing(short, name, path)) }
+	raw, err := rawInputs(inputs, t, invalid)
 	if err != nil {
 		return fmt.Errorf("%s %q: reading the inputs: %w", short, name, err)
 	}
-	raw := make(map[string]any, len(m))
-	for k, v := range m {
-		raw[k] = v
-	}
-	var errs []error
-	checkObject(raw, reflect.TypeOf(args).Elem(), "", func(path, format string, a ...any) {
-		errs = append(errs, argcheck.Invalid(short, name, path, format, a...))
-	}, func(path string) {
-		errs = append(errs, argcheck.Missing(short, name, path))
-	})
+	checkObject(raw, t, "", invalid, missing)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -102,6 +100,48 @@ func decode(short, name string, inputs provider.ConstructInputs, args any) error
 		return fmt.Errorf("%s %q: %w", short, name, err)
 	}
 	return nil
+}
+
+// unresolved stands for an input that is another resource's output or a secret: an Input
+// field takes it as it is; its value is not known here to be checked.
+type unresolved struct{}
+
+var anyType = reflect.TypeFor[any]()
+
+// rawInputs are the inputs as plain Go values (string, float64, bool, []any, map[string]any),
+// one CopyTo per input into a field of type any: what the engine sent, before the SDK converts
+// it to the Args' types (and reports a wrong type without saying where).
+func rawInputs(inputs provider.ConstructInputs, t reflect.Type, invalid invalidFunc) (map[string]any, error) {
+	m, err := inputs.Map()
+	if err != nil {
+		return nil, err
+	}
+	plain := map[string]bool{}
+	for _, f := range fields(t) {
+		tag, _, _ := argcheck.Tag(f)
+		plain[tag] = !isInput(f.Type)
+	}
+	raw := make(map[string]any, len(m))
+	for key := range m {
+		holder := reflect.New(reflect.StructOf([]reflect.StructField{{
+			Name: "V", Type: anyType, Tag: reflect.StructTag(fmt.Sprintf(`pulumi:%q`, key)),
+		}}))
+		if err := inputs.CopyTo(holder.Interface()); err != nil {
+			if p, known := plain[key]; known && p {
+				invalid(key, "must be a plain value, known when the component is planned (not a secret or another resource's output)")
+				continue
+			}
+			raw[key] = unresolved{}
+			continue
+		}
+		raw[key] = holder.Elem().Field(0).Interface()
+	}
+	return raw, nil
+}
+
+func isInput(t reflect.Type) bool {
+	_, ok := inputElements[t]
+	return ok || (t.Kind() == reflect.Interface && t.Implements(inputType))
 }
 
 type (
@@ -151,15 +191,9 @@ func checkObject(obj map[string]any, t reflect.Type, prefix string, invalid inva
 	}
 }
 
-// checkValue checks one value (as the SDK decodes the engine's: pulumi.String, Float64, Bool,
-// Array, Map, or an Output for secrets and other resources' outputs) against Go type t.
+// checkValue checks one plain value against Go type t.
 func checkValue(v any, t reflect.Type, path string, invalid invalidFunc, missing missingFunc) {
-	if _, isOutput := v.(pulumi.Output); isOutput {
-		// Unknown or secret until the engine resolves it: Input fields take it as it is, plain
-		// fields must be known when the component is planned.
-		if _, ok := inputElements[t]; !ok && !(t.Kind() == reflect.Interface && t.Implements(inputType)) {
-			invalid(path, "must be a plain value, known when the component is planned (not a secret or another resource's output)")
-		}
+	if _, ok := v.(unresolved); ok {
 		return
 	}
 	if elem, ok := inputElements[t]; ok {
@@ -171,24 +205,24 @@ func checkValue(v any, t reflect.Type, path string, invalid invalidFunc, missing
 	got := describe(v)
 	switch t.Kind() {
 	case reflect.String:
-		if _, ok := v.(pulumi.String); !ok {
+		if _, ok := v.(string); !ok {
 			invalid(path, "expected a string, got %s", got)
 		}
 	case reflect.Bool:
-		if _, ok := v.(pulumi.Bool); !ok {
+		if _, ok := v.(bool); !ok {
 			invalid(path, "expected a boolean, got %s", got)
 		}
 	case reflect.Int, reflect.Int32, reflect.Int64:
-		n, ok := v.(pulumi.Float64)
-		if !ok || float64(n) != math.Trunc(float64(n)) {
+		n, ok := v.(float64)
+		if !ok || n != math.Trunc(n) {
 			invalid(path, "expected an integer, got %s", got)
 		}
 	case reflect.Float64, reflect.Float32:
-		if _, ok := v.(pulumi.Float64); !ok {
+		if _, ok := v.(float64); !ok {
 			invalid(path, "expected a number, got %s", got)
 		}
 	case reflect.Slice:
-		arr, ok := v.(pulumi.Array)
+		arr, ok := v.([]any)
 		if !ok {
 			invalid(path, "expected a list, got %s", got)
 			return
@@ -197,40 +231,36 @@ func checkValue(v any, t reflect.Type, path string, invalid invalidFunc, missing
 			checkValue(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), invalid, missing)
 		}
 	case reflect.Map:
-		obj, ok := v.(pulumi.Map)
+		obj, ok := v.(map[string]any)
 		if !ok {
 			invalid(path, "expected an object (a map of strings), got %s", got)
 			return
 		}
-		for k, e := range obj {
-			checkValue(e, t.Elem(), path+"."+k, invalid, missing)
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			checkValue(obj[k], t.Elem(), path+"."+k, invalid, missing)
 		}
 	case reflect.Struct:
-		obj, ok := v.(pulumi.Map)
+		obj, ok := v.(map[string]any)
 		if !ok {
 			invalid(path, "expected an object, got %s", got)
 			return
 		}
-		raw := make(map[string]any, len(obj))
-		for k, e := range obj {
-			raw[k] = e
-		}
-		checkObject(raw, t, path, invalid, missing)
+		checkObject(obj, t, path, invalid, missing)
 	}
 }
 
-// describe names a decoded value's type, with the value for scalars.
+// describe names a plain value's type, with the value for scalars.
 func describe(v any) string {
 	switch v := v.(type) {
-	case pulumi.String:
-		return fmt.Sprintf("a string (%q)", string(v))
-	case pulumi.Float64:
-		return fmt.Sprintf("a number (%v)", float64(v))
-	case pulumi.Bool:
-		return fmt.Sprintf("a boolean (%v)", bool(v))
-	case pulumi.Array:
+	case string:
+		return fmt.Sprintf("a string (%q)", v)
+	case float64:
+		return fmt.Sprintf("a number (%v)", v)
+	case bool:
+		return fmt.Sprintf("a boolean (%v)", v)
+	case []any:
 		return "a list"
-	case pulumi.Map:
+	case map[string]any:
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)

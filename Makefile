@@ -9,8 +9,8 @@ FUZZTIME ?= 60s
 test: deps tools
 	$(GO) test -count=1 ./...
 
-## tools: bin/pulumi, bin/pulumi-resource-kubernetes, bin/kube-apiserver, bin/kube-controller-manager
-## and bin/etcd (rebuilt only when tools/ or the script changes)
+## tools: bin/pulumi, bin/pulumi-resource-kubernetes, bin/pulumi-language-yaml, bin/kube-apiserver, bin/kube-controller-manager
+## and bin/etcd (each rebuilt only when its tools/ module or its build function changes)
 tools:
 	scripts/build-tools.sh
 

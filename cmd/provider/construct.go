@@ -17,6 +17,7 @@ import (
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/argcheck"
+	"github.com/llm-platform/llm-platform/stacks"
 )
 
 // component is one resource of the package: its type token, the Go types the schema is
@@ -26,6 +27,9 @@ type component struct {
 	short     string       // the token's last part, for messages (Model)
 	args      reflect.Type // the Args struct (inputs)
 	component reflect.Type // the component struct (outputs: its pulumi-tagged fields)
+	// defaults, for Platform, are its inputs' defaults (the stack config's): the schema
+	// documents them and makes every property below the top level optional.
+	defaults  any
 	construct func(ctx *pulumi.Context, name string, inputs provider.ConstructInputs, opts pulumi.ResourceOption) (pulumi.ComponentResource, error)
 }
 
@@ -36,6 +40,58 @@ var components = []component{
 	goComponent(gateway.Type, gateway.New),
 	goComponent(webui.Type, webui.New),
 	goComponent(edge.Type, edge.New),
+	platformComponent(),
+}
+
+// platformComponent is the whole application layer: its plain inputs are decoded and
+// validated as a stack config (stacks.PlatformConfig, with the stack's defaults and messages),
+// then stacks.NewPlatform declares what the stack program declares on a cluster.
+func platformComponent() component {
+	const short = "Platform"
+	return component{
+		token:     stacks.PlatformType,
+		short:     short,
+		args:      reflect.TypeFor[stacks.PlatformArgs](),
+		component: reflect.TypeFor[stacks.Platform](),
+		defaults:  stacks.PlatformDefaults(),
+		construct: func(ctx *pulumi.Context, name string, inputs provider.ConstructInputs, opts pulumi.ResourceOption) (pulumi.ComponentResource, error) {
+			t := reflect.TypeFor[stacks.PlatformArgs]()
+			var errs []error
+			invalid := func(path, format string, a ...any) {
+				errs = append(errs, argcheck.Invalid(short, name, path, format, a...))
+			}
+			// Below the top level nothing is required here: the stack config's defaults fill
+			// it, and its validation names what is still missing.
+			missing := func(path string) {
+				if !strings.ContainsAny(path, ".[") {
+					errs = append(errs, argcheck.Missing(short, name, path))
+				}
+			}
+			raw, err := rawInputs(inputs, t, invalid)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: reading the inputs: %w", short, name, err)
+			}
+			checkObject(raw, t, "", invalid, missing)
+			if len(errs) > 0 {
+				return nil, errors.Join(errs...)
+			}
+			plain := map[string]any{}
+			for k, v := range raw {
+				if _, ok := v.(unresolved); !ok {
+					plain[k] = v
+				}
+			}
+			cfg, err := stacks.PlatformConfig(plain)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: %w", short, name, err)
+			}
+			var args stacks.PlatformArgs
+			if err := inputs.CopyTo(&args); err != nil {
+				return nil, fmt.Errorf("%s %q: %w", short, name, err)
+			}
+			return stacks.NewPlatform(ctx, name, cfg, args, opts)
+		},
+	}
 }
 
 // goComponent adapts a component's New to Construct: the inputs are checked against the Args'

@@ -104,19 +104,23 @@ func (g *schemaGen) resource(c component) resourceSpec {
 		Properties:      map[string]propertySpec{},
 		Required:        []string{},
 	}
+	var defaults reflect.Value
+	if c.defaults != nil {
+		defaults = reflect.ValueOf(c.defaults)
+	}
 	for _, f := range fields(c.args) {
 		name, optional, _ := argcheck.Tag(f)
 		if _, skip := notExposed[c.args.Name()+"."+f.Name]; skip {
 			continue
 		}
-		r.InputProperties[name] = g.property(c.args, f)
+		r.InputProperties[name] = g.property(c.args, f, mode{defaulted: c.defaults != nil, value: fieldOf(defaults, f)})
 		if !optional {
 			r.RequiredInputs = append(r.RequiredInputs, name)
 		}
 	}
 	for _, f := range fields(c.component) {
 		name, _, _ := argcheck.Tag(f)
-		p := g.property(c.component, f)
+		p := g.property(c.component, f, mode{})
 		p.Plain = false
 		r.Properties[name] = p
 		r.Required = append(r.Required, name)
@@ -137,9 +141,29 @@ func fields(t reflect.Type) []reflect.StructField {
 	return out
 }
 
-func (g *schemaGen) property(owner reflect.Type, f reflect.StructField) propertySpec {
+// mode says how to walk a type: for the Platform component every property is optional (the
+// stack config's defaults fill them) and value is the default, written into the description.
+type mode struct {
+	defaulted bool
+	value     reflect.Value // the default of the type being walked; invalid when none
+}
+
+// fieldOf is v's field f, or invalid.
+func fieldOf(v reflect.Value, f reflect.StructField) reflect.Value {
+	if !v.IsValid() {
+		return v
+	}
+	return v.FieldByIndex(f.Index)
+}
+
+func (g *schemaGen) property(owner reflect.Type, f reflect.StructField, m mode) propertySpec {
 	key := owner.PkgPath() + "." + owner.Name() + "." + f.Name
-	p := propertySpec{typeSpec: g.typeOf(f.Type, key), Description: g.fieldDoc(owner, f)}
+	p := propertySpec{typeSpec: g.typeOf(f.Type, key, m), Description: g.fieldDoc(owner, f)}
+	if m.defaulted && m.value.IsValid() && !m.value.IsZero() && f.Type.Kind() != reflect.Struct {
+		if text, err := json.Marshal(m.value.Interface()); err == nil {
+			p.Description = strings.TrimSuffix(p.Description, ".") + ". Default: " + string(text) + "."
+		}
+	}
 	if _, ok := secretFields[strings.TrimPrefix(key, modulePath+"/")]; ok {
 		p.Secret = true
 	}
@@ -150,7 +174,7 @@ var inputType = reflect.TypeFor[pulumi.Input]()
 
 // typeOf maps a Go type to a schema type. Plain Go values (not pulumi.Input) are plain in
 // the schema: the component needs them at plan time.
-func (g *schemaGen) typeOf(t reflect.Type, where string) typeSpec {
+func (g *schemaGen) typeOf(t reflect.Type, where string, m mode) typeSpec {
 	if _, ok := inputElements[t]; ok || (t.Kind() == reflect.Interface && t.Implements(inputType)) {
 		return g.inputTypeOf(t, where)
 	}
@@ -168,18 +192,18 @@ func (g *schemaGen) typeOf(t reflect.Type, where string) typeSpec {
 	case reflect.Bool:
 		s.Type = "boolean"
 	case reflect.Slice:
-		item := g.typeOf(t.Elem(), where)
+		item := g.typeOf(t.Elem(), where, mode{defaulted: m.defaulted, value: elementDefaults[t.Elem()]})
 		item.Plain = false
 		s.Type, s.Items = "array", &item
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
 			g.errs = append(g.errs, fmt.Sprintf("%s: map keys must be strings", where))
 		}
-		item := g.typeOf(t.Elem(), where)
+		item := g.typeOf(t.Elem(), where, mode{defaulted: m.defaulted})
 		item.Plain = false
 		s.Type, s.AdditionalProperties = "object", &item
 	case reflect.Struct:
-		s.Ref = "#/types/llm-platform:index:" + g.object(t)
+		s.Ref = "#/types/llm-platform:index:" + g.object(t, m)
 	default:
 		g.errs = append(g.errs, fmt.Sprintf("%s: Go type %s has no schema type; map it in cmd/provider/schema.go or leave the field out (notExposed)", where, t))
 	}
@@ -193,7 +217,7 @@ func (g *schemaGen) inputTypeOf(t reflect.Type, where string) typeSpec {
 		g.errs = append(g.errs, fmt.Sprintf("%s: input type %s has no schema type; add it to inputElements", where, t))
 		return typeSpec{}
 	}
-	s := g.typeOf(elem, where)
+	s := g.typeOf(elem, where, mode{})
 	s.Plain = false
 	return s
 }
@@ -210,8 +234,12 @@ var inputElements = map[reflect.Type]reflect.Type{
 	reflect.TypeFor[pulumi.StringArrayOutput](): reflect.TypeFor[[]string](),
 }
 
-func (g *schemaGen) object(t reflect.Type) string {
+func (g *schemaGen) object(t reflect.Type, m mode) string {
 	name := typeName(t)
+	if m.defaulted {
+		// The Platform's own variant: every property optional, defaults described.
+		name = "Platform" + strings.TrimPrefix(name, "Platform")
+	}
 	if _, done := g.types[name]; done {
 		return name
 	}
@@ -219,10 +247,10 @@ func (g *schemaGen) object(t reflect.Type) string {
 	g.types[name] = o // recursion guard
 	for _, f := range fields(t) {
 		tag, optional, _ := argcheck.Tag(f)
-		p := g.property(t, f)
+		p := g.property(t, f, mode{defaulted: m.defaulted, value: fieldOf(m.value, f)})
 		p.Plain = false // a property of a plain object is plain already
 		o.Properties[tag] = p
-		if !optional {
+		if !optional && !m.defaulted {
 			o.Required = append(o.Required, tag)
 		}
 	}
@@ -341,7 +369,10 @@ func generateSchema(root string) ([]byte, error) {
 	for _, c := range components {
 		spec.Resources[c.token] = g.resource(c)
 	}
-	spec.Types = g.types
+	spec.Types = make(map[string]objectSpec, len(g.types))
+	for name, o := range g.types {
+		spec.Types[Name+":index:"+name] = o
+	}
 	if len(g.errs) > 0 {
 		slices.Sort(g.errs)
 		return nil, fmt.Errorf("the schema cannot be generated:\n  %s", strings.Join(slices.Compact(g.errs), "\n  "))

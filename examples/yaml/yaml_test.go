@@ -219,8 +219,13 @@ func goModelError(t *testing.T, edit func(*model.Spec)) string {
 	return newErr.Error()
 }
 
-// TestYAMLBadInputs: bad inputs through the package fail the preview naming the input, with
-// the Go API's own message where Go can express the mistake.
+// TestYAMLBadInputs: bad inputs through the package fail the preview, naming the input. The
+// YAML language host checks each property against the package's schema (required, type,
+// unknown) before the package sees it, with its own messages; what the schema cannot express
+// (an empty required string, a size that is not a quantity) reaches the package, which answers
+// with the Go API's own message. (cmd/provider's TestBadInputsThroughTheEngine sends the
+// schema-level mistakes past a language host, as an SDK without type checks does, and gets
+// the Go API's messages for them too.)
 func TestYAMLBadInputs(t *testing.T) {
 	root := repoRoot(t)
 	requireTools(t, root)
@@ -238,7 +243,7 @@ func TestYAMLBadInputs(t *testing.T) {
 	}{{
 		name: "missing required field",
 		edit: drop("        huggingfaceId: Qwen/Qwen3-0.6B"),
-		want: []string{goModelError(t, func(s *model.Spec) { s.HuggingfaceID = "" })},
+		want: []string{`huggingfaceId: Missing required property 'huggingfaceId'`},
 	}, {
 		name: "empty required field",
 		edit: replace("huggingfaceId: Qwen/Qwen3-0.6B", `huggingfaceId: ""`),
@@ -246,14 +251,12 @@ func TestYAMLBadInputs(t *testing.T) {
 	}, {
 		name: "missing required number",
 		edit: drop("        replicas: 1"),
-		want: []string{`Model "qwen": spec.replicas: is required`},
+		want: []string{`replicas: Missing required property 'replicas'`},
 	}, {
 		name: "wrong type",
 		edit: replace("gpuRequestCount: 0", "gpuRequestCount: two"),
-		want: []string{`Model "qwen": spec.gpuRequestCount: expected an integer, got a string ("two")`},
+		want: []string{`gpuRequestCount: Cannot assign type 'string' to type 'integer'`},
 	}, {
-		// The YAML language host type-checks lists against the schema itself, before the
-		// package sees them; its message names the input too.
 		name: "wrong type of a list",
 		edit: replace("      routes:\n", "      routes: qwen3-0.6b\n      unused:\n"),
 		want: []string{`routes: Cannot assign type 'string' to type 'List<llm-platform:index:GatewayRoute`},
@@ -264,7 +267,7 @@ func TestYAMLBadInputs(t *testing.T) {
 	}, {
 		name: "unknown field",
 		edit: replace("        replicas: 1", "        replica: 1\n        replicas: 1"),
-		want: []string{`Model "qwen": spec.replica: is not an input here`},
+		want: []string{`Property replica does not exist on 'llm-platform:index:ModelSpec'`},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openYAML(t, root, project(t, providerDir, tc.edit), t.TempDir())

@@ -86,6 +86,23 @@ var descriptions = map[string]string{
 	"components/platform.ArgoCDApp.Path":                 "The path in the repository.",
 	"components/platform.ArgoCDApp.TargetRevision":       "The revision to sync (default HEAD).",
 	"components/platform.ArgoCDApp.Namespace":            "The namespace the Application deploys into (default the application namespace).",
+
+	// Doc comments that speak Go (nil, field names) get a language-neutral wording here.
+	"components/edge.Args.IngressAddress":         "The ingress load balancer's address (empty while unknown); it names the platform when every host is a wildcard.",
+	"components/edge.Args.IngressSelector":        "Labels selecting the Istio ingress gateway pods the Gateway binds to.",
+	"components/edge.Args.Models":                 "Labels selecting every model pod (for the NetworkPolicies).",
+	"components/edge.Args.WebUI":                  "Open WebUI's Service and pods; unset without the UI (no \"/\" route then).",
+	"components/edge.Edge.APIBaseURL":             "The public OpenAI base URL.",
+	"components/gateway.Args.APIKeys":             "The accepted API keys, comma-separated (secret); unset turns authentication off.",
+	"components/gateway.Config.MaxReplicas":       "The CPU autoscaler's ceiling; replicas is its floor, and equal turns autoscaling off.",
+	"components/model.Args.Image":                 "The vLLM image for GPU models.",
+	"components/model.Args.HFTokenSecret":         "Name of a Secret holding the Hugging Face token under the key \"token\"; unset when there is none.",
+	"components/model.Args.NodeSelector":          "Node labels GPU models must run on (the GPU nodes).",
+	"components/webui.Args.AdminPassword":         "Password of the first account (config.adminEmail), which Open WebUI creates at its first start; unset, one is generated once and kept in state.",
+	"components/webui.Args.SecretKey":             "Signs sessions; unset, a random key is generated once and kept in state (later changes are ignored, so it stays stable).",
+	"components/webui.Args.GatewayKeySecret":      "When the gateway checks API keys: the Secret holding the key Open WebUI presents (under gatewayKeyKey).",
+	"components/webui.Config.AdminEmail":          "Email of the first (admin) account, which Open WebUI creates at its first start with the admin password (generated when unset); with sign-up off nobody could create it otherwise.",
+	"components/platform.IstioConfig.ServiceType": "Type of the ingress gateway's Service: auto (LoadBalancer on gke and eks, NodePort on an existing cluster, where kind and bare metal have no load balancer), LoadBalancer, NodePort or ClusterIP.",
 }
 
 // typeNames name the schema types whose default name (package + type) reads badly.

@@ -21,49 +21,49 @@ const PlatformType = "llm-platform:index:Platform"
 // (its `providers` option), which its children inherit.
 type PlatformArgs struct {
 	// Namespace is the application's namespace, created by the component.
-	Namespace string `json:"namespace" pulumi:"namespace,optional"`
+	Namespace string `pulumi:"namespace,optional"`
 	// Models are the served models, the first one the default; each entry's unset fields get
 	// the stack config's defaults (sizes scale with gpuRequestCount).
-	Models []spec.ModelSpec `json:"models" pulumi:"models"`
+	Models []spec.ModelSpec `pulumi:"models"`
 	// VLLM are the vLLM images.
-	VLLM spec.VLLMConfig `json:"vllm" pulumi:"vllm,optional"`
+	VLLM spec.VLLMConfig `pulumi:"vllm,optional"`
 	// Gateway tunes the OpenAI-compatible router.
-	Gateway spec.GatewayConfig `json:"gateway" pulumi:"gateway,optional"`
+	Gateway spec.GatewayConfig `pulumi:"gateway,optional"`
 	// WebUI configures Open WebUI (enabled: false leaves it out).
-	WebUI spec.WebUIConfig `json:"webui" pulumi:"webui,optional"`
+	WebUI spec.WebUIConfig `pulumi:"webui,optional"`
 	// Edge is the public entry point through the Istio ingress gateway (enabled: false leaves
 	// it out).
-	Edge spec.EdgeConfig `json:"edge" pulumi:"edge,optional"`
+	Edge spec.EdgeConfig `pulumi:"edge,optional"`
 	// Platform switches the cluster add-ons: Istio and Argo CD, installed with Helm.
-	Platform PlatformAddOns `json:"platform" pulumi:"platform,optional"`
+	Platform PlatformAddOns `pulumi:"platform,optional"`
 	// GPUNodeSelector are the labels of the GPU nodes GPU models must run on (default: none).
-	GPUNodeSelector map[string]string `json:"nodeSelector" pulumi:"gpuNodeSelector,optional"`
+	GPUNodeSelector map[string]string `pulumi:"gpuNodeSelector,optional"`
 	// MetricsAPI says the cluster serves the metrics API (metrics-server): only then do the
 	// gateway's, istiod's and the ingress gateway's autoscalers exist; without it their
 	// replicas are fixed.
-	MetricsAPI bool `json:"metricsServer" pulumi:"metricsApi,optional"`
+	MetricsAPI bool `pulumi:"metricsApi,optional"`
 	// Render says the Kubernetes provider renders YAML (renderYamlToDirectory) instead of
 	// applying: the Helm add-ons, which need a live cluster, are skipped, as the stack's
 	// render.dir does.
-	Render bool `json:"-" pulumi:"render,optional"`
+	Render bool `pulumi:"render,optional"`
 	// HFToken is the Hugging Face token for gated models, kept in a Secret (hf-token).
-	HFToken pulumi.StringInput `json:"-" pulumi:"hfToken,optional"`
+	HFToken pulumi.StringInput `pulumi:"hfToken,optional"`
 	// GatewayAPIKeys are the keys the gateway accepts (a bearer token each); unset turns
 	// authentication off.
-	GatewayAPIKeys pulumi.StringArrayInput `json:"-" pulumi:"gatewayApiKeys,optional"`
+	GatewayAPIKeys pulumi.StringArrayInput `pulumi:"gatewayApiKeys,optional"`
 	// WebUISecretKey signs Open WebUI's sessions; unset, one is generated once and kept.
-	WebUISecretKey pulumi.StringInput `json:"-" pulumi:"webuiSecretKey,optional"`
+	WebUISecretKey pulumi.StringInput `pulumi:"webuiSecretKey,optional"`
 	// WebUIAdminPassword is the first admin's password; unset, one is generated once and kept.
-	WebUIAdminPassword pulumi.StringInput `json:"-" pulumi:"webuiAdminPassword,optional"`
+	WebUIAdminPassword pulumi.StringInput `pulumi:"webuiAdminPassword,optional"`
 }
 
 // PlatformAddOns switch the cluster add-ons the Platform installs (the stack config's
 // platform.istio and platform.argocd).
 type PlatformAddOns struct {
 	// Istio installs Istio (base, istiod, the ingress gateway) from its pinned Helm charts.
-	Istio spec.IstioConfig `json:"istio" pulumi:"istio,optional"`
+	Istio spec.IstioConfig `pulumi:"istio,optional"`
 	// ArgoCD installs Argo CD from its pinned Helm chart, with optional GitOps Applications.
-	ArgoCD spec.ArgoCDConfig `json:"argocd" pulumi:"argocd,optional"`
+	ArgoCD spec.ArgoCDConfig `pulumi:"argocd,optional"`
 }
 
 // Platform is the application layer as one component.

@@ -3,14 +3,14 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test deps tools render lint fuzz bench bench-gateway bench-routing build fresh-check
+.PHONY: test deps tools render lint fuzz bench bench-gateway bench-routing build fresh-check provider schema
 
 ## test: install the test dependencies and build the tools if missing, then run every test
 test: deps tools
 	$(GO) test -count=1 ./...
 
-## tools: bin/pulumi, bin/pulumi-resource-kubernetes, bin/kube-apiserver, bin/kube-controller-manager
-## and bin/etcd (rebuilt only when tools/ or the script changes)
+## tools: bin/pulumi, bin/pulumi-resource-kubernetes, bin/pulumi-language-yaml, bin/kube-apiserver, bin/kube-controller-manager
+## and bin/etcd (each rebuilt only when its tools/ module or its build function changes)
 tools:
 	scripts/build-tools.sh
 
@@ -31,6 +31,14 @@ lint:
 
 build:
 	$(GO) build ./...
+
+## provider: the component package's plugin, bin/pulumi-resource-llm-platform (see README, "The component package")
+provider:
+	$(GO) build -o bin/pulumi-resource-llm-platform ./cmd/provider
+
+## schema: regenerate cmd/provider/schema.json from the Go Args (a test fails while it is stale)
+schema:
+	$(GO) generate ./cmd/provider
 
 ## fuzz: fuzz the stack config parser (FUZZTIME=60s by default)
 fuzz:

@@ -6,20 +6,15 @@ package stacks
 import (
 	"maps"
 	"slices"
-	"strings"
 
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/components/autoscaling"
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/gateway"
-	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/components/observability"
 	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
-	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -64,145 +59,9 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 			"; skipping cloud provisioning and the Helm add-ons (Istio, Argo CD, device plugin), which need a live cluster", nil)
 	}
 
-	istio, argo := cfg.Platform.Istio, cfg.Platform.ArgoCD
-	istio.Enabled = istio.Enabled && !rendering
-	argo.Enabled = argo.Enabled && !rendering
-	plat, err := platform.New(ctx, "platform", platform.Args{
-		Namespace:        cfg.Namespace,
-		SidecarInjection: sidecars(cfg),
-		Istio:            istio,
-		ArgoCD:           argo,
-		DevicePlugin:     cfg.Cloud == spec.CloudEKS && cfg.Platform.DevicePlugin.Enabled && !rendering,
-		GPUNodeSelector:  c.GPUNodeSelector,
-		// kind and bare metal have no load balancers; EKS has no metrics API of its own.
-		IngressServiceType: ingressServiceType(cfg),
-		Autoscaling:        hasMetricsAPI(cfg),
-		MetricsServer:      installsMetricsServer(cfg) && !rendering,
-		StreamSeconds:      cfg.Gateway.TimeoutSeconds,
-		// EKS only, and not in render mode (no cloud was provisioned).
-		LBController:  lbController,
-		IstioPlatform: istioPlatform(cfg),
-		Monitoring:    monitoringArgs(cfg, c.GPUNodeSelector, rendering),
-		KEDA:          installsKEDA(cfg) && !rendering,
-	}, k8s)
+	out, err := Application(ctx, cfg, secrets, c, lbController, AppOptions{Rendering: rendering, Opts: []pulumi.ResourceOption{k8s}})
 	if err != nil {
 		return nil, err
-	}
-	app := []pulumi.ResourceOption{k8s, pulumi.DependsOn(plat.Ready)}
-
-	var hfToken *corev1.Secret
-	if secrets.HasHFToken {
-		hfToken, err = corev1.NewSecret(ctx, "hf-token", &corev1.SecretArgs{
-			Metadata:   kube.Meta("hf-token", cfg.Namespace, kube.Labels("hf-token", "hf-token", "credentials")),
-			Type:       pulumi.String("Opaque"),
-			StringData: pulumi.StringMap{model.HFTokenKey: secrets.HFToken},
-		}, app...)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	routes := make([]nginx.Route, 0, len(cfg.Models))
-	var modelRefs []observability.ModelRef
-	var podServices []edge.PodService // the models' headless Services, which the gateway calls by pod address
-	var services []pulumi.Resource
-	served := make([]string, 0, len(cfg.Models))
-	for _, m := range cfg.Models {
-		args := model.Args{
-			Spec:         m,
-			Image:        pulumi.String(cfg.VLLM.Image),
-			CPUImage:     pulumi.String(cfg.VLLM.CPUImage),
-			Namespace:    cfg.Namespace,
-			NodeSelector: pulumi.ToStringMap(c.GPUNodeSelector),
-		}
-		if hfToken != nil {
-			args.HFTokenSecret = hfToken.Metadata.Name().Elem()
-		}
-		mod, err := model.New(ctx, spec.KubeName(m), args, app...)
-		if err != nil {
-			return nil, err
-		}
-		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
-		host, _, _ := strings.Cut(mod.Endpoints, ":")
-		podServices = append(podServices, edge.PodService{Host: host, Instance: spec.KubeName(m)})
-		// The headless one too: a name that does not exist yet answers NXDOMAIN, which the
-		// gateway takes as "no replica" (503) until negative caches expire.
-		services = append(services, mod.Service, mod.Headless)
-		served = append(served, mod.ServedName)
-		modelRefs = append(modelRefs, observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)})
-	}
-
-	if cfg.Autoscales() {
-		if err := declareAutoscaling(ctx, cfg, plat, k8s); err != nil {
-			return nil, err
-		}
-	}
-
-	gwConfig := cfg.Gateway
-	if !hasMetricsAPI(cfg) {
-		// An autoscaler without the metrics API never scales: fixed replicas, like Istio's.
-		gwConfig.MaxReplicas = gwConfig.Replicas
-	}
-	gwArgs := gateway.Args{Name: gateway.DefaultName, Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
-	if secrets.NumAPIKeys > 0 {
-		gwArgs.APIKeys = secrets.GatewayAPIKeys
-	}
-	gw, err := gateway.New(ctx, "gateway", gwArgs, app...)
-	if err != nil {
-		return nil, err
-	}
-
-	if cfg.Observability.Enabled {
-		obsOpts := app
-		if plat.Monitoring != nil {
-			// The operator's CRDs and Grafana's sidecar come with the monitoring stack.
-			obsOpts = []pulumi.ResourceOption{k8s, pulumi.DependsOn(append(plat.Ready[:len(plat.Ready):len(plat.Ready)], plat.Monitoring))}
-		}
-		if _, err := observability.New(ctx, "observability", observability.Args{
-			Config:         cfg.Observability,
-			Namespace:      cfg.Namespace,
-			Models:         modelRefs,
-			ModelPods:      model.AllModelsSelector(),
-			ModelPort:      model.PortName,
-			GatewayService: gw.MetricsServiceLabels,
-			GatewayPort:    gateway.MetricsPortName,
-			GatewayJob:     gateway.MetricsServiceName(gateway.DefaultName),
-		}, obsOpts...); err != nil {
-			return nil, err
-		}
-	}
-
-	var ui *webui.WebUI
-	if cfg.WebUI.Enabled {
-		uiArgs := webui.Args{
-			Name:         webui.DefaultName,
-			Config:       cfg.WebUI,
-			Namespace:    cfg.Namespace,
-			GatewayURL:   pulumi.String(gw.URL),
-			DefaultModel: pulumi.String(served[0]),
-		}
-		if gw.KeysSecret != nil {
-			uiArgs.GatewayKeySecret, uiArgs.GatewayKeyKey = gw.KeysSecret.Metadata.Name().Elem(), gateway.ClientKeyKey
-		}
-		if secrets.HasWebUIKey {
-			uiArgs.SecretKey = secrets.WebUISecretKey
-		}
-		if secrets.HasWebUIAdminPassword {
-			uiArgs.AdminPassword = secrets.WebUIAdminPassword
-		}
-		if ui, err = webui.New(ctx, "webui", uiArgs, app...); err != nil {
-			return nil, err
-		}
-	}
-
-	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
-		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
-	if cfg.Edge.Enabled {
-		e, err := newEdge(ctx, cfg, gw, ui, podServices, plat.IngressAddress, app)
-		if err != nil {
-			return nil, err
-		}
-		out.APIBaseURL, out.WebUIURL = e.APIBaseURL, e.WebUIURL
 	}
 
 	ctx.Export("apiBaseUrl", out.APIBaseURL)
@@ -213,8 +72,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	if c.Kubeconfig != (pulumi.StringOutput{}) {
 		ctx.Export("kubeconfig", out.Kubeconfig)
 	}
-	if ui != nil {
-		out.WebUIAdminPassword = ui.AdminPassword
+	if out.WebUIAdminPassword != (pulumi.StringOutput{}) {
 		ctx.Export("webuiAdminPassword", out.WebUIAdminPassword)
 	}
 	return out, nil
@@ -260,7 +118,7 @@ func hasMetricsAPI(cfg spec.Config) bool {
 	return true
 }
 
-func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, podServices []edge.PodService, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
+func newEdge(ctx *pulumi.Context, name string, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, podServices []edge.PodService, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
 	args := edge.Args{
 		IngressAddress:   ingressAddress,
 		Config:           cfg.Edge,
@@ -288,7 +146,7 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 			Pods: ui.Selector,
 		}
 	}
-	return edge.New(ctx, "edge", args, opts...)
+	return edge.New(ctx, name, args, opts...)
 }
 
 // monitoringArgs installs kube-prometheus-stack when observability is on with install: true
@@ -322,7 +180,7 @@ func dashboardLabel(labels map[string]string) (string, string) {
 func installsKEDA(cfg spec.Config) bool { return cfg.Platform.KEDA.Enabled && cfg.Autoscales() }
 
 // declareAutoscaling gives every autoscaled model its ScaledObject, after KEDA (its CRD).
-func declareAutoscaling(ctx *pulumi.Context, cfg spec.Config, plat *platform.Platform, k8s pulumi.ResourceOption) error {
+func declareAutoscaling(ctx *pulumi.Context, name string, cfg spec.Config, plat *platform.Platform, opts []pulumi.ResourceOption) error {
 	var targets []autoscaling.Target
 	for _, m := range cfg.Models {
 		if m.Autoscaling.Enabled {
@@ -333,8 +191,8 @@ func declareAutoscaling(ctx *pulumi.Context, cfg spec.Config, plat *platform.Pla
 	if plat.KEDA != nil {
 		deps = append(deps, plat.KEDA)
 	}
-	_, err := autoscaling.New(ctx, "autoscaling", autoscaling.Args{
+	_, err := autoscaling.New(ctx, name, autoscaling.Args{
 		Namespace: cfg.Namespace, Targets: targets, PrometheusURL: cfg.PrometheusURL(),
-	}, k8s, pulumi.DependsOn(deps))
+	}, append(slices.Clip(opts), pulumi.DependsOn(deps))...)
 	return err
 }

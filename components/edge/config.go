@@ -8,13 +8,13 @@ package edge
 type Config struct {
 	Enabled         bool      `json:"enabled" pulumi:"enabled"`
 	Hosts           []string  `json:"hosts" pulumi:"hosts"`
-	TLS             TLSConfig `json:"tls" pulumi:"tls"`
+	TLS             TLSConfig `json:"tls" pulumi:"tls,optional"`
 	StrictMTLS      bool      `json:"strictMtls" pulumi:"strictMtls"`
 	NetworkPolicies bool      `json:"networkPolicies" pulumi:"networkPolicies"`
 	// MetricsNamespaces may scrape the model pods' /metrics.
-	MetricsNamespaces []string `json:"metricsNamespaces" pulumi:"metricsNamespaces"`
+	MetricsNamespaces []string `json:"metricsNamespaces" pulumi:"metricsNamespaces,optional"`
 }
 
 type TLSConfig struct {
-	CredentialName string `json:"credentialName" pulumi:"credentialName"`
+	CredentialName string `json:"credentialName" pulumi:"credentialName,optional"`
 }

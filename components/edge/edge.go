@@ -12,6 +12,7 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/internal/argcheck"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -178,6 +179,9 @@ type (
 // "llm-platform", the policy "default", the NetworkPolicies "allow-*"). A second Edge in the
 // same namespace fails; put a second platform in a namespace of its own.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Edge, error) {
+	if err := argcheck.Required("Edge", name, args); err != nil {
+		return nil, err
+	}
 	if first, loaded := perNamespace.LoadOrStore(namespaceKey{ctx, args.Namespace}, name); loaded {
 		return nil, fmt.Errorf("edge %q: namespace %q already has edge %q; an edge governs its whole namespace, so give each its own namespace", name, args.Namespace, first)
 	}

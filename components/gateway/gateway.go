@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/internal/argcheck"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -169,9 +170,12 @@ const ClientKeyKey = "client"
 // New renders the router's config and declares its workload.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Gateway, error) {
 	args.Config = args.Config.withDefaults()
+	if err := argcheck.Required("Gateway", name, args); err != nil {
+		return nil, err
+	}
 	maxBody, err := resource.ParseQuantity(args.Config.MaxBodySize)
 	if err != nil {
-		return nil, fmt.Errorf("gateway.maxBodySize: %w", err)
+		return nil, argcheck.Invalid("Gateway", name, "config.maxBodySize", "%q is not a Kubernetes quantity (like 16Mi)", args.Config.MaxBodySize)
 	}
 	params := nginx.Params{
 		Routes:        args.Routes,

@@ -14,6 +14,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -24,7 +25,9 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/llm-platform/llm-platform/internal/argcheck"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -121,6 +124,9 @@ func AllModelsSelector() map[string]string {
 
 // New declares the workload, Service and disruption budget of one model.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Model, error) {
+	if err := args.validate(name); err != nil {
+		return nil, err
+	}
 	s := args.Spec
 	objName := args.Name
 	if objName == "" {
@@ -238,6 +244,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"url":         m.URL,
 		"serviceName": m.ServiceName,
 	})
+}
+
+// validate reports unset required inputs and sizes that are not Kubernetes quantities, by
+// input name (the component package reports the same).
+func (a Args) validate(name string) error {
+	if err := argcheck.Required("Model", name, a); err != nil {
+		return err
+	}
+	var errs []error
+	for _, q := range []struct{ path, value string }{
+		{"spec.pvcSize", a.Spec.PVCSize}, {"spec.cpu", a.Spec.CPU},
+		{"spec.memory", a.Spec.Memory}, {"spec.shmSize", a.Spec.ShmSize},
+	} {
+		if _, err := resource.ParseQuantity(q.value); err != nil {
+			errs = append(errs, argcheck.Invalid("Model", name, q.path, "%q is not a Kubernetes quantity (like 10Gi or 500m)", q.value))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func cacheClaim(s Spec, labels map[string]string) corev1.PersistentVolumeClaimTypeInput {

@@ -30,9 +30,11 @@ type Spec struct {
 
 // Autoscaling is a model's demand-driven replica range.
 type Autoscaling struct {
+	// Enabled lets KEDA set the replica count (replicas is then unused).
 	Enabled bool `json:"enabled" pulumi:"enabled,optional"`
 	// MinReplicas may be 0: the model holds no GPU while idle, and the gateway wakes it.
 	MinReplicas int `json:"minReplicas" pulumi:"minReplicas,optional"`
+	// MaxReplicas is the most replicas KEDA may run; the GPU pool must hold them all.
 	MaxReplicas int `json:"maxReplicas" pulumi:"maxReplicas,optional"`
 	// TargetQueuePerReplica is the number of requests waiting in vLLM's queue, per replica,
 	// above which another replica is added.

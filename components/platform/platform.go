@@ -31,8 +31,10 @@ import (
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
-// Type is the Platform component's type token.
-const Type = "llm-platform:index:Platform"
+// Type is this component's type token. It is AddOns, not Platform: in the component package
+// (cmd/provider) Platform is the whole application layer (package stacks), of which these
+// add-ons are one part.
+const Type = "llm-platform:index:AddOns"
 
 // Fixed names other components rely on.
 const (
@@ -468,10 +470,15 @@ func devicePlugin(ctx *pulumi.Context, name string, nodeSelector map[string]stri
 	return err
 }
 
-// formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
-// stacks deployed with it (and of every child, whose URNs include it): no replacement.
-const formerType = "llm-platform:platform:Platform"
+// formerTypes are the type tokens before llm-platform:index:AddOns (llm-platform:platform:Platform,
+// then llm-platform:index:Platform). The aliases keep the URNs of stacks deployed with them (and
+// of every child, whose URNs include them): no replacement.
+var formerTypes = []string{"llm-platform:platform:Platform", "llm-platform:index:Platform"}
 
 func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
-	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
+	aliases := make([]pulumi.Alias, len(formerTypes))
+	for i, t := range formerTypes {
+		aliases[i] = pulumi.Alias{Type: pulumi.String(t)}
+	}
+	return append(opts[:len(opts):len(opts)], pulumi.Aliases(aliases))
 }

@@ -7,7 +7,7 @@ type Config struct {
 	Enabled         bool   `json:"enabled" pulumi:"enabled"`
 	Image           string `json:"image" pulumi:"image"`
 	StorageSize     string `json:"storageSize" pulumi:"storageSize"`
-	StorageClass    string `json:"storageClass" pulumi:"storageClass"`
+	StorageClass    string `json:"storageClass" pulumi:"storageClass,optional"`
 	EnableSignup    bool   `json:"enableSignup" pulumi:"enableSignup"`
 	DefaultUserRole string `json:"defaultUserRole" pulumi:"defaultUserRole"`
 	TimeoutSeconds  int    `json:"timeoutSeconds" pulumi:"timeoutSeconds"`

@@ -13,6 +13,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/internal/argcheck"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
@@ -94,6 +95,9 @@ func Selector(name string) map[string]string { return kube.Selector(AppName, nam
 
 // New declares Open WebUI.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*WebUI, error) {
+	if err := argcheck.Required("WebUI", name, args); err != nil {
+		return nil, err
+	}
 	objName := args.Name
 	if objName == "" {
 		objName = name

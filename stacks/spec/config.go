@@ -109,8 +109,11 @@ type DevicePluginConfig struct {
 // VLLMConfig pins the serving images. The GPU image's CUDA build decides the
 // minimum NVIDIA driver (see Pulumi.yaml).
 type VLLMConfig struct {
-	Image    string `json:"image"`
-	CPUImage string `json:"cpuImage"`
+	// Image is the vLLM image of GPU models (a pinned tag; its CUDA build decides the minimum
+	// NVIDIA driver).
+	Image string `json:"image" pulumi:"image"`
+	// CPUImage is the vLLM image of CPU models (gpuRequestCount 0).
+	CPUImage string `json:"cpuImage" pulumi:"cpuImage"`
 }
 
 // GatewayConfig tunes the OpenResty router in front of the models (the gateway component's

@@ -202,3 +202,7 @@ func deriveModelDefaults(m *ModelSpec) {
 		}
 	}
 }
+
+// DefaultModel is a model entry's defaults before the sizes derived from its GPU count (for
+// the component package's schema, which documents them).
+func DefaultModel() ModelSpec { return defaultModel() }

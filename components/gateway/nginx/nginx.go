@@ -105,14 +105,14 @@ func ConnectionBudget(maxStreams, upstreams int) (workerConnections, rlimitNofil
 
 // Route is one model the gateway serves. Routes[0] is the default model.
 type Route struct {
-	Name     string // served model name exactly as clients send it (may contain dots, slashes, etc.)
-	Upstream string // "host:port" of the model's Service, e.g. "qwen3-0-6b.llm.svc.cluster.local:8000"
+	Name     string `pulumi:"name"`     // served model name exactly as clients send it (may contain dots, slashes, etc.)
+	Upstream string `pulumi:"upstream"` // "host:port" of the model's Service, e.g. "qwen3-0-6b.llm.svc.cluster.local:8000"
 	// Endpoints, when set, is "dns-name:port" of the model's headless Service, e.g.
 	// "qwen3-0-6b-headless.llm.svc.cluster.local:8000": the gateway resolves the name's A
 	// records itself (the model's ready replicas) and picks the replica of every request by
 	// Params.Routing. Upstream then serves only while the name has never resolved (cluster DNS
 	// unreachable since the gateway started). Empty: Upstream alone (kube-proxy's choice).
-	Endpoints string
+	Endpoints string `pulumi:"endpoints,optional"`
 }
 
 // Params is everything the rendered configuration depends on.

@@ -3,8 +3,10 @@
 # in tools/:
 #   bin/pulumi                      the Pulumi CLI   (tools/pulumi, a `tool` of that module)
 #   bin/pulumi-resource-kubernetes  the provider     (tools/kubernetes-provider)
-#   bin/kube-apiserver, bin/kube-controller-manager  (tools/kubernetes, k8s.io/kubernetes v1.37.2)
+#   bin/kube-apiserver, bin/kube-controller-manager, bin/kube-scheduler
+#                                                    (tools/kubernetes, k8s.io/kubernetes v1.37.2)
 #   bin/etcd                                         (tools/etcd)
+#   bin/kwok                                         (tools/kwok, sigs.k8s.io/kwok v0.8.0)
 # Each is rebuilt only when missing or when its module changed (a stamp of the module's files).
 # Cold on 2 cores: the CLI about 10-20 minutes, the provider 15-20, the Kubernetes pair 5-12 (3.2
 # GB peak), etcd 1-2; the Go build cache makes later builds take seconds.
@@ -72,13 +74,13 @@ fi
 bin/pulumi version
 
 # The control plane the end-to-end tests run (internal/testcluster): a real
-# kube-apiserver and kube-controller-manager from tools/kubernetes, etcd from
-# tools/etcd. One `go build` per module builds both Kubernetes binaries, so
-# the packages they share compile once.
-if fresh kube-apiserver kubernetes && fresh kube-controller-manager kubernetes; then
-	echo "build-tools: bin/kube-apiserver and bin/kube-controller-manager are up to date"
+# kube-apiserver, kube-controller-manager and kube-scheduler (the simulated
+# cluster's) from tools/kubernetes, etcd from tools/etcd. One `go build` per
+# module builds the Kubernetes binaries, so the packages they share compile once.
+if fresh kube-apiserver kubernetes && fresh kube-controller-manager kubernetes && fresh kube-scheduler kubernetes; then
+	echo "build-tools: bin/kube-apiserver, bin/kube-controller-manager and bin/kube-scheduler are up to date"
 else
-	echo "build-tools: building bin/kube-apiserver and bin/kube-controller-manager (cold: 5-12 minutes and 3.2 GB peak on 2 cores; seconds when warm)"
+	echo "build-tools: building bin/kube-apiserver, bin/kube-controller-manager and bin/kube-scheduler (cold: 5-12 minutes and 3.2 GB peak on 2 cores; seconds when warm)"
 	(
 		cd tools/kubernetes
 		version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
@@ -92,10 +94,12 @@ else
 			ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 		done
 		go build -ldflags "$ldflags" -o ../../bin/ \
-			k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+			k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+			k8s.io/kubernetes/cmd/kube-scheduler
 	)
 	stamp kubernetes >bin/.kube-apiserver.stamp
 	stamp kubernetes >bin/.kube-controller-manager.stamp
+	stamp kubernetes >bin/.kube-scheduler.stamp
 fi
 
 if fresh etcd etcd; then
@@ -108,5 +112,18 @@ else
 	)
 	stamp etcd >bin/.etcd.stamp
 fi
+
+# The kwok controller the simulated cluster runs (internal/testcluster with Options.KWOK).
+if fresh kwok kwok; then
+	echo "build-tools: bin/kwok is up to date"
+else
+	echo "build-tools: building bin/kwok (cold: about 1-3 minutes)"
+	(
+		cd tools/kwok
+		go build -o ../../bin/kwok sigs.k8s.io/kwok/cmd/kwok
+	)
+	stamp kwok >bin/.kwok.stamp
+fi
 bin/kube-apiserver --version
 bin/etcd --version | sed -n 1p
+bin/kwok --version

@@ -28,7 +28,7 @@ func TestDevStack(t *testing.T) {
 	s := startSim(t, simcluster.Shape{Nodes: []corev1.Node{simcluster.DevNode()}, Volumes: 10}, true)
 	ns := "llm-dev"
 	cfg := stackConfig(t, s.root, "dev", nil)
-	session := s.open(t, "dev", "Pulumi.dev.yaml", appLayer(cfg, ns))
+	session := s.open(t, "dev", appStackFile(t, s.root, "dev", cfg), appLayer(ns))
 	up(t, session, "dev")
 	assertAllReady(t, s.c, ns)
 	assertPlacement(t, s.c)
@@ -51,7 +51,7 @@ func TestEKSStack(t *testing.T) {
 	require.NoError(t, err)
 	s := startSim(t, shape, true)
 	ns := "llm-eks"
-	session := s.open(t, "eks", "Pulumi.eks.yaml", appLayer(cfg, ns))
+	session := s.open(t, "eks", appStackFile(t, root, "eks", cfg), appLayer(ns))
 	up(t, session, "the eks stack's application layer")
 	assertAllReady(t, s.c, ns)
 	used := assertPlacement(t, s.c)
@@ -82,7 +82,7 @@ func TestGKEStackAndDay2(t *testing.T) {
 	s := startSim(t, shape, true)
 	ctx := context.Background()
 	ns := "llm-gke"
-	session := s.open(t, "gke", "Pulumi.gke.yaml", appLayer(cfg, ns))
+	session := s.open(t, "gke", appStackFile(t, root, "gke", cfg), appLayer(ns))
 	up(t, session, "the gke stack's application layer")
 	assertAllReady(t, s.c, ns)
 	used := assertPlacement(t, s.c)
@@ -234,9 +234,11 @@ func TestGKEStackAndDay2(t *testing.T) {
 func TestOldDefaultsDoNotFit(t *testing.T) {
 	root, err := testcluster.Root()
 	require.NoError(t, err)
+	// One 1-GPU model at its default size (4 CPU, 16Gi), as in stacks' TestCapacityRefusesTheOldEKSDefaults.
+	oneModel := `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"}]`
 	cfg := stackConfig(t, root, "eks", map[string]string{
 		"eks":    `{"region":"us-west-2","cluster":{"systemInstanceType":"m6i.large"},"gpuNodeGroup":{"instanceTypes":["g6.xlarge"]}}`,
-		"models": `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"}]`,
+		"models": oneModel,
 	})
 	checkErr := stacks.CheckCapacity(cfg)
 	require.Error(t, checkErr, "the config-time check refuses the old defaults")
@@ -247,10 +249,9 @@ func TestOldDefaultsDoNotFit(t *testing.T) {
 	require.NoError(t, err)
 	s := startSim(t, shape, false)
 	ns := "llm-old"
-	config := appLayer(cfg, ns)
-	config["models[0].huggingfaceId"] = "Qwen/Qwen3-8B"
-	config["models[0].modelName"] = "qwen3-8b"
-	session := s.open(t, "old-eks", "Pulumi.eks.yaml", config, shortWaits(90*time.Second))
+	config := appLayer(ns)
+	config["models"] = oneModel
+	session := s.open(t, "old-eks", appStackFile(t, root, "eks", cfg), config, shortWaits(90*time.Second))
 	_, err = session.Up(context.Background())
 	require.Error(t, err, "the old node types cannot hold the application layer")
 	t.Logf("up failed as it must: %s", lastLines(err.Error(), 6))

@@ -3,10 +3,10 @@ package simcluster_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -75,29 +76,47 @@ func stackConfig(t *testing.T, root, stack string, overrides map[string]string) 
 }
 
 // appLayer is the config that deploys a stack's application layer into the simulated cluster:
-// cloud "existing" with the GPU selector the stack's cloud component would give the models,
-// Istio preinstalled (its CRDs are served; no Helm release), Argo CD off, a namespace.
-func appLayer(cfg spec.Config, namespace string) map[string]string {
-	out := map[string]string{
+// cloud "existing", Istio preinstalled (its CRDs are served; no Helm release), Argo CD off, a
+// namespace. The GPU selector goes into the stack file (appStackFile).
+func appLayer(namespace string) map[string]string {
+	return map[string]string{
 		"cloud":                       spec.CloudExisting,
 		"namespace":                   namespace,
 		"platform.istio.enabled":      "false",
 		"platform.istio.preinstalled": "true",
 		"platform.argocd.enabled":     "false",
 	}
-	for k, v := range stacks.ModelNodeSelector(cfg) {
-		out[fmt.Sprintf("existing.nodeSelector[%q]", k)] = v
-	}
-	return out
 }
 
-// open prepares a stack of the repository's stack file against the simulated cluster, with the
+// appStackFile writes a copy of the repository's stack file with existing.nodeSelector set to
+// the selector the stack's cloud component gives GPU models (gke: the accelerator label, eks:
+// nvidia.com/gpu.present), and returns its path. It goes into the file, not through `pulumi
+// config set --path`, which would turn "true" into a boolean.
+func appStackFile(t *testing.T, root, stack string, cfg spec.Config) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "Pulumi."+stack+".yaml"))
+	require.NoError(t, err)
+	var file map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &file))
+	config, _ := file["config"].(map[string]any)
+	require.NotNil(t, config, "Pulumi.%s.yaml has a config section", stack)
+	if sel := stacks.ModelNodeSelector(cfg); len(sel) > 0 {
+		config[pulumimock.Project+":existing"] = map[string]any{"nodeSelector": sel}
+	}
+	out, err := yaml.Marshal(file)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "Pulumi."+stack+".yaml")
+	require.NoError(t, os.WriteFile(path, out, 0o644))
+	return path
+}
+
+// open prepares a stack (its stack file: file) against the simulated cluster, with the
 // program's normal waits (no skipAwait); transforms are the test's own, if any.
 func (s *sim) open(t *testing.T, stack, file string, config map[string]string, transforms ...pulumi.ResourceTransform) *render.Session {
 	t.Helper()
 	session, err := render.OpenCluster(context.Background(), render.ClusterOptions{
 		Options: render.Options{
-			Root: s.root, Stack: stack, StackFile: filepath.Join(s.root, file), StateDir: s.state,
+			Root: s.root, Stack: stack, StackFile: file, StateDir: s.state,
 			Program: func(ctx *pulumi.Context) error {
 				for _, tr := range transforms {
 					if err := ctx.RegisterStackTransform(tr); err != nil {

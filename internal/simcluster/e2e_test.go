@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/simcluster"
@@ -28,7 +29,7 @@ func TestDevStack(t *testing.T) {
 	s := startSim(t, simcluster.Shape{Nodes: []corev1.Node{simcluster.DevNode()}, Volumes: 10}, true)
 	ns := "llm-dev"
 	cfg := stackConfig(t, s.root, "dev", nil)
-	session := s.open(t, "dev", appStackFile(t, s.root, "dev", cfg), appLayer(ns))
+	session := s.open(t, "dev", appStackFile(t, s.root, "dev", cfg, nil), appLayer(ns))
 	up(t, session, "dev")
 	assertAllReady(t, s.c, ns)
 	assertPlacement(t, s.c)
@@ -51,7 +52,7 @@ func TestEKSStack(t *testing.T) {
 	require.NoError(t, err)
 	s := startSim(t, shape, true)
 	ns := "llm-eks"
-	session := s.open(t, "eks", appStackFile(t, root, "eks", cfg), appLayer(ns))
+	session := s.open(t, "eks", appStackFile(t, root, "eks", cfg, nil), appLayer(ns))
 	up(t, session, "the eks stack's application layer")
 	assertAllReady(t, s.c, ns)
 	used := assertPlacement(t, s.c)
@@ -82,7 +83,7 @@ func TestGKEStackAndDay2(t *testing.T) {
 	s := startSim(t, shape, true)
 	ctx := context.Background()
 	ns := "llm-gke"
-	session := s.open(t, "gke", appStackFile(t, root, "gke", cfg), appLayer(ns))
+	session := s.open(t, "gke", appStackFile(t, root, "gke", cfg, nil), appLayer(ns))
 	up(t, session, "the gke stack's application layer")
 	assertAllReady(t, s.c, ns)
 	used := assertPlacement(t, s.c)
@@ -155,27 +156,35 @@ func TestGKEStackAndDay2(t *testing.T) {
 		used := assertPlacement(t, s.c)
 		assert.Equal(t, poolGPUs, total(used), "the GPU pool is full: %v", used)
 
-		// One more replica forced through the API (what an autoscaler or `kubectl scale`
-		// would do): it stays Pending, and the scheduler says why.
-		scale := "/apis/apps/v1/namespaces/" + ns + "/statefulsets/qwen3-8b/scale"
-		patch(t, s.c, scale, `{"spec":{"replicas":5}}`)
+		// One more replica forced through the API: a pod of qwen3-8b's own template (its cache
+		// claim an emptyDir), outside the StatefulSet. It stays Pending, and the scheduler
+		// says why. (Scaling the StatefulSet with `kubectl scale` would leave its replicas
+		// owned by another field manager, and the next `up` that changes them fails with a
+		// server-side apply conflict: see the README.)
+		var sts appsv1.StatefulSet
+		_, err = s.c.Get(ctx, "/apis/apps/v1/namespaces/"+ns+"/statefulsets/qwen3-8b", &sts)
+		require.NoError(t, err)
+		extra := corev1.Pod{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{Name: "qwen3-8b-extra", Namespace: ns, Labels: map[string]string{"simcluster": "extra-replica"}},
+			Spec:       sts.Spec.Template.Spec,
+		}
+		extra.Spec.Volumes = append(extra.Spec.Volumes, corev1.Volume{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		require.NoError(t, simcluster.Create(ctx, s.c, "/api/v1/namespaces/"+ns+"/pods", &extra))
 		var reason string
 		require.Eventually(t, func() bool {
 			var p corev1.Pod
-			found, err := s.c.Get(ctx, "/api/v1/namespaces/"+ns+"/pods/qwen3-8b-4", &p)
+			found, err := s.c.Get(ctx, "/api/v1/namespaces/"+ns+"/pods/qwen3-8b-extra", &p)
 			require.NoError(t, err)
 			reason = simcluster.PendingReason(p)
 			return found && strings.Contains(reason, "Insufficient")
-		}, time.Minute, 250*time.Millisecond, "the fifth replica is unschedulable")
-		t.Logf("qwen3-8b-4 Pending: %s", reason)
+		}, time.Minute, 250*time.Millisecond, "the extra replica is unschedulable")
+		t.Logf("the extra replica stays Pending: %s", reason)
 		assert.Contains(t, reason, "Insufficient nvidia.com/gpu")
 		assert.Contains(t, reason, "didn't match Pod's node affinity/selector", "the system nodes")
-		patch(t, s.c, scale, `{"spec":{"replicas":4}}`)
-		require.Eventually(t, func() bool {
-			found, err := s.c.Get(ctx, "/api/v1/namespaces/"+ns+"/pods/qwen3-8b-4", &corev1.Pod{})
-			require.NoError(t, err)
-			return !found
-		}, time.Minute, 250*time.Millisecond)
+		status, out, err := s.c.Do(ctx, http.MethodDelete, "/api/v1/namespaces/"+ns+"/pods/qwen3-8b-extra", nil)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status, "%s", out)
 	})
 
 	t.Run("change-settings-with-the-pool-full", func(t *testing.T) {
@@ -249,12 +258,17 @@ func TestOldDefaultsDoNotFit(t *testing.T) {
 	require.NoError(t, err)
 	s := startSim(t, shape, false)
 	ns := "llm-old"
-	config := appLayer(ns)
-	config["models"] = oneModel
-	session := s.open(t, "old-eks", appStackFile(t, root, "eks", cfg), config, shortWaits(90*time.Second))
+	var models any
+	require.NoError(t, json.Unmarshal([]byte(oneModel), &models))
+	session := s.open(t, "old-eks", appStackFile(t, root, "eks", cfg, map[string]any{"models": models}), appLayer(ns))
 	_, err = session.Up(context.Background())
 	require.Error(t, err, "the old node types cannot hold the application layer")
-	t.Logf("up failed as it must: %s", lastLines(err.Error(), 6))
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.Contains(line, "timed out waiting to be Ready") {
+			t.Logf("up failed as it must: %s", strings.TrimSpace(line))
+		}
+	}
+	assert.Contains(t, err.Error(), "'qwen3-8b' timed out waiting to be Ready", "the provider's wait for the model")
 
 	all, err := simcluster.Pods(context.Background(), s.c, "", "")
 	require.NoError(t, err)
@@ -360,12 +374,3 @@ func (w *gpuWatch) stop() (int64, map[string]string) {
 	w.wg.Wait()
 	return w.peak, w.unschedulable
 }
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-

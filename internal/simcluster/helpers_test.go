@@ -90,9 +90,9 @@ func appLayer(namespace string) map[string]string {
 
 // appStackFile writes a copy of the repository's stack file with existing.nodeSelector set to
 // the selector the stack's cloud component gives GPU models (gke: the accelerator label, eks:
-// nvidia.com/gpu.present), and returns its path. It goes into the file, not through `pulumi
+// nvidia.com/gpu.present) and the top-level keys in replace replaced, and returns its path. It goes into the file, not through `pulumi
 // config set --path`, which would turn "true" into a boolean.
-func appStackFile(t *testing.T, root, stack string, cfg spec.Config) string {
+func appStackFile(t *testing.T, root, stack string, cfg spec.Config, replace map[string]any) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, "Pulumi."+stack+".yaml"))
 	require.NoError(t, err)
@@ -103,6 +103,9 @@ func appStackFile(t *testing.T, root, stack string, cfg spec.Config) string {
 	if sel := stacks.ModelNodeSelector(cfg); len(sel) > 0 {
 		config[pulumimock.Project+":existing"] = map[string]any{"nodeSelector": sel}
 	}
+	for k, v := range replace {
+		config[pulumimock.Project+":"+k] = v
+	}
 	out, err := yaml.Marshal(file)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "Pulumi."+stack+".yaml")
@@ -111,14 +114,15 @@ func appStackFile(t *testing.T, root, stack string, cfg spec.Config) string {
 }
 
 // open prepares a stack (its stack file: file) against the simulated cluster, with the
-// program's normal waits (no skipAwait); transforms are the test's own, if any.
+// provider's normal waits (no skipAwait; bounded by waitLimit); transforms are the test's own,
+// if any.
 func (s *sim) open(t *testing.T, stack, file string, config map[string]string, transforms ...pulumi.ResourceTransform) *render.Session {
 	t.Helper()
 	session, err := render.OpenCluster(context.Background(), render.ClusterOptions{
 		Options: render.Options{
 			Root: s.root, Stack: stack, StackFile: file, StateDir: s.state,
 			Program: func(ctx *pulumi.Context) error {
-				for _, tr := range transforms {
+				for _, tr := range append([]pulumi.ResourceTransform{shortWaits(waitLimit)}, transforms...) {
 					if err := ctx.RegisterStackTransform(tr); err != nil {
 						return err
 					}
@@ -150,9 +154,14 @@ func setConfig(t *testing.T, s *render.Session, key, value string) {
 	require.NoError(t, s.Stack.SetConfigWithOptions(context.Background(), "llm-platform:"+key, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true}))
 }
 
-// shortWaits bounds every workload's wait (the models' is the startup probe's hour), for
-// tests that expect `up` to fail: the resource option wins over the provider's annotation, so
-// both are set.
+// waitLimit bounds every workload's readiness wait. The waits are the provider's own; only
+// their limit changes: a model's is its startup probe's budget (an hour), and a simulated pod is
+// Ready within seconds or never, so a failing test (and the old defaults' test, which must fail)
+// ends in minutes.
+const waitLimit = 90 * time.Second
+
+// shortWaits bounds every workload's readiness wait with the resource option (which wins
+// over the provider's pulumi.com/timeoutSeconds annotation).
 func shortWaits(timeout time.Duration) pulumi.ResourceTransform {
 	return func(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
 		if args.Type != "kubernetes:apps/v1:StatefulSet" && args.Type != "kubernetes:apps/v1:Deployment" {

@@ -234,6 +234,20 @@ func TestGKEStackAndDay2(t *testing.T) {
 		assertAllReady(t, s.c, ns)
 		assert.Equal(t, int64(4), total(assertPlacement(t, s.c)))
 	})
+
+	// Last: it leaves the StatefulSet's replicas owned by another field manager.
+	t.Run("scaled-outside-pulumi-then-up-conflicts", func(t *testing.T) {
+		// `kubectl scale` writes .spec.replicas through the scale subresource as field
+		// manager "kubectl"; the next up that changes the replica count is refused by
+		// server-side apply (the provider does not force), naming the field and the manager.
+		status, out, err := s.c.Patch(ctx, "/apis/apps/v1/namespaces/"+ns+"/statefulsets/qwen3-8b/scale?fieldManager=kubectl", []byte(`{"spec":{"replicas":3}}`))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status, "%s", out)
+		setConfig(t, session, "models[1].replicas", "4")
+		_, err = session.Up(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas`)
+	})
 }
 
 // TestOldDefaultsDoNotFit: nodes of the old EKS default types (m6i.large system nodes, a

@@ -274,7 +274,8 @@ func TestOldDefaultsDoNotFit(t *testing.T) {
 	ns := "llm-old"
 	var models any
 	require.NoError(t, json.Unmarshal([]byte(oneModel), &models))
-	session := s.open(t, "old-eks", appStackFile(t, root, "eks", cfg, map[string]any{"models": models}), appLayer(ns))
+	// A pod that fits nowhere never becomes Ready: 30 s of waiting is plenty.
+	session := s.open(t, "old-eks", appStackFile(t, root, "eks", cfg, map[string]any{"models": models}), appLayer(ns), shortWaits(30*time.Second))
 	_, err = session.Up(context.Background())
 	require.Error(t, err, "the old node types cannot hold the application layer")
 	for _, line := range strings.Split(err.Error(), "\n") {

@@ -29,7 +29,7 @@ func TestDevStack(t *testing.T) {
 	s := startSim(t, simcluster.Shape{Nodes: []corev1.Node{simcluster.DevNode()}, Volumes: 10}, true)
 	ns := "llm-dev"
 	cfg := stackConfig(t, s.root, "dev", nil)
-	session := s.open(t, "dev", appStackFile(t, s.root, "dev", cfg, nil), appLayer(ns))
+	session := s.open(t, "dev", appStackFile(t, s.root, "dev", cfg, nil), appLayer(ns), istioSidecars(cfg))
 	up(t, session, "dev")
 	assertAllReady(t, s.c, ns)
 	assertPlacement(t, s.c)
@@ -52,13 +52,18 @@ func TestEKSStack(t *testing.T) {
 	require.NoError(t, err)
 	s := startSim(t, shape, true)
 	ns := "llm-eks"
-	session := s.open(t, "eks", appStackFile(t, root, "eks", cfg, nil), appLayer(ns))
+	session := s.open(t, "eks", appStackFile(t, root, "eks", cfg, nil), appLayer(ns), istioSidecars(cfg))
 	up(t, session, "the eks stack's application layer")
 	assertAllReady(t, s.c, ns)
 	used := assertPlacement(t, s.c)
 	t.Logf("GPUs in use per node: %v", used)
 	assert.Equal(t, int64(4), total(used), "two 2-GPU models")
 	assertPDBsAllowOne(t, s.c, ns, 1) // the gateway's (the models have one replica each)
+	pods, err := simcluster.Pods(context.Background(), s.c, ns, "")
+	require.NoError(t, err)
+	for _, p := range pods {
+		assert.Equal(t, "istio-proxy", p.Spec.Containers[len(p.Spec.Containers)-1].Name, "%s carries the sidecar stand-in (strict mTLS)", p.Name)
+	}
 }
 
 // TestGKEStackAndDay2: the gke stack file's application layer, then the day-2 operations on
@@ -83,7 +88,7 @@ func TestGKEStackAndDay2(t *testing.T) {
 	s := startSim(t, shape, true)
 	ctx := context.Background()
 	ns := "llm-gke"
-	session := s.open(t, "gke", appStackFile(t, root, "gke", cfg, nil), appLayer(ns))
+	session := s.open(t, "gke", appStackFile(t, root, "gke", cfg, nil), appLayer(ns), istioSidecars(cfg))
 	up(t, session, "the gke stack's application layer")
 	assertAllReady(t, s.c, ns)
 	used := assertPlacement(t, s.c)
@@ -97,17 +102,39 @@ func TestGKEStackAndDay2(t *testing.T) {
 		pods := modelPods(t, s.c, ns, qwen)
 		require.Len(t, pods, 2)
 		node := pods[0].Spec.NodeName
-		// Cordon, as `kubectl drain` does first.
-		patch(t, s.c, "/api/v1/nodes/"+node, `{"spec":{"unschedulable":true}}`)
+		// Cordon the node, as `kubectl drain` does first; and for a moment every other GPU
+		// node too, so the evicted pod's replacement has nowhere to go (KWOK would otherwise
+		// make it Ready within milliseconds, and the budget would allow the next eviction).
+		var gpuNodes []string
+		for name, n := range nodes(t, s.c) {
+			if gpuNode(n) {
+				gpuNodes = append(gpuNodes, name)
+				patch(t, s.c, "/api/v1/nodes/"+name, `{"spec":{"unschedulable":true}}`)
+			}
+		}
 		defer patch(t, s.c, "/api/v1/nodes/"+node, `{"spec":{"unschedulable":false}}`)
 
 		// The budget: one qwen3-8b pod may go, the second not until the first is back.
 		status, msg := evict(t, s.c, pods[0])
 		require.Equal(t, http.StatusCreated, status, "the first eviction: %s", msg)
+		var reason string
+		require.Eventually(t, func() bool {
+			var p corev1.Pod
+			found, err := s.c.Get(ctx, "/api/v1/namespaces/"+ns+"/pods/"+pods[0].Name, &p)
+			require.NoError(t, err)
+			reason = simcluster.PendingReason(p)
+			return found && p.UID != pods[0].UID && strings.Contains(reason, "nodes are available")
+		}, time.Minute, 100*time.Millisecond, "the replacement waits for a node")
+		t.Logf("%s's replacement: %s", pods[0].Name, reason)
 		status, msg = evict(t, s.c, pods[1])
 		assert.Equal(t, http.StatusTooManyRequests, status, "a second qwen3-8b pod while the first is away")
 		assert.Contains(t, msg, "disruption budget")
 		t.Logf("second eviction refused: %d %s", status, msg)
+		for _, name := range gpuNodes {
+			if name != node {
+				patch(t, s.c, "/api/v1/nodes/"+name, `{"spec":{"unschedulable":false}}`)
+			}
+		}
 
 		// Drain: evict everything on the node but the per-node agents, retrying what the
 		// budgets refuse, until the node is empty.
@@ -275,7 +302,7 @@ func TestOldDefaultsDoNotFit(t *testing.T) {
 	var models any
 	require.NoError(t, json.Unmarshal([]byte(oneModel), &models))
 	// A pod that fits nowhere never becomes Ready: 30 s of waiting is plenty.
-	session := s.open(t, "old-eks", appStackFile(t, root, "eks", cfg, map[string]any{"models": models}), appLayer(ns), shortWaits(30*time.Second))
+	session := s.open(t, "old-eks", appStackFile(t, root, "eks", cfg, map[string]any{"models": models}), appLayer(ns), istioSidecars(cfg), shortWaits(30*time.Second))
 	_, err = session.Up(context.Background())
 	require.Error(t, err, "the old node types cannot hold the application layer")
 	for _, line := range strings.Split(err.Error(), "\n") {
@@ -298,8 +325,9 @@ func TestOldDefaultsDoNotFit(t *testing.T) {
 	require.NotEmpty(t, modelReason, "the model's pod is Pending: %v", pending)
 	assert.Contains(t, modelReason, "Insufficient cpu", "a g6.xlarge cannot hold 4 CPUs (plus its agents)")
 	assert.Contains(t, modelReason, "didn't match Pod's node affinity/selector", "the system nodes are not GPU nodes")
-	// Something of the system pool's does not fit either: the GPU nodes refuse it by their
-	// taint, the m6i.large nodes for want of room.
+	// Something of the system pool's does not fit either (the gateway and Open WebUI with
+	// their sidecars): the GPU nodes refuse it by their taint, the m6i.large nodes for want of
+	// room.
 	var system string
 	for name, reason := range pending {
 		if name != ns+"/qwen3-8b-0" && strings.Contains(reason, "untolerated taint") && strings.Contains(reason, "Insufficient") {

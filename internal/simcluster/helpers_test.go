@@ -3,6 +3,7 @@ package simcluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/render"
@@ -170,6 +172,45 @@ func shortWaits(timeout time.Duration) pulumi.ResourceTransform {
 		opts := args.Opts
 		opts.CustomTimeouts = &pulumi.CustomTimeouts{Create: timeout.String(), Update: timeout.String()}
 		return &pulumi.ResourceTransformResult{Props: args.Props, Opts: opts}
+	}
+}
+
+// istioSidecars adds what Istio's injection webhook would add to every pod of the app namespace
+// when the stack injects sidecars (the edge's strict mutual TLS): a container requesting the
+// sidecar's resources (platform.SidecarRequests, as the config-time check counts it). There is no
+// istiod here to inject it; without this every pod would be 100m / 128Mi lighter than in
+// production.
+func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
+	return func(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+		if !cfg.Edge.Enabled || !cfg.Edge.StrictMTLS ||
+			(args.Type != "kubernetes:apps/v1:Deployment" && args.Type != "kubernetes:apps/v1:StatefulSet") {
+			return nil
+		}
+		spec, _ := args.Props["spec"].(pulumi.Map)
+		template, _ := spec["template"].(pulumi.Map)
+		podSpec, _ := template["spec"].(pulumi.Map)
+		containers, ok := podSpec["containers"].(pulumi.Array)
+		if !ok {
+			panic(fmt.Sprintf("%s %s: spec.template.spec.containers is %T", args.Type, args.Name, podSpec["containers"]))
+		}
+		r := platform.SidecarRequests
+		sidecar := pulumi.Map{
+			"name":  pulumi.String("istio-proxy"),
+			"image": pulumi.String("docker.io/istio/proxyv2"),
+			"resources": pulumi.Map{"requests": pulumi.Map{
+				"cpu":    pulumi.String(fmt.Sprintf("%dm", r.MilliCPU)),
+				"memory": pulumi.String(fmt.Sprintf("%dMi", r.Memory>>20)),
+			}},
+		}
+		podSpec = maps.Clone(podSpec)
+		podSpec["containers"] = append(slices.Clone(containers), sidecar)
+		template = maps.Clone(template)
+		template["spec"] = podSpec
+		spec = maps.Clone(spec)
+		spec["template"] = template
+		props := maps.Clone(args.Props)
+		props["spec"] = spec
+		return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
 	}
 }
 

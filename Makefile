@@ -3,7 +3,7 @@
 GO ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test deps tools render lint fuzz bench bench-gateway build fresh-check
+.PHONY: test deps tools render lint fuzz bench bench-gateway bench-routing build fresh-check
 
 ## test: install the test dependencies and build the tools if missing, then run every test
 ## (the simulated-cluster package alone takes 3-5 minutes: more than go test's default 10 minutes
@@ -49,3 +49,8 @@ fresh-check:
 ## bench-gateway: gateway vs bare nginx vs direct on loopback
 bench-gateway: deps
 	$(GO) run ./cmd/gateway-bench
+
+## bench-routing: routing strategies over 4 simulated vLLM replicas (about 8 minutes; QUICK=1 for a ~3-minute smoke run);
+##   prints the tables and writes docs/routing-bench.md and docs/routing-bench.svg
+bench-routing: deps
+	$(GO) run ./cmd/routing-bench $(if $(QUICK),-quick -markdown "" -svg "")

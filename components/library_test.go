@@ -59,8 +59,8 @@ func TestTwoModelsAndTwoGatewaysInOneNamespace(t *testing.T) {
 			mod := models[i]
 			gw, err := gateway.New(ctx, name, gateway.Args{
 				Config: cfg, Namespace: namespace,
-				Routes:    []nginx.Route{{Name: mod.ServedName, Upstream: mod.Upstream}},
-				Upstreams: []pulumi.Resource{mod.Service},
+				Routes:    []nginx.Route{{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints}},
+				Upstreams: []pulumi.Resource{mod.Service, mod.Headless},
 				APIKeys:   pulumi.ToSecret(pulumi.String(fmt.Sprintf("key-%d", i))).(pulumi.StringOutput),
 			})
 			if err != nil {
@@ -94,12 +94,14 @@ func TestTwoModelsAndTwoGatewaysInOneNamespace(t *testing.T) {
 		assert.Empty(t, objects[key], "%s and %s both declare %s", objects[key], r.URN, key)
 		objects[key] = r.URN
 	}
-	// 2 x (StatefulSet, Service, budget) + 2 x (ConfigMap, Secret, Deployment, HPA, Service, budget).
-	assert.Equal(t, 18, kubeObjects)
+	// 2 x (StatefulSet, Service, headless Service, budget) + 2 x (ConfigMap, Secret, Deployment,
+	// HPA, Service, metrics Service, budget).
+	assert.Equal(t, 22, kubeObjects)
 
 	// Names, URLs and pod selectors derive from the component names.
 	assert.Equal(t, "chat.team-a.svc.cluster.local:8000", models[0].Upstream)
 	assert.Equal(t, "embed.team-a.svc.cluster.local:8000", models[1].Upstream)
+	assert.Equal(t, "chat-headless.team-a.svc.cluster.local:8000", models[0].Endpoints)
 	assert.NotEqual(t, models[0].Selector, models[1].Selector)
 	assert.Equal(t, "http://public-gateway.team-a.svc.cluster.local/v1", gateways[0].URL)
 	assert.Equal(t, "http://internal-gateway.team-a.svc.cluster.local/v1", gateways[1].URL)

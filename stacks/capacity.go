@@ -97,7 +97,12 @@ func capacityProblems(cfg spec.Config) (problems []error, warnings []string) {
 		if err != nil {
 			continue // Validate reported it
 		}
-		pods := capacity.Pods{Name: fmt.Sprintf("models[%d] (%s)", i, m.ModelName), Requests: req.Add(sidecar), Count: m.Replicas}
+		name := fmt.Sprintf("models[%d] (%s)", i, m.ModelName)
+		if m.Autoscaling.Enabled {
+			// An autoscaled model must fit at its peak: KEDA may ask for every replica.
+			name = fmt.Sprintf("models[%d] (%s) at models[%d].autoscaling.maxReplicas", i, m.ModelName, i)
+		}
+		pods := capacity.Pods{Name: name, Requests: req.Add(sidecar), Count: m.PeakReplicas()}
 		if m.GPURequestCount > 0 {
 			gpuPods, gpuModels = append(gpuPods, pods), append(gpuModels, i)
 		} else {
@@ -238,6 +243,8 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 		Istio:         cfg.Platform.Istio,
 		ArgoCD:        cfg.Platform.ArgoCD,
 		MetricsServer: installsMetricsServer(cfg),
+		Monitoring:    monitoringArgs(cfg, nil, false),
+		KEDA:          installsKEDA(cfg),
 	})...)
 }
 

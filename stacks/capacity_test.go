@@ -66,6 +66,27 @@ func TestCapacityGPUPoolMaximum(t *testing.T) {
 	assert.Contains(t, err.Error(), "gke.gpuPool.maxNodes: is 2, but the GPU models need 3 g2-standard-8 nodes (3 x models[0] (m)); set gke.gpuPool.maxNodes to 3 or more")
 }
 
+// TestCapacityCountsAutoscaledModelsAtTheirPeak: KEDA may run maxReplicas of a model, so the
+// GPU pool must hold that many, and the error names both keys.
+func TestCapacityCountsAutoscaledModelsAtTheirPeak(t *testing.T) {
+	err := capacityErrors(t, map[string]string{
+		"cloud":         "gke",
+		"gke":           `{"project":"p","region":"us-central1","gpuPool":{"maxNodes":2}}`,
+		"models":        `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":3}}]`,
+		"observability": `{"enabled":true}`,
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gke.gpuPool.maxNodes: is 2, but the GPU models need 3 g2-standard-8 nodes (3 x models[0] (m) at models[0].autoscaling.maxReplicas); set gke.gpuPool.maxNodes to 3 or more")
+
+	problems, _ := capacityProblems(parsed(t, map[string]string{
+		"cloud":         "gke",
+		"gke":           `{"project":"p","region":"us-central1","gpuPool":{"maxNodes":2}}`,
+		"models":        `[{"huggingfaceId":"a/b","modelName":"m","replicas":5,"autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":2}}]`,
+		"observability": `{"enabled":true}`,
+	}))
+	assert.Empty(t, problems, "with autoscaling, replicas is not what runs")
+}
+
 // TestCapacityGKEMachineShapes: accelerator-optimized machines carry a fixed GPU set, and
 // the Hyperdisk-only series refuse pd-ssd.
 func TestCapacityGKEMachineShapes(t *testing.T) {

@@ -11,17 +11,19 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/llm-platform/llm-platform/components/edge"
+	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
 
 const (
-	istioGateway   = "kubernetes:networking.istio.io/v1:Gateway"
-	virtualService = "kubernetes:networking.istio.io/v1:VirtualService"
-	peerAuth       = "kubernetes:security.istio.io/v1:PeerAuthentication"
-	netpol         = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-	deployment     = "kubernetes:apps/v1:Deployment"
-	twoModels      = `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"},{"huggingfaceId":"google/gemma-3-4b-it","modelName":"gemma-3-4b"}]`
+	istioGateway    = "kubernetes:networking.istio.io/v1:Gateway"
+	virtualService  = "kubernetes:networking.istio.io/v1:VirtualService"
+	peerAuth        = "kubernetes:security.istio.io/v1:PeerAuthentication"
+	netpol          = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+	destinationRule = "kubernetes:networking.istio.io/v1:DestinationRule"
+	deployment      = "kubernetes:apps/v1:Deployment"
+	twoModels       = `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"},{"huggingfaceId":"google/gemma-3-4b-it","modelName":"gemma-3-4b"}]`
 )
 
 func customResource[S any](t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.CustomResource[S] {
@@ -180,7 +182,21 @@ func TestNetworkPolicies(t *testing.T) {
 	from := func(name string) []networkingv1.NetworkPolicyPeer {
 		p := pulumimock.Decode[networkingv1.NetworkPolicy](t, m, netpol, name)
 		assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, p.Spec.PolicyTypes)
-		require.Len(t, p.Spec.Ingress, 1)
+		if name == "edge-gateway" {
+			// A second rule: the metrics namespaces, to the metrics port alone.
+			require.Len(t, p.Spec.Ingress, 2)
+			metrics := p.Spec.Ingress[1]
+			require.Len(t, metrics.Ports, 1)
+			assert.Equal(t, int32(gateway.MetricsPort), metrics.Ports[0].Port.IntVal)
+			require.Len(t, metrics.From, 1)
+			assert.Equal(t, "monitoring", metrics.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"])
+			assert.Nil(t, metrics.From[0].PodSelector)
+			for _, port := range p.Spec.Ingress[0].Ports {
+				assert.NotEqual(t, int32(gateway.MetricsPort), port.Port.IntVal, "the ingress gateway and Open WebUI never reach the metrics port")
+			}
+		} else {
+			require.Len(t, p.Spec.Ingress, 1)
+		}
 		return p.Spec.Ingress[0].From
 	}
 	selects := func(name string) map[string]string {
@@ -225,14 +241,48 @@ func TestNetworkPolicies(t *testing.T) {
 	require.Len(t, uiPeers, 1)
 	assert.Equal(t, map[string]string{"istio": "ingressgateway"}, uiPeers[0].PodSelector.MatchLabels)
 
+	// The gateway calls the models' pods by address (their headless Services' A records) and
+	// reads their /metrics on the same port: a policy selects pods, not Services, so the same
+	// rule admits it. The allowed port is the one the headless Services point at.
+	for _, name := range []string{"qwen3-8b", "gemma-3-4b"} {
+		hl := pulumimock.Decode[corev1.Service](t, m, "kubernetes:core/v1:Service", name+"-headless")
+		assert.True(t, matches(hl.Spec.Selector, podsOf("sts", name)) && matches(selects("edge-models"), podsOf("sts", name)),
+			"%s's headless Service selects pods the policy governs", name)
+		pol := pulumimock.Decode[networkingv1.NetworkPolicy](t, m, netpol, "edge-models")
+		assert.Equal(t, "http", hl.Spec.Ports[0].TargetPort.String())
+		sts := pulumimock.Decode[appsv1.StatefulSet](t, m, "kubernetes:apps/v1:StatefulSet", name)
+		port := sts.Spec.Template.Spec.Containers[0].Ports[0]
+		assert.Equal(t, "http", port.Name)
+		assert.Equal(t, port.ContainerPort, pol.Spec.Ingress[0].Ports[0].Port.IntVal, "the policy admits the pods' http port")
+	}
+
 	t.Run("can be turned off", func(t *testing.T) {
 		m, _, err := run(t, map[string]string{"models": twoModels, "edge": `{"networkPolicies":false,"strictMtls":false}`})
 		require.NoError(t, err)
 		assert.Empty(t, m.ByType(netpol))
 		assert.Empty(t, m.ByType(peerAuth))
+		assert.Empty(t, m.ByType(destinationRule), "no mesh, no mutual-TLS rules")
 		ns := pulumimock.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
 		assert.NotContains(t, ns.Labels, "istio-injection")
 	})
+}
+
+// TestHeadlessServicesGetMutualTLS: under STRICT mTLS the gateway's calls to pod addresses
+// stay mutual TLS: one DestinationRule per model's headless Service says ISTIO_MUTUAL instead of
+// leaving it to automatic detection, which ORIGINAL_DST clusters have not always had.
+func TestHeadlessServicesGetMutualTLS(t *testing.T) {
+	m, _, err := run(t, map[string]string{"models": twoModels})
+	require.NoError(t, err)
+	require.Len(t, m.ByType(destinationRule), 2)
+	for _, name := range []string{"qwen3-8b", "gemma-3-4b"} {
+		dr := customResource[edge.DestinationRuleSpec](t, m, destinationRule, "edge-"+name+"-headless")
+		assert.Equal(t, name+"-headless.llm.svc.cluster.local", dr.Spec.Host)
+		assert.Equal(t, "ISTIO_MUTUAL", dr.Spec.TrafficPolicy.TLS.Mode)
+		assert.Equal(t, "llm", dr.Metadata.Namespace)
+		assert.Equal(t, name+"-headless", dr.Metadata.Name)
+		assert.Equal(t, name, dr.Metadata.Labels["app.kubernetes.io/instance"], "the rule goes with its model")
+		assert.True(t, m.Has("kubernetes:core/v1:Service", name+"-headless"), "the rule's host is a declared Service")
+	}
 }
 
 func await(t *testing.T, o pulumi.StringOutput) string {

@@ -50,6 +50,7 @@ func TestIstioResourcesMatchIstiosCRDs(t *testing.T) {
 			require.Contains(t, kinds, "Gateway")
 			require.Contains(t, kinds, "VirtualService")
 			require.Contains(t, kinds, "PeerAuthentication", "strict mTLS is on by default")
+			require.Contains(t, kinds, "DestinationRule", "the headless Services' mutual-TLS rules were checked")
 			assert.Equal(t, "STRICT", istioField(kinds["PeerAuthentication"], "spec", "mtls", "mode"))
 			servers, _ := istioField(kinds["Gateway"], "spec", "servers").([]any)
 			var modes []any

@@ -4,13 +4,19 @@
 package stacks
 
 import (
+	"maps"
+	"slices"
+	"strings"
+
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/autoscaling"
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/observability"
 	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/kube"
@@ -76,6 +82,8 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		// EKS only, and not in render mode (no cloud was provisioned).
 		LBController:  lbController,
 		IstioPlatform: istioPlatform(cfg),
+		Monitoring:    monitoringArgs(cfg, c.GPUNodeSelector, rendering),
+		KEDA:          installsKEDA(cfg) && !rendering,
 	}, k8s)
 	if err != nil {
 		return nil, err
@@ -95,6 +103,8 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	}
 
 	routes := make([]nginx.Route, 0, len(cfg.Models))
+	var modelRefs []observability.ModelRef
+	var podServices []edge.PodService // the models' headless Services, which the gateway calls by pod address
 	var services []pulumi.Resource
 	served := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
@@ -112,9 +122,20 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream})
-		services = append(services, mod.Service)
+		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
+		host, _, _ := strings.Cut(mod.Endpoints, ":")
+		podServices = append(podServices, edge.PodService{Host: host, Instance: spec.KubeName(m)})
+		// The headless one too: a name that does not exist yet answers NXDOMAIN, which the
+		// gateway takes as "no replica" (503) until negative caches expire.
+		services = append(services, mod.Service, mod.Headless)
 		served = append(served, mod.ServedName)
+		modelRefs = append(modelRefs, observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)})
+	}
+
+	if cfg.Autoscales() {
+		if err := declareAutoscaling(ctx, cfg, plat, k8s); err != nil {
+			return nil, err
+		}
 	}
 
 	gwConfig := cfg.Gateway
@@ -129,6 +150,26 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	gw, err := gateway.New(ctx, "gateway", gwArgs, app...)
 	if err != nil {
 		return nil, err
+	}
+
+	if cfg.Observability.Enabled {
+		obsOpts := app
+		if plat.Monitoring != nil {
+			// The operator's CRDs and Grafana's sidecar come with the monitoring stack.
+			obsOpts = []pulumi.ResourceOption{k8s, pulumi.DependsOn(append(plat.Ready[:len(plat.Ready):len(plat.Ready)], plat.Monitoring))}
+		}
+		if _, err := observability.New(ctx, "observability", observability.Args{
+			Config:         cfg.Observability,
+			Namespace:      cfg.Namespace,
+			Models:         modelRefs,
+			ModelPods:      model.AllModelsSelector(),
+			ModelPort:      model.PortName,
+			GatewayService: gw.MetricsServiceLabels,
+			GatewayPort:    gateway.MetricsPortName,
+			GatewayJob:     gateway.MetricsServiceName(gateway.DefaultName),
+		}, obsOpts...); err != nil {
+			return nil, err
+		}
 	}
 
 	var ui *webui.WebUI
@@ -157,7 +198,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
-		e, err := newEdge(ctx, cfg, gw, ui, plat.IngressAddress, app)
+		e, err := newEdge(ctx, cfg, gw, ui, podServices, plat.IngressAddress, app)
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +260,7 @@ func hasMetricsAPI(cfg spec.Config) bool {
 	return true
 }
 
-func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
+func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webui.WebUI, podServices []edge.PodService, ingressAddress pulumi.StringOutput, opts []pulumi.ResourceOption) (*edge.Edge, error) {
 	args := edge.Args{
 		IngressAddress:   ingressAddress,
 		Config:           cfg.Edge,
@@ -228,11 +269,18 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		IngressNamespace: platform.IngressNamespace,
 		Gateway: edge.Backend{
 			Host: gw.Host, Port: gateway.Port, TargetPort: gateway.ContainerPort,
-			Pods: gw.Selector,
+			Pods: gw.Selector, MetricsPort: gateway.MetricsPort,
 		},
 		Models:           model.AllModelsSelector(),
 		ModelPort:        model.Port,
+		PodServices:      podServices,
 		UITimeoutSeconds: cfg.WebUI.TimeoutSeconds,
+		// Prometheus runs outside the mesh: with strict mutual TLS it could not scrape.
+		PlaintextMetrics: cfg.Observability.Enabled,
+	}
+	if o := cfg.Observability; o.Enabled && !slices.Contains(args.Config.MetricsNamespaces, o.Namespace) {
+		// The monitoring stack scrapes the models and the gateway from its namespace.
+		args.Config.MetricsNamespaces = append(slices.Clone(args.Config.MetricsNamespaces), o.Namespace)
 	}
 	if ui != nil {
 		args.WebUI = &edge.Backend{
@@ -241,4 +289,52 @@ func newEdge(ctx *pulumi.Context, cfg spec.Config, gw *gateway.Gateway, ui *webu
 		}
 	}
 	return edge.New(ctx, "edge", args, opts...)
+}
+
+// monitoringArgs installs kube-prometheus-stack when observability is on with install: true
+// (and the DCGM exporter on EKS, whose GPU nodes export no GPU metrics otherwise); nil when
+// nothing is installed, or in render mode (Helm add-ons need a live cluster).
+func monitoringArgs(cfg spec.Config, gpuNodeSelector map[string]string, rendering bool) *platform.MonitoringArgs {
+	o := cfg.Observability
+	if !o.Enabled || !o.Install || rendering {
+		return nil
+	}
+	label, value := dashboardLabel(o.DashboardLabels)
+	return &platform.MonitoringArgs{
+		Namespace:           o.Namespace,
+		DashboardLabel:      label,
+		DashboardLabelValue: value,
+		DCGMExporter:        cfg.Cloud == spec.CloudEKS && o.DCGMExporter,
+		GPUNodeSelector:     gpuNodeSelector,
+	}
+}
+
+// dashboardLabel is the one label Grafana's sidecar is told to look for (validation allows
+// exactly one dashboard label when the stack is installed).
+func dashboardLabel(labels map[string]string) (string, string) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		return k, labels[k]
+	}
+	return "", ""
+}
+
+// installsKEDA: KEDA comes with the first autoscaled model, unless the cluster runs its own.
+func installsKEDA(cfg spec.Config) bool { return cfg.Platform.KEDA.Enabled && cfg.Autoscales() }
+
+// declareAutoscaling gives every autoscaled model its ScaledObject, after KEDA (its CRD).
+func declareAutoscaling(ctx *pulumi.Context, cfg spec.Config, plat *platform.Platform, k8s pulumi.ResourceOption) error {
+	var targets []autoscaling.Target
+	for _, m := range cfg.Models {
+		if m.Autoscaling.Enabled {
+			targets = append(targets, autoscaling.Target{Name: spec.KubeName(m), ServedName: m.ModelName, Scaling: m.Autoscaling})
+		}
+	}
+	deps := slices.Clone(plat.Ready)
+	if plat.KEDA != nil {
+		deps = append(deps, plat.KEDA)
+	}
+	_, err := autoscaling.New(ctx, "autoscaling", autoscaling.Args{
+		Namespace: cfg.Namespace, Targets: targets, PrometheusURL: cfg.PrometheusURL(),
+	}, k8s, pulumi.DependsOn(deps))
+	return err
 }

@@ -81,6 +81,8 @@ func TestStackFiles(t *testing.T) {
 			for _, mod := range m.ByType(model.Type) {
 				svc := m.Find(t, "kubernetes:core/v1:Service", mod.Name)
 				assert.Contains(t, gw.DependsOn, svc.URN, "gateway waits for %s's Service", mod.Name)
+				hl := m.Find(t, "kubernetes:core/v1:Service", mod.Name+"-headless")
+				assert.Contains(t, gw.DependsOn, hl.URN, "gateway waits for %s's headless Service", mod.Name)
 			}
 		})
 	}

@@ -187,7 +187,7 @@ func runCapacity(cfg config, cc capacityConfig) error {
 
 	// Warm both workers' Lua (first requests load the router and JIT it) before the baseline.
 	for range 50 {
-		if err := check(listen); err != nil {
+		if err := check(listen, chatRequest); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}

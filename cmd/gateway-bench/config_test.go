@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -18,4 +19,21 @@ func TestZeroRoundsIsRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "-rounds 0: must be at least 1")
 	assert.Error(t, run(bad), "run refuses it before dividing the duration by it")
+}
+
+func TestChatBodyOfSize(t *testing.T) {
+	for _, n := range []int{len(chatBody), 1000, 16384} {
+		b, err := chatBodyOfSize(n)
+		require.NoError(t, err)
+		assert.Len(t, b, n)
+		var v struct {
+			Model    string
+			Messages []struct{ Role, Content string }
+		}
+		require.NoError(t, json.Unmarshal(b, &v), "valid JSON at %d bytes", n)
+		assert.Equal(t, "bench-model-b", v.Model)
+		assert.Len(t, v.Messages, 2)
+	}
+	_, err := chatBodyOfSize(10)
+	assert.Error(t, err)
 }

@@ -18,8 +18,13 @@ import (
 // loop. It does the minimum per request (one write, buffered reads, no allocation in the
 // steady state) so that, on a small machine, as much CPU as possible stays with the servers.
 
-var chatRequest = []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n" +
-	"Content-Length: " + strconv.Itoa(len(chatBody)) + "\r\n\r\n" + string(chatBody))
+var chatRequest = httpRequest(chatBody)
+
+// httpRequest is the raw HTTP/1.1 request that posts body as a chat completion.
+func httpRequest(body []byte) []byte {
+	return []byte("POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
+}
 
 type result struct {
 	requests int
@@ -57,7 +62,7 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-func load(addr string, conns int, d time.Duration) (*result, error) {
+func load(addr string, conns int, d time.Duration, req []byte) (*result, error) {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -82,7 +87,7 @@ func load(addr string, conns int, d time.Duration) (*result, error) {
 					}
 				}
 				t0 := time.Now()
-				status, keep, err := c.roundTrip(chatRequest)
+				status, keep, err := c.roundTrip(req)
 				if err != nil || status != http.StatusOK {
 					errs++
 					if err == nil {
@@ -118,14 +123,14 @@ func load(addr string, conns int, d time.Duration) (*result, error) {
 	return total, nil
 }
 
-// check sends the benchmark request once and verifies the answer is the backend's.
-func check(addr string) error {
+// check sends the benchmark request req once and verifies the answer is the backend's.
+func check(addr string, req []byte) error {
 	c, err := dial(addr)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	if _, err := c.c.Write(chatRequest); err != nil {
+	if _, err := c.c.Write(req); err != nil {
 		return err
 	}
 	resp, err := http.ReadResponse(c.r, nil)

@@ -8,6 +8,9 @@
 //     nginx);
 //   - the delay from the model server flushing the first event of a streamed response to the
 //     client receiving it, through each;
+//   - throughput against the request body's size (-body-sizes: by default the 164-byte chat body
+//     and the same chat with a system prompt making it 16 KB; the gateway decodes the body, a
+//     bare proxy does not), bare and gateway alternating; -svg charts it;
 //
 // and prints the ratios against the targets (gateway >= 0.85x bare throughput, added p50 < 1 ms,
 // first streamed byte within 5 ms of the backend sending it).
@@ -59,6 +62,8 @@ type config struct {
 	accessLog  bool
 	warmup     time.Duration
 	keep       bool
+	bodySizes  []int  // request body sizes of the throughput runs (the body-size axis)
+	svg        string // chart of the body-size axis ("" = none)
 }
 
 func main() {
@@ -73,18 +78,34 @@ func main() {
 	flag.BoolVar(&cfg.accessLog, "access-log", false, "write access logs (to files) in both nginx configurations")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before the measured rounds, per target")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with the rendered configs and logs")
+	sizes := flag.String("body-sizes", fmt.Sprintf("%d,16384", len(chatBody)), "request body sizes (bytes) of the throughput runs: "+
+		"the smallest is the plain chat body, larger ones pad its system prompt (the gateway decodes the body)")
+	flag.StringVar(&cfg.svg, "svg", "", "write the body-size chart here (e.g. docs/gateway-bench.svg)")
 	capacity := flag.Bool("capacity", false, "measure capacity instead: concurrent streams one gateway pod holds at its limit, "+
 		"memory and CPU per stream, and what requests past the limit get (see capacity.go)")
 	var cc capacityConfig
 	capacityFlags(&cc, spec.Defaults().Gateway.MaxStreamsPerPod)
 	flag.Parse()
 	var err error
-	if *capacity {
+	for _, f := range strings.Split(*sizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, perr := strconv.Atoi(f)
+		if perr != nil {
+			err = fmt.Errorf("-body-sizes %q: %v", f, perr)
+			break
+		}
+		cfg.bodySizes = append(cfg.bodySizes, n)
+	}
+	switch {
+	case err != nil:
+	case *capacity:
 		if cc.offered == 0 {
 			cc.offered = 2 * cc.maxStreams
 		}
 		err = runCapacity(cfg, cc)
-	} else {
+	default:
 		err = run(cfg)
 	}
 	if err != nil {
@@ -141,6 +162,11 @@ func (c config) validate() error {
 	if c.duration <= 0 {
 		errs = append(errs, fmt.Errorf("-duration %v: must be positive", c.duration))
 	}
+	for _, n := range c.bodySizes {
+		if _, err := chatBodyOfSize(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -186,7 +212,7 @@ func run(cfg config) error {
 
 	// Every target must answer the benchmark request correctly before anything is measured.
 	for _, t := range ts.all() {
-		if err := check(t.addr); err != nil {
+		if err := check(t.addr, chatRequest); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
@@ -199,7 +225,7 @@ func run(cfg config) error {
 
 	// Throughput: alternating rounds with many connections.
 	for _, t := range ts.all() {
-		if _, err := load(t.addr, cfg.conns, cfg.warmup); err != nil {
+		if _, err := load(t.addr, cfg.conns, cfg.warmup, chatRequest); err != nil {
 			return fmt.Errorf("warm-up %s: %w", t.name, err)
 		}
 		t.loaded = &result{}
@@ -210,7 +236,7 @@ func run(cfg config) error {
 		rps := map[*target]float64{}
 		for _, t := range ts.all() {
 			before := cpuTicks(t.pid)
-			res, err := load(t.addr, cfg.conns, per)
+			res, err := load(t.addr, cfg.conns, per, chatRequest)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -222,6 +248,10 @@ func run(cfg config) error {
 	}
 	fmt.Printf("throughput, %d connections, %v per target (%d rounds of %v):\n", cfg.conns, cfg.duration, cfg.rounds, per)
 	printTable(ts, func(t *target) *result { return t.loaded })
+	sizes, err := measureSizes(cfg, ts, sizeResult{bytes: len(chatBody), bare: ts.bare.loaded, gw: ts.gateway.loaded, perRound: roundRatios})
+	if err != nil {
+		return err
+	}
 
 	if cfg.c1Duration > 0 {
 		for _, t := range ts.all() {
@@ -231,7 +261,7 @@ func run(cfg config) error {
 		for r := 0; r < cfg.rounds; r++ {
 			for _, t := range ts.all() {
 				before := cpuTicks(t.pid)
-				res, err := load(t.addr, 1, per1)
+				res, err := load(t.addr, 1, per1, chatRequest)
 				if err != nil {
 					return fmt.Errorf("%s: %w", t.name, err)
 				}
@@ -295,6 +325,9 @@ func run(cfg config) error {
 	gwT, bareT := pct(ts.gateway.ttfb, 50), pct(ts.bare.ttfb, 50)
 	fmt.Printf("  first streamed event, gateway:      p50 %s, p99 %s after the backend sent it  [< 5 ms] %s   (bare p50 %s, delta %s)\n",
 		ms(gwT), ms(pct(ts.gateway.ttfb, 99)), verdict(pct(ts.gateway.ttfb, 99) < 5*time.Millisecond), ms(bareT), signed(gwT-bareT))
+	if err := printSizes(cfg, sizes); err != nil {
+		return err
+	}
 	fmt.Printf("load average at end: %s\n", loadavg())
 	return nil
 }
@@ -361,6 +394,10 @@ http {
     {{if .AccessLog}}access_log {{.Dir}}/access.log;{{else}}access_log off;{{end}}
     tcp_nodelay on;
     keepalive_requests 100000;
+    # Bodies stay in memory, as in the gateway (client_body_buffer_size = client_max_body_size):
+    # otherwise a body above 16 KB goes through a temp file and the comparison measures the disk.
+    client_max_body_size {{.MaxBody}};
+    client_body_buffer_size {{.MaxBody}};
     client_body_temp_path {{.Dir}}/client_body_temp;
     proxy_temp_path {{.Dir}}/proxy_temp;
     fastcgi_temp_path {{.Dir}}/fastcgi_temp;
@@ -403,7 +440,7 @@ func startBare(cfg config, dir, backendAddr string) (target, func(), error) {
 	var conf bytes.Buffer
 	if err := bareTmpl.Execute(&conf, map[string]any{
 		"User": rootUser(), "Workers": workersString(cfg.workers), "Dir": dir,
-		"Backend": backendAddr, "Listen": listen, "AccessLog": cfg.accessLog,
+		"Backend": backendAddr, "Listen": listen, "AccessLog": cfg.accessLog, "MaxBody": nginx.DefaultMaxBodySize,
 	}); err != nil {
 		return target{}, nil, err
 	}

@@ -37,6 +37,18 @@ type Backend struct {
 	TargetPort int `pulumi:"targetPort"`
 	// Pods selects the backend's pods.
 	Pods map[string]string `pulumi:"pods"`
+	// MetricsPort, when set, is the pods' metrics port: only Config.MetricsNamespaces may
+	// reach it (not the ingress gateway, not Open WebUI).
+	MetricsPort int `pulumi:"metricsPort,optional"`
+}
+
+// PodService is a headless Service whose pods are called by address.
+type PodService struct {
+	// Host is the Service's cluster DNS name.
+	Host string `pulumi:"host"`
+	// Instance is the app.kubernetes.io/instance of what the Service belongs to (the model):
+	// the rule carries it, as an object of that model.
+	Instance string `pulumi:"instance"`
 }
 
 // Args are the edge's inputs.
@@ -53,11 +65,22 @@ type Args struct {
 	// Models selects every model pod; ModelPort is vLLM's port.
 	Models    map[string]string `pulumi:"models"`
 	ModelPort int               `pulumi:"modelPort"`
+	// PodServices are headless Services whose pods are called by address (the models'
+	// replicas, which the gateway picks itself). With StrictMTLS each gets a DestinationRule
+	// requiring Istio mutual TLS: a headless Service's traffic goes through an ORIGINAL_DST
+	// cluster, where Istio's automatic mTLS has not always applied (istio/istio #19703,
+	// #21964), so it is declared rather than left to detection.
+	PodServices []PodService `pulumi:"podServices,optional"`
 	// UITimeout bounds UI requests; the API has none (streams run long).
 	UITimeoutSeconds int `pulumi:"uiTimeoutSeconds"`
 	// IngressAddress is the ingress load balancer's address ("" while
 	// unknown); it names the platform when every host is a wildcard.
 	IngressAddress pulumi.StringInput `pulumi:"ingressAddress,optional"`
+	// PlaintextMetrics, with StrictMTLS, lets a Prometheus outside the mesh scrape: the
+	// model pods' ModelPort and the gateway's MetricsPort also accept plain HTTP (port-level
+	// PERMISSIVE). The NetworkPolicies still admit only the gateway and Config.MetricsNamespaces
+	// to those ports.
+	PlaintextMetrics bool `pulumi:"plaintextMetrics,optional"`
 }
 
 // Edge is the public entry point.
@@ -122,9 +145,29 @@ type (
 		RetryOn  string `json:"retryOn,omitempty"`
 	}
 	PeerAuthenticationSpec struct {
-		MTLS struct {
+		// Selector limits a workload's policy to its pods (nil: the whole namespace).
+		Selector *WorkloadSelector `json:"selector,omitempty"`
+		MTLS     struct {
 			Mode string `json:"mode"`
 		} `json:"mtls"`
+		// PortLevelMTLS overrides the mode per container port (needs a Selector).
+		PortLevelMTLS map[string]MTLSMode `json:"portLevelMtls,omitempty"`
+	}
+	WorkloadSelector struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	}
+	MTLSMode struct {
+		Mode string `json:"mode"`
+	}
+	// DestinationRuleSpec is the part of an Istio DestinationRule the edge sets: the client
+	// side's TLS mode for one host.
+	DestinationRuleSpec struct {
+		Host          string `json:"host"`
+		TrafficPolicy struct {
+			TLS struct {
+				Mode string `json:"mode"`
+			} `json:"tls"`
+		} `json:"trafficPolicy"`
 	}
 )
 
@@ -161,6 +204,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if _, err := kube.NewCustomResource(ctx, name, "security.istio.io/v1", "PeerAuthentication",
 			kube.Meta("default", args.Namespace, labels), pa, parent); err != nil {
 			return nil, err
+		}
+		if args.PlaintextMetrics {
+			if err := plaintextMetrics(ctx, name, args, labels, parent); err != nil {
+				return nil, err
+			}
+		}
+		for _, ps := range args.PodServices {
+			var dr DestinationRuleSpec
+			dr.Host = ps.Host
+			dr.TrafficPolicy.TLS.Mode = "ISTIO_MUTUAL"
+			svc, _, _ := strings.Cut(ps.Host, ".")
+			if _, err := kube.NewCustomResource(ctx, name+"-"+svc, "networking.istio.io/v1", "DestinationRule",
+				kube.Meta(svc, args.Namespace, kube.Labels("llm-platform-edge", ps.Instance, "edge")), dr, parent); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.NetworkPolicies {
@@ -253,7 +311,8 @@ func virtualServiceSpec(args Args) VirtualServiceSpec {
 
 // networkPolicies: models accept only the gateway (and metrics scrapers in
 // the configured namespaces), the gateway only the ingress gateway and Open
-// WebUI, Open WebUI only the ingress gateway.
+// WebUI (and, on its metrics port alone, the scrapers), Open WebUI only the
+// ingress gateway.
 func networkPolicies(ctx *pulumi.Context, name string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
 	ingress := peer(args.IngressSelector, args.IngressNamespace)
 	gatewayPeers := []networkingv1.NetworkPolicyPeerInput{ingress}
@@ -261,44 +320,74 @@ func networkPolicies(ctx *pulumi.Context, name string, args Args, labels map[str
 		gatewayPeers = append(gatewayPeers, peer(args.WebUI.Pods, ""))
 	}
 	modelPeers := []networkingv1.NetworkPolicyPeerInput{peer(args.Gateway.Pods, "")}
+	var scrapers []networkingv1.NetworkPolicyPeerInput
 	for _, ns := range args.Config.MetricsNamespaces {
-		modelPeers = append(modelPeers, peer(nil, ns))
+		scrapers = append(scrapers, peer(nil, ns))
 	}
-	policies := []struct {
+	modelPeers = append(modelPeers, scrapers...)
+	type policy struct {
 		suffix string
 		pods   map[string]string
 		port   int
 		from   []networkingv1.NetworkPolicyPeerInput
-	}{
-		{"models", args.Models, args.ModelPort, modelPeers},
-		{"gateway", args.Gateway.Pods, args.Gateway.TargetPort, gatewayPeers},
+		// metricsPort, when set, is admitted from the metrics namespaces only.
+		metricsPort int
+	}
+	policies := []policy{
+		{suffix: "models", pods: args.Models, port: args.ModelPort, from: modelPeers},
+		{suffix: "gateway", pods: args.Gateway.Pods, port: args.Gateway.TargetPort, from: gatewayPeers, metricsPort: args.Gateway.MetricsPort},
 	}
 	if args.WebUI != nil {
-		policies = append(policies, struct {
-			suffix string
-			pods   map[string]string
-			port   int
-			from   []networkingv1.NetworkPolicyPeerInput
-		}{"webui", args.WebUI.Pods, args.WebUI.TargetPort, []networkingv1.NetworkPolicyPeerInput{ingress}})
+		policies = append(policies, policy{suffix: "webui", pods: args.WebUI.Pods, port: args.WebUI.TargetPort, from: []networkingv1.NetworkPolicyPeerInput{ingress}})
 	}
 	for _, p := range policies {
+		rules := networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+			From: networkingv1.NetworkPolicyPeerArray(p.from),
+			Ports: networkingv1.NetworkPolicyPortArray{
+				&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.port), Protocol: pulumi.String("TCP")},
+				// Istio's sidecar serves health checks that the
+				// kubelet's rewritten probes and scrapers use.
+				&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(15020), Protocol: pulumi.String("TCP")},
+			},
+		}}
+		if p.metricsPort != 0 && len(scrapers) > 0 {
+			rules = append(rules, &networkingv1.NetworkPolicyIngressRuleArgs{
+				From:  networkingv1.NetworkPolicyPeerArray(scrapers),
+				Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.metricsPort), Protocol: pulumi.String("TCP")}},
+			})
+		}
 		_, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+p.suffix, &networkingv1.NetworkPolicyArgs{
 			Metadata: kube.Meta("allow-"+p.suffix, args.Namespace, labels),
 			Spec: &networkingv1.NetworkPolicySpecArgs{
 				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.pods)},
 				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-				Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
-					From: networkingv1.NetworkPolicyPeerArray(p.from),
-					Ports: networkingv1.NetworkPolicyPortArray{
-						&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.port), Protocol: pulumi.String("TCP")},
-						// Istio's sidecar serves health checks that the
-						// kubelet's rewritten probes and scrapers use.
-						&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(15020), Protocol: pulumi.String("TCP")},
-					},
-				}},
+				Ingress:     rules,
 			},
 		}, parent)
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plaintextMetrics relaxes STRICT mutual TLS on the metrics ports only, per workload: the
+// model pods' port (vLLM serves /metrics on its API port) and the gateway's metrics port.
+func plaintextMetrics(ctx *pulumi.Context, name string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
+	for _, w := range []struct {
+		suffix string
+		pods   map[string]string
+		port   int
+	}{{"models", args.Models, args.ModelPort}, {"gateway", args.Gateway.Pods, args.Gateway.MetricsPort}} {
+		if w.port == 0 || len(w.pods) == 0 {
+			continue
+		}
+		var pa PeerAuthenticationSpec
+		pa.Selector = &WorkloadSelector{MatchLabels: w.pods}
+		pa.MTLS.Mode = "STRICT"
+		pa.PortLevelMTLS = map[string]MTLSMode{fmt.Sprint(w.port): {Mode: "PERMISSIVE"}}
+		if _, err := kube.NewCustomResource(ctx, name+"-metrics-"+w.suffix, "security.istio.io/v1", "PeerAuthentication",
+			kube.Meta("metrics-"+w.suffix, args.Namespace, labels), pa, parent); err != nil {
 			return err
 		}
 	}

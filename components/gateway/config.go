@@ -24,4 +24,19 @@ type Config struct {
 	// MaxStreamsPerPod is the concurrent requests one gateway pod accepts; past it the pod
 	// answers 503 server_overloaded with Retry-After. nginx's connection settings derive from it.
 	MaxStreamsPerPod int `json:"maxStreamsPerPod" pulumi:"maxStreamsPerPod"`
+	// Routing picks the replica of each request among a model's ready pods (routes with
+	// Endpoints): strategy, session header and the prefix index's sizes (nginx.Routing). The
+	// zero value means DefaultRouting().
+	Routing nginx.Routing `json:"routing" pulumi:"routing,optional"`
 }
+
+// withDefaults fills in what a library user may leave out (the stack config sets everything).
+func (c Config) withDefaults() Config {
+	if c.Routing == (nginx.Routing{}) {
+		c.Routing = DefaultRouting()
+	}
+	return c
+}
+
+// DefaultRouting are the routing defaults (nginx.DefaultRouting, the one source of truth).
+func DefaultRouting() nginx.Routing { return nginx.DefaultRouting() }

@@ -32,9 +32,17 @@ const (
 	Port = 80
 	// ContainerPort is where the container listens.
 	ContainerPort = 8080
-	configDir     = "/etc/llm-gateway"
-	apiKeysEnv    = "GATEWAY_API_KEYS"
-	apiKeysKey    = "keys"
+	// MetricsPort is the container's and the metrics Service's port for /metrics (Prometheus
+	// text format, no API key). It is not on the public Service: only the metrics Service
+	// (MetricsServiceName) exposes it, and the NetworkPolicies admit only the monitoring
+	// namespace to it.
+	MetricsPort = 9145
+	// MetricsPortName names MetricsPort on the container and the metrics Service (the
+	// ServiceMonitor's endpoint port).
+	MetricsPortName = "metrics"
+	configDir       = "/etc/llm-gateway"
+	apiKeysEnv      = "GATEWAY_API_KEYS"
+	apiKeysKey      = "keys"
 	// ChecksumAnnotation carries the digest of the rendered config, so any
 	// change of the model list or limits rolls the pods (the ConfigMap is
 	// mounted as a directory, but nginx reads it only at start).
@@ -109,10 +117,12 @@ type Args struct {
 	Config Config `pulumi:"config"`
 	// Namespace holds the objects (plain: part of the in-cluster URL).
 	Namespace string `pulumi:"namespace"`
-	// Routes are the served models; Routes[0] is the default model. Plain: rendered into the
-	// router's config at plan time.
+	// Routes are the served models; Routes[0] is the default model. A route with Endpoints (the
+	// model's headless Service) is balanced per request over the model's ready pods by
+	// Config.Routing; the pods find the nameservers in /etc/resolv.conf. Plain: rendered into
+	// the router's config at plan time.
 	Routes []nginx.Route `pulumi:"routes"`
-	// Upstreams are the models' Services. nginx resolves upstream names
+	// Upstreams are the models' Services (ClusterIP and headless). nginx resolves upstream names
 	// once at start, so the pods start only after the Services exist.
 	Upstreams []pulumi.Resource `pulumi:"upstreams,optional"`
 	// APIKeys is a secret, comma-separated list of accepted keys; nil turns
@@ -139,7 +149,15 @@ type Gateway struct {
 	KeysSecret *corev1.Secret
 	// Deployment runs the gateway's pods.
 	Deployment *appsv1.Deployment
+	// MetricsService exposes only MetricsPort (named MetricsPortName), for a ServiceMonitor.
+	MetricsService *corev1.Service
+	// MetricsServiceLabels are the metrics Service's labels (a ServiceMonitor selects on them).
+	MetricsServiceLabels map[string]string
 }
+
+// MetricsServiceName is the name of the Service that exposes the metrics of the gateway
+// whose objects are named name.
+func MetricsServiceName(name string) string { return name + "-metrics" }
 
 // Selector is the pod selector of the gateway whose objects are named name.
 func Selector(name string) map[string]string { return kube.Selector(AppName, name) }
@@ -150,17 +168,20 @@ const ClientKeyKey = "client"
 
 // New renders the router's config and declares its workload.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Gateway, error) {
+	args.Config = args.Config.withDefaults()
 	maxBody, err := resource.ParseQuantity(args.Config.MaxBodySize)
 	if err != nil {
 		return nil, fmt.Errorf("gateway.maxBodySize: %w", err)
 	}
 	params := nginx.Params{
-		Routes:       args.Routes,
-		Listen:       fmt.Sprint(ContainerPort),
-		MaxBodySize:  maxBody.Value(),
-		ProxyTimeout: time.Duration(args.Config.TimeoutSeconds) * time.Second,
-		MaxStreams:   args.Config.MaxStreamsPerPod,
-		Runtime:      nginx.ProductionRuntime(configDir),
+		Routes:        args.Routes,
+		Listen:        fmt.Sprint(ContainerPort),
+		MetricsListen: fmt.Sprint(MetricsPort),
+		MaxBodySize:   maxBody.Value(),
+		ProxyTimeout:  time.Duration(args.Config.TimeoutSeconds) * time.Second,
+		MaxStreams:    args.Config.MaxStreamsPerPod,
+		Runtime:       nginx.ProductionRuntime(configDir),
+		Routing:       args.Config.Routing,
 	}
 	params.Runtime.WorkerProcesses = workers
 	if args.APIKeys != nil {
@@ -259,16 +280,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 						Image:   pulumi.String(args.Config.Image),
 						Command: pulumi.ToStringArray(nginx.ProductionCommand(configDir)),
 						Env:     env,
-						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
-							Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
-						}},
+						Ports: corev1.ContainerPortArray{
+							&corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP")},
+							&corev1.ContainerPortArgs{Name: pulumi.String(MetricsPortName), ContainerPort: pulumi.Int(MetricsPort), Protocol: pulumi.String("TCP")},
+						},
 						Resources: &corev1.ResourceRequirementsArgs{
 							// The autoscaler's utilisation is relative to the CPU
 							// request; the workers may burst above it (no CPU limit).
 							Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(MemoryRequest)},
 							// Bodies are kept in memory: leave room for a few
 							// maximum-size requests at once, and for every stream.
-							Limits: pulumi.StringMap{"memory": pulumi.String(memoryLimit(maxBody, args.Config.MaxStreamsPerPod))},
+							// (Plus the routing's shared memory: the prefix index.)
+							Limits: pulumi.StringMap{"memory": pulumi.String(memoryLimit(maxBody, args.Config.MaxStreamsPerPod, routingMemory(params)))},
 						},
 						SecurityContext: &corev1.SecurityContextArgs{
 							AllowPrivilegeEscalation: pulumi.Bool(false),
@@ -337,6 +360,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	g.ServiceName = svc.Metadata.Name().Elem()
 
+	// The metrics get a Service of their own, so the public Service (which the edge routes to)
+	// never carries the metrics port.
+	g.MetricsServiceLabels = kube.Labels(AppName, objName, "gateway-metrics")
+	g.MetricsService, err = corev1.NewService(ctx, name+"-metrics", &corev1.ServiceArgs{
+		Metadata: kube.Meta(MetricsServiceName(objName), args.Namespace, g.MetricsServiceLabels),
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: pulumi.ToStringMap(selector),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String(MetricsPortName), Port: pulumi.Int(MetricsPort),
+				TargetPort: pulumi.String(MetricsPortName), AppProtocol: pulumi.String("http"),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
 	// maxUnavailable 1 holds for any replica count the autoscaler picks
 	// (minAvailable 1 would let a node drain take all but one of the pods the
 	// load had called for); with a single replica there is nothing to keep.
@@ -361,10 +402,20 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	})
 }
 
-// memoryLimit allows 256 MiB, four maximum-size bodies in flight, and
-// memoryPerStream for each of maxStreams streams.
-func memoryLimit(maxBody resource.Quantity, maxStreams int) string {
+// routingMemory is the shared memory replica-aware routing adds (the prefix index and the
+// small replica and load dicts), 0 without routes with Endpoints.
+func routingMemory(p nginx.Params) int64 {
+	if !p.HasEndpoints() {
+		return 0
+	}
+	return p.Routing.IndexBytes() + 5<<20
+}
+
+// memoryLimit allows 256 MiB, four maximum-size bodies in flight, memoryPerStream for each of
+// maxStreams streams and extra bytes of shared memory.
+func memoryLimit(maxBody resource.Quantity, maxStreams int, extra int64) string {
 	limit := resource.MustParse("256Mi")
+	limit.Add(*resource.NewQuantity(extra, resource.BinarySI))
 	for range 4 {
 		limit.Add(maxBody)
 	}

@@ -244,3 +244,56 @@ func TestGatewayDrain(t *testing.T) {
 		assert.NoError(t, err, "preStop script syntax: %s", out)
 	}
 }
+
+var routedRoutes = []nginx.Route{
+	{Name: "qwen3-0.6b", Upstream: "qwen3-0-6b.llm.svc.cluster.local:8000", Endpoints: "qwen3-0-6b-headless.llm.svc.cluster.local:8000"},
+	{Name: "gemma-3-27b-it", Upstream: "gemma-3-27b-it.llm.svc.cluster.local:8000"},
+}
+
+// TestReplicaRoutingConfig: routes with Endpoints put the balancer's Lua modules in the
+// ConfigMap and pass GATEWAY_NAMESERVERS through; the pods leave it unset (nameservers from
+// /etc/resolv.conf), and a routing change rolls them.
+func TestReplicaRoutingConfig(t *testing.T) {
+	m, _ := deploy(t, routedRoutes, nil)
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	for _, f := range []string{nginx.ConfigFile, nginx.LuaFile, nginx.DNSFile, nginx.EndpointsFile, nginx.LoadFile, nginx.PrefixFile, nginx.BalancerFile} {
+		assert.NotEmpty(t, cm.Data[f], "ConfigMap holds %s", f)
+	}
+	conf := cm.Data[nginx.ConfigFile]
+	assert.Contains(t, conf, "\nenv "+nginx.NameserversEnv+";\n", "nginx passes the nameserver override through")
+	assert.Contains(t, conf, "balancer_by_lua_block")
+	assert.Contains(t, conf, "proxy_next_upstream error timeout;")
+	assert.NotRegexp(t, `proxy_next_upstream[^;]*non_idempotent`, conf, "a POST is never resent once it reached a replica")
+	lua := cm.Data[nginx.LuaFile]
+	assert.Contains(t, lua, `endpoints = "qwen3-0-6b-headless.llm.svc.cluster.local"`)
+	assert.Contains(t, lua, `endpoints_host = "qwen3-0-6b-headless.llm.svc.cluster.local:8000"`)
+	assert.Contains(t, cm.Data[nginx.BalancerFile], `local STRATEGY = "prefix"`, "prefix is the default")
+	assert.Contains(t, cm.Data[nginx.BalancerFile], "var.http_x_session_id")
+
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	c := dep.Spec.Template.Spec.Containers[0]
+	for _, e := range c.Env {
+		assert.NotEqual(t, nginx.NameserversEnv, e.Name, "production resolves through the pod's /etc/resolv.conf")
+	}
+	assert.NotEqual(t, corev1.DNSNone, dep.Spec.Template.Spec.DNSPolicy, "the pod keeps the cluster DNS in /etc/resolv.conf")
+	// The shared memory of the prefix index counts in the memory limit.
+	mPlain, _ := deploy(t, routes, nil)
+	plainDep := pulumimock.Decode[appsv1.Deployment](t, mPlain, "kubernetes:apps/v1:Deployment", "gateway")
+	grown := c.Resources.Limits.Memory().DeepCopy()
+	grown.Sub(*plainDep.Spec.Template.Spec.Containers[0].Resources.Limits.Memory())
+	assert.Equal(t, spec.Defaults().Gateway.Routing.IndexBytes()+5<<20, grown.Value())
+
+	cfg := spec.Defaults().Gateway
+	cfg.Routing.Strategy = nginx.StrategyLeastLoad
+	m2, _ := deployWith(t, cfg, routedRoutes, nil)
+	dep2 := pulumimock.Decode[appsv1.Deployment](t, m2, "kubernetes:apps/v1:Deployment", "gateway")
+	assert.NotEqual(t, dep.Spec.Template.Annotations[gateway.ChecksumAnnotation], dep2.Spec.Template.Annotations[gateway.ChecksumAnnotation],
+		"a routing change rolls the gateway")
+	cm2 := pulumimock.Decode[corev1.ConfigMap](t, m2, "kubernetes:core/v1:ConfigMap", "gateway")
+	assert.Contains(t, cm2.Data[nginx.BalancerFile], `local STRATEGY = "least-load"`)
+
+	// Without Endpoints nothing of it is switched on.
+	cmPlain := pulumimock.Decode[corev1.ConfigMap](t, mPlain, "kubernetes:core/v1:ConfigMap", "gateway")
+	assert.NotContains(t, cmPlain.Data[nginx.ConfigFile], "balancer_by_lua")
+	assert.NotContains(t, cmPlain.Data[nginx.ConfigFile], nginx.NameserversEnv)
+}

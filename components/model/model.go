@@ -1,6 +1,8 @@
 // Package model declares everything that serves one model with vLLM: a
 // StatefulSet with one Hugging Face cache claim per replica, a ClusterIP
-// Service, and a PodDisruptionBudget when there is more than one replica.
+// Service, a headless Service whose DNS A records are the ready pods (the
+// gateway balances over them itself), and a PodDisruptionBudget when there
+// is more than one replica.
 //
 // Why a StatefulSet: the weights cache must persist across restarts, and the
 // storage classes every cluster has (GKE pd, EKS gp3) are ReadWriteOnce. One
@@ -29,6 +31,8 @@ import (
 const (
 	// Port is where vLLM serves the OpenAI API, /health and /metrics.
 	Port = 8000
+	// PortName names Port on the container (probes and the metrics PodMonitor use it).
+	PortName = "http"
 	// GPUResource is the extended resource the NVIDIA device plugin offers.
 	GPUResource = "nvidia.com/gpu"
 	// CacheMount holds HF_HOME on the per-replica claim.
@@ -50,6 +54,12 @@ const Type = "llm-platform:index:Model"
 
 // AppName is the app.kubernetes.io/name label of every model pod.
 const AppName = "vllm"
+
+// HeadlessSuffix makes the headless Service's name from the model's object name.
+const HeadlessSuffix = "-headless"
+
+// HeadlessName is the name of the headless Service of the model whose objects are named name.
+func HeadlessName(name string) string { return name + HeadlessSuffix }
 
 // Args are the inputs of one model.
 type Args struct {
@@ -81,6 +91,11 @@ type Model struct {
 	ServedName string
 	// Upstream is the Service's in-cluster host:port, for the gateway.
 	Upstream string
+	// Endpoints is the headless Service's in-cluster host:port
+	// ("<name>-headless.<ns>.svc.cluster.local:8000"): its DNS A records are the addresses of
+	// the model's ready pods, so the gateway can pick the replica for each request. Plain, like
+	// Upstream.
+	Endpoints string
 	// Selector is the pod selector (labels) of this model's pods, for policies and monitors.
 	Selector map[string]string
 	// URL is the in-cluster base URL of the OpenAI API.
@@ -90,6 +105,8 @@ type Model struct {
 	// Service is the model's ClusterIP Service. Depending on it waits only
 	// for the Service to exist (its DNS name), not for the model to be ready.
 	Service *corev1.Service
+	// Headless is the model's headless Service (no cluster IP, ready pods only).
+	Headless *corev1.Service
 	// StatefulSet runs the model's pods.
 	StatefulSet *appsv1.StatefulSet
 }
@@ -112,6 +129,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	m := &Model{
 		ServedName: s.ModelName,
 		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(objName, args.Namespace), Port),
+		Endpoints:  fmt.Sprintf("%s:%d", kube.ServiceHost(HeadlessName(objName), args.Namespace), Port),
 		Selector:   Selector(objName),
 	}
 	if err := ctx.RegisterComponentResource(Type, name, m, withFormerType(opts)...); err != nil {
@@ -130,14 +148,43 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	m.Service = svc
+
+	// The headless Service: cluster DNS answers its name with one A record per ready pod
+	// (publishNotReadyAddresses false: a pod still loading weights is not listed), which the
+	// gateway resolves itself to balance per request. Under Istio its pod-IP traffic keeps
+	// mTLS: the sidecars know the Service's endpoints (docs/gateway.md, "Routing across
+	// replicas").
+	hlMeta := kube.Meta(HeadlessName(objName), args.Namespace, labels)
+	hlMeta.Annotations = pulumi.StringMap{"pulumi.com/skipAwait": pulumi.String("true")}
+	m.Headless, err = corev1.NewService(ctx, name+HeadlessSuffix, &corev1.ServiceArgs{
+		Metadata: hlMeta,
+		Spec: &corev1.ServiceSpecArgs{
+			Type:                     pulumi.String("ClusterIP"),
+			ClusterIP:                pulumi.String("None"),
+			PublishNotReadyAddresses: pulumi.Bool(false),
+			Selector:                 pulumi.ToStringMap(selector),
+			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(Port),
+				TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
+			}},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
 	// `pulumi up` reports a model ready only when it serves, and the first
 	// start downloads the weights: allow the startup probe's whole budget.
 	ready := (time.Duration(s.StartupTimeoutSecs)*time.Second + readinessMargin).String()
 
+	stsOpts := []pulumi.ResourceOption{parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ready, Update: ready})}
+	if s.Autoscaling.Enabled {
+		// KEDA owns the replica count: an `up` after it scaled must not set it back.
+		stsOpts = append(stsOpts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
+	}
 	m.StatefulSet, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
 		Metadata: kube.Meta(objName, args.Namespace, labels),
 		Spec: &appsv1.StatefulSetSpecArgs{
-			Replicas: pulumi.Int(s.Replicas),
+			Replicas: pulumi.Int(s.InitialReplicas()),
 			// A plain name, not the Service's output: a StatefulSet that
 			// depends on a Service whose await needs its pods deadlocks.
 			ServiceName:         pulumi.String(objName),
@@ -163,12 +210,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				Spec: podSpec(args),
 			},
 		},
-	}, parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ready, Update: ready}))
+	}, stsOpts...)
 	if err != nil {
 		return nil, err
 	}
 
-	if s.Replicas > 1 {
+	if s.PeakReplicas() > 1 {
 		_, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
 			Metadata: kube.Meta(objName, args.Namespace, labels),
 			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
@@ -186,6 +233,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{
 		"servedName":  pulumi.String(m.ServedName),
 		"upstream":    pulumi.String(m.Upstream),
+		"endpoints":   pulumi.String(m.Endpoints),
 		"selector":    pulumi.ToStringMap(m.Selector),
 		"url":         m.URL,
 		"serviceName": m.ServiceName,
@@ -243,7 +291,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 			Key: pulumi.String(GPUResource), Operator: pulumi.String("Exists"), Effect: pulumi.String("NoSchedule"),
 		}}
 	}
-	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
+	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String(PortName)}
 	pod.Containers = corev1.ContainerArray{&corev1.ContainerArgs{
 		Name:            pulumi.String("vllm"),
 		Image:           image,
@@ -252,7 +300,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 		Args:            pulumi.ToStringArray(vllmArgs(s)),
 		Env:             env(args),
 		Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
-			Name: pulumi.String("http"), ContainerPort: pulumi.Int(Port), Protocol: pulumi.String("TCP"),
+			Name: pulumi.String(PortName), ContainerPort: pulumi.Int(Port), Protocol: pulumi.String("TCP"),
 		}},
 		Resources: &corev1.ResourceRequirementsArgs{Requests: requests, Limits: limits},
 		VolumeMounts: corev1.VolumeMountArray{

@@ -171,6 +171,8 @@ func TestOneGPUModel(t *testing.T) {
 	assertService(t, m, "qwen3-8b", sts)
 	assert.Equal(t, "qwen3-8b", mods[0].ServedName)
 	assert.Equal(t, "qwen3-8b.llm.svc.cluster.local:8000", mods[0].Upstream)
+	assert.Equal(t, "qwen3-8b-headless.llm.svc.cluster.local:8000", mods[0].Endpoints)
+	require.NotNil(t, mods[0].Headless)
 }
 
 func assertService(t *testing.T, m *pulumimock.Mocks, name string, sts appsv1.StatefulSet) {
@@ -188,6 +190,44 @@ func assertService(t *testing.T, m *pulumimock.Mocks, name string, sts appsv1.St
 	assert.Equal(t, svc.Name, sts.Spec.ServiceName)
 	assert.Equal(t, "llm-platform", sts.Labels["app.kubernetes.io/part-of"])
 	assert.Equal(t, "pulumi", sts.Labels["app.kubernetes.io/managed-by"])
+	assertHeadless(t, m, name, svc, sts)
+}
+
+// assertHeadless: beside the ClusterIP Service, a headless one whose DNS A records are the
+// model's ready pods, on the same port under the same name, for the gateway's balancer.
+func assertHeadless(t *testing.T, m *pulumimock.Mocks, name string, svc corev1.Service, sts appsv1.StatefulSet) {
+	t.Helper()
+	hl := pulumimock.Decode[corev1.Service](t, m, service, name+"-headless")
+	assert.Equal(t, model.HeadlessName(name), hl.Name)
+	assert.Equal(t, name+"-headless", hl.Name)
+	assert.Equal(t, "llm", hl.Namespace)
+	assert.Equal(t, corev1.ClusterIPNone, hl.Spec.ClusterIP, "headless: no cluster IP, DNS answers the pod addresses")
+	assert.False(t, hl.Spec.PublishNotReadyAddresses, "only ready pods are listed")
+	assert.Equal(t, sts.Spec.Template.Labels, mergeSubset(sts.Spec.Template.Labels, hl.Spec.Selector))
+	assert.Equal(t, sts.Spec.Selector.MatchLabels, hl.Spec.Selector, "the headless Service selects exactly the workload's pods")
+	assert.Equal(t, svc.Spec.Selector, hl.Spec.Selector)
+	require.Len(t, hl.Spec.Ports, 1)
+	assert.Equal(t, svc.Spec.Ports[0].Name, hl.Spec.Ports[0].Name)
+	assert.Equal(t, "http", hl.Spec.Ports[0].Name)
+	assert.Equal(t, int32(model.Port), hl.Spec.Ports[0].Port)
+	assert.Equal(t, svc.Spec.Ports[0].TargetPort, hl.Spec.Ports[0].TargetPort)
+	require.NotNil(t, hl.Spec.Ports[0].AppProtocol)
+	assert.Equal(t, "http", *hl.Spec.Ports[0].AppProtocol, "Istio must see HTTP to keep routing by Host")
+	assert.Equal(t, "true", hl.Annotations["pulumi.com/skipAwait"], "a model with no ready pod must not stall `pulumi up`")
+	assert.Equal(t, svc.Labels, hl.Labels)
+}
+
+// mergeSubset returns labels with every key of sel set to sel's value: equal to labels
+// exactly when sel is a subset of labels.
+func mergeSubset(labels, sel map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range labels {
+		out[k] = v
+	}
+	for k, v := range sel {
+		out[k] = v
+	}
+	return out
 }
 
 func TestTensorParallelModelWithExtraArgs(t *testing.T) {
@@ -225,6 +265,30 @@ func TestReplicatedModelGetsOneClaimPerReplica(t *testing.T) {
 	budget := pulumimock.Decode[policyv1.PodDisruptionBudget](t, m, pdb, "qwen3-8b")
 	assert.Equal(t, 1, budget.Spec.MaxUnavailable.IntValue())
 	assert.Equal(t, sts.Spec.Selector.MatchLabels, budget.Spec.Selector.MatchLabels)
+}
+
+// TestAutoscaledModel: KEDA owns the replica count. The StatefulSet starts at the minimum (0:
+// no GPU until the first request) and Pulumi ignores its replicas afterwards, so an `up` after
+// KEDA scaled changes nothing; a disruption budget exists because it may run several replicas.
+func TestAutoscaledModel(t *testing.T) {
+	cfg, err := spec.Parse(map[string]string{
+		"models": `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","replicas":5,
+			"autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":3}}]`,
+		"observability": `{"enabled":true}`, // the triggers read Prometheus
+	})
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate(&cfg))
+	m, _ := deploy(t, cfg.Models, false)
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-8b")
+	assert.Equal(t, int32(0), *sts.Spec.Replicas, "starts at autoscaling.minReplicas, not replicas")
+	assert.Equal(t, []string{"spec.replicas"}, m.Find(t, statefulSet, "qwen3-8b").IgnoreChanges)
+	budget := pulumimock.Decode[policyv1.PodDisruptionBudget](t, m, pdb, "qwen3-8b")
+	assert.Equal(t, 1, budget.Spec.MaxUnavailable.IntValue())
+
+	// Without autoscaling, Pulumi owns the count.
+	m, _ = deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","replicas":1}]`), false)
+	assert.Empty(t, m.Find(t, statefulSet, "qwen3-8b").IgnoreChanges)
+	assert.False(t, m.Has(pdb, "qwen3-8b"), "one replica: no budget")
 }
 
 func TestDottedModelName(t *testing.T) {
@@ -310,5 +374,5 @@ func TestEveryChildHasTheModelAsParent(t *testing.T) {
 	for _, c := range children {
 		types = append(types, c.Type)
 	}
-	assert.ElementsMatch(t, []string{service, statefulSet, pdb}, types)
+	assert.ElementsMatch(t, []string{service, service, statefulSet, pdb}, types)
 }

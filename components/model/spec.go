@@ -23,6 +23,41 @@ type Spec struct {
 	Memory               string   `json:"memory" pulumi:"memory"`
 	ShmSize              string   `json:"shmSize" pulumi:"shmSize"`
 	StartupTimeoutSecs   int      `json:"startupTimeoutSeconds" pulumi:"startupTimeoutSeconds"`
+	// Autoscaling hands the replica count to KEDA (components/autoscaling): Replicas is then
+	// not used, the StatefulSet starts at MinReplicas and Pulumi leaves spec.replicas alone.
+	Autoscaling Autoscaling `json:"autoscaling" pulumi:"autoscaling,optional"`
+}
+
+// Autoscaling is a model's demand-driven replica range.
+type Autoscaling struct {
+	Enabled bool `json:"enabled" pulumi:"enabled,optional"`
+	// MinReplicas may be 0: the model holds no GPU while idle, and the gateway wakes it.
+	MinReplicas int `json:"minReplicas" pulumi:"minReplicas,optional"`
+	MaxReplicas int `json:"maxReplicas" pulumi:"maxReplicas,optional"`
+	// TargetQueuePerReplica is the number of requests waiting in vLLM's queue, per replica,
+	// above which another replica is added.
+	TargetQueuePerReplica int `json:"targetQueuePerReplica" pulumi:"targetQueuePerReplica,optional"`
+	// IdleMinutes without any request before the model scales to zero (MinReplicas 0).
+	IdleMinutes int `json:"idleMinutes" pulumi:"idleMinutes,optional"`
+	// CooldownSeconds a lower replica count must hold before replicas are removed.
+	CooldownSeconds int `json:"cooldownSeconds" pulumi:"cooldownSeconds,optional"`
+}
+
+// InitialReplicas is the StatefulSet's declared replica count: Replicas, or with autoscaling
+// the minimum (KEDA takes it from there).
+func (m Spec) InitialReplicas() int {
+	if m.Autoscaling.Enabled {
+		return m.Autoscaling.MinReplicas
+	}
+	return m.Replicas
+}
+
+// PeakReplicas is the most replicas the model may run: what its GPUs must fit.
+func (m Spec) PeakReplicas() int {
+	if m.Autoscaling.Enabled {
+		return m.Autoscaling.MaxReplicas
+	}
+	return m.Replicas
 }
 
 // MemoryLimit is the model container's memory limit: its memory request plus

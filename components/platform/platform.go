@@ -112,11 +112,16 @@ type Args struct {
 	// IstioPlatform is the Istio charts' platform profile ("gke" on GKE: the CNI node
 	// agent's binary directory and its system-node-critical quota); "" elsewhere.
 	IstioPlatform string `pulumi:"istioPlatform,optional"`
+	// KEDA installs KEDA (the models' autoscaler): its CRDs must exist before the
+	// ScaledObjects, so they wait for Platform.KEDA.
+	KEDA bool `pulumi:"keda,optional"`
+	// Monitoring installs kube-prometheus-stack (and the DCGM exporter); nil installs nothing.
+	Monitoring *MonitoringArgs `pulumi:"monitoring,optional"`
 }
 
 // installsAddOns reports whether any cluster-wide add-on is on.
 func (a Args) installsAddOns() bool {
-	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil
+	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil || a.Monitoring != nil || a.KEDA
 }
 
 // Platform is the installed add-ons.
@@ -131,6 +136,11 @@ type Platform struct {
 	// IngressAddress is the ingress gateway's load balancer IP or host
 	// name: "" until the cloud assigns one, or when Istio is not installed.
 	IngressAddress pulumi.StringOutput `pulumi:"ingressAddress"`
+	// KEDA is KEDA's release (nil when not installed): the ScaledObjects depend on it.
+	KEDA *helmv3.Release
+	// Monitoring is the kube-prometheus-stack release (nil when not installed): monitors,
+	// rules and dashboards depend on it (its CRDs and Grafana's sidecar).
+	Monitoring pulumi.Resource
 }
 
 // installed records, per program (Pulumi context), the Platform that installs the
@@ -202,6 +212,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	if args.DevicePlugin {
 		if err := devicePlugin(ctx, name, args.GPUNodeSelector, parent); err != nil {
+			return nil, err
+		}
+	}
+	if args.Monitoring != nil {
+		stack, err := monitoring(ctx, args.Monitoring, parent)
+		if err != nil {
+			return nil, err
+		}
+		p.Monitoring = stack
+	}
+	if args.KEDA {
+		if p.KEDA, err = keda(ctx, parent); err != nil {
 			return nil, err
 		}
 	}

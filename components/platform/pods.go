@@ -41,6 +41,12 @@ func SystemPods(args Args) []capacity.Pods {
 	if args.MetricsServer {
 		pods = append(pods, capacity.Pods{Name: "metrics-server", Requests: MetricsServerRequests, Count: 1})
 	}
+	if args.KEDA {
+		pods = append(pods, capacity.Pods{Name: "KEDA's operator, metrics API server and webhooks", Requests: KEDARequests, Count: 3})
+	}
+	if args.Monitoring != nil {
+		pods = append(pods, monitoringPods()...)
+	}
 	return pods
 }
 

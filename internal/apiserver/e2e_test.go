@@ -80,7 +80,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	t.Run("dev", func(t *testing.T) {
 		s := open(t, c, root, state, "dev", filepath.Join(root, "Pulumi.dev.yaml"), "llm-dev", nil, nil)
 		objs := upAndCheck(t, c, s)
-		assertKinds(t, objs, "Namespace", "StatefulSet", "Deployment", "Gateway", "VirtualService", "PeerAuthentication")
+		assertKinds(t, objs, "Namespace", "StatefulSet", "Deployment", "Gateway", "VirtualService", "PeerAuthentication", "DestinationRule")
 		assertVirtualService(t, c, "llm-dev", false)
 		destroyAndCheck(t, c, s, "llm-dev")
 	})

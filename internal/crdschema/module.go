@@ -77,3 +77,62 @@ var Istio = sync.OnceValues(func() (*Validator, error) {
 	}
 	return LoadFile(path)
 })
+
+// PrometheusOperatorCRDFiles are the prometheus-operator CRDs of the objects the platform
+// declares (PodMonitor, ServiceMonitor, PrometheusRule), in versions.PrometheusOperatorCRDModule.
+var PrometheusOperatorCRDFiles = []string{
+	"example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml",
+	"example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
+	"example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
+}
+
+// PrometheusOperatorCRDPaths downloads versions.PrometheusOperatorCRDModule (once into the
+// module cache) and returns the local paths of PrometheusOperatorCRDFiles.
+func PrometheusOperatorCRDPaths() ([]string, error) {
+	var paths []string
+	for _, f := range PrometheusOperatorCRDFiles {
+		p, err := ModuleFile(versions.PrometheusOperatorCRDModule, f)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus-operator CRDs: %w", err)
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// PrometheusOperator returns a validator for the prometheus-operator CRDs the platform's
+// monitors and rules use. It downloads and compiles them once per process.
+var PrometheusOperator = sync.OnceValues(func() (*Validator, error) {
+	paths, err := PrometheusOperatorCRDPaths()
+	if err != nil {
+		return nil, err
+	}
+	var all bytes.Buffer
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		all.WriteString("---\n")
+		all.Write(b)
+		all.WriteString("\n")
+	}
+	v, err := Load(&all)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus-operator CRDs (%s): %w", versions.PrometheusOperatorCRDModule, err)
+	}
+	return v, nil
+})
+
+// KEDAScaledObjectCRDFile is where KEDA's module keeps the ScaledObject CRD.
+const KEDAScaledObjectCRDFile = "config/crd/bases/keda.sh_scaledobjects.yaml"
+
+// KEDA returns a validator for the ScaledObject CRD of the KEDA release the platform installs
+// (versions.KEDAModule). It downloads and compiles it once per process.
+var KEDA = sync.OnceValues(func() (*Validator, error) {
+	path, err := ModuleFile(versions.KEDAModule, KEDAScaledObjectCRDFile)
+	if err != nil {
+		return nil, fmt.Errorf("KEDA CRDs: %w", err)
+	}
+	return LoadFile(path)
+})

@@ -99,8 +99,11 @@ func TestRenderEndToEnd(t *testing.T) {
 
 func assertStrictlyValid(t *testing.T, manifests []render.Manifest) {
 	t.Helper()
-	custom := 0
+	custom, rules, models := 0, 0, 0
 	for _, m := range manifests {
+		if m.Kind == "StatefulSet" {
+			models++
+		}
 		if m.IsBuiltin() {
 			_, err := m.Decode()
 			assert.NoError(t, err)
@@ -121,12 +124,19 @@ func assertStrictlyValid(t *testing.T, manifests []render.Manifest) {
 			var cr pulumimock.CustomResource[edge.PeerAuthenticationSpec]
 			err = m.DecodeInto(&cr)
 			assert.Equal(t, "STRICT", cr.Spec.MTLS.Mode)
+		case "networking.istio.io/v1/DestinationRule":
+			var cr pulumimock.CustomResource[edge.DestinationRuleSpec]
+			err = m.DecodeInto(&cr)
+			rules++
+			assert.Equal(t, "ISTIO_MUTUAL", cr.Spec.TrafficPolicy.TLS.Mode)
+			assert.True(t, strings.HasPrefix(cr.Spec.Host, cr.Metadata.Name+"."), "%s: the rule is named after its headless Service", cr.Spec.Host)
 		default:
 			t.Errorf("%s: unexpected kind %s/%s", m.Path, m.APIVersion, m.Kind)
 		}
 		assert.NoError(t, err)
 	}
-	assert.Equal(t, 3, custom, "Gateway, VirtualService, PeerAuthentication")
+	assert.Equal(t, models, rules, "one mutual-TLS rule per model's headless Service")
+	assert.Equal(t, 3+rules, custom, "Gateway, VirtualService, PeerAuthentication and the rules")
 }
 
 func keys(manifests []render.Manifest) []string {

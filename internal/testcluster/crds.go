@@ -23,8 +23,9 @@ import (
 const ArgoCDApplicationCRDFile = "manifests/crds/application-crd.yaml"
 
 // PlatformCRDFiles are the CRDs of the add-ons the program's custom resources
-// belong to, from the pinned modules (internal/versions): every Istio CRD and
-// Argo CD's Application. They are downloaded into the module cache on first
+// belong to, from the pinned modules (internal/versions): every Istio CRD,
+// Argo CD's Application, and the prometheus-operator's PodMonitor,
+// ServiceMonitor and PrometheusRule (observability), and KEDA's ScaledObject (autoscaling). They are downloaded into the module cache on first
 // use (`go mod download`), so a fresh machine needs the module proxy once.
 func PlatformCRDFiles() ([]string, error) {
 	istio, err := crdschema.ModuleFile(versions.IstioModule, crdschema.IstioCRDFile)
@@ -35,7 +36,15 @@ func PlatformCRDFiles() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("argo CD CRDs: %w", err)
 	}
-	return []string{istio, argo}, nil
+	monitoring, err := crdschema.PrometheusOperatorCRDPaths()
+	if err != nil {
+		return nil, err
+	}
+	keda, err := crdschema.ModuleFile(versions.KEDAModule, crdschema.KEDAScaledObjectCRDFile)
+	if err != nil {
+		return nil, fmt.Errorf("KEDA CRDs: %w", err)
+	}
+	return append([]string{istio, argo, keda}, monitoring...), nil
 }
 
 // InstallCRDs creates every CustomResourceDefinition in the YAML files and

@@ -46,6 +46,10 @@ func TestCluster(t *testing.T) {
 	assert.Contains(t, names, "virtualservices.networking.istio.io")
 	assert.Contains(t, names, "peerauthentications.security.istio.io")
 	assert.Contains(t, names, "applications.argoproj.io")
+	assert.Contains(t, names, "scaledobjects.keda.sh")
+	for _, crd := range []string{"podmonitors", "servicemonitors", "prometheusrules"} {
+		assert.Contains(t, names, crd+".monitoring.coreos.com")
+	}
 
 	// Served: an empty list, not a 404.
 	var list struct {

@@ -69,3 +69,34 @@ var AWSLoadBalancerController = Chart{Repo: "https://aws.github.io/eks-charts", 
 // read (`go mod download`), never built: the module is not in go.mod. Bump it
 // with the chart.
 const ArgoCDModule = "github.com/argoproj/argo-cd/v3@v3.5.7"
+
+// KubePrometheusStack installs Prometheus, Alertmanager, Grafana (with its dashboard sidecar),
+// the Prometheus operator and kube-state-metrics when observability.install is true. Chart
+// 88.5.3 ships operator v0.93.1. Its defaults this program relies on (values.yaml at the
+// chart's 88.5.3 tag): prometheus.prometheusSpec.{serviceMonitor,podMonitor,rule}SelectorNilUsesHelmValues
+// are true, so Prometheus selects monitors and rules labelled `release: <release name>`, in
+// every namespace (the namespace selectors are {}); grafana.sidecar.dashboards.label is
+// grafana_dashboard with labelValue "1" and searchNamespace ALL.
+var KubePrometheusStack = Chart{Repo: "https://prometheus-community.github.io/helm-charts", Name: "kube-prometheus-stack", Version: "88.5.3"}
+
+// DCGMExporter exports NVIDIA GPU metrics (DCGM_FI_*) on EKS, whose GPU nodes have no
+// exporter of their own. Chart 4.8.2 runs nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless
+// and declares its own ServiceMonitor (serviceMonitor.additionalLabels picks the Prometheus).
+var DCGMExporter = Chart{Repo: "https://nvidia.github.io/dcgm-exporter/helm-charts", Name: "dcgm-exporter", Version: "4.8.2"}
+
+// PrometheusOperatorCRDModule is the prometheus-operator module whose CRDs
+// (example/prometheus-operator-crd/monitoring.coreos.com_*.yaml) tests check our PodMonitor,
+// ServiceMonitor and PrometheusRule against, and the end-to-end tests install into a real API
+// server. The objects themselves are built from the operator's Go API types at v0.95.2
+// (github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring, in go.mod); the
+// module proxy serves the main module only at v0.85.0, so the CRD files come from that release
+// (the chart above installs v0.93.1's, a superset of the fields we use). Only the zip is read
+// (`go mod download`), never built.
+const PrometheusOperatorCRDModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+
+// KEDA scales the autoscaled models (components/autoscaling). Chart 2.20.2 is KEDA 2.20.2.
+var KEDA = Chart{Repo: "https://kedacore.github.io/charts", Name: "keda", Version: "2.20.2"}
+
+// KEDAModule is KEDA's Go module at the chart's release: tests read its ScaledObject CRD
+// (config/crd/bases/keda.sh_scaledobjects.yaml), the schema KEDA's API types generate.
+const KEDAModule = "github.com/kedacore/keda/v2@v2.20.2"

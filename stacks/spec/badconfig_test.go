@@ -61,8 +61,17 @@ func TestBadConfig(t *testing.T) {
 		{"modelName with no usable characters", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"..."}]`}, "models[0].modelName:"},
 		{"modelName starting with a digit", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"7b-chat"}]`}, "models[0].modelName:"},
 		{"names that sanitise alike", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"qwen3-0.6b"},{"huggingfaceId":"a/c","modelName":"qwen3_0_6b"}]`}, "models[1].modelName: \"qwen3_0_6b\" and models[0].modelName \"qwen3-0.6b\" both become the Kubernetes name \"qwen3-0-6b\""},
+		{"modelName taking another's headless Service name", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"qwen"},{"huggingfaceId":"a/c","modelName":"qwen-headless"}]`}, "models[1].modelName: \"qwen-headless\" becomes the Kubernetes name \"qwen-headless\", which is the headless Service of models[0] (\"qwen\")"},
 		{"negative gpuRequestCount", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","gpuRequestCount":-1}]`}, "models[0].gpuRequestCount: is -1"},
 		{"zero replicas", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","replicas":0}]`}, "models[0].replicas: is 0"},
+		{"autoscaling min above max", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"minReplicas":3,"maxReplicas":2}}]`}, "models[0].autoscaling.minReplicas: is 3, above models[0].autoscaling.maxReplicas 2; set it to 2 at most"},
+		{"autoscaling max zero", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":0}}]`}, "models[0].autoscaling.maxReplicas: is 0; use 1 or more"},
+		{"autoscaling negative min", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"minReplicas":-1}}]`}, "models[0].autoscaling.minReplicas: is -1"},
+		{"autoscaling zero queue target", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"targetQueuePerReplica":0}}]`}, "models[0].autoscaling.targetQueuePerReplica: is 0"},
+		{"autoscaling zero idle minutes", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"idleMinutes":0}}]`}, "models[0].autoscaling.idleMinutes: is 0"},
+		{"autoscaling negative cooldown", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"cooldownSeconds":-5}}]`}, "models[0].autoscaling.cooldownSeconds: is -5"},
+		{"autoscaling without Prometheus", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true}}]`}, "models[0].autoscaling.enabled: needs the models' and the gateway's metrics in Prometheus: set observability.enabled: true, or platform.keda.prometheusURL"},
+		{"autoscaling misspelt key", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","autoscaling":{"enabled":true,"maxReplica":4}}]`}, "models[0].autoscaling.maxReplica: unknown key"},
 		{"bad pvcSize", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","pvcSize":"forty gigs"}]`}, "models[0].pvcSize: \"forty gigs\" is not a Kubernetes quantity"},
 		{"bad memory", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","memory":"lots"}]`}, "models[0].memory:"},
 		{"gpu memory utilization above 1", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"m","gpuMemoryUtilization":1.5}]`}, "models[0].gpuMemoryUtilization: is 1.5"},
@@ -81,6 +90,20 @@ func TestBadConfig(t *testing.T) {
 		{"gateway maxReplicas below replicas", map[string]string{"gateway": `{"replicas":4,"maxReplicas":3}`, "models": oneModel}, "gateway.maxReplicas: is 3, below gateway.replicas 4"},
 		{"zero gateway stream limit", map[string]string{"gateway": `{"maxStreamsPerPod":0}`, "models": oneModel}, "gateway.maxStreamsPerPod: is 0"},
 		{"gateway stream limit above the port range", map[string]string{"gateway": `{"maxStreamsPerPod":50000}`, "models": oneModel}, "gateway.maxStreamsPerPod: is 50000"},
+		{"unknown routing strategy", map[string]string{"gateway": `{"routing":{"strategy":"random"}}`, "models": oneModel}, "gateway.routing.strategy: \"random\" is not allowed; use one of prefix, least-load, round-robin"},
+		{"empty routing strategy", map[string]string{"gateway": `{"routing":{"strategy":""}}`, "models": oneModel}, "gateway.routing.strategy: \"\" is not allowed"},
+		{"session header with a space", map[string]string{"gateway": `{"routing":{"sessionHeader":"x session"}}`, "models": oneModel}, "gateway.routing.sessionHeader: \"x session\" is not a header name"},
+		{"session header with an underscore", map[string]string{"gateway": `{"routing":{"sessionHeader":"x_session"}}`, "models": oneModel}, "gateway.routing.sessionHeader:"},
+		{"zero block size", map[string]string{"gateway": `{"routing":{"blockSize":0}}`, "models": oneModel}, "gateway.routing.blockSize: is 0"},
+		{"negative block size", map[string]string{"gateway": `{"routing":{"blockSize":-256}}`, "models": oneModel}, "gateway.routing.blockSize: is -256"},
+		{"block size not a multiple of 4", map[string]string{"gateway": `{"routing":{"blockSize":130}}`, "models": oneModel}, "gateway.routing.blockSize: is 130; use a multiple of 4"},
+		{"zero min prefix blocks", map[string]string{"gateway": `{"routing":{"minPrefixBlocks":0}}`, "models": oneModel}, "gateway.routing.minPrefixBlocks: is 0"},
+		{"zero max prefix blocks", map[string]string{"gateway": `{"routing":{"maxPrefixBlocks":0}}`, "models": oneModel}, "gateway.routing.maxPrefixBlocks: is 0"},
+		{"min prefix above max", map[string]string{"gateway": `{"routing":{"minPrefixBlocks":10,"maxPrefixBlocks":4}}`, "models": oneModel}, "gateway.routing.minPrefixBlocks: is 10, above gateway.routing.maxPrefixBlocks 4"},
+		{"load factor below 1", map[string]string{"gateway": `{"routing":{"loadFactor":0.5}}`, "models": oneModel}, "gateway.routing.loadFactor: is 0.5"},
+		{"zero index", map[string]string{"gateway": `{"routing":{"indexEntries":0}}`, "models": oneModel}, "gateway.routing.indexEntries: is 0"},
+		{"misspelt routing key", map[string]string{"gateway": `{"routing":{"stratgy":"prefix"}}`, "models": oneModel}, "gateway.routing.stratgy: unknown key"},
+		{"routing block size not a number", map[string]string{"gateway": `{"routing":{"blockSize":"256"}}`, "models": oneModel}, "gateway.routing.blockSize: expected a whole number"},
 		{"admin as default role", map[string]string{"webui": `{"defaultUserRole":"admin"}`, "models": oneModel}, "webui.defaultUserRole: \"admin\" is not allowed"},
 		{"argo app without repo", map[string]string{"platform": `{"argocd":{"apps":[{"name":"llm","path":"manifests"}]}}`, "models": oneModel}, "platform.argocd.apps[0].repoURL: is required"},
 		{"edge without hosts", map[string]string{"edge": `{"hosts":[]}`, "models": oneModel}, "edge.hosts: is empty"},
@@ -91,6 +114,29 @@ func TestBadConfig(t *testing.T) {
 		{"argo ha on two eks nodes", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "platform": `{"argocd":{"ha":true}}`, "models": oneModel}, "set eks.cluster.systemNodeCount: 3 or platform.argocd.ha: false"},
 		{"webui admin without an address", map[string]string{"webui": `{"adminEmail":"admin"}`, "models": oneModel}, "webui.adminEmail: \"admin\" is not an email address"},
 	}
+	obs := func(settings string) map[string]string {
+		return map[string]string{"observability": settings, "models": oneModel}
+	}
+	cases = append(cases, []struct {
+		name string
+		raw  map[string]string
+		key  string
+	}{
+		{"observability namespace not a name", obs(`{"enabled":true,"namespace":"Mon_itoring"}`), `observability.namespace: "Mon_itoring" is not a valid namespace name`},
+		{"observability in the app namespace", obs(`{"enabled":true,"namespace":"llm"}`), `observability.namespace: "llm" is the application namespace`},
+		{"installed stack without its release label", obs(`{"enabled":true,"monitorLabels":{"team":"ml"}}`), `observability.monitorLabels.release: is "", but the installed Prometheus`},
+		{"monitor label value", obs(`{"enabled":true,"install":false,"monitorLabels":{"prometheus":"not ok!"}}`), `observability.monitorLabels.prometheus: "not ok!" is not a valid label value`},
+		{"no dashboard label", obs(`{"enabled":true,"dashboardLabels":{}}`), `observability.dashboardLabels: is empty`},
+		{"two dashboard labels for the installed sidecar", obs(`{"enabled":true,"dashboardLabels":{"a":"1","b":"2"}}`), `observability.dashboardLabels: has 2 labels`},
+		{"scrape interval", obs(`{"enabled":true,"scrapeInterval":"fast"}`), `observability.scrapeInterval: "fast" is not a Prometheus duration`},
+		{"ttft threshold for no model", obs(`{"enabled":true,"thresholds":{"ttftP95SecondsByModel":{"gpt-4":3}}}`), `observability.thresholds.ttftP95SecondsByModel["gpt-4"]: names no model`},
+		{"negative ttft threshold", obs(`{"enabled":true,"thresholds":{"ttftP95Seconds":-1}}`), `observability.thresholds.ttftP95Seconds: is -1`},
+		{"5xx ratio above 1", obs(`{"enabled":true,"thresholds":{"gateway5xxRatio":5}}`), `observability.thresholds.gateway5xxRatio: is 5`},
+		{"kv cache above 1", obs(`{"enabled":true,"thresholds":{"kvCacheUsage":1.5}}`), `observability.thresholds.kvCacheUsage: is 1.5`},
+		{"queue minutes zero", obs(`{"enabled":true,"thresholds":{"queueMinutes":0}}`), `observability.thresholds.queueMinutes: is 0`},
+		{"misspelt observability key", obs(`{"enabled":true,"tresholds":{}}`), `observability.tresholds: unknown key; did you mean "thresholds"?`},
+		{"observability switch not a bool", obs(`{"enabled":"yes"}`), `observability.enabled: expected true or false`},
+	}...)
 	require.GreaterOrEqual(t, len(cases), 20)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

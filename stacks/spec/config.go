@@ -7,8 +7,10 @@ import (
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/observability"
 	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 )
@@ -28,7 +30,9 @@ type Config struct {
 	Gateway   GatewayConfig  `json:"gateway"`
 	WebUI     WebUIConfig    `json:"webui"`
 	Edge      EdgeConfig     `json:"edge"`
-	Render    RenderConfig   `json:"render"`
+	// Observability: monitors, dashboards, alerts, and optionally the monitoring stack.
+	Observability ObservabilityConfig `json:"observability"`
+	Render        RenderConfig        `json:"render"`
 }
 
 // Cloud values.
@@ -59,6 +63,34 @@ type PlatformConfig struct {
 	ArgoCD        ArgoCDConfig        `json:"argocd"`
 	DevicePlugin  DevicePluginConfig  `json:"devicePlugin"`
 	MetricsServer MetricsServerConfig `json:"metricsServer"`
+	KEDA          KEDAConfig          `json:"keda"`
+}
+
+// KEDAConfig: KEDA scales the models that have autoscaling (models[i].autoscaling).
+type KEDAConfig struct {
+	// Enabled installs KEDA when some model autoscales (false: the cluster runs its own).
+	Enabled bool `json:"enabled"`
+	// PrometheusURL is the Prometheus the triggers query; "" is the monitoring stack's
+	// (prometheus-operated in observability.namespace).
+	PrometheusURL string `json:"prometheusURL"`
+}
+
+// Autoscales reports whether any model has autoscaling.
+func (c Config) Autoscales() bool {
+	for _, m := range c.Models {
+		if m.Autoscaling.Enabled {
+			return true
+		}
+	}
+	return false
+}
+
+// PrometheusURL is where the autoscaling triggers read metrics.
+func (c Config) PrometheusURL() string {
+	if c.Platform.KEDA.PrometheusURL != "" {
+		return c.Platform.KEDA.PrometheusURL
+	}
+	return "http://prometheus-operated." + c.Observability.Namespace + ".svc.cluster.local:9090"
 }
 
 // ServiceTypeAuto picks the ingress gateway's Service type by cloud.
@@ -85,6 +117,9 @@ type VLLMConfig struct {
 // own Config; its JSON names are the config keys).
 type GatewayConfig = gateway.Config
 
+// RoutingConfig is gateway.routing: how the gateway picks a model's replica per request.
+type RoutingConfig = nginx.Routing
+
 // WebUIConfig configures Open WebUI (the webui component's own Config).
 type WebUIConfig = webui.Config
 
@@ -107,4 +142,7 @@ type (
 	EKSConfig       = eks.Config
 	EKSCluster      = eks.ClusterConfig
 	EKSGPUNodeGroup = eks.GPUNodeGroupConfig
+	// ObservabilityConfig is the observability component's own Config.
+	ObservabilityConfig = observability.Config
+	Thresholds          = observability.Thresholds
 )

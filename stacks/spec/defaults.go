@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -72,6 +74,7 @@ func Defaults() Config {
 			ArgoCD:        ArgoCDConfig{Enabled: true, Insecure: true},
 			DevicePlugin:  DevicePluginConfig{Enabled: true},
 			MetricsServer: MetricsServerConfig{Enabled: true},
+			KEDA:          KEDAConfig{Enabled: true},
 		},
 		VLLM: VLLMConfig{Image: versions.VLLMImage, CPUImage: versions.VLLMCPUImage},
 		Gateway: GatewayConfig{
@@ -84,6 +87,7 @@ func Defaults() Config {
 			// Measured (docs/gateway.md, "Capacity"): what 2 workers and the pod's memory
 			// limit hold with room to spare; the HPA adds pods well before it.
 			MaxStreamsPerPod: 4000,
+			Routing:          gateway.DefaultRouting(),
 		},
 		WebUI: WebUIConfig{
 			Enabled:         true,
@@ -101,6 +105,24 @@ func Defaults() Config {
 			NetworkPolicies:   true,
 			MetricsNamespaces: []string{"monitoring"},
 		},
+		Observability: ObservabilityConfig{
+			Enabled:   false,
+			Namespace: "monitoring",
+			Install:   true,
+			// MonitorLabels and DashboardLabels are defaulted in deriveDefaults: a map set in a
+			// stack replaces the default rather than adding to it.
+			DCGMExporter:   true,
+			ScrapeInterval: "15s",
+			Thresholds: Thresholds{
+				TTFTP95Seconds:        2,
+				TTFTP95SecondsByModel: map[string]float64{},
+				QueueDepth:            10,
+				QueueMinutes:          5,
+				Gateway5xxRatio:       0.05,
+				KVCacheUsage:          0.95,
+				NoReplicaMinutes:      15,
+			},
+		},
 	}
 }
 
@@ -114,6 +136,9 @@ func defaultModel() ModelSpec {
 		GPUMemoryUtilization: 0.9,
 		Dtype:                "auto",
 		StartupTimeoutSecs:   3600,
+		Autoscaling: model.Autoscaling{
+			MinReplicas: 1, MaxReplicas: 2, TargetQueuePerReplica: 4, IdleMinutes: 30, CooldownSeconds: 300,
+		},
 	}
 }
 
@@ -129,8 +154,18 @@ const (
 	cpuModelShm = "1Gi"
 )
 
-// deriveDefaults fills the defaults that depend on other values.
+// deriveDefaults fills the defaults that depend on other values, and those of maps (JSON
+// decoding adds a stack's entries to a map it finds, so a default map would never go away).
 func deriveDefaults(cfg *Config) {
+	if o := &cfg.Observability; o.MonitorLabels == nil {
+		// kube-prometheus-stack's Prometheus selects monitors and rules labelled with its
+		// release name (its *SelectorNilUsesHelmValues defaults).
+		o.MonitorLabels = map[string]string{"release": platform.MonitoringRelease}
+	}
+	if o := &cfg.Observability; o.DashboardLabels == nil {
+		// kube-prometheus-stack's Grafana sidecar default.
+		o.DashboardLabels = map[string]string{"grafana_dashboard": "1"}
+	}
 	for i := range cfg.Models {
 		deriveModelDefaults(&cfg.Models[i])
 	}

@@ -146,7 +146,8 @@ func FuzzParseValidate(f *testing.F) {
 	f.Add("gke", `[{"huggingfaceId":"a","modelName":"qwen3-0.6b","pvcSize":"1e3"}]`, `{"maxBodySize":"1Ei"}`, `{"gpuPool":{"maxNodes":-1}}`)
 	f.Add("eks", `[{"modelName":"\u0000"},null,1,"x"]`, `null`, `[]`)
 	f.Fuzz(func(t *testing.T, cloud, models, gateway, gke string) {
-		raw := map[string]string{"cloud": cloud, "models": models, "gateway": gateway, "gke": gke, "eks": gke}
+		raw := map[string]string{"cloud": cloud, "models": models, "gateway": gateway, "gke": gke, "eks": gke,
+			"observability": `{"enabled":true,"thresholds":` + gateway + `}`}
 		cfg, err := Parse(raw)
 		if err == nil {
 			_ = Validate(&cfg)
@@ -166,4 +167,17 @@ func TestUnknownTopLevelKeys(t *testing.T) {
 	assert.Contains(t, err.Error(), `Gateway: unknown key; did you mean "gateway"?`)
 	assert.Contains(t, err.Error(), `webUI: unknown key; did you mean "webui"?`)
 	assert.Contains(t, err.Error(), "zzzzzz: unknown key; check its spelling against Pulumi.yaml")
+}
+
+// TestRoutingSettings: a stack sets only what differs; the other routing keys keep their
+// defaults.
+func TestRoutingSettings(t *testing.T) {
+	cfg, err := Parse(map[string]string{"models": oneModel, "gateway": `{"routing":{"strategy":"least-load","sessionHeader":"X-Conversation"}}`})
+	require.NoError(t, err)
+	require.NoError(t, Validate(&cfg))
+	want := Defaults().Gateway.Routing
+	want.Strategy, want.SessionHeader = "least-load", "X-Conversation"
+	assert.Equal(t, want, cfg.Gateway.Routing)
+	assert.Equal(t, "prefix", Defaults().Gateway.Routing.Strategy, "prefix is the default strategy")
+	assert.Equal(t, "x-session-id", Defaults().Gateway.Routing.SessionHeader)
 }

@@ -2,14 +2,21 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+
+	prommodel "github.com/prometheus/common/model"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/components/model"
+	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/naming"
 )
 
@@ -26,6 +33,10 @@ var (
 	}
 	eksCapacityTypes = []string{"ON_DEMAND", "SPOT"}
 	webuiRoles       = []string{"pending", "user"}
+	// The gateway's replica routing strategies.
+	routingStrategies = nginx.Strategies
+	// An HTTP header name nginx exposes as $http_<name>.
+	httpHeaderName = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
 	// Service types of the ingress gateway (ServiceTypeAuto: by cloud).
 	ingressServiceTypes = []string{ServiceTypeAuto, "LoadBalancer", "NodePort", "ClusterIP"}
 	// Flags the model component sets itself; setting them again in extraArgs
@@ -100,6 +111,7 @@ func Validate(cfg *Config) error {
 		p.add("gateway.maxStreamsPerPod", "is %d; use 1 to 20000 concurrent requests per pod (the default is measured, see docs/gateway.md)",
 			g.MaxStreamsPerPod)
 	}
+	validateRouting(&p, g.Routing)
 	if cfg.WebUI.Enabled {
 		p.quantity("webui.storageSize", cfg.WebUI.StorageSize, "1Gi")
 		p.oneOf("webui.defaultUserRole", cfg.WebUI.DefaultUserRole, webuiRoles)
@@ -114,10 +126,37 @@ func Validate(cfg *Config) error {
 		p.add("edge.hosts", "is empty; use [\"*\"] or your DNS names")
 	}
 	validatePlatform(&p, cfg)
+	validateObservability(&p, cfg)
 	if len(p) > 0 {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// validateRouting checks gateway.routing (the replica balancer's settings; docs/gateway.md,
+// "Routing across replicas").
+func validateRouting(p *problems, r RoutingConfig) {
+	p.oneOf("gateway.routing.strategy", r.Strategy, routingStrategies)
+	if !httpHeaderName.MatchString(r.SessionHeader) {
+		p.add("gateway.routing.sessionHeader", "%q is not a header name; use letters, digits and '-' (nginx drops headers with '_'), e.g. \"x-session-id\"", r.SessionHeader)
+	}
+	if r.BlockSize < 16 || r.BlockSize > 65536 || r.BlockSize%4 != 0 {
+		p.add("gateway.routing.blockSize", "is %d; use a multiple of 4 from 16 to 65536 bytes of prompt per hashed block (the default 256 is about 64 tokens)", r.BlockSize)
+	}
+	if r.MinPrefixBlocks < 1 {
+		p.add("gateway.routing.minPrefixBlocks", "is %d; use 1 or more blocks", r.MinPrefixBlocks)
+	}
+	if r.MaxPrefixBlocks < 1 || r.MaxPrefixBlocks > 4096 {
+		p.add("gateway.routing.maxPrefixBlocks", "is %d; use 1 to 4096 blocks (hashing cost per request grows with it)", r.MaxPrefixBlocks)
+	} else if r.MinPrefixBlocks > r.MaxPrefixBlocks {
+		p.add("gateway.routing.minPrefixBlocks", "is %d, above gateway.routing.maxPrefixBlocks %d; no prefix could ever match", r.MinPrefixBlocks, r.MaxPrefixBlocks)
+	}
+	if !(r.LoadFactor >= 1 && r.LoadFactor <= 100) {
+		p.add("gateway.routing.loadFactor", "is %v; use 1 to 100 (a preferred replica is passed over at loadFactor x the model's average load + 1)", r.LoadFactor)
+	}
+	if r.IndexEntries < 1 || r.IndexEntries > 1<<20 {
+		p.add("gateway.routing.indexEntries", "is %d; use 1 to 1048576 prefix-index entries (about 160 bytes of shared memory each)", r.IndexEntries)
+	}
 }
 
 func validateModels(p *problems, cfg *Config) {
@@ -155,6 +194,12 @@ func validateModels(p *problems, cfg *Config) {
 		if m.Replicas < 1 {
 			p.add(at("replicas"), "is %d; use 1 or more", m.Replicas)
 		}
+		if a := m.Autoscaling; a.Enabled {
+			validateAutoscaling(p, at, a)
+			if !cfg.Observability.Enabled && cfg.Platform.KEDA.PrometheusURL == "" {
+				p.add(at("autoscaling.enabled"), "needs the models' and the gateway's metrics in Prometheus: set observability.enabled: true, or platform.keda.prometheusURL to a Prometheus that scrapes them")
+			}
+		}
 		p.quantity(at("pvcSize"), m.PVCSize, "1Gi")
 		p.quantity(at("cpu"), m.CPU, "100m")
 		p.quantity(at("memory"), m.Memory, "512Mi")
@@ -179,6 +224,41 @@ func validateModels(p *problems, cfg *Config) {
 				p.add(fmt.Sprintf("models[%d].extraArgs[%d]", i, j), "%q is managed by the platform; %s", arg, fix)
 			}
 		}
+	}
+	// Each model also has a headless Service named <kube name>-headless: no model's own Service
+	// may take that name.
+	for i := range cfg.Models {
+		kube, err := naming.KubeName(cfg.Models[i].ModelName)
+		if err != nil || byKube[kube] != i {
+			continue
+		}
+		if j, clash := byKube[model.HeadlessName(kube)]; clash {
+			p.add(fmt.Sprintf("models[%d].modelName", j), "%q becomes the Kubernetes name %q, which is the headless Service of models[%d] (%q); rename one",
+				cfg.Models[j].ModelName, model.HeadlessName(kube), i, cfg.Models[i].ModelName)
+		}
+	}
+}
+
+// validateAutoscaling checks one model's autoscaling block (the GPU pool's room for
+// maxReplicas is the capacity check's, in package stacks).
+func validateAutoscaling(p *problems, at func(string) string, a model.Autoscaling) {
+	if a.MinReplicas < 0 {
+		p.add(at("autoscaling.minReplicas"), "is %d; use 0 (scale to zero when idle) or more", a.MinReplicas)
+	}
+	if a.MaxReplicas < 1 {
+		p.add(at("autoscaling.maxReplicas"), "is %d; use 1 or more", a.MaxReplicas)
+	} else if a.MinReplicas > a.MaxReplicas {
+		p.add(at("autoscaling.minReplicas"), "is %d, above %s %d; set it to %d at most",
+			a.MinReplicas, at("autoscaling.maxReplicas"), a.MaxReplicas, a.MaxReplicas)
+	}
+	if a.TargetQueuePerReplica < 1 {
+		p.add(at("autoscaling.targetQueuePerReplica"), "is %d; use 1 or more waiting requests per replica", a.TargetQueuePerReplica)
+	}
+	if a.IdleMinutes < 1 {
+		p.add(at("autoscaling.idleMinutes"), "is %d; use 1 or more minutes without requests before scaling to zero", a.IdleMinutes)
+	}
+	if a.CooldownSeconds < 0 {
+		p.add(at("autoscaling.cooldownSeconds"), "is %d; use 0 or more seconds", a.CooldownSeconds)
 	}
 }
 
@@ -410,4 +490,76 @@ func KubeName(m ModelSpec) string {
 		return ""
 	}
 	return name
+}
+
+// validateObservability checks the observability settings (only when they are on: a stack
+// that leaves observability off is not judged on settings it does not use).
+func validateObservability(p *problems, cfg *Config) {
+	o := cfg.Observability
+	if !o.Enabled {
+		return
+	}
+	if errs := validation.IsDNS1123Label(o.Namespace); len(errs) > 0 {
+		p.add("observability.namespace", "%q is not a valid namespace name (%s)", o.Namespace, strings.Join(errs, "; "))
+	} else if o.Namespace == cfg.Namespace {
+		p.add("observability.namespace", "%q is the application namespace; give the monitoring stack its own (e.g. \"monitoring\"): "+
+			"the app namespace's sidecars, mutual TLS and NetworkPolicies would fence Prometheus in", o.Namespace)
+	}
+	labels := func(key string, m map[string]string) {
+		if len(m) == 0 {
+			p.add(key, "is empty; set the labels your Prometheus (or Grafana's sidecar) selects on")
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				p.add(key+"."+k, "is not a valid label name (%s)", strings.Join(errs, "; "))
+			}
+			if errs := validation.IsValidLabelValue(m[k]); len(errs) > 0 {
+				p.add(key+"."+k, "%q is not a valid label value (%s)", m[k], strings.Join(errs, "; "))
+			}
+		}
+	}
+	labels("observability.monitorLabels", o.MonitorLabels)
+	labels("observability.dashboardLabels", o.DashboardLabels)
+	if o.Install && len(o.DashboardLabels) > 1 {
+		p.add("observability.dashboardLabels", "has %d labels, but the installed Grafana's sidecar looks for one; keep one (e.g. grafana_dashboard: \"1\")", len(o.DashboardLabels))
+	}
+	if o.Install && o.MonitorLabels["release"] != platform.MonitoringRelease {
+		p.add("observability.monitorLabels.release", "is %q, but the installed Prometheus (observability.install: true) selects release: %q; "+
+			"set it to %q or set install: false to use your own Prometheus", o.MonitorLabels["release"], platform.MonitoringRelease, platform.MonitoringRelease)
+	}
+	if d, err := prommodel.ParseDuration(o.ScrapeInterval); err != nil || time.Duration(d) < time.Second {
+		p.add("observability.scrapeInterval", "%q is not a Prometheus duration of 1s or more; write it like \"15s\" or \"1m\"", o.ScrapeInterval)
+	}
+	th := o.Thresholds
+	if th.TTFTP95Seconds <= 0 {
+		p.add("observability.thresholds.ttftP95Seconds", "is %v; use a positive number of seconds, e.g. 2", th.TTFTP95Seconds)
+	}
+	served := map[string]bool{}
+	for _, m := range cfg.Models {
+		served[m.ModelName] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(th.TTFTP95SecondsByModel)) {
+		key := fmt.Sprintf("observability.thresholds.ttftP95SecondsByModel[%q]", name)
+		if !served[name] {
+			p.add(key, "names no model; use a models[].modelName")
+		}
+		if v := th.TTFTP95SecondsByModel[name]; v <= 0 {
+			p.add(key, "is %v; use a positive number of seconds", v)
+		}
+	}
+	if th.QueueDepth <= 0 {
+		p.add("observability.thresholds.queueDepth", "is %v; use the waiting requests per model that should page, e.g. 10", th.QueueDepth)
+	}
+	if th.QueueMinutes < 1 {
+		p.add("observability.thresholds.queueMinutes", "is %d; use 1 or more minutes", th.QueueMinutes)
+	}
+	if th.Gateway5xxRatio <= 0 || th.Gateway5xxRatio >= 1 {
+		p.add("observability.thresholds.gateway5xxRatio", "is %v; use a fraction in (0, 1), e.g. 0.05", th.Gateway5xxRatio)
+	}
+	if th.KVCacheUsage <= 0 || th.KVCacheUsage > 1 {
+		p.add("observability.thresholds.kvCacheUsage", "is %v; use a fraction in (0, 1], e.g. 0.95", th.KVCacheUsage)
+	}
+	if th.NoReplicaMinutes < 1 {
+		p.add("observability.thresholds.noReplicaMinutes", "is %d; use 1 or more minutes (more than a model's normal start)", th.NoReplicaMinutes)
+	}
 }

@@ -71,6 +71,7 @@ type errorBodies struct {
 	Unauthorized, Method, NotFound, BadRequest  string
 	TooLarge, Internal, BadGateway, Unavailable string
 	Overloaded, Timeout                         string
+	ModelUnavailable                            string
 }
 
 // byField returns every body by its field name (for tests and checks over all of them).
@@ -124,6 +125,9 @@ func gatewayErrors(p Params) errorBodies {
 		}),
 		Timeout: server(fmt.Sprintf("The model server did not respond within %s.", nginxDuration(p.ProxyTimeout)),
 			"upstream_timeout"),
+		// A model with replica endpoints and none ready (scaled to zero, all restarting).
+		ModelUnavailable: server(fmt.Sprintf("The model has no ready replica right now; retry after %d seconds.",
+			UnavailableRetryAfter), "model_unavailable"),
 	}
 }
 

@@ -7,14 +7,27 @@ import (
 	"text/template"
 )
 
-//go:embed nginx.conf.tmpl router.lua.tmpl
+//go:embed *.tmpl
 var templateFS embed.FS
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"lua": luaString,
-}).ParseFS(templateFS, "nginx.conf.tmpl", "router.lua.tmpl"))
+}).ParseFS(templateFS, "*.tmpl"))
 
-// Generate returns the gateway's files, name -> content: ConfigFile and LuaFile.
+// files maps every generated file to its template.
+var files = map[string]string{
+	ConfigFile:     "nginx.conf.tmpl",
+	LuaFile:        "router.lua.tmpl",
+	DNSFile:        "dns.lua.tmpl",
+	EndpointsFile:  "endpoints.lua.tmpl",
+	LoadFile:       "load.lua.tmpl",
+	PrefixFile:     "prefix.lua.tmpl",
+	BalancerFile:   "balancer.lua.tmpl",
+	MetricsLuaFile: "metrics.lua.tmpl",
+}
+
+// Generate returns the gateway's files, name -> content: ConfigFile, LuaFile, MetricsLuaFile and
+// the replica balancer's Lua modules (present whether or not a route has Endpoints, so the file set is fixed).
 func Generate(p Params) (map[string]string, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -23,8 +36,8 @@ func Generate(p Params) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, 2)
-	for name, tmpl := range map[string]string{ConfigFile: "nginx.conf.tmpl", LuaFile: "router.lua.tmpl"} {
+	out := make(map[string]string, len(files))
+	for name, tmpl := range files {
 		var b bytes.Buffer
 		if err := templates.ExecuteTemplate(&b, tmpl, v); err != nil {
 			return nil, fmt.Errorf("gateway: rendering %s: %w", name, err)

@@ -20,11 +20,12 @@ func validParams() Params {
 			{Name: "meta-llama/Llama-3.1-8B-Instruct", Upstream: "llama-3-1-8b.llm.svc.cluster.local:8000"},
 			{Name: "alias-of-qwen", Upstream: "qwen3-0-6b.llm.svc.cluster.local:8000"},
 		},
-		Listen:       "8080",
-		MaxBodySize:  32 << 20,
-		ProxyTimeout: 15 * time.Minute,
-		MaxStreams:   2000,
-		Runtime:      ProductionRuntime("/etc/nginx/gateway"),
+		Listen:        "8080",
+		MetricsListen: "9145",
+		MaxBodySize:   32 << 20,
+		ProxyTimeout:  15 * time.Minute,
+		MaxStreams:    2000,
+		Runtime:       ProductionRuntime("/etc/nginx/gateway"),
 	}
 }
 
@@ -47,6 +48,8 @@ func TestRenderValidation(t *testing.T) {
 		{"upstream with scheme", func(p *Params) { p.Routes[0].Upstream = "http://qwen:8000" }, []string{"routes[0]"}},
 		{"empty listen", func(p *Params) { p.Listen = "" }, []string{"listen"}},
 		{"listen injection", func(p *Params) { p.Listen = "8080; include /etc/passwd" }, []string{"listen"}},
+		{"metrics on the public port", func(p *Params) { p.MetricsListen = "0.0.0.0:" + p.Listen }, []string{"metrics listen", "public listener's port"}},
+		{"metrics listen injection", func(p *Params) { p.MetricsListen = "9145; include /etc/passwd" }, []string{"metrics listen"}},
 		{"zero body size", func(p *Params) { p.MaxBodySize = 0 }, []string{"max body size"}},
 		{"buffer above body size", func(p *Params) { p.BodyBufferSize = p.MaxBodySize + 1 }, []string{"body buffer size"}},
 		{"zero timeout", func(p *Params) { p.ProxyTimeout = 0 }, []string{"proxy timeout"}},
@@ -90,7 +93,7 @@ func TestRenderAcceptsIPAndIPv6Upstreams(t *testing.T) {
 func TestRenderProductionConfig(t *testing.T) {
 	files, err := Generate(validParams())
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{ConfigFile, LuaFile}, keys2(files))
+	require.ElementsMatch(t, []string{ConfigFile, LuaFile, MetricsLuaFile, DNSFile, EndpointsFile, LoadFile, PrefixFile, BalancerFile}, keys2(files))
 	conf := files[ConfigFile]
 
 	for _, want := range []string{
@@ -329,4 +332,28 @@ func TestTemplateTypoFailsToGenerate(t *testing.T) {
 	assert.Error(t, tmpl.Execute(io.Discard, v))
 	good := template.Must(template.New("ok").Parse(`{{.Errors.BadJSON}}`))
 	assert.NoError(t, good.Execute(io.Discard, v))
+}
+
+// TestRenderMetricsListener: the metrics page is a server of its own on MetricsListen; the
+// public server has no route to it; without MetricsListen there is no such server.
+func TestRenderMetricsListener(t *testing.T) {
+	files, err := Generate(validParams())
+	require.NoError(t, err)
+	conf := files[ConfigFile]
+	assert.Contains(t, conf, "lua_shared_dict "+MetricsDict+" ")
+	public, metrics, found := strings.Cut(conf, "listen 9145;")
+	require.True(t, found, "a server listens on the metrics port")
+	assert.NotContains(t, public, MetricsPath, "the public server has no metrics route")
+	assert.NotContains(t, public, "collect()", "the public server never serves the metrics")
+	assert.Contains(t, metrics, "location = "+MetricsPath+" {")
+	assert.Contains(t, metrics, `require("metrics").collect()`)
+	assert.NotContains(t, metrics, "proxy_pass", "the metrics server proxies nothing")
+	assert.NotContains(t, metrics, "route()", "nor routes")
+
+	p := validParams()
+	p.MetricsListen = ""
+	files, err = Generate(p)
+	require.NoError(t, err)
+	assert.NotContains(t, files[ConfigFile], "collect()")
+	assert.Contains(t, files[ConfigFile], `require("metrics").log()`, "counting goes on without the page")
 }

@@ -138,13 +138,15 @@ func (b *backend) last(t testing.TB) received {
 
 // gateway is a running nginx with the rendered configuration.
 type gateway struct {
-	URL    string
-	dir    string
-	params Params
-	files  map[string]string
-	bin    string
-	env    []string
-	proc   *nginxproc.Process
+	URL string
+	// MetricsURL is the metrics listener's base URL (http://127.0.0.1:<port>).
+	MetricsURL string
+	dir        string
+	params     Params
+	files      map[string]string
+	bin        string
+	env        []string
+	proc       *nginxproc.Process
 }
 
 type gatewayOption func(*Params, *[]string)
@@ -183,6 +185,7 @@ func startGateway(t testing.TB, routes []Route, opts ...gatewayOption) *gateway 
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		p.Listen = "127.0.0.1:" + freePort(t)
+		p.MetricsListen = "127.0.0.1:" + freePort(t)
 		g, err := launch(t, bin, p, env)
 		if err == nil {
 			return g
@@ -205,6 +208,9 @@ func launch(t testing.TB, bin string, p Params, env []string) (*gateway, error) 
 	}
 	_ = os.Remove(p.Runtime.ErrorLog)
 	g := &gateway{URL: "http://" + p.Listen, dir: dir, params: p, files: files, bin: bin, env: env}
+	if p.MetricsListen != "" {
+		g.MetricsURL = "http://" + p.MetricsListen
+	}
 	healthy := func() bool {
 		resp, err := http.Get(g.URL + HealthPath)
 		if err != nil {

@@ -36,6 +36,14 @@ const HealthPath = "/healthz"
 const (
 	ConfigFile = "nginx.conf"
 	LuaFile    = "router.lua"
+	// MetricsLuaFile is the metrics module (metrics.lua.tmpl): counting and the /metrics page.
+	MetricsLuaFile = "metrics.lua"
+	// The replica balancer's modules (routing across a model's replicas, routing.go).
+	DNSFile       = "dns.lua"
+	EndpointsFile = "endpoints.lua"
+	LoadFile      = "load.lua"
+	PrefixFile    = "prefix.lua"
+	BalancerFile  = "balancer.lua"
 )
 
 // OpenRestyBinary is the nginx binary of the openresty/openresty images.
@@ -99,6 +107,12 @@ func ConnectionBudget(maxStreams, upstreams int) (workerConnections, rlimitNofil
 type Route struct {
 	Name     string // served model name exactly as clients send it (may contain dots, slashes, etc.)
 	Upstream string // "host:port" of the model's Service, e.g. "qwen3-0-6b.llm.svc.cluster.local:8000"
+	// Endpoints, when set, is "dns-name:port" of the model's headless Service, e.g.
+	// "qwen3-0-6b-headless.llm.svc.cluster.local:8000": the gateway resolves the name's A
+	// records itself (the model's ready replicas) and picks the replica of every request by
+	// Params.Routing. Upstream then serves only while the name has never resolved (cluster DNS
+	// unreachable since the gateway started). Empty: Upstream alone (kube-proxy's choice).
+	Endpoints string
 }
 
 // Params is everything the rendered configuration depends on.
@@ -106,6 +120,11 @@ type Params struct {
 	Routes []Route
 	// Listen is the nginx listen directive value, e.g. "8080" (prod) or "127.0.0.1:18080" (tests).
 	Listen string
+	// MetricsListen, when set, is a second listener serving only MetricsPath (Prometheus text
+	// format, no API key), e.g. "9145" (prod) or "127.0.0.1:19145" (tests). It must differ from
+	// Listen; the public listener never serves the metrics. Empty: the gateway still counts,
+	// but nothing serves the page.
+	MetricsListen string
 	// MaxBodySize in bytes is client_max_body_size and (unless BodyBufferSize says otherwise)
 	// client_body_buffer_size, so request bodies stay in memory.
 	MaxBodySize int64
@@ -128,6 +147,19 @@ type Params struct {
 	MaxStreams int
 	// Runtime is what differs between the OpenResty image and Debian's nginx in tests.
 	Runtime Runtime
+	// Routing picks a replica for each request of the routes with Endpoints (see
+	// DefaultRouting); ignored, and may be zero, when no route has Endpoints.
+	Routing Routing
+}
+
+// HasEndpoints reports whether any route balances over replica endpoints.
+func (p Params) HasEndpoints() bool {
+	for _, r := range p.Routes {
+		if r.Endpoints != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Runtime is what differs between the production image and a local nginx.

@@ -39,6 +39,11 @@ func (p Params) validate() error {
 		} else {
 			seen[r.Name] = i
 		}
+		if r.Endpoints != "" {
+			if err := validateEndpoints(r.Endpoints); err != nil {
+				bad("routes[%d] (%q): endpoints %q: %v", i, r.Name, r.Endpoints, err)
+			}
+		}
 		if r.Upstream == "" {
 			bad("routes[%d] (%q): empty upstream; set it to the model Service's host:port", i, r.Name)
 		} else if err := validateHostPort(r.Upstream); err != nil {
@@ -47,6 +52,13 @@ func (p Params) validate() error {
 	}
 	if err := validateListen(p.Listen); err != nil {
 		bad("listen %q: %v", p.Listen, err)
+	}
+	if p.MetricsListen != "" {
+		if err := validateListen(p.MetricsListen); err != nil {
+			bad("metrics listen %q: %v", p.MetricsListen, err)
+		} else if samePort(p.MetricsListen, p.Listen) {
+			bad("metrics listen %q uses the public listener's port (%q); give the metrics their own port", p.MetricsListen, p.Listen)
+		}
 	}
 	if p.MaxBodySize <= 0 {
 		bad("max body size must be > 0 bytes (suggested %d)", DefaultMaxBodySize)
@@ -62,6 +74,9 @@ func (p Params) validate() error {
 	}
 	if p.APIKeysEnv != "" && !validEnvName(p.APIKeysEnv) {
 		bad("API keys env %q is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)", p.APIKeysEnv)
+	}
+	if p.HasEndpoints() {
+		p.Routing.validate(bad)
 	}
 	rt := p.Runtime
 	for i, m := range rt.LoadModules {
@@ -116,6 +131,18 @@ func validateListen(l string) error {
 		return nil
 	}
 	return validateHostPort(l)
+}
+
+// samePort reports whether two listen values name the same port ("8080" and
+// "0.0.0.0:8080" do).
+func samePort(a, b string) bool {
+	port := func(l string) string {
+		if _, p, err := net.SplitHostPort(l); err == nil {
+			return p
+		}
+		return l
+	}
+	return port(a) == port(b)
 }
 
 func validEnvName(s string) bool {

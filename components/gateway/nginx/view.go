@@ -5,6 +5,8 @@ package nginx
 import (
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,12 +39,67 @@ type view struct {
 	// ProxiedErrorPages are the error_page lines of the proxied location: the server's, except
 	// that nginx's own 503 there can only be limit_conn's, so it answers server_overloaded.
 	ProxiedErrorPages []errorPageView
+	// Metrics (metrics.lua.tmpl and the metrics listener).
+	MetricsDict     string
+	MetricsDictSize string
+	MetricsPath     string
+	M               metricNames
+	Refused         refusalReasons
+	O               outcomes
+	Families        []GatewayMetric
+	DurationBuckets []string // shortest exact decimal form: the le label values
+	TTFBBuckets     []string
+
+	// Replica-aware routing (routing.go).
+	HasEndpoints          bool
+	R                     Routing
+	NameserversEnv        string
+	SessionVar            string // the nginx variable of R.SessionHeader
+	EndpointNames         []string
+	EndpointServices      []endpointService
+	EndpointsKeepalive    int
+	IndexBytes            int64
+	UnavailableRetryAfter int
+	// Seconds (Lua numbers), from the constants in routing.go.
+	DNSRefresh, DNSMinTTL, DNSMaxTTL, MetricsInterval, MetricsStale, FailedSkip, SessionIdle string
+	DNSTimeoutMS, MetricsTimeoutMS                                                           int64
+}
+
+type metricNames struct {
+	Requests, RequestDuration, TimeToFirstByte, InFlight, EndpointInFlight, UpstreamFailures, Refused string
+}
+
+type refusalReasons struct {
+	Unauthorized, BadJSON, Invalid, UnknownModel, NotFound, Method, TooLarge, Internal, Overloaded, Other, Unavailable string
+}
+
+type outcomes struct{ Routed, Refused, Local string }
+
+// metricsDictSize holds every series: a few hundred bytes each, so tens of thousands (models x
+// endpoints x labels) before nginx would evict any.
+const metricsDictSize = "10m"
+
+func bucketLabels(bounds []float64) []string {
+	out := make([]string, len(bounds))
+	for i, b := range bounds {
+		out[i] = strconv.FormatFloat(b, 'g', -1, 64)
+	}
+	return out
 }
 
 type upstreamView struct{ Name, Addr string }
 
 type routeView struct {
+	ID                           int
 	Name, Upstream, Host, Object string
+	Endpoints, EndpointsHost     string // headless Service name (no port) and host:port
+	Port                         int
+}
+
+// endpointService is one headless Service: its name, replica port and the Host header sent.
+type endpointService struct {
+	Name, Host string
+	Port       int
 }
 
 type errorPageView struct {
@@ -61,6 +118,24 @@ func newView(p Params) (*view, error) {
 		DefaultName:  p.Routes[0].Name,
 		ModelsJSON:   modelsJSON(p.Routes),
 		Errors:       gatewayErrors(p),
+
+		MetricsDict:     MetricsDict,
+		MetricsDictSize: metricsDictSize,
+		MetricsPath:     MetricsPath,
+		M: metricNames{
+			Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
+			InFlight: MetricInFlight, EndpointInFlight: MetricEndpointInFlight, UpstreamFailures: MetricUpstreamFailures,
+			Refused: MetricRefused,
+		},
+		Refused: refusalReasons{
+			Unauthorized: RefusedUnauthorized, BadJSON: RefusedBadJSON, Invalid: RefusedInvalid, UnknownModel: RefusedUnknownModel,
+			NotFound: RefusedNotFound, Method: RefusedMethod, TooLarge: RefusedTooLarge,
+			Internal: RefusedInternal, Overloaded: RefusedOverloaded, Other: RefusedOther, Unavailable: RefusedUnavailable,
+		},
+		O:               outcomes{Routed: OutcomeRouted, Refused: OutcomeRefused, Local: OutcomeLocal},
+		Families:        GatewayMetrics,
+		DurationBuckets: bucketLabels(DurationBuckets),
+		TTFBBuckets:     bucketLabels(TTFBBuckets),
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)
@@ -81,11 +156,28 @@ func newView(p Params) (*view, error) {
 			upstreamOf[r.Upstream] = name
 			v.Upstreams = append(v.Upstreams, upstreamView{Name: name, Addr: r.Upstream})
 		}
-		v.Routes = append(v.Routes, routeView{
+		rv := routeView{
+			ID:   len(v.Routes) + 1,
 			Name: r.Name, Upstream: name, Host: r.Upstream, Object: marshal(newModelObject(r.Name)),
-		})
+		}
+		if r.Endpoints != "" {
+			host, port, _ := net.SplitHostPort(r.Endpoints) // validated
+			rv.Endpoints, rv.EndpointsHost = host, r.Endpoints
+			rv.Port, _ = strconv.Atoi(port)
+			if !slices.Contains(v.EndpointNames, host) {
+				v.EndpointNames = append(v.EndpointNames, host)
+				v.EndpointServices = append(v.EndpointServices, endpointService{Name: host, Host: r.Endpoints, Port: rv.Port})
+			}
+		}
+		v.Routes = append(v.Routes, rv)
 	}
-	v.WorkerConnections, v.RlimitNofile = ConnectionBudget(p.MaxStreams, len(v.Upstreams))
+	upstreams := len(v.Upstreams)
+	if p.HasEndpoints() {
+		v.setRouting(p)
+		// gw_endpoints keeps an idle pool as large as one per model Service would be.
+		upstreams += len(v.EndpointNames)
+	}
+	v.WorkerConnections, v.RlimitNofile = ConnectionBudget(p.MaxStreams, upstreams)
 	var found bool
 	v.UnknownPrefix, v.UnknownSuffix, found = strings.Cut(v.Errors.ModelUnknown, modelPlaceholder)
 	if !found {
@@ -111,4 +203,19 @@ func newView(p Params) (*view, error) {
 	v.Health, qerr = nginxQuote(`{"status":"ok"}`)
 	err = errors.Join(err, qerr)
 	return v, err
+}
+
+func (v *view) setRouting(p Params) {
+	v.HasEndpoints = true
+	v.R = p.Routing
+	v.NameserversEnv = NameserversEnv
+	v.SessionVar = headerVar(p.Routing.SessionHeader)
+	v.EndpointsKeepalive = UpstreamKeepalive * len(v.EndpointNames)
+	v.IndexBytes = p.Routing.IndexBytes()
+	v.UnavailableRetryAfter = UnavailableRetryAfter
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+	v.DNSRefresh, v.DNSMinTTL, v.DNSMaxTTL = secs(DNSRefresh), secs(DNSMinTTL), secs(DNSMaxTTL)
+	v.MetricsInterval, v.MetricsStale = secs(MetricsInterval), secs(MetricsStale)
+	v.FailedSkip, v.SessionIdle = secs(FailedEndpointSkip), secs(SessionIdle)
+	v.DNSTimeoutMS, v.MetricsTimeoutMS = millis(DNSTimeout), millis(MetricsTimeout)
 }

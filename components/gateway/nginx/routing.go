@@ -1,0 +1,179 @@
+// Replica-aware routing: the settings, their defaults and validation, and the constants the
+// Lua balancer (balancer.lua, dns.lua, upstreams.lua) is rendered with.
+
+package nginx
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Routing strategies (Routing.Strategy).
+const (
+	// StrategyPrefix prefers the replica that most recently served the longest matching prompt
+	// prefix (an approximate index of vLLM's prefix cache), within a load bound, else the least
+	// loaded; a prefix nobody has served goes where rendezvous hashing of its first block says.
+	StrategyPrefix = "prefix"
+	// StrategyLeastLoad picks the replica with the fewest requests in flight (counted across
+	// nginx workers), ties broken by the replica's own queue from its /metrics.
+	StrategyLeastLoad = "least-load"
+	// StrategyRoundRobin takes the replicas in turn: the baseline and the escape hatch (no
+	// session affinity, no load).
+	StrategyRoundRobin = "round-robin"
+)
+
+// Strategies lists the valid Routing.Strategy values, the default first.
+var Strategies = []string{StrategyPrefix, StrategyLeastLoad, StrategyRoundRobin}
+
+// Routing tunes how a request picks one of its model's replicas (the addresses behind
+// Route.Endpoints). It matters only for routes with Endpoints. The JSON names are the stack
+// config's `gateway.routing` keys.
+type Routing struct {
+	// Strategy is one of Strategies.
+	Strategy string `json:"strategy" pulumi:"strategy"`
+	// SessionHeader names the request header whose value keeps a conversation on one replica
+	// while it is healthy and not overloaded (so does the OpenAI "user" field). Not used by
+	// round-robin.
+	SessionHeader string `json:"sessionHeader" pulumi:"sessionHeader"`
+	// BlockSize is the length, in bytes of the prompt's JSON text, of one hashed block: a
+	// multiple of 4 (the hash reads 4 bytes at a time). A block is ~BlockSize/4 tokens; vLLM's
+	// KV blocks are 16 tokens.
+	BlockSize int `json:"blockSize" pulumi:"blockSize"`
+	// MinPrefixBlocks is the shortest known prefix (in blocks) worth following; a shorter
+	// match falls back to the least loaded replica.
+	MinPrefixBlocks int `json:"minPrefixBlocks" pulumi:"minPrefixBlocks"`
+	// MaxPrefixBlocks bounds the blocks hashed per request (the CPU a long prompt costs):
+	// prefixes are told apart by their first MaxPrefixBlocks*BlockSize bytes.
+	MaxPrefixBlocks int `json:"maxPrefixBlocks" pulumi:"maxPrefixBlocks"`
+	// LoadFactor bounds the load of a preferred replica (prefix or session): it is passed
+	// over when its load reaches LoadFactor times the model's average (counting the new
+	// request). Must be >= 1.
+	LoadFactor float64 `json:"loadFactor" pulumi:"loadFactor"`
+	// IndexEntries is the capacity of the prefix index (block hash -> replica), shared by the
+	// workers of one gateway pod; the least recently used entries are evicted.
+	IndexEntries int `json:"indexEntries" pulumi:"indexEntries"`
+}
+
+// DefaultRouting are the suggested routing settings (the gateway component's defaults).
+func DefaultRouting() Routing {
+	return Routing{
+		Strategy:        StrategyPrefix,
+		SessionHeader:   "x-session-id",
+		BlockSize:       256,
+		MinPrefixBlocks: 2,
+		MaxPrefixBlocks: 64,
+		LoadFactor:      1.5,
+		IndexEntries:    65536,
+	}
+}
+
+// Runtime constants of the balancer (documented in docs/gateway.md, "Routing across replicas").
+const (
+	// DNSRefresh is how often the background timer re-resolves the models' headless Services
+	// (a name is queried again once its TTL, clamped to [DNSMinTTL, DNSMaxTTL], has run out),
+	// and a failed connection triggers a refresh at once.
+	DNSRefresh = 2 * time.Second
+	DNSMinTTL  = 1 * time.Second
+	DNSMaxTTL  = 30 * time.Second
+	// DNSTimeout bounds one query to one nameserver.
+	DNSTimeout = 1 * time.Second
+	// MetricsInterval is how often each replica's /metrics is read; MetricsTimeout bounds one
+	// read; readings older than MetricsStale are ignored.
+	MetricsInterval = 1 * time.Second
+	MetricsTimeout  = 800 * time.Millisecond
+	MetricsStale    = 5 * time.Second
+	// FailedEndpointSkip is how long a replica that refused or reset a connection is passed over.
+	FailedEndpointSkip = 5 * time.Second
+	// SessionIdle is how long a session's replica is remembered after its last request.
+	SessionIdle = 30 * time.Minute
+	// UnavailableRetryAfter is the Retry-After (seconds) of the 503 model_unavailable answered
+	// when a model has no ready replica.
+	UnavailableRetryAfter = 5
+	// EndpointsEnv names the environment variable that, when set ("ip[:port],..."), replaces
+	// /etc/resolv.conf's nameservers for the gateway's own DNS client (tests point it at a DNS
+	// server on 127.0.0.1).
+	NameserversEnv = "GATEWAY_NAMESERVERS"
+	// indexEntryBytes is what one prefix-index entry costs in the shared dict (key ~20 bytes,
+	// value ~20 bytes, node and slab rounding), measured as the dict's free_space drop.
+	indexEntryBytes = 160
+	// MaxIndexEntries bounds IndexEntries (160 MB of shared memory).
+	MaxIndexEntries = 1 << 20
+)
+
+// IndexBytes is the shared memory the prefix index takes: the lua_shared_dict size.
+func (r Routing) IndexBytes() int64 {
+	return max(int64(r.IndexEntries)*indexEntryBytes, 1<<20)
+}
+
+// validate checks r; path prefixes each message ("routing").
+func (r Routing) validate(bad func(format string, a ...any)) {
+	if !slices.Contains(Strategies, r.Strategy) {
+		bad("routing.strategy %q is not one of %s", r.Strategy, strings.Join(Strategies, ", "))
+	}
+	if !validHeaderName(r.SessionHeader) {
+		bad("routing.sessionHeader %q is not an HTTP header name (letters, digits and '-')", r.SessionHeader)
+	}
+	if r.BlockSize < 16 || r.BlockSize > 65536 || r.BlockSize%4 != 0 {
+		bad("routing.blockSize %d must be a multiple of 4 between 16 and 65536 bytes (the hash reads 4 bytes at a time)", r.BlockSize)
+	}
+	if r.MinPrefixBlocks < 1 {
+		bad("routing.minPrefixBlocks %d must be at least 1", r.MinPrefixBlocks)
+	}
+	if r.MaxPrefixBlocks < 1 || r.MaxPrefixBlocks > 4096 {
+		bad("routing.maxPrefixBlocks %d must be between 1 and 4096", r.MaxPrefixBlocks)
+	} else if r.MinPrefixBlocks > r.MaxPrefixBlocks {
+		bad("routing.minPrefixBlocks %d is above routing.maxPrefixBlocks %d", r.MinPrefixBlocks, r.MaxPrefixBlocks)
+	}
+	if !(r.LoadFactor >= 1 && r.LoadFactor <= 100) {
+		bad("routing.loadFactor %v must be between 1 and 100 (times the model's average load)", r.LoadFactor)
+	}
+	if r.IndexEntries < 1 || r.IndexEntries > MaxIndexEntries {
+		bad("routing.indexEntries %d must be between 1 and %d", r.IndexEntries, MaxIndexEntries)
+	}
+}
+
+// validHeaderName: nginx exposes the header as $http_<name> with '-' as '_', so only letters,
+// digits and '-' (not '_', which nginx drops by default) are accepted.
+func validHeaderName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if c != '-' && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// validateEndpoints checks a Route.Endpoints value: a DNS name (never an IP: it is resolved
+// for A records) and a port.
+func validateEndpoints(hp string) error {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return fmt.Errorf("want dns-name:port: %w", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || len(validation.IsValidPortNum(n)) > 0 {
+		return fmt.Errorf("port %q is not a number in 1-65535", port)
+	}
+	if net.ParseIP(host) != nil {
+		return fmt.Errorf("host %q is an IP; want the DNS name of a headless Service", host)
+	}
+	if msgs := validation.IsDNS1123Subdomain(host); len(msgs) > 0 {
+		return fmt.Errorf("host %q is not a DNS name: %s", host, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// headerVar is the nginx variable of request header name ($http_x_session_id).
+func headerVar(name string) string {
+	return "http_" + strings.ReplaceAll(strings.ToLower(name), "-", "_")
+}
+
+func millis(d time.Duration) int64 { return d.Milliseconds() }

@@ -1,0 +1,474 @@
+package nginx
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/internal/dnstest"
+)
+
+// Replica-aware routing against real nginx + Lua: fake replicas on 127.0.x.y:8000, found
+// through a DNS server of the test's own.
+
+const routedModel = "qwen3-0.6b"
+
+// oneModel: a gateway for routedModel over replicas rs (its DNS name answers their addresses),
+// with fallback as the Service.
+func oneModel(t *testing.T, strategy string, rs []*replica, opts ...gatewayOption) routed {
+	t.Helper()
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), addrs(rs...))
+	fallback := newBackend(t, "service", nil)
+	g := startRouted(t, dns, []Route{{Name: routedModel, Upstream: fallback.addr(), Endpoints: modelHost(1) + ":8000"}}, strategy, opts...)
+	t.Cleanup(func() { assert.Zero(t, fallback.count(), "the Service is only for names never resolved") })
+	return g
+}
+
+func replicas(t *testing.T, n int) []*replica {
+	rs := make([]*replica, n)
+	for i := range rs {
+		rs[i] = newReplica(t, fmt.Sprintf("r%d", i))
+	}
+	return rs
+}
+
+func byName(rs []*replica) map[string]*replica {
+	m := map[string]*replica{}
+	for _, r := range rs {
+		m[r.name] = r
+	}
+	return m
+}
+
+func TestRoutingEndpointsFollowDNS(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 3)
+	g := oneModel(t, StrategyRoundRobin, rs[:1])
+	for range 3 {
+		got, r := g.send(t, chat(routedModel))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		assert.Equal(t, "r0", got)
+	}
+	assert.Equal(t, modelHost(1)+":8000", rs[0].lastHost(), "the Host is the headless Service's, as Istio routes by it")
+
+	// Two more replicas appear.
+	g.dns.Set(modelHost(1), addrs(rs...))
+	g.waitResolved(t, modelHost(1), 2)
+	seen := map[string]int{}
+	for range 9 {
+		got, _ := g.send(t, chat(routedModel))
+		seen[got]++
+	}
+	assert.Equal(t, map[string]int{"r0": 3, "r1": 3, "r2": 3}, seen, "round-robin over all three")
+
+	// The first two disappear.
+	g.dns.Set(modelHost(1), addrs(rs[2]))
+	g.waitResolved(t, modelHost(1), 2)
+	before := []int{rs[0].count(), rs[1].count()}
+	for range 6 {
+		got, _ := g.send(t, chat(routedModel))
+		assert.Equal(t, "r2", got)
+	}
+	assert.Equal(t, before, []int{rs[0].count(), rs[1].count()}, "no request for a replica that left the DNS answer")
+}
+
+func TestRoutingNoEndpointsAnswers503AtOnce(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 1)
+	g := oneModel(t, StrategyPrefix, rs)
+	got, _ := g.send(t, chat(routedModel))
+	require.Equal(t, "r0", got)
+
+	g.dns.Set(modelHost(1), nil) // no ready pod: the headless Service has no records
+	g.waitResolved(t, modelHost(1), 2)
+	r := g.post(t, "/v1/chat/completions", chat(routedModel))
+	e := assertGatewayError(t, r, http.StatusServiceUnavailable, "model_unavailable")
+	assert.Equal(t, "server_error", e["type"])
+	assert.Equal(t, fmt.Sprint(UnavailableRetryAfter), r.Header.Get("Retry-After"))
+
+	g.dns.Remove(modelHost(1)) // NXDOMAIN (what CoreDNS answers then): the same
+	g.waitResolved(t, modelHost(1), 2)
+	r = g.post(t, "/v1/chat/completions", chat(routedModel))
+	assertGatewayError(t, r, http.StatusServiceUnavailable, "model_unavailable")
+	assert.Equal(t, 1, rs[0].count())
+}
+
+func TestRoutingFallsBackToTheServiceWhileDNSNeverAnswered(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 1)
+	dns := dnstest.New(t)
+	dns.Fail(true)
+	fallback := newBackend(t, "service", nil)
+	g := startRouted(t, dns, []Route{{Name: routedModel, Upstream: fallback.addr(), Endpoints: modelHost(1) + ":8000"}}, StrategyPrefix)
+	body := chat(routedModel)
+	assertRouted(t, g.post(t, "/v1/chat/completions", body), fallback, []byte(body))
+
+	dns.Set(modelHost(1), addrs(rs...))
+	dns.Fail(false)
+	g.waitResolved(t, modelHost(1), 2)
+	got, _ := g.send(t, body)
+	assert.Equal(t, "r0", got)
+	// A DNS failure later keeps the last answer.
+	dns.Fail(true)
+	g.waitResolved(t, modelHost(1), 2)
+	got, _ = g.send(t, body)
+	assert.Equal(t, "r0", got)
+	assert.Equal(t, 1, fallback.count())
+}
+
+func TestRoutingKnownPrefixGoesToTheReplicaThatServedIt(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 4)
+	byN := byName(rs)
+	g := oneModel(t, StrategyPrefix, rs)
+	system := longText("support bot", 1500)
+
+	// Conversations: each next turn goes where the earlier turns went.
+	for i := range 6 {
+		user := fmt.Sprintf("question %d: %s", i, longText(fmt.Sprint(i), 300))
+		first, r := g.send(t, chatWith(routedModel, system, user))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		for turn := range 3 {
+			user += fmt.Sprintf(" follow-up %d", turn)
+			got, _ := g.send(t, chatWith(routedModel, system, user))
+			assert.Equal(t, first, got, "conversation %d turn %d", i, turn)
+		}
+	}
+
+	// The index, not only the hash of the first block: the replica the shared prompt would
+	// hash to is overloaded, so a new conversation goes elsewhere, and its next turn follows it
+	// there even once the first replica is idle again.
+	home, _ := g.send(t, chatWith(routedModel, system, "another question"))
+	byN[home].waiting.Store(1000)
+	byN[home].waitScrapes(t, 2)
+	user := "a question asked while " + home + " is overloaded " + longText("x", 200)
+	moved, _ := g.send(t, chatWith(routedModel, system, user))
+	require.NotEqual(t, home, moved, "an overloaded replica is passed over")
+	require.NotEmpty(t, moved)
+	byN[home].waiting.Store(0)
+	byN[home].waitScrapes(t, 2)
+	got, _ := g.send(t, chatWith(routedModel, system, user+" and a follow-up"))
+	assert.Equal(t, moved, got, "the longest known prefix was served by %s", moved)
+}
+
+func TestRoutingOverloadedReplicaIsPassedOver(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 4)
+	byN := byName(rs)
+	g := oneModel(t, StrategyPrefix, rs)
+	const session = "conversation-42"
+	first, _ := g.send(t, chat(routedModel), "X-Session-Id", session)
+	require.NotEmpty(t, first)
+	for range 3 {
+		got, _ := g.send(t, chatWith(routedModel, longText("unrelated", 400), "hi"), "X-Session-Id", session)
+		require.Equal(t, first, got, "the session sticks while its replica is not overloaded")
+	}
+	// Far above the average (another gateway pod's load shows in vLLM's own queue).
+	byN[first].waiting.Store(50)
+	byN[first].waitScrapes(t, 2)
+	second, _ := g.send(t, chat(routedModel), "X-Session-Id", session)
+	assert.NotEqual(t, first, second, "a replica far above the model's average load is passed over")
+	for range 3 {
+		got, _ := g.send(t, chat(routedModel), "X-Session-Id", session)
+		assert.Equal(t, second, got, "the session sticks to its new replica")
+	}
+	// Slightly above the average is not overloaded: the bound is loadFactor x (average + 1).
+	byN[second].waiting.Store(1)
+	byN[second].waitScrapes(t, 2)
+	got, _ := g.send(t, chat(routedModel), "X-Session-Id", session)
+	assert.Equal(t, second, got)
+}
+
+func TestRoutingSessionAffinity(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 4)
+	g := oneModel(t, StrategyPrefix, rs)
+	spread := map[string]bool{}
+	for s := range 8 {
+		header := fmt.Sprintf("session-%d", s)
+		first := ""
+		for i := range 5 {
+			// Unrelated prompts: only the session ties them together.
+			body := chatWith(routedModel, longText(fmt.Sprintf("%d-%d", s, i), 300), "hello")
+			got, r := g.send(t, body, "X-Session-Id", header)
+			require.Equal(t, http.StatusOK, r.Status)
+			if first == "" {
+				first = got
+			}
+			assert.Equal(t, first, got, "session %s request %d", header, i)
+		}
+		spread[first] = true
+	}
+	assert.Greater(t, len(spread), 1, "sessions are spread over the replicas")
+
+	// The OpenAI "user" field does the same.
+	first := ""
+	for i := range 5 {
+		body := fmt.Sprintf(`{"model":%q,"user":"alice@example.com","messages":[{"role":"user","content":%q}]}`,
+			routedModel, longText(fmt.Sprint("user", i), 300))
+		got, _ := g.send(t, body)
+		if first == "" {
+			first = got
+		}
+		assert.Equal(t, first, got, "user request %d", i)
+	}
+}
+
+func TestRoutingLeastLoadEvensOutInFlight(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 4)
+	for _, r := range rs {
+		r.holdRequests()
+	}
+	g := oneModel(t, StrategyLeastLoad, rs)
+	total := func() int64 {
+		var n int64
+		for _, r := range rs {
+			n += r.inflight.Load()
+		}
+		return n
+	}
+	var wg sync.WaitGroup
+	statuses := make(chan int, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			resp, err := client.Post(g.URL+"/v1/chat/completions", "application/json", strings.NewReader(chat(routedModel)))
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+		// One at a time: the next request is sent once this one is held by a replica.
+		eventually(t, fmt.Sprintf("%d requests held", i+1), func() bool { return total() == int64(i+1) })
+	}
+	for _, r := range rs {
+		assert.Equal(t, int64(2), r.inflight.Load(), "replica %s", r.name)
+	}
+	for _, r := range rs {
+		r.release()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		assert.Equal(t, http.StatusOK, s)
+	}
+}
+
+func TestRoutingTwoGatewaysAgreeOnNewPrefixes(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 4)
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), addrs(rs...))
+	routes := []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}
+	g1 := startRouted(t, dns, routes, StrategyPrefix)
+	g2 := startRouted(t, dns, routes, StrategyPrefix)
+	spread := map[string]bool{}
+	for i := range 12 {
+		body := chatWith(routedModel, longText(fmt.Sprintf("system prompt %d", i), 800), "hi")
+		a, ra := g1.send(t, body)
+		b, rb := g2.send(t, body)
+		require.Equal(t, http.StatusOK, ra.Status)
+		require.Equal(t, http.StatusOK, rb.Status)
+		assert.Equal(t, a, b, "prefix %d: two gateways with no shared state pick the same replica", i)
+		spread[a] = true
+	}
+	assert.Greater(t, len(spread), 1, "new prefixes are spread over the replicas")
+}
+
+func TestRoutingRetriesARefusedConnectionOnAnotherReplica(t *testing.T) {
+	t.Parallel()
+	r0 := newReplica(t, "r0")
+	dead := unusedReplicaIP(t)
+	dns := dnstest.New(t)
+	// A long TTL: the answer is not refreshed on schedule during the test, so a new query
+	// can only be the refresh a failed connection asks for.
+	dns.SetTTL(modelHost(1), 3600, []netip.Addr{dead, r0.ip})
+	g := startRouted(t, dns, []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}, StrategyRoundRobin)
+	eventually(t, "the first resolution", func() bool { return dns.Queries(modelHost(1)) > 0 })
+	queried := dns.Queries(modelHost(1))
+	for i := range 6 {
+		body := chat(routedModel)
+		got, r := g.send(t, body)
+		require.Equal(t, http.StatusOK, r.Status, "request %d: %s", i, r.Body)
+		assert.Equal(t, "r0", got)
+	}
+	assert.Equal(t, 6, r0.count(), "each request reached r0 exactly once")
+	log := g.errorLog(t)
+	assert.Contains(t, log, "Connection refused", "the dead replica was tried")
+	assert.Equal(t, 1, strings.Count(log, "Connection refused"), "then passed over while marked failed")
+	eventually(t, "the failed connection makes the gateway resolve the name again", func() bool {
+		return dns.Queries(modelHost(1)) > queried
+	})
+}
+
+func TestRoutingDoesNotRetryAResetAfterTheRequestWasSent(t *testing.T) {
+	t.Parallel()
+	bad, good := newReplica(t, "bad"), newReplica(t, "good")
+	bad.reset.Store(true)
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), addrs(bad, good))
+	g := startRouted(t, dns, []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}, StrategyRoundRobin)
+	hit := false
+	for i := 0; i < 4 && !hit; i++ {
+		badBefore, goodBefore := bad.count(), good.count()
+		r := g.post(t, "/v1/chat/completions", chat(routedModel))
+		if bad.count() == badBefore {
+			require.Equal(t, http.StatusOK, r.Status)
+			continue
+		}
+		hit = true
+		assertGatewayError(t, r, http.StatusBadGateway, "bad_gateway")
+		assert.Equal(t, badBefore+1, bad.count(), "sent once")
+		assert.Equal(t, goodBefore, good.count(), "a POST that reached a replica is never resent to another")
+	}
+	require.True(t, hit, "round-robin sends one of the first requests to the resetting replica")
+	assert.Contains(t, g.errorLog(t), "reset by peer")
+}
+
+// Two models balanced over their own replicas and a third on its Service, under 64 concurrent
+// clients: every answer comes from a replica of the requested model.
+func TestRoutingNothingMisroutesAcrossModels(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("load test skipped in -short mode")
+	}
+	a := []*replica{newReplica(t, "a0"), newReplica(t, "a1"), newReplica(t, "a2")}
+	b := []*replica{newReplica(t, "b0"), newReplica(t, "b1"), newReplica(t, "b2")}
+	c := newBackend(t, "c", nil)
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), addrs(a...))
+	dns.Set(modelHost(2), addrs(b...))
+	g := startRouted(t, dns, []Route{
+		{Name: modelA, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"},
+		{Name: modelB, Upstream: "127.0.0.1:9", Endpoints: modelHost(2) + ":8000"},
+		{Name: modelC, Upstream: c.addr()},
+	}, StrategyPrefix, withParams(func(p *Params) { p.Runtime.WorkerProcesses = 2 }))
+	owners := map[string]string{"a0": modelA, "a1": modelA, "a2": modelA, "b0": modelB, "b1": modelB, "b2": modelB, "c": modelC}
+	models := []string{modelA, modelB, modelC}
+	const clients, requests = 64, 3000
+	lc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	var (
+		next, misrouted, failed atomic.Int64
+		wg                      sync.WaitGroup
+		once                    sync.Once
+		problem                 string
+	)
+	deadline := time.Now().Add(60 * time.Second)
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= requests || time.Now().After(deadline) {
+					return
+				}
+				m := models[i%3]
+				var body string
+				switch i % 4 {
+				case 0: // a shared system prompt
+					body = chatWith(m, longText("shared", 600), fmt.Sprint("q", i))
+				case 1: // a session
+					body = fmt.Sprintf(`{"model":%s,"user":"u%d","messages":[{"role":"user","content":"hi"}]}`, jsonString(m), i%7)
+				default:
+					body = chatWith(m, longText(fmt.Sprint(i), 200), "x")
+				}
+				resp, err := lc.Post(g.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+				if err != nil {
+					failed.Add(1)
+					once.Do(func() { problem = err.Error() })
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				got := resp.Header.Get("X-Backend")
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+					once.Do(func() { problem = fmt.Sprintf("status %d", resp.StatusCode) })
+				} else if owners[got] != m {
+					misrouted.Add(1)
+					once.Do(func() { problem = fmt.Sprintf("request %d for %q answered by %q", i, m, got) })
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int64(requests), min(next.Load(), requests), "the load test did not finish in time")
+	assert.Zero(t, misrouted.Load(), "misrouted; first problem: %s", problem)
+	assert.Zero(t, failed.Load(), "failed; first problem: %s", problem)
+	total := c.count()
+	for _, r := range append(a, b...) {
+		total += r.count()
+		assert.Positive(t, r.count(), "replica %s got work", r.name)
+	}
+	assert.Equal(t, requests, total, "every request reached exactly one replica")
+}
+
+// A request that ends on one of the gateway's error pages (an internal redirect, which loses
+// ngx.ctx) still gives its replica's in-flight count back: otherwise the replica would look
+// busy for ever and least-load would never pick it again.
+func TestRoutingInFlightCountsSurviveErrorPages(t *testing.T) {
+	t.Parallel()
+	a, b := newReplica(t, "a"), newReplica(t, "b")
+	a.reset.Store(true)
+	g := oneModel(t, StrategyLeastLoad, []*replica{a, b})
+	eventually(t, "a request reaches the resetting replica", func() bool {
+		r := g.post(t, "/v1/chat/completions", chat(routedModel))
+		if r.Status != http.StatusOK {
+			assertGatewayError(t, r, http.StatusBadGateway, "bad_gateway")
+		}
+		return a.count() > 0
+	})
+	a.reset.Store(false)
+	before := a.count()
+	// Once its failure mark has expired, a (idle) ties with b (idle) and gets picked again;
+	// with a leaked count it never would.
+	eventually(t, "the replica that failed is picked again", func() bool {
+		got, r := g.send(t, chat(routedModel))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		require.NotEmpty(t, got)
+		return a.count() > before
+	})
+}
+
+// A prefix nobody has served goes to its rendezvous replica only while that replica is within
+// one request of the least loaded: nothing is cached for it yet, so a busier replica is not
+// worth waiting for.
+func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
+	t.Parallel()
+	a, b := newReplica(t, "a"), newReplica(t, "b")
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), addrs(a, b))
+	routes := []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}
+	probe := startRouted(t, dns, routes, StrategyPrefix) // learns where new prefixes go when idle
+	fresh := startRouted(t, dns, routes, StrategyPrefix) // sees each prefix for the first time
+	var toA []string
+	for i := 0; len(toA) < 2 && i < 64; i++ {
+		body := chatWith(routedModel, longText(fmt.Sprintf("prompt %d", i), 600), "hi")
+		if got, _ := probe.send(t, body); got == "a" {
+			toA = append(toA, body)
+		}
+	}
+	require.Len(t, toA, 2, "some new prefixes hash to a")
+
+	a.waiting.Store(1) // one request more than b: still a
+	a.waitScrapes(t, 4)
+	got, _ := fresh.send(t, toA[0])
+	assert.Equal(t, "a", got, "within one request of the least loaded, the rendezvous replica is kept")
+
+	a.waiting.Store(2) // two more: b
+	a.waitScrapes(t, 4)
+	got, _ = fresh.send(t, toA[1])
+	assert.Equal(t, "b", got, "a new prefix does not wait behind a busier replica")
+}

@@ -1,0 +1,119 @@
+package observability
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Alert names. docs/observability.md has a runbook section per alert (a test checks it).
+const (
+	AlertModelNoReadyReplica = "LLMModelNoReadyReplica"
+	AlertGateway5xxRatio     = "LLMGatewayHigh5xxRatio"
+	AlertTTFTHigh            = "LLMModelTTFTHigh"
+	AlertQueueHigh           = "LLMModelQueueHigh"
+	AlertKVCacheFull         = "LLMModelKVCacheFullPreempting"
+	AlertGatewayDown         = "LLMGatewayDown"
+)
+
+// Alerts are every alert name, in runbook order.
+var Alerts = []string{AlertModelNoReadyReplica, AlertGateway5xxRatio, AlertTTFTHigh, AlertQueueHigh, AlertKVCacheFull, AlertGatewayDown}
+
+// DefaultRunbookURL is where each alert's runbook_url points (with "#<alert name in lower case>").
+const DefaultRunbookURL = "https://github.com/llm-platform/llm-platform/blob/main/docs/observability.md"
+
+// promString is a PromQL string literal (double-quoted, Go escapes: PromQL reads them).
+func promString(s string) string { return strconv.Quote(s) }
+
+func dur(minutes int) *monv1.Duration {
+	d := monv1.Duration(fmt.Sprintf("%dm", minutes))
+	return &d
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// ruleGroups are the alerting rules of one platform: its models, its gateway, in namespace ns.
+func ruleGroups(args *Args) []monv1.RuleGroup {
+	ns := promString(args.Namespace)
+	th := args.Config.Thresholds
+	runbook := func(alert string) string {
+		return args.RunbookURL + "#" + strings.ToLower(alert)
+	}
+	alert := func(name, expr string, forMinutes int, severity, summary, description string, labels map[string]string) monv1.Rule {
+		l := map[string]string{"severity": severity}
+		for k, v := range labels {
+			l[k] = v
+		}
+		return monv1.Rule{
+			Alert:  name,
+			Expr:   intstr.FromString(expr),
+			For:    dur(forMinutes),
+			Labels: l,
+			Annotations: map[string]string{
+				"summary":     summary,
+				"description": description,
+				"runbook_url": runbook(name),
+			},
+		}
+	}
+
+	kubeNames := make([]string, len(args.Models))
+	for i, m := range args.Models {
+		kubeNames[i] = m.KubeName
+	}
+	models := []monv1.Rule{
+		alert(AlertModelNoReadyReplica,
+			fmt.Sprintf(`%s{namespace=%s, statefulset=~%s} == 0`, KSMStatefulSetReady, ns, promString(strings.Join(kubeNames, "|"))),
+			th.NoReplicaMinutes, "critical",
+			"Model {{ $labels.statefulset }} has no ready replica",
+			fmt.Sprintf("StatefulSet {{ $labels.namespace }}/{{ $labels.statefulset }} has had no ready vLLM pod for %d minutes: every request for this model fails with 502/503.", th.NoReplicaMinutes),
+			nil),
+		alert(AlertQueueHigh,
+			fmt.Sprintf(`sum by (%s) (%s{namespace=%s}) > %s`, VLLMModelLabel, VLLMWaiting, ns, num(th.QueueDepth)),
+			th.QueueMinutes, "warning",
+			"Model {{ $labels.model_name }} has {{ $value }} requests waiting",
+			fmt.Sprintf("More than %s requests have waited for a slot in vLLM's scheduler for %d minutes: the model needs more replicas (or a smaller max-model-len).", num(th.QueueDepth), th.QueueMinutes),
+			nil),
+		alert(AlertKVCacheFull,
+			fmt.Sprintf(`max by (%[1]s) (%[2]s{namespace=%[3]s}) > %[4]s and on (%[1]s) sum by (%[1]s) (rate(%[5]s{namespace=%[3]s}[5m])) > 0`,
+				VLLMModelLabel, VLLMKVCacheUsage, ns, num(th.KVCacheUsage), VLLMPreemptions),
+			5, "warning",
+			"Model {{ $labels.model_name }}: KV cache above "+num(th.KVCacheUsage*100)+"% and preempting",
+			"The KV cache is nearly full and vLLM is preempting running requests (recomputing them later): latency climbs for everyone on this model.",
+			nil),
+	}
+	for _, m := range args.Models {
+		limit := th.TTFTThreshold(m.ServedName)
+		models = append(models, alert(AlertTTFTHigh,
+			fmt.Sprintf(`histogram_quantile(0.95, sum by (le, %s) (rate(%s_bucket{namespace=%s, %s=%s}[5m]))) > %s`,
+				VLLMModelLabel, VLLMTimeToFirstToken, ns, VLLMModelLabel, promString(m.ServedName), num(limit)),
+			10, "warning",
+			"Model {{ $labels.model_name }}: TTFT p95 {{ $value | humanizeDuration }}",
+			fmt.Sprintf("The 95th percentile time to first token has been above %ss for 10 minutes.", num(limit)),
+			map[string]string{"model": m.KubeName}))
+	}
+
+	gatewayJob := promString(args.GatewayJob)
+	gatewayRules := []monv1.Rule{
+		alert(AlertGateway5xxRatio,
+			fmt.Sprintf(`sum(rate(%[1]s{namespace=%[2]s, status_class="5xx"}[5m])) / sum(rate(%[1]s{namespace=%[2]s}[5m])) > %[3]s`,
+				gatewayRequests, ns, num(th.Gateway5xxRatio)),
+			5, "critical",
+			"The gateway answers {{ $value | humanizePercentage }} of requests with 5xx",
+			fmt.Sprintf("More than %s%% of API requests have failed with a 5xx (model servers down, timing out or refusing) for 5 minutes.", num(th.Gateway5xxRatio*100)),
+			nil),
+		alert(AlertGatewayDown,
+			fmt.Sprintf(`absent(%s{namespace=%s, job=%s} == 1)`, PrometheusUp, ns, gatewayJob),
+			2, "critical",
+			"No gateway pod can be scraped",
+			"Prometheus has not reached any gateway pod's metrics port for 2 minutes: the gateway is down (or its metrics Service, ServiceMonitor or NetworkPolicy is broken).",
+			nil),
+	}
+	return []monv1.RuleGroup{
+		{Name: "llm-platform.models", Rules: models},
+		{Name: "llm-platform.gateway", Rules: gatewayRules},
+	}
+}

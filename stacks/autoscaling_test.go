@@ -1,0 +1,55 @@
+package stacks
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/components/autoscaling"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
+	"github.com/llm-platform/llm-platform/internal/versions"
+)
+
+const scaledObjectType = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+
+// TestAutoscaledModelGetsKEDAAndAScaledObject: the first autoscaled model brings KEDA (pinned)
+// and its ScaledObject, which waits for KEDA's CRD; a model without autoscaling gets none.
+func TestAutoscaledModelGetsKEDAAndAScaledObject(t *testing.T) {
+	m, _, err := run(t, map[string]string{
+		"models": `[{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b","gpuRequestCount":0,
+			"autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":2}},
+			{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"}]`,
+		"observability": `{"enabled":true,"namespace":"mon"}`,
+	})
+	require.NoError(t, err)
+
+	keda := m.Find(t, helmReleaseType, "keda")
+	rel := pulumimock.View[struct {
+		Chart, Version, Namespace string
+	}](t, keda)
+	assert.Equal(t, versions.KEDA.Name, rel.Chart)
+	assert.Equal(t, versions.KEDA.Version, rel.Version, "pinned in internal/versions")
+	assert.Equal(t, "keda", rel.Namespace)
+
+	require.Len(t, m.ByType(scaledObjectType), 1, "only the autoscaled model")
+	so := m.Find(t, scaledObjectType, "qwen3-0-6b")
+	assert.Contains(t, so.DependsOn, keda.URN, "the ScaledObject waits for KEDA's CRD")
+	var obj pulumimock.CustomResource[autoscaling.ScaledObjectSpec]
+	require.NoError(t, pulumimock.DecodeInto(so.Inputs, &obj))
+	assert.Equal(t, "qwen3-0-6b", obj.Spec.ScaleTargetRef.Name, "the model's StatefulSet")
+	assert.Equal(t, 0, obj.Spec.MinReplicaCount)
+	for _, tr := range obj.Spec.Triggers {
+		assert.Equal(t, "http://prometheus-operated.mon.svc.cluster.local:9090", tr.Metadata["serverAddress"],
+			"the monitoring stack's Prometheus, in observability.namespace")
+	}
+	assert.Equal(t, []string{"spec.replicas"}, m.Find(t, statefulSetType, "qwen3-0-6b").IgnoreChanges)
+	assert.Empty(t, m.Find(t, statefulSetType, "qwen3-8b").IgnoreChanges)
+}
+
+func TestNoAutoscalingNoKEDA(t *testing.T) {
+	m, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi.dev.yaml"))
+	require.NoError(t, err)
+	assert.False(t, m.Has(helmReleaseType, "keda"))
+	assert.Empty(t, m.ByType(scaledObjectType))
+}

@@ -112,7 +112,11 @@ func TestGKEStackAndDay2(t *testing.T) {
 				patch(t, s.c, "/api/v1/nodes/"+name, `{"spec":{"unschedulable":true}}`)
 			}
 		}
-		defer patch(t, s.c, "/api/v1/nodes/"+node, `{"spec":{"unschedulable":false}}`)
+		defer func() { // every GPU node schedulable again for the next steps, however this ends
+			for _, name := range gpuNodes {
+				patch(t, s.c, "/api/v1/nodes/"+name, `{"spec":{"unschedulable":false}}`)
+			}
+		}()
 
 		// The budget: one qwen3-8b pod may go, the second not until the first is back.
 		status, msg := evict(t, s.c, pods[0])

@@ -6,11 +6,14 @@ FUZZTIME ?= 60s
 .PHONY: test deps tools render lint fuzz bench bench-gateway bench-routing build fresh-check provider schema
 
 ## test: install the test dependencies and build the tools if missing, then run every test
+## (the simulated-cluster package alone takes 3-5 minutes: more than go test's default 10 minutes
+## is allowed per package for a loaded machine)
 test: deps tools
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
-## tools: bin/pulumi, bin/pulumi-resource-kubernetes, bin/pulumi-language-yaml, bin/kube-apiserver, bin/kube-controller-manager
-## and bin/etcd (each rebuilt only when its tools/ module or its build function changes)
+## tools: bin/pulumi, bin/pulumi-resource-kubernetes, bin/pulumi-language-yaml, bin/kube-apiserver,
+## bin/kube-controller-manager, bin/kube-scheduler, bin/etcd and bin/kwok (each rebuilt only when its
+## tools/ module or its build function changes)
 tools:
 	scripts/build-tools.sh
 

@@ -5,14 +5,16 @@
 #   bin/pulumi-resource-kubernetes  the provider     (tools/kubernetes-provider)
 #   bin/pulumi-language-yaml        the Pulumi YAML language host (tools/pulumi-yaml,
 #                                   github.com/pulumi/pulumi-yaml v1.25.0): runs examples/yaml
-#   bin/kube-apiserver, bin/kube-controller-manager  (tools/kubernetes, k8s.io/kubernetes v1.37.2)
+#   bin/kube-apiserver, bin/kube-controller-manager, bin/kube-scheduler
+#                                                    (tools/kubernetes, k8s.io/kubernetes v1.37.2)
 #   bin/etcd                                         (tools/etcd)
+#   bin/kwok                                         (tools/kwok, sigs.k8s.io/kwok v0.8.0)
 # Each is rebuilt only when missing or stale: its stamp (bin/.<tool>.stamp) is a hash of its
 # module's files and of its own build function below, so adding a tool or editing a comment here
 # rebuilds nothing else.
 # Cold on 2 cores: the CLI about 10-20 minutes, the provider 15-20, the YAML host about 1 (0.6 GB
-# peak), the Kubernetes pair 5-12 (3.2 GB peak), etcd 1-2; the Go build cache makes later builds
-# take seconds.
+# peak), the Kubernetes trio 5-12 (3.2 GB peak), etcd 1-2, kwok 2-7 (1.2 GB peak); the Go build
+# cache makes later builds take seconds.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -103,9 +105,9 @@ tool pulumi-language-yaml pulumi-yaml build_pulumi_yaml "cold: about a minute"
 bin/pulumi version
 
 # The control plane the end-to-end tests run (internal/testcluster): a real
-# kube-apiserver and kube-controller-manager from tools/kubernetes, etcd from
-# tools/etcd. One `go build` per module builds both Kubernetes binaries, so
-# the packages they share compile once.
+# kube-apiserver, kube-controller-manager and kube-scheduler (the simulated
+# cluster's) from tools/kubernetes, etcd from tools/etcd. One `go build` per
+# module builds the Kubernetes binaries, so the packages they share compile once.
 build_kubernetes() {
 	local version minor ldflags=""
 	version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
@@ -118,20 +120,31 @@ build_kubernetes() {
 		ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 	done
 	go build -ldflags "$ldflags" -o ../../bin/ \
-		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+		k8s.io/kubernetes/cmd/kube-scheduler
 }
-if fresh kube-apiserver kubernetes build_kubernetes && fresh kube-controller-manager kubernetes build_kubernetes; then
-	echo "build-tools: bin/kube-apiserver and bin/kube-controller-manager are up to date"
+kube=(kube-apiserver kube-controller-manager kube-scheduler)
+if fresh kube-apiserver kubernetes build_kubernetes && fresh kube-controller-manager kubernetes build_kubernetes &&
+	fresh kube-scheduler kubernetes build_kubernetes; then
+	echo "build-tools: bin/kube-apiserver, bin/kube-controller-manager and bin/kube-scheduler are up to date"
 else
-	echo "build-tools: building bin/kube-apiserver and bin/kube-controller-manager (cold: 5-12 minutes and 3.2 GB peak on 2 cores; seconds when warm)"
+	echo "build-tools: building bin/kube-apiserver, bin/kube-controller-manager and bin/kube-scheduler (cold: 5-12 minutes and 3.2 GB peak on 2 cores; seconds when warm)"
 	(cd tools/kubernetes && build_kubernetes)
-	write_stamp kube-apiserver kubernetes build_kubernetes
-	write_stamp kube-controller-manager kubernetes build_kubernetes
+	for b in "${kube[@]}"; do
+		write_stamp "$b" kubernetes build_kubernetes
+	done
 fi
 
 build_etcd() {
 	go build -o ../../bin/etcd go.etcd.io/etcd/server/v3
 }
 tool etcd etcd build_etcd "cold: about 1-2 minutes"
+
+# The kwok controller the simulated cluster runs (internal/testcluster with Options.KWOK).
+build_kwok() {
+	go build -o ../../bin/kwok sigs.k8s.io/kwok/cmd/kwok
+}
+tool kwok kwok build_kwok "cold: 2-7 minutes on 2 cores, 1.2 GB peak; about 20 s warm"
 bin/kube-apiserver --version
 bin/etcd --version | sed -n 1p
+bin/kwok --version

@@ -219,15 +219,21 @@ func gkeMachineProblems(p spec.GKEGPUPool) []error {
 	return errs
 }
 
+// The platform's own system-pool workloads in platformPods (AddOnPods leaves them out).
+const (
+	gatewayPods = "the gateway"
+	webUIPods   = "Open WebUI"
+)
+
 // platformPods are every non-model pod on the system pool.
 func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 	pods := []capacity.Pods{
 		// CoreDNS (EKS) / kube-dns (GKE): two replicas of about this size on both clouds.
 		{Name: "cluster DNS", Requests: capacity.MustParse("100m", "70Mi"), Count: 2},
-		{Name: "the gateway", Requests: gateway.Requests.Add(sidecar), Count: cfg.Gateway.Replicas},
+		{Name: gatewayPods, Requests: gateway.Requests.Add(sidecar), Count: cfg.Gateway.Replicas},
 	}
 	if cfg.WebUI.Enabled {
-		pods = append(pods, capacity.Pods{Name: "Open WebUI", Requests: webui.Requests.Add(sidecar), Count: 1})
+		pods = append(pods, capacity.Pods{Name: webUIPods, Requests: webui.Requests.Add(sidecar), Count: 1})
 	}
 	if cfg.Cloud == spec.CloudEKS && cfg.EKS.ForCreatedClusters(cfg.EKS.EBSCSIDriver) {
 		// The add-on's controller: six containers of 10m / 40Mi each.

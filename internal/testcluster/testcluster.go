@@ -1,12 +1,14 @@
 // Package testcluster runs a real Kubernetes control plane for tests: etcd,
 // kube-apiserver and kube-controller-manager on loopback, in a temporary
-// directory, with a throwaway CA and a static-token admin. There is no
-// kubelet and no scheduler: objects are stored, validated, defaulted and
+// directory, with a throwaway CA and a static-token admin. By default there is
+// no kubelet and no scheduler: objects are stored, validated, defaulted and
 // reconciled by the controllers (ReplicaSets, namespace deletion, garbage
-// collection), but no pod ever runs.
+// collection), but no pod ever runs. StartWith adds kube-scheduler and kwok:
+// pods are then scheduled onto simulated Nodes and reported Ready, still
+// without any container running.
 //
 // The binaries come from ./bin, built from the pinned modules in
-// tools/kubernetes and tools/etcd by scripts/build-tools.sh.
+// tools/kubernetes, tools/etcd and tools/kwok by scripts/build-tools.sh.
 package testcluster
 
 import (
@@ -25,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -118,7 +121,22 @@ func RequireBinaries(t testing.TB, names ...string) string {
 // test ends, however it ends (t.Cleanup kills each process group).
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	bin := RequireBinaries(t, Binaries...)
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with more processes: kube-scheduler and kwok when opts
+// say so (a simulated cluster, where pods are scheduled onto simulated Nodes
+// and become Ready).
+func StartWith(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	names := slices.Clone(Binaries)
+	if opts.Scheduler {
+		names = append(names, "kube-scheduler")
+	}
+	if opts.KWOK {
+		names = append(names, "kwok")
+	}
+	bin := RequireBinaries(t, names...)
 	// Not t.TempDir(): a failed run keeps its logs and etcd data for a look.
 	dir, err := os.MkdirTemp("", "testcluster-")
 	if err != nil {
@@ -131,14 +149,14 @@ func Start(t testing.TB) *Cluster {
 		}
 		_ = os.RemoveAll(dir)
 	})
-	c, err := start(t, bin, dir)
+	c, err := start(t, bin, dir, opts)
 	if err != nil {
 		t.Fatalf("testcluster: %v", err)
 	}
 	return c
 }
 
-func start(t testing.TB, bin, dir string) (*Cluster, error) {
+func start(t testing.TB, bin, dir string, opts Options) (*Cluster, error) {
 	p, err := newPKI(dir)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
@@ -231,6 +249,37 @@ func start(t testing.TB, bin, dir string) (*Cluster, error) {
 	); err != nil {
 		return nil, err
 	}
+	if opts.Scheduler {
+		// The default profile: every plugin a cloud cluster's scheduler runs
+		// (resources, taints, affinity, volume binding, spreading).
+		if err := run(t, dir, filepath.Join(bin, "kube-scheduler"),
+			"--kubeconfig="+c.Kubeconfig,
+			"--leader-elect=false",
+			"--secure-port=0",
+			"--v=1",
+		); err != nil {
+			return nil, err
+		}
+	}
+	if opts.KWOK {
+		root := filepath.Dir(bin)
+		config, err := kwokConfig(root, dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := run(t, dir, filepath.Join(bin, "kwok"),
+			"--kubeconfig="+c.Kubeconfig,
+			"--config="+config,
+			"--manage-all-nodes=false",
+			"--manage-nodes-with-annotation-selector="+KWOKNodeAnnotation+"="+KWOKNodeValue,
+			// Pod IPs come from here; nothing routes them.
+			"--cidr=10.244.0.0/16",
+			"--node-ip=10.255.0.1",
+			"--node-lease-duration-seconds=40",
+		); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -302,6 +351,15 @@ func (c *Cluster) waitReady(timeout time.Duration) error {
 
 // Do sends one request as the admin and returns the status and body.
 func (c *Cluster) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	return c.send(ctx, method, path, "application/json", body)
+}
+
+// Patch sends a JSON merge patch (RFC 7386) as the admin.
+func (c *Cluster) Patch(ctx context.Context, path string, body []byte) (int, []byte, error) {
+	return c.send(ctx, http.MethodPatch, path, "application/merge-patch+json", body)
+}
+
+func (c *Cluster) send(ctx context.Context, method, path, contentType string, body []byte) (int, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -313,7 +371,7 @@ func (c *Cluster) Do(ctx context.Context, method, path string, body []byte) (int
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {

@@ -115,3 +115,61 @@ func TestRequireBinaries(t *testing.T) {
 	assert.Contains(t, r.fatal, "bin/no-such-tool not built: run scripts/build-tools.sh")
 	assert.Contains(t, r.fatal, "in CI")
 }
+
+// TestSimulatedCluster: with kube-scheduler and kwok, a pod is bound to a simulated Node that
+// kwok keeps Ready, and kwok reports it Running and Ready; a pod that fits no node stays
+// Pending with the scheduler's reason.
+func TestSimulatedCluster(t *testing.T) {
+	c := testcluster.StartWith(t, testcluster.Options{Scheduler: true, KWOK: true})
+	ctx := context.Background()
+	post := func(path, body string) {
+		t.Helper()
+		status, out, err := c.Do(ctx, http.MethodPost, path, []byte(body))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, status, "%s", out)
+	}
+	post("/api/v1/nodes", `{"apiVersion":"v1","kind":"Node","metadata":{"name":"sim-0",
+		"annotations":{"`+testcluster.KWOKNodeAnnotation+`":"`+testcluster.KWOKNodeValue+`"}},
+		"status":{"capacity":{"cpu":"2","memory":"4Gi","pods":"10"},"allocatable":{"cpu":"2","memory":"4Gi","pods":"10"}}}`)
+	pod := func(name, cpu string) string {
+		return `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"c","image":"none",
+			"resources":{"requests":{"cpu":"` + cpu + `"}}}]}}`
+	}
+	// The default ServiceAccount comes from the controller manager a moment after start.
+	require.Eventually(t, func() bool {
+		found, err := c.Get(ctx, "/api/v1/namespaces/default/serviceaccounts/default", &corev1.ServiceAccount{})
+		return err == nil && found
+	}, time.Minute, 200*time.Millisecond)
+	post("/api/v1/namespaces/default/pods", pod("fits", "1"))
+	post("/api/v1/namespaces/default/pods", pod("too-big", "3"))
+
+	var p corev1.Pod
+	require.Eventually(t, func() bool {
+		_, err := c.Get(ctx, "/api/v1/namespaces/default/pods/fits", &p)
+		require.NoError(t, err)
+		return p.Spec.NodeName == "sim-0" && p.Status.Phase == corev1.PodRunning && podCondition(p, corev1.PodReady) != nil &&
+			podCondition(p, corev1.PodReady).Status == corev1.ConditionTrue
+	}, 2*time.Minute, 200*time.Millisecond, "the pod runs on the simulated node: %+v", p.Status)
+
+	var node corev1.Node
+	_, err := c.Get(ctx, "/api/v1/nodes/sim-0", &node)
+	require.NoError(t, err)
+	assert.Equal(t, "2", node.Status.Allocatable.Cpu().String(), "kwok keeps the Node's allocatable")
+
+	require.Eventually(t, func() bool {
+		_, err := c.Get(ctx, "/api/v1/namespaces/default/pods/too-big", &p)
+		require.NoError(t, err)
+		cond := podCondition(p, corev1.PodScheduled)
+		return cond != nil && cond.Status == corev1.ConditionFalse
+	}, time.Minute, 200*time.Millisecond)
+	assert.Contains(t, podCondition(p, corev1.PodScheduled).Message, "Insufficient cpu")
+}
+
+func podCondition(p corev1.Pod, typ corev1.PodConditionType) *corev1.PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == typ {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package nginx
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/internal/dnstest"
+	"github.com/llm-platform/llm-platform/internal/vllmsim"
+)
+
+// TestRoutingWithTheSimulator: the gateway in front of four simulated vLLM replicas (the
+// simulator of the routing benchmark: real HTTP, a prefix cache, /metrics with vLLM's names).
+// Every turn of a conversation reaches the replica that cached its earlier turns, so the
+// replicas' own prefix caches hit; a streamed answer arrives as SSE through the gateway.
+func TestRoutingWithTheSimulator(t *testing.T) {
+	t.Parallel()
+	ips := make([]netip.Addr, 4)
+	addrs := make([]string, len(ips))
+	for i := range ips {
+		ips[i] = unusedReplicaIP(t)
+		addrs[i] = netip.AddrPortFrom(ips[i], replicaPort).String()
+	}
+	params := vllmsim.Defaults()
+	params.TimeScale = 0.05 // 20x the L40S: the test is about where requests go, not how fast
+	sim, err := vllmsim.Start(vllmsim.Config{Addrs: addrs, Model: routedModel, Params: params})
+	require.NoError(t, err)
+	t.Cleanup(sim.Close)
+
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), ips)
+	g := startRouted(t, dns, []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}, StrategyPrefix)
+
+	for c := range 4 {
+		system := longText(fmt.Sprintf("assistant %d", c), 4000)
+		user := fmt.Sprintf("first question of conversation %d", c)
+		var first string
+		for turn := range 3 {
+			r := g.post(t, "/v1/chat/completions", chatWith(routedModel, system, user))
+			require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+			replica := r.Header.Get(vllmsim.ReplicaHeader)
+			require.NotEmpty(t, replica, "the simulator names the replica that answered")
+			if turn == 0 {
+				first = replica
+			} else {
+				assert.Equal(t, first, replica, "conversation %d, turn %d goes where its prefix is cached", c, turn)
+			}
+			user += fmt.Sprintf(" and follow-up %d", turn)
+		}
+	}
+	var hits, queries int64
+	for _, r := range sim.Replicas {
+		s := r.Stats()
+		hits, queries = hits+s.PrefixHits, queries+s.PrefixQueries
+	}
+	require.Positive(t, queries)
+	// Each conversation's second and third turns find its 4,000-byte system prompt cached.
+	assert.Greater(t, float64(hits)/float64(queries), 0.4, "the replicas' prefix caches hit (%d of %d blocks)", hits, queries)
+
+	// A streamed answer: SSE events through the gateway, ending with [DONE].
+	body := fmt.Sprintf(`{"model":%s,"stream":true,"max_tokens":8,"messages":[{"role":"user","content":"stream please"}]}`, jsonString(routedModel))
+	req, err := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Content-Type"), "text/event-stream")
+	var events []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			events = append(events, line)
+		}
+	}
+	require.NoError(t, sc.Err())
+	require.GreaterOrEqual(t, len(events), 2)
+	assert.Equal(t, "[DONE]", events[len(events)-1])
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/render"
+	"github.com/llm-platform/llm-platform/internal/testcluster"
 	"github.com/llm-platform/llm-platform/stacks"
 )
 
@@ -29,20 +30,6 @@ import (
 // the Platform component are what is tested.
 
 var engineTools = []string{"pulumi", "pulumi-resource-kubernetes"}
-
-// requireTools skips on a laptop without bin/'s tools, and fails in CI, where `make test`
-// builds them first: these tests must never silently skip there.
-func requireTools(t *testing.T, root string) {
-	t.Helper()
-	for _, tool := range engineTools {
-		if _, err := os.Stat(filepath.Join(root, "bin", tool)); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("bin/%s is missing in CI: `make test` must run scripts/build-tools.sh first", tool)
-			}
-			t.Skipf("bin/%s not built; run scripts/build-tools.sh to run the package through the engine", tool)
-		}
-	}
-}
 
 // buildPlugin builds pulumi-resource-llm-platform into a directory of its own.
 func buildPlugin(t *testing.T) string {
@@ -121,7 +108,7 @@ func goModelError(t *testing.T, edit func(*model.Spec)) string {
 // unset string; Go's compiler refuses a wrong type, so that message is the package's own).
 func TestBadInputsThroughTheEngine(t *testing.T) {
 	root := root(t)
-	requireTools(t, root)
+	testcluster.RequireBinaries(t, engineTools...)
 	plugin := buildPlugin(t)
 	for _, tc := range []struct {
 		name   string
@@ -191,7 +178,7 @@ func TestBadInputsThroughTheEngine(t *testing.T) {
 // session key and admin password), which are compared by their keys only.
 func TestPlatformRendersTheGoProgramsObjects(t *testing.T) {
 	root := root(t)
-	requireTools(t, root)
+	testcluster.RequireBinaries(t, engineTools...)
 	ctx := context.Background()
 	plugin := buildPlugin(t)
 

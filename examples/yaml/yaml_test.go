@@ -22,25 +22,12 @@ import (
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/render"
+	"github.com/llm-platform/llm-platform/internal/testcluster"
 	"github.com/llm-platform/llm-platform/stacks"
 )
 
 // tools are what the YAML program needs from bin/ (scripts/build-tools.sh builds them).
 var tools = []string{"pulumi", "pulumi-resource-kubernetes", "pulumi-language-yaml"}
-
-// requireTools skips on a laptop without bin/'s tools, and fails in CI, where `make test`
-// builds them first: these tests must never silently skip there.
-func requireTools(t *testing.T, root string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := os.Stat(filepath.Join(root, "bin", tool)); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("bin/%s is missing in CI: `make test` must run scripts/build-tools.sh first", tool)
-			}
-			t.Skipf("bin/%s not built; run scripts/build-tools.sh to run the YAML example through the engine", tool)
-		}
-	}
-}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -137,7 +124,7 @@ var onlyInGoProgram = map[string]string{
 // (stacks.Run) for the same settings, except those named in onlyInGoProgram.
 func TestYAMLExampleRendersTheGoProgramsObjects(t *testing.T) {
 	root := repoRoot(t)
-	requireTools(t, root)
+	testcluster.RequireBinaries(t, tools...)
 	ctx := context.Background()
 
 	yamlOut := t.TempDir()
@@ -228,7 +215,7 @@ func goModelError(t *testing.T, edit func(*model.Spec)) string {
 // the Go API's messages for them too.)
 func TestYAMLBadInputs(t *testing.T) {
 	root := repoRoot(t)
-	requireTools(t, root)
+	testcluster.RequireBinaries(t, tools...)
 	providerDir := buildProvider(t, root)
 	drop := func(line string) func(string) string {
 		return func(s string) string { return strings.Replace(s, line+"\n", "", 1) }

@@ -101,6 +101,13 @@ func TestRoutingNoEndpointsAnswers503AtOnce(t *testing.T) {
 	r = g.post(t, "/v1/chat/completions", chat(routedModel))
 	assertGatewayError(t, r, http.StatusServiceUnavailable, "model_unavailable")
 	assert.Equal(t, 1, rs[0].count())
+
+	// The metrics: two refusals for want of a replica (not routed 5xx), nothing left in flight.
+	sums := series(g.scrape(t))
+	assert.Equal(t, 2.0, sums[fmt.Sprintf("%s{reason=%q}", MetricRefused, RefusedUnavailable)])
+	assert.Equal(t, 2.0, sums[req(routedModel, OutcomeRefused, "5xx")])
+	assert.Zero(t, sums[req(routedModel, OutcomeRouted, "5xx")])
+	assert.Equal(t, 0.0, sums[fmt.Sprintf("%s{model=%q}", MetricInFlight, routedModel)])
 }
 
 func TestRoutingFallsBackToTheServiceWhileDNSNeverAnswered(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +55,21 @@ func TestRoutingWithTheSimulator(t *testing.T) {
 			user += fmt.Sprintf(" and follow-up %d", turn)
 		}
 	}
+	// The metrics count the balancer's picks: 12 routed requests, each endpoint's in-flight
+	// gauge back to 0, and the four endpoints are the simulator's replicas.
+	sums := series(g.scrape(t))
+	assert.Equal(t, 12.0, sums[req(routedModel, OutcomeRouted, "2xx")])
+	assert.Equal(t, 0.0, sums[fmt.Sprintf("%s{model=%q}", MetricInFlight, routedModel)])
+	endpoints := 0
+	for k, v := range sums {
+		if strings.HasPrefix(k, MetricEndpointInFlight+"{") {
+			endpoints++
+			assert.Zero(t, v, "%s: released after the answer", k)
+			assert.True(t, slices.ContainsFunc(addrs, func(a string) bool { return strings.Contains(k, `endpoint="`+a+`"`) }), "%s is a replica", k)
+		}
+	}
+	assert.Positive(t, endpoints, "the balancer counted its picks per endpoint")
+
 	var hits, queries int64
 	for _, r := range sim.Replicas {
 		s := r.Stats()

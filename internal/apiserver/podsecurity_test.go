@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/llm-platform/llm-platform/internal/render"
 	"github.com/llm-platform/llm-platform/internal/testcluster"
 )
 
@@ -122,20 +122,12 @@ func hostNetworkGateway() pulumi.ResourceTransform {
 		if args.Type != "kubernetes:apps/v1:Deployment" || args.Name != "gateway" {
 			return nil
 		}
-		spec, _ := args.Props["spec"].(pulumi.Map)
-		template, _ := spec["template"].(pulumi.Map)
-		podSpec, _ := template["spec"].(pulumi.Map)
-		if podSpec == nil {
+		props, ok := render.EditMap(args.Props, render.PodSpecPath, func(pod pulumi.Map) {
+			pod["hostNetwork"] = pulumi.Bool(true)
+		})
+		if !ok {
 			panic(fmt.Sprintf("the gateway Deployment's props have no spec.template.spec: %#v", args.Props))
 		}
-		podSpec = maps.Clone(podSpec)
-		podSpec["hostNetwork"] = pulumi.Bool(true)
-		template = maps.Clone(template)
-		template["spec"] = podSpec
-		spec = maps.Clone(spec)
-		spec["template"] = template
-		props := maps.Clone(args.Props)
-		props["spec"] = spec
 		return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
 	}
 }

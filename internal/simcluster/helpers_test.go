@@ -186,13 +186,6 @@ func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
 			(args.Type != "kubernetes:apps/v1:Deployment" && args.Type != "kubernetes:apps/v1:StatefulSet") {
 			return nil
 		}
-		spec, _ := args.Props["spec"].(pulumi.Map)
-		template, _ := spec["template"].(pulumi.Map)
-		podSpec, _ := template["spec"].(pulumi.Map)
-		containers, ok := podSpec["containers"].(pulumi.Array)
-		if !ok {
-			panic(fmt.Sprintf("%s %s: spec.template.spec.containers is %T", args.Type, args.Name, podSpec["containers"]))
-		}
 		r := platform.SidecarRequests
 		sidecar := pulumi.Map{
 			"name":  pulumi.String("istio-proxy"),
@@ -202,14 +195,16 @@ func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
 				"memory": pulumi.String(fmt.Sprintf("%dMi", r.Memory>>20)),
 			}},
 		}
-		podSpec = maps.Clone(podSpec)
-		podSpec["containers"] = append(slices.Clone(containers), sidecar)
-		template = maps.Clone(template)
-		template["spec"] = podSpec
-		spec = maps.Clone(spec)
-		spec["template"] = template
-		props := maps.Clone(args.Props)
-		props["spec"] = spec
+		props, ok := render.EditMap(args.Props, render.PodSpecPath, func(pod pulumi.Map) {
+			containers, ok := pod["containers"].(pulumi.Array)
+			if !ok {
+				panic(fmt.Sprintf("%s %s: spec.template.spec.containers is %T", args.Type, args.Name, pod["containers"]))
+			}
+			pod["containers"] = append(slices.Clone(containers), sidecar)
+		})
+		if !ok {
+			panic(fmt.Sprintf("%s %s: no spec.template.spec in its props", args.Type, args.Name))
+		}
 		return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
 	}
 }

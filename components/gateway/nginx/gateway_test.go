@@ -275,14 +275,7 @@ func TestGatewayUpstreamDown(t *testing.T) {
 
 func TestGatewayUpstreamTimeout(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
-		select { // never answers in time; released when the test ends
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
-	t.Cleanup(func() { close(release) })
+	slow := silentBackend(t)
 	gw := startGateway(t, []Route{{Name: modelA, Upstream: slow.addr()}},
 		withParams(func(p *Params) { p.ProxyTimeout = 300 * time.Millisecond }))
 	start := time.Now()

@@ -120,6 +120,21 @@ func (g *gateway) errorLog(t testing.TB) string {
 	return string(b)
 }
 
+// silentBackend is a model server that never answers (it holds each request until the client
+// gives up or the test ends): the gateway's timeout is what ends the request.
+func silentBackend(t testing.TB) *backend {
+	t.Helper()
+	release := make(chan struct{})
+	b := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	return b
+}
+
 func (b *backend) addr() string { return strings.TrimPrefix(b.srv.URL, "http://") }
 
 func (b *backend) count() int {

@@ -332,14 +332,7 @@ func bucket(t *testing.T, fams map[string]*dto.MetricFamily, name, model string,
 // before the router runs); a POST to /v1/models as method_not_allowed. Each exactly once.
 func TestGatewayMetricsTimeoutsAndOverload(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
-		select { // never answers in time; released when the test ends
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
-	t.Cleanup(func() { close(release) })
+	slow := silentBackend(t)
 	gw := startGateway(t, []Route{{Name: modelA, Upstream: slow.addr()}},
 		withParams(func(p *Params) { p.ProxyTimeout = 1500 * time.Millisecond; p.MaxStreams = 1 }))
 	before := series(gw.scrape(t))

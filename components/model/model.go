@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"time"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -47,9 +46,6 @@ const (
 	probePeriod = 10
 	// terminationGrace lets in-flight generations finish after SIGTERM.
 	terminationGrace = 300
-	// readinessMargin is added to the startup budget for scheduling, image
-	// pulls and volume provisioning.
-	readinessMargin = 15 * time.Minute
 )
 
 // Type is the Model component's type token.
@@ -92,6 +88,9 @@ type Model struct {
 	// ServedName is the name clients send as "model". Plain, like Upstream: the gateway
 	// renders its routes at plan time.
 	ServedName string
+	// Adapters are the served names of the model's LoRA adapters, which the gateway routes to
+	// this model's replicas. Plain, like ServedName.
+	Adapters []string
 	// Upstream is the Service's in-cluster host:port, for the gateway.
 	Upstream string
 	// Endpoints is the headless Service's in-cluster host:port
@@ -134,6 +133,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	m := &Model{
 		ServedName: s.ModelName,
+		Adapters:   s.AdapterNames(),
 		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(objName, args.Namespace), Port),
 		Endpoints:  fmt.Sprintf("%s:%d", kube.ServiceHost(HeadlessName(objName), args.Namespace), Port),
 		Selector:   Selector(objName),
@@ -180,7 +180,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	// `pulumi up` reports a model ready only when it serves, and the first
 	// start downloads the weights: allow the startup probe's whole budget.
-	ready := (time.Duration(s.StartupTimeoutSecs)*time.Second + readinessMargin).String()
+	ready := s.StartupBudget().String()
 
 	stsOpts := []pulumi.ResourceOption{parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ready, Update: ready})}
 	if s.Autoscaling.Enabled {

@@ -1,6 +1,10 @@
 package model
 
-import "k8s.io/apimachinery/pkg/api/resource"
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
 
 // Spec is one served model: what vLLM serves and the pod it runs in. Every field is plain
 // Go, known at plan time: it shapes the workload's arguments, resources and replica count.
@@ -26,7 +30,61 @@ type Spec struct {
 	// Autoscaling hands the replica count to KEDA (components/autoscaling): Replicas is then
 	// not used, the StatefulSet starts at MinReplicas and Pulumi leaves spec.replicas alone.
 	Autoscaling Autoscaling `json:"autoscaling" pulumi:"autoscaling,optional"`
+
+	// LoRAs are adapters served on this base model (vLLM --enable-lora): clients send an
+	// adapter's Name as "model" and the gateway routes it to this model's replicas.
+	LoRAs []LoRA `json:"loras" pulumi:"loras,optional"`
+	// MaxLoras is how many adapters one batch may mix (vLLM --max-loras); 0: vLLM's default.
+	MaxLoras int `json:"maxLoras" pulumi:"maxLoras,optional"`
+	// MaxLoraRank is the largest adapter rank served (vLLM --max-lora-rank); 0: vLLM's default.
+	MaxLoraRank int `json:"maxLoraRank" pulumi:"maxLoraRank,optional"`
+	// Weights, when its URI is set, streams the weights from object storage (s3:// or gs://)
+	// with the Run:ai Model Streamer instead of downloading them from Hugging Face.
+	Weights Weights `json:"weights" pulumi:"weights,optional"`
+	// DrainSeconds is how long a stopping replica may finish its running generations: the pod
+	// leaves the gateway's endpoints first, then vLLM shuts down gracefully within it.
+	// 0: the default.
+	DrainSeconds int `json:"drainSeconds" pulumi:"drainSeconds,optional"`
 }
+
+// LoRA is one adapter on a base model.
+type LoRA struct {
+	// Name is the served name clients send as "model"; unique across all models and adapters.
+	Name string `json:"name" pulumi:"name"`
+	// Source is a Hugging Face id or an s3:// or gs:// URI of the adapter's files.
+	Source string `json:"source" pulumi:"source"`
+}
+
+// Weights says where a model's weights come from when not from Hugging Face.
+type Weights struct {
+	// URI is an s3:// or gs:// prefix holding the model's safetensors and config files.
+	URI string `json:"uri" pulumi:"uri,optional"`
+}
+
+// AdapterNames are the served names of the model's LoRA adapters, in config order.
+func (m Spec) AdapterNames() []string {
+	names := make([]string, len(m.LoRAs))
+	for i, l := range m.LoRAs {
+		names[i] = l.Name
+	}
+	return names
+}
+
+// ScalesToZero says whether the model may run no replica at all (autoscaling with
+// minReplicas 0): the gateway then holds its requests while it starts.
+func (m Spec) ScalesToZero() bool {
+	return m.Autoscaling.Enabled && m.Autoscaling.MinReplicas == 0
+}
+
+// StartupBudget is how long a new replica may take to serve: vLLM's own startup (weights,
+// compile) plus scheduling, node boot, image pull and volume provisioning.
+func (m Spec) StartupBudget() time.Duration {
+	return time.Duration(m.StartupTimeoutSecs)*time.Second + ProvisionMargin
+}
+
+// ProvisionMargin is the startup budget's allowance for scheduling, a node from zero, image
+// pulls and volume provisioning, on top of startupTimeoutSeconds.
+const ProvisionMargin = 15 * time.Minute
 
 // Autoscaling is a model's demand-driven replica range.
 type Autoscaling struct {

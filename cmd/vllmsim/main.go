@@ -28,6 +28,7 @@ func main() {
 		port     = flag.Int("port", 8000, "port every replica listens on")
 		addrs    = flag.String("addrs", "", "comma-separated host:port list (overrides -replicas, -first and -port)")
 		model    = flag.String("model", "sim-model", "served model name")
+		adapters = flag.String("adapters", "", "comma-separated LoRA adapter names served on the model (vLLM --lora-modules)")
 	)
 	flag.Float64Var(&d.TimeScale, "scale", d.TimeScale, "time scale: every simulated duration is multiplied by it (2 = half the GPU's speed)")
 	flag.IntVar(&d.KVBlocks, "kv-blocks", d.KVBlocks, "KV cache capacity per replica, in blocks of 16 tokens")
@@ -40,7 +41,7 @@ func main() {
 	list, err := addresses(*addrs, *first, *port, *replicas)
 	if err == nil {
 		var sim *vllmsim.Sim
-		if sim, err = vllmsim.Start(vllmsim.Config{Addrs: list, Model: *model, Params: d}); err == nil {
+		if sim, err = vllmsim.Start(vllmsim.Config{Addrs: list, Model: *model, Adapters: splitList(*adapters), Params: d}); err == nil {
 			fmt.Printf("vllmsim: %d replicas of %q on %s (prefill %.0f tok/s, decode step %v, max %d seqs, %d KV blocks, time scale %g); Ctrl-C stops\n",
 				len(list), *model, strings.Join(sim.Addrs(), " "), d.PrefillTokensPerSec, d.DecodeStep, d.MaxNumSeqs, d.KVBlocks, d.TimeScale)
 			sig := make(chan os.Signal, 1)
@@ -61,4 +62,15 @@ func addresses(explicit, first string, port, n int) ([]string, error) {
 		return strings.Split(explicit, ","), nil
 	}
 	return vllmsim.Consecutive(first, port, n)
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

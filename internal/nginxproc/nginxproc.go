@@ -182,3 +182,26 @@ func (p *Process) WorkersRSS() (int64, error) {
 	}
 	return total, nil
 }
+
+// userHZ is the unit of utime and stime in /proc/<pid>/stat: USER_HZ, 100 on every Linux
+// architecture Go supports (sysconf(_SC_CLK_TCK); the kernel's ABI fixes it).
+const userHZ = 100
+
+// CPUTime is the CPU time (user + system) the master and its workers have used so far.
+func (p *Process) CPUTime() (time.Duration, error) {
+	var ticks int64
+	for _, pid := range append([]int{p.Pid()}, p.Workers()...) {
+		f, ok := StatFields(pid)
+		if !ok || len(f) < 13 {
+			return 0, fmt.Errorf("reading /proc/%d/stat", pid)
+		}
+		for _, v := range f[11:13] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			}
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,9 +30,14 @@ const DefaultMaxTokens = 16
 
 // Config describes a simulator process: one model served by len(Addrs) replicas.
 type Config struct {
-	Addrs  []string // host:port per replica, e.g. 127.0.1.1:8000 (port 0: any free port)
-	Model  string   // served model name
-	Params Params
+	Addrs []string // host:port per replica, e.g. 127.0.1.1:8000 (port 0: any free port)
+	Model string   // served model name
+	// Adapters are LoRA adapter names served on Model (vLLM --lora-modules): requests may name
+	// them, answers echo the name, /v1/models lists them with "parent" = Model, and their
+	// prompts' KV blocks are cached apart from the base model's (vLLM puts the adapter in
+	// every block hash).
+	Adapters []string
+	Params   Params
 }
 
 // Sim is a running simulator.
@@ -48,7 +55,7 @@ func Start(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{}
 	for _, a := range cfg.Addrs {
-		r, err := startReplica(a, cfg.Model, cfg.Params)
+		r, err := startReplica(a, cfg.Model, cfg.Adapters, cfg.Params)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -72,7 +79,11 @@ func (s *Sim) Reset() error {
 	for _, r := range s.Replicas {
 		if err := r.eng.reset(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", r.addr, err))
+			continue
 		}
+		r.eng.mu.Lock()
+		clear(r.served)
+		r.eng.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -113,10 +124,13 @@ type Replica struct {
 	addr  string
 	model string
 	quote []byte // the model name as a JSON string
-	eng   *engine
-	met   metrics
-	srv   *http.Server
-	ids   atomic.Int64
+	// adapters: LoRA adapter name -> its JSON string; served counts requests per adapter.
+	adapters map[string][]byte
+	served   map[string]int64
+	eng      *engine
+	met      metrics
+	srv      *http.Server
+	ids      atomic.Int64
 
 	mu    sync.Mutex
 	ln    net.Listener // nil while refusing
@@ -124,13 +138,17 @@ type Replica struct {
 	fault Fault
 }
 
-func startReplica(addr, model string, p Params) (*Replica, error) {
+func startReplica(addr, model string, adapters []string, p Params) (*Replica, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("vllmsim: listen %s: %w (Linux routes all of 127.0.0.0/8 to lo; elsewhere add the address to the loopback interface)", addr, err)
 	}
 	q, _ := json.Marshal(model)
-	r := &Replica{addr: ln.Addr().String(), model: model, quote: q, conns: map[net.Conn]struct{}{}}
+	r := &Replica{addr: ln.Addr().String(), model: model, quote: q, conns: map[net.Conn]struct{}{},
+		adapters: map[string][]byte{}, served: map[string]int64{}}
+	for _, a := range adapters {
+		r.adapters[a], _ = json.Marshal(a)
+	}
 	r.eng = newEngine(p, &r.met)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", r.handleChat)
@@ -185,6 +203,26 @@ func (r *Replica) SetFault(f Fault) error {
 		r.serve(ln)
 	}
 	return nil
+}
+
+// Drain is vLLM's graceful shutdown (SIGTERM with --shutdown-timeout): the replica stops
+// accepting connections and closes idle keep-alive ones, while the requests it is running
+// finish (their connections close after the answer).
+func (r *Replica) Drain() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ln != nil {
+		_ = r.ln.Close()
+		r.ln = nil
+	}
+	r.srv.SetKeepAlivesEnabled(false)
+}
+
+// Served is how many requests named the LoRA adapter (since start or Reset).
+func (r *Replica) Served(adapter string) int64 {
+	r.eng.mu.Lock()
+	defer r.eng.mu.Unlock()
+	return r.served[adapter]
 }
 
 func (r *Replica) currentFault() Fault {
@@ -298,9 +336,17 @@ func (r *Replica) handle(w http.ResponseWriter, req *http.Request, chat bool) {
 		apiError(w, http.StatusBadRequest, "BadRequestError", "invalid JSON: "+err.Error())
 		return
 	}
+	quote, salt := r.quote, ""
 	if ar.Model != r.model {
-		apiError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", ar.Model))
-		return
+		q, ok := r.adapters[ar.Model]
+		if !ok {
+			apiError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", ar.Model))
+			return
+		}
+		quote, salt = q, "lora:"+ar.Model+"\n"
+		r.eng.mu.Lock()
+		r.served[ar.Model]++
+		r.eng.mu.Unlock()
 	}
 	var prompt string
 	if chat {
@@ -329,7 +375,7 @@ func (r *Replica) handle(w http.ResponseWriter, req *http.Request, chat bool) {
 		apiError(w, http.StatusBadRequest, "BadRequestError", "max_tokens must be at least 1")
 		return
 	}
-	s := &seq{prompt: prompt, promptTokens: Tokens(prompt), hashes: BlockHashes(prompt),
+	s := &seq{prompt: prompt, promptTokens: Tokens(prompt), hashes: BlockHashes(salt + prompt),
 		maxTokens: maxTokens, arrived: time.Now(), notify: make(chan struct{}, 1)}
 	r.eng.submit(s)
 	id := strconv.FormatInt(r.ids.Add(1), 10)
@@ -340,7 +386,7 @@ func (r *Replica) handle(w http.ResponseWriter, req *http.Request, chat bool) {
 	}
 	w.Header().Set(ReplicaHeader, r.addr)
 	if ar.Stream {
-		r.stream(w, req, s, id, chat, ar.StreamOptions != nil && ar.StreamOptions.IncludeUsage)
+		r.stream(w, req, s, id, quote, chat, ar.StreamOptions != nil && ar.StreamOptions.IncludeUsage)
 		return
 	}
 	if !r.wait(req, s, func() {}) {
@@ -358,10 +404,10 @@ func (r *Replica) handle(w http.ResponseWriter, req *http.Request, chat bool) {
 	if chat {
 		out = fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%s,"choices":[{"index":0,`+
 			`"message":{"role":"assistant","content":%s},"logprobs":null,"finish_reason":"length"}],"usage":%s}`,
-			id, time.Now().Unix(), r.quote, text, usage)
+			id, time.Now().Unix(), quote, text, usage)
 	} else {
 		out = fmt.Sprintf(`{"id":%q,"object":"text_completion","created":%d,"model":%s,"choices":[{"index":0,`+
-			`"text":%s,"logprobs":null,"finish_reason":"length"}],"usage":%s}`, id, time.Now().Unix(), r.quote, text, usage)
+			`"text":%s,"logprobs":null,"finish_reason":"length"}],"usage":%s}`, id, time.Now().Unix(), quote, text, usage)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, out)
@@ -388,7 +434,7 @@ func (r *Replica) wait(req *http.Request, s *seq, progress func()) bool {
 }
 
 // stream answers with server-sent events, one per generated token, as vLLM does.
-func (r *Replica) stream(w http.ResponseWriter, req *http.Request, s *seq, id string, chat, usage bool) {
+func (r *Replica) stream(w http.ResponseWriter, req *http.Request, s *seq, id string, quote []byte, chat, usage bool) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -399,7 +445,7 @@ func (r *Replica) stream(w http.ResponseWriter, req *http.Request, s *seq, id st
 	if chat {
 		object = "chat.completion.chunk"
 	}
-	pre := `data: {"id":"` + id + `","object":"` + object + `","created":` + created + `,"model":` + string(r.quote) + `,"choices":[`
+	pre := `data: {"id":"` + id + `","object":"` + object + `","created":` + created + `,"model":` + string(quote) + `,"choices":[`
 	head := pre + `{"index":0,`
 	if chat {
 		head += `"delta":{`
@@ -457,8 +503,22 @@ func (r *Replica) stream(w http.ResponseWriter, req *http.Request, s *seq, id st
 
 func (r *Replica) handleModels(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"object":"list","data":[{"id":%s,"object":"model","created":%d,"owned_by":"vllm","root":%s,"parent":null,"max_model_len":%d}]}`,
-		r.quote, time.Now().Unix(), r.quote, r.eng.p.KVBlocks*BlockTokens)
+	now := time.Now().Unix()
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"object":"list","data":[{"id":%s,"object":"model","created":%d,"owned_by":"vllm","root":%s,"parent":null,"max_model_len":%d}`,
+		r.quote, now, r.quote, r.eng.p.KVBlocks*BlockTokens)
+	names := make([]string, 0, len(r.adapters))
+	for a := range r.adapters {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	for _, a := range names {
+		// vLLM lists an adapter with its path as root and the base model as parent.
+		fmt.Fprintf(&b, `,{"id":%s,"object":"model","created":%d,"owned_by":"vllm","root":%s,"parent":%s,"max_model_len":null}`,
+			r.adapters[a], now, r.adapters[a], r.quote)
+	}
+	b.WriteString("]}")
+	_, _ = io.WriteString(w, b.String())
 }
 
 func (r *Replica) handleMetrics(w http.ResponseWriter, _ *http.Request) {

@@ -39,6 +39,8 @@ type modelObject struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+	// Parent is the base model of a LoRA adapter, as vLLM lists it; absent for a base model.
+	Parent string `json:"parent,omitempty"`
 }
 
 type modelList struct {
@@ -50,11 +52,21 @@ func newModelObject(name string) modelObject {
 	return modelObject{ID: name, Object: "model", Created: 0, OwnedBy: "llm-platform"}
 }
 
+// newAdapterObject is a LoRA adapter's entry: vLLM lists adapters with "parent" = the base model.
+func newAdapterObject(name, base string) modelObject {
+	o := newModelObject(name)
+	o.Parent = base
+	return o
+}
+
 // modelsJSON is the body of GET /v1/models.
 func modelsJSON(routes []Route) string {
 	l := modelList{Object: "list", Data: []modelObject{}}
 	for _, r := range routes {
 		l.Data = append(l.Data, newModelObject(r.Name))
+		for _, a := range r.Adapters {
+			l.Data = append(l.Data, newAdapterObject(a, r.Name))
+		}
 	}
 	return marshal(l)
 }

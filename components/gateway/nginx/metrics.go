@@ -30,6 +30,9 @@ const (
 	MetricUpstreamFailures = MetricPrefix + "upstream_failures_total"
 	// MetricRefused counts requests the gateway answered with an error itself, by reason.
 	MetricRefused = MetricPrefix + "refused_total"
+	// MetricHeld is the requests waiting for a model with no ready replica (scaling from
+	// zero), per model. They are counted in MetricInFlight too.
+	MetricHeld = MetricPrefix + "requests_held"
 )
 
 // Outcomes (the outcome label of MetricRequests).
@@ -81,4 +84,5 @@ var GatewayMetrics = []GatewayMetric{
 	{MetricEndpointInFlight, "gauge", "Routed requests in progress, per served model and model server address (from its response header on)."},
 	{MetricUpstreamFailures, "counter", "Routed requests that got no answer from the model server, by served model and reason (connect, timeout)."},
 	{MetricRefused, "counter", "Requests the gateway refused itself, by reason."},
+	{MetricHeld, "gauge", "Requests waiting for a first ready replica of their model (scale from zero), per served model; also counted in requests_in_flight."},
 }

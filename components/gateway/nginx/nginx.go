@@ -113,6 +113,17 @@ type Route struct {
 	// Params.Routing. Upstream then serves only while the name has never resolved (cluster DNS
 	// unreachable since the gateway started). Empty: Upstream alone (kube-proxy's choice).
 	Endpoints string `pulumi:"endpoints,optional"`
+	// Adapters are served names of LoRA adapters on this model (vLLM --lora-modules): a
+	// request naming one goes to this route's replicas, /v1/models lists it with "parent" set
+	// to Name, and with Endpoints the balancer prefers replicas that served it recently (they
+	// hold it in GPU memory). Unique across all routes' names and adapters.
+	Adapters []string `pulumi:"adapters,optional"`
+	// HoldSeconds, when > 0, holds a request for this model while it has no ready replica (a
+	// model scaled to zero that is starting) for up to that many seconds, then proxies it to
+	// the first replica that appears; past it, 503 model_unavailable with Retry-After. The
+	// request opens no upstream connection while held and a client that goes away is
+	// released. Needs Endpoints. 0: no replica means 503 at once.
+	HoldSeconds int `pulumi:"holdSeconds,optional"`
 }
 
 // Params is everything the rendered configuration depends on.

@@ -95,6 +95,14 @@ const (
 	// UnavailableRetryAfter is the Retry-After (seconds) of the 503 model_unavailable answered
 	// when a model has no ready replica.
 	UnavailableRetryAfter = 5
+	// HoldPoll is how often a gateway worker that holds requests for a model with no replica
+	// checks the model's DNS answer (and asks for a fresh one): one timer per worker and
+	// model, however many requests wait, so held requests cost no CPU of their own.
+	HoldPoll = 500 * time.Millisecond
+	// AdapterRecent is how long after serving a LoRA adapter a replica is preferred for it:
+	// vLLM keeps recently used adapters in GPU memory (--max-loras slots, least recently used
+	// evicted), so another replica would first load it.
+	AdapterRecent = 5 * time.Minute
 	// EndpointsEnv names the environment variable that, when set ("ip[:port],..."), replaces
 	// /etc/resolv.conf's nameservers for the gateway's own DNS client (tests point it at a DNS
 	// server on 127.0.0.1).

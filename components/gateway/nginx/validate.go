@@ -22,22 +22,34 @@ func (p Params) validate() error {
 	if len(p.Routes) == 0 {
 		bad("no routes: the gateway needs at least one model (Routes[0] is the default)")
 	}
-	seen := map[string]int{}
+	// Served names (models and adapters) -> where they were first seen.
+	seen := map[string]string{}
 	for i, r := range p.Routes {
-		switch {
-		case r.Name == "":
+		if r.Name == "" {
 			bad("routes[%d]: empty model name", i)
-		case !utf8.ValidString(r.Name):
-			bad("routes[%d]: model name %q is not valid UTF-8", i, r.Name)
-		case strings.IndexFunc(r.Name, unicode.IsControl) >= 0:
-			bad("routes[%d]: model name %q contains control characters", i, r.Name)
-		case len(r.Name) > 512:
-			bad("routes[%d]: model name is %d bytes long, at most 512 allowed", i, len(r.Name))
+		} else if msg := servedNameProblem(r.Name); msg != "" {
+			bad("routes[%d]: model name %q %s", i, r.Name, msg)
 		}
 		if j, dup := seen[r.Name]; dup && r.Name != "" {
-			bad("routes[%d]: duplicate model name %q (also routes[%d]); served names must be unique", i, r.Name, j)
+			bad("routes[%d]: duplicate model name %q (also %s); served names must be unique", i, r.Name, j)
 		} else {
-			seen[r.Name] = i
+			seen[r.Name] = fmt.Sprintf("routes[%d]", i)
+		}
+		for k, a := range r.Adapters {
+			if msg := servedNameProblem(a); msg != "" {
+				bad("routes[%d].adapters[%d]: adapter name %q %s", i, k, a, msg)
+				continue
+			}
+			if j, dup := seen[a]; dup {
+				bad("routes[%d].adapters[%d]: adapter name %q is already served (%s); served names must be unique", i, k, a, j)
+			} else {
+				seen[a] = fmt.Sprintf("routes[%d].adapters[%d]", i, k)
+			}
+		}
+		if r.HoldSeconds < 0 {
+			bad("routes[%d] (%q): holdSeconds %d must be >= 0 (0: no hold)", i, r.Name, r.HoldSeconds)
+		} else if r.HoldSeconds > 0 && r.Endpoints == "" {
+			bad("routes[%d] (%q): holdSeconds needs endpoints (the gateway waits for a replica to appear in them)", i, r.Name)
 		}
 		if r.Endpoints != "" {
 			if err := validateEndpoints(r.Endpoints); err != nil {
@@ -101,6 +113,21 @@ func (p Params) validate() error {
 		bad("runtime.user %q is not a valid user name", rt.User)
 	}
 	return errors.Join(errs...)
+}
+
+// servedNameProblem says what is wrong with a served model or adapter name ("" when nothing).
+func servedNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "is empty"
+	case !utf8.ValidString(name):
+		return "is not valid UTF-8"
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "contains control characters"
+	case len(name) > 512:
+		return fmt.Sprintf("is %d bytes long, at most 512 allowed", len(name))
+	}
+	return ""
 }
 
 func validateHostPort(hp string) error {

@@ -60,13 +60,19 @@ type view struct {
 	EndpointsKeepalive    int
 	IndexBytes            int64
 	UnavailableRetryAfter int
+	// HoldModels are the models whose requests wait for a first replica (their held gauges
+	// exist from 0); HoldPoll is how often a worker holding requests looks for one.
+	HoldModels []string
+	HoldPoll   string
+	// AdapterRecent is how long a replica counts as holding an adapter it served.
+	AdapterRecent string
 	// Seconds (Lua numbers), from the constants in routing.go.
 	DNSRefresh, DNSMinTTL, DNSMaxTTL, MetricsInterval, MetricsStale, FailedSkip, SessionIdle string
 	DNSTimeoutMS, MetricsTimeoutMS                                                           int64
 }
 
 type metricNames struct {
-	Requests, RequestDuration, TimeToFirstByte, InFlight, EndpointInFlight, UpstreamFailures, Refused string
+	Requests, RequestDuration, TimeToFirstByte, InFlight, EndpointInFlight, UpstreamFailures, Refused, Held string
 }
 
 type refusalReasons struct {
@@ -94,6 +100,11 @@ type routeView struct {
 	Name, Upstream, Host, Object string
 	Endpoints, EndpointsHost     string // headless Service name (no port) and host:port
 	Port                         int
+	// Model is the served base model: Name itself, or for a LoRA adapter its base (the metrics'
+	// model label, so a model's demand counts its adapters' requests).
+	Model   string
+	Adapter bool
+	Hold    int // seconds a request may wait for a first replica (Route.HoldSeconds)
 }
 
 // endpointService is one headless Service: its name, replica port and the Host header sent.
@@ -125,7 +136,7 @@ func newView(p Params) (*view, error) {
 		M: metricNames{
 			Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
 			InFlight: MetricInFlight, EndpointInFlight: MetricEndpointInFlight, UpstreamFailures: MetricUpstreamFailures,
-			Refused: MetricRefused,
+			Refused: MetricRefused, Held: MetricHeld,
 		},
 		Refused: refusalReasons{
 			Unauthorized: RefusedUnauthorized, BadJSON: RefusedBadJSON, Invalid: RefusedInvalid, UnknownModel: RefusedUnknownModel,
@@ -159,6 +170,7 @@ func newView(p Params) (*view, error) {
 		rv := routeView{
 			ID:   len(v.Routes) + 1,
 			Name: r.Name, Upstream: name, Host: r.Upstream, Object: marshal(newModelObject(r.Name)),
+			Model: r.Name, Hold: r.HoldSeconds,
 		}
 		if r.Endpoints != "" {
 			host, port, _ := net.SplitHostPort(r.Endpoints) // validated
@@ -168,8 +180,19 @@ func newView(p Params) (*view, error) {
 				v.EndpointNames = append(v.EndpointNames, host)
 				v.EndpointServices = append(v.EndpointServices, endpointService{Name: host, Host: r.Endpoints, Port: rv.Port})
 			}
+			if r.HoldSeconds > 0 {
+				v.HoldModels = append(v.HoldModels, r.Name)
+			}
 		}
 		v.Routes = append(v.Routes, rv)
+		// Each adapter is a route of its own (its own id, so its own prefix index: vLLM keys an
+		// adapter's KV cache apart from the base's) to the same replicas.
+		for _, a := range r.Adapters {
+			av := rv
+			av.ID, av.Name, av.Adapter = len(v.Routes)+1, a, true
+			av.Object = marshal(newAdapterObject(a, r.Name))
+			v.Routes = append(v.Routes, av)
+		}
 	}
 	upstreams := len(v.Upstreams)
 	if p.HasEndpoints() {
@@ -217,5 +240,6 @@ func (v *view) setRouting(p Params) {
 	v.DNSRefresh, v.DNSMinTTL, v.DNSMaxTTL = secs(DNSRefresh), secs(DNSMinTTL), secs(DNSMaxTTL)
 	v.MetricsInterval, v.MetricsStale = secs(MetricsInterval), secs(MetricsStale)
 	v.FailedSkip, v.SessionIdle = secs(FailedEndpointSkip), secs(SessionIdle)
+	v.HoldPoll, v.AdapterRecent = secs(HoldPoll), secs(AdapterRecent)
 	v.DNSTimeoutMS, v.MetricsTimeoutMS = millis(DNSTimeout), millis(MetricsTimeout)
 }

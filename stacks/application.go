@@ -98,7 +98,12 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		if err != nil {
 			return nil, err
 		}
-		routes = append(routes, nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints})
+		route := nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints, Adapters: mod.Adapters}
+		if m.ScalesToZero() {
+			// No replica while idle: the gateway holds its requests while one starts.
+			route.HoldSeconds = cfg.Gateway.HoldSeconds(m.StartupBudget())
+		}
+		routes = append(routes, route)
 		host, _, _ := strings.Cut(mod.Endpoints, ":")
 		podServices = append(podServices, edge.PodService{Host: host, Instance: spec.KubeName(m)})
 		// The headless one too: a name that does not exist yet answers NXDOMAIN, which the

@@ -1,12 +1,15 @@
 package stacks
 
 import (
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/llm-platform/llm-platform/components/autoscaling"
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
@@ -52,4 +55,33 @@ func TestNoAutoscalingNoKEDA(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, m.Has(helmReleaseType, "keda"))
 	assert.Empty(t, m.ByType(scaledObjectType))
+}
+
+// TestScaleToZeroModelsAreHeldByTheGateway: the gateway's rendered routes hold requests only
+// for models that may have no replica (minReplicas 0), for the model's startup budget by
+// default or gateway.coldStartTimeout when set.
+func TestScaleToZeroModelsAreHeldByTheGateway(t *testing.T) {
+	models := `[{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b","gpuRequestCount":0,"startupTimeoutSeconds":1200,
+			"autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":2}},
+		{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","autoscaling":{"enabled":true,"minReplicas":1,"maxReplicas":2}},
+		{"huggingfaceId":"Qwen/Qwen3-4B","modelName":"qwen3-4b"}]`
+	holds := func(t *testing.T, gw map[string]string) map[string]string {
+		m, _, err := run(t, map[string]string{"models": models, "gateway": gw["gateway"], "observability": `{"enabled":true}`})
+		require.NoError(t, err)
+		cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+		out := map[string]string{}
+		// One route table entry per served name: `["name"] = { ... hold = N, ... },`.
+		for _, e := range regexp.MustCompile(`(?s)\["([^"]+)"\] = \{(.*?)\n    \},`).FindAllStringSubmatch(cm.Data[nginx.LuaFile], -1) {
+			h := regexp.MustCompile(`hold = (\d+),`).FindStringSubmatch(e[2])
+			out[e[1]] = "none"
+			if h != nil {
+				out[e[1]] = h[1]
+			}
+		}
+		return out
+	}
+	assert.Equal(t, map[string]string{"qwen3-0.6b": "2100", "qwen3-8b": "none", "qwen3-4b": "none"},
+		holds(t, map[string]string{"gateway": `{}`}), "startupTimeoutSeconds 1200 + the 900 s provisioning margin")
+	assert.Equal(t, map[string]string{"qwen3-0.6b": "600", "qwen3-8b": "none", "qwen3-4b": "none"},
+		holds(t, map[string]string{"gateway": `{"coldStartTimeout":"10m"}`}))
 }

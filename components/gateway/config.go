@@ -1,6 +1,10 @@
 package gateway
 
 import (
+	"fmt"
+	"math"
+	"time"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
@@ -28,6 +32,39 @@ type Config struct {
 	// Endpoints): strategy, session header and the prefix index's sizes (nginx.Routing). The
 	// zero value means DefaultRouting().
 	Routing nginx.Routing `json:"routing" pulumi:"routing,optional"`
+	// ColdStartTimeout is how long a request for a model that scales to zero waits for its
+	// first replica before the 503 (a Go duration, e.g. "10m"); empty: each such model's
+	// startup budget (startupTimeoutSeconds plus the 15 minute provisioning margin). The stack
+	// sets each route's HoldSeconds from it; the component itself reads only the routes.
+	ColdStartTimeout string `json:"coldStartTimeout" pulumi:"coldStartTimeout,optional"`
+}
+
+// HoldSeconds is the hold of a model that scales to zero: ColdStartTimeout, or else the
+// model's startup budget. ColdStartTimeout must be valid (ValidColdStartTimeout).
+func (c Config) HoldSeconds(startupBudget time.Duration) int {
+	d := startupBudget
+	if c.ColdStartTimeout != "" {
+		d, _ = time.ParseDuration(c.ColdStartTimeout)
+	}
+	return int(math.Ceil(d.Seconds()))
+}
+
+// MaxColdStartTimeout bounds gateway.coldStartTimeout: a client held longer has long given up.
+const MaxColdStartTimeout = 2 * time.Hour
+
+// ValidColdStartTimeout says what is wrong with a ColdStartTimeout value ("" when nothing).
+func ValidColdStartTimeout(s string) string {
+	if s == "" {
+		return ""
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q is not a duration; use e.g. \"10m\" or \"90s\" (empty: each model's startup budget)", s)
+	case d < time.Second || d > MaxColdStartTimeout:
+		return fmt.Sprintf("is %v; use 1s to %v (how long a request waits for a model scaled to zero)", d, MaxColdStartTimeout)
+	}
+	return ""
 }
 
 // withDefaults fills in what a library user may leave out (the stack config sets everything).

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/platform"
@@ -112,6 +113,9 @@ func Validate(cfg *Config) error {
 			g.MaxStreamsPerPod)
 	}
 	validateRouting(&p, g.Routing)
+	if msg := gateway.ValidColdStartTimeout(g.ColdStartTimeout); msg != "" {
+		p.add("gateway.coldStartTimeout", "%s", msg)
+	}
 	if cfg.WebUI.Enabled {
 		p.quantity("webui.storageSize", cfg.WebUI.StorageSize, "1Gi")
 		p.oneOf("webui.defaultUserRole", cfg.WebUI.DefaultUserRole, webuiRoles)

@@ -383,3 +383,66 @@ func TestConsecutiveAddresses(t *testing.T) {
 	_, err = Consecutive("127.0.1.1", 8000, 0)
 	assert.Error(t, err)
 }
+
+// TestAdapters: an adapter is served by name (the answer echoes it), counted per adapter,
+// listed by /v1/models with its parent, and its prompts cache apart from the base model's.
+func TestAdapters(t *testing.T) {
+	s, err := Start(Config{Addrs: []string{"127.0.0.1:0"}, Model: "base", Adapters: []string{"sql-lora"}, Params: fast()})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	r := s.Replicas[0]
+	body := strings.Replace(chatBody("You are terse.", "Hello", 3, false), `"sim-model"`, `"sql-lora"`, 1)
+	resp, out := post(t, r.Addr(), "/v1/chat/completions", body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
+	assert.Contains(t, string(out), `"model":"sql-lora"`)
+	assert.Equal(t, int64(1), r.Served("sql-lora"))
+	// The same prompt for the base model finds nothing cached: the adapter's blocks are its own.
+	hitsBefore := r.Stats().PrefixHits
+	resp, out = post(t, r.Addr(), "/v1/chat/completions", strings.Replace(body, `"sql-lora"`, `"base"`, 1))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
+	assert.Equal(t, hitsBefore, r.Stats().PrefixHits)
+	resp, out = post(t, r.Addr(), "/v1/chat/completions", strings.Replace(body, `"sql-lora"`, `"other-lora"`, 1))
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, string(out))
+
+	resp, err = http.Get("http://" + r.Addr() + "/v1/models")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var list struct {
+		Data []struct {
+			ID     string  `json:"id"`
+			Parent *string `json:"parent"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	require.Len(t, list.Data, 2)
+	assert.Equal(t, "base", list.Data[0].ID)
+	assert.Nil(t, list.Data[0].Parent)
+	assert.Equal(t, "sql-lora", list.Data[1].ID)
+	require.NotNil(t, list.Data[1].Parent)
+	assert.Equal(t, "base", *list.Data[1].Parent)
+}
+
+// TestDrainFinishesRunningRequestsAndRefusesNewConnections: vLLM's graceful shutdown.
+func TestDrainFinishesRunningRequestsAndRefusesNewConnections(t *testing.T) {
+	p := Defaults()
+	p.DecodeStep = 10 * time.Millisecond
+	s := start(t, 1, p)
+	r := s.Replicas[0]
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+r.Addr()+"/v1/chat/completions", "application/json", strings.NewReader(chatBody("", "long", 100, false)))
+		if err != nil {
+			done <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	require.Eventually(t, func() bool { return r.Stats().Running == 1 }, 10*time.Second, 5*time.Millisecond)
+	r.Drain()
+	_, err := net.Dial("tcp", r.Addr())
+	assert.Error(t, err, "a draining replica accepts no connection")
+	assert.Equal(t, http.StatusOK, <-done, "the running request finished")
+	assert.Equal(t, int64(1), r.Stats().Success)
+}

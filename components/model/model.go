@@ -44,8 +44,6 @@ const (
 	HFTokenKey = "token"
 
 	probePeriod = 10
-	// terminationGrace lets in-flight generations finish after SIGTERM.
-	terminationGrace = 300
 )
 
 // Type is the Model component's type token.
@@ -211,6 +209,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 						"prometheus.io/scrape": pulumi.String("true"),
 						"prometheus.io/port":   pulumi.String(strconv.Itoa(Port)),
 						"prometheus.io/path":   pulumi.String("/metrics"),
+						// Istio's sidecar outlives the drain (drain.go).
+						IstioProxyConfigAnnotation: pulumi.String(Drain(s).istioAnnotation()),
 					},
 				},
 				Spec: podSpec(args),
@@ -261,6 +261,8 @@ func (a Args) validate(name string) error {
 			errs = append(errs, argcheck.Invalid("Model", name, q.path, "%q is not a Kubernetes quantity (like 10Gi or 500m)", q.value))
 		}
 	}
+	errs = append(errs, a.validateLoRAs(name)...)
+	errs = append(errs, a.validateDrain(name)...)
 	return errors.Join(errs...)
 }
 
@@ -287,8 +289,10 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 	requests := pulumi.StringMap{"cpu": pulumi.String(s.CPU), "memory": pulumi.String(s.Memory)}
 	memLimit := s.MemoryLimit()
 	limits := pulumi.StringMap{"memory": pulumi.String(memLimit.String())}
+	drain := Drain(s)
 	pod := &corev1.PodSpecArgs{
-		TerminationGracePeriodSeconds: pulumi.Int(terminationGrace),
+		// preStop + vLLM's shutdown timeout + a margin (drain.go).
+		TerminationGracePeriodSeconds: pulumi.Int(drain.Grace),
 		// vLLM never calls the Kubernetes API: no token to steal from its pod. (Istio's
 		// sidecar brings its own projected token.)
 		AutomountServiceAccountToken: pulumi.Bool(false),
@@ -343,12 +347,12 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 		LivenessProbe: &corev1.ProbeArgs{
 			HttpGet: health, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(4),
 		},
-		// Give the Service time to drop the endpoint before vLLM stops
-		// accepting connections.
-		Lifecycle: &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
-			Exec: &corev1.ExecActionArgs{Command: pulumi.StringArray{pulumi.String("sleep"), pulumi.String("10")}},
-		}},
+		// Keep serving until the gateway has dropped the pod, then drain (drain.go).
+		Lifecycle: drain.lifecycle(),
 	}}
+	if fetch := fetchLoRAsContainer(args); fetch != nil {
+		pod.InitContainers = corev1.ContainerArray{fetch}
+	}
 	return pod
 }
 
@@ -372,6 +376,8 @@ func vllmArgs(s Spec) []string {
 	if s.TrustRemoteCode {
 		a = append(a, "--trust-remote-code")
 	}
+	a = append(a, loraArgs(s)...)
+	a = append(a, Drain(s).shutdownArgs()...)
 	return append(a, s.ExtraArgs...)
 }
 

@@ -116,6 +116,62 @@ func TestBadConfig(t *testing.T) {
 		{"argo ha on two eks nodes", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "platform": `{"argocd":{"ha":true}}`, "models": oneModel}, "set eks.cluster.systemNodeCount: 3 or platform.argocd.ha: false"},
 		{"webui admin without an address", map[string]string{"webui": `{"adminEmail":"admin"}`, "models": oneModel}, "webui.adminEmail: \"admin\" is not an email address"},
 	}
+	// LoRA adapters and drain (issue #17): each model entry with its lifecycle keys.
+	lora := func(entries string) map[string]string { return map[string]string{"models": entries} }
+	cases = append(cases, []struct {
+		name string
+		raw  map[string]string
+		key  string
+	}{
+		{"adapter named like another model", lora(`[{"huggingfaceId":"a/b","modelName":"x"},{"huggingfaceId":"a/c","modelName":"y","loras":[{"name":"x","source":"org/x-lora"}]}]`),
+			`models[1].loras[0].name: "x" clashes with models[0].modelName`},
+		{"adapter named like its own base", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"x","source":"org/x-lora"}]}]`),
+			`models[0].loras[0].name: "x" clashes with models[0].modelName`},
+		{"adapter named like a later model", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"y","source":"org/y-lora"}]},{"huggingfaceId":"a/c","modelName":"y"}]`),
+			`models[0].loras[0].name: "y" clashes with models[1].modelName`},
+		{"two adapters with one name", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"sql","source":"org/sql"}]},{"huggingfaceId":"a/c","modelName":"y","loras":[{"name":"sql","source":"org/sql2"}]}]`),
+			`models[1].loras[0].name: "sql" clashes with models[0].loras[0].name`},
+		{"adapter without a name", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"source":"org/x-lora"}]}]`),
+			`models[0].loras[0].name: is required`},
+		{"adapter name with a space", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"my lora","source":"org/x-lora"}]}]`),
+			`models[0].loras[0].name: "my lora" has spaces`},
+		{"adapter without a source", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"l"}]}]`),
+			`models[0].loras[0].source: is required`},
+		{"adapter over http", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"l","source":"http://example.com/lora"}]}]`),
+			`models[0].loras[0].source: "http://example.com/lora" uses the scheme http://, which is not supported`},
+		{"adapter from a file", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"l","source":"file:///models/lora"}]}]`),
+			`models[0].loras[0].source: "file:///models/lora" uses the scheme file://`},
+		{"adapter with an empty bucket", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"l","source":"s3:///adapters/sql"}]}]`),
+			`models[0].loras[0].source: "s3:///adapters/sql" names no bucket`},
+		{"adapter as a whole bucket", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"l","source":"gs://my-bucket"}]}]`),
+			`models[0].loras[0].source: "gs://my-bucket" names a whole bucket`},
+		{"adapter source not a hub id", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"l","source":"just-a-name"}]}]`),
+			`models[0].loras[0].source: "just-a-name" is neither a Hugging Face id`},
+		{"object-store adapter on a CPU model", lora(`[{"huggingfaceId":"a/b","modelName":"x","gpuRequestCount":0,"loras":[{"name":"l","source":"s3://bucket/sql"}]}]`),
+			`models[0].loras[0].source: "s3://bucket/sql" is in object storage, which only the GPU image can copy from`},
+		{"rank not a power of two", lora(`[{"huggingfaceId":"a/b","modelName":"x","maxLoraRank":12,"loras":[{"name":"l","source":"org/l"}]}]`),
+			`models[0].maxLoraRank: is 12, which vLLM does not accept; use one of 1, 8, 16, 32, 64, 128, 256, 320, 512`},
+		{"rank above vLLM's largest", lora(`[{"huggingfaceId":"a/b","modelName":"x","maxLoraRank":1024,"loras":[{"name":"l","source":"org/l"}]}]`),
+			`models[0].maxLoraRank: is 1024`},
+		{"negative maxLoras", lora(`[{"huggingfaceId":"a/b","modelName":"x","maxLoras":-1,"loras":[{"name":"l","source":"org/l"}]}]`),
+			`models[0].maxLoras: is -1`},
+		{"maxLoras without adapters", lora(`[{"huggingfaceId":"a/b","modelName":"x","maxLoras":4}]`),
+			`models[0].maxLoras: is 4 but the model has no loras`},
+		{"maxLoraRank without adapters", lora(`[{"huggingfaceId":"a/b","modelName":"x","maxLoraRank":64}]`),
+			`models[0].maxLoraRank: is 64 but the model has no loras`},
+		{"misspelt adapter key", lora(`[{"huggingfaceId":"a/b","modelName":"x","loras":[{"name":"l","src":"org/l"}]}]`),
+			`models[0].loras[0].src: unknown key`},
+		{"adapter flag in extraArgs", lora(`[{"huggingfaceId":"a/b","modelName":"x","extraArgs":["--max_loras=4"]}]`),
+			`models[0].extraArgs[0]: "--max_loras=4" is managed by the platform; set maxLoras instead`},
+		{"shutdown flag in extraArgs", lora(`[{"huggingfaceId":"a/b","modelName":"x","extraArgs":["--shutdown-timeout","60"]}]`),
+			`models[0].extraArgs[0]: "--shutdown-timeout" is managed by the platform; set drainSeconds instead`},
+		{"drain too short", lora(`[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":5}]`),
+			`models[0].drainSeconds: is 5; use 10 to 3600 seconds`},
+		{"drain of a day", lora(`[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":86400}]`),
+			`models[0].drainSeconds: is 86400`},
+		{"drain zero", lora(`[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":0}]`),
+			`models[0].drainSeconds: is 0`},
+	}...)
 	obs := func(settings string) map[string]string {
 		return map[string]string{"observability": settings, "models": oneModel}
 	}

@@ -136,6 +136,7 @@ func defaultModel() ModelSpec {
 		GPUMemoryUtilization: 0.9,
 		Dtype:                "auto",
 		StartupTimeoutSecs:   3600,
+		DrainSeconds:         model.DefaultDrainSeconds,
 		Autoscaling: model.Autoscaling{
 			MinReplicas: 1, MaxReplicas: 2, TargetQueuePerReplica: 4, IdleMinutes: 30, CooldownSeconds: 300,
 		},

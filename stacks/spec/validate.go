@@ -47,6 +47,8 @@ var (
 		"--tensor-parallel-size": "gpuRequestCount", "--gpu-memory-utilization": "gpuMemoryUtilization",
 		"--max-model-len": "maxModelLen", "--dtype": "dtype", "--trust-remote-code": "trustRemoteCode",
 		"--model": "huggingfaceId", "--api-key": "",
+		"--enable-lora": "loras", "--lora-modules": "loras", "--max-loras": "maxLoras",
+		"--max-lora-rank": "maxLoraRank", "--shutdown-timeout": "drainSeconds",
 	}
 )
 
@@ -218,8 +220,11 @@ func validateModels(p *problems, cfg *Config) {
 		if m.StartupTimeoutSecs < 60 {
 			p.add(at("startupTimeoutSeconds"), "is %d; use at least 60 (first starts download the weights)", m.StartupTimeoutSecs)
 		}
+		validateLifecycle(p, at, m)
 		for j, arg := range m.ExtraArgs {
 			flag, _, _ := strings.Cut(arg, "=")
+			// vLLM's parser reads --max_loras as --max-loras.
+			flag = strings.ReplaceAll(flag, "_", "-")
 			if key, managed := managedVLLMFlags[flag]; managed {
 				fix := "remove it: the platform sets it"
 				if key != "" {
@@ -229,6 +234,7 @@ func validateModels(p *problems, cfg *Config) {
 			}
 		}
 	}
+	validateServedNames(p, cfg.Models)
 	// Each model also has a headless Service named <kube name>-headless: no model's own Service
 	// may take that name.
 	for i := range cfg.Models {

@@ -1,6 +1,7 @@
 package nginx
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -361,4 +362,30 @@ func chat(model string) string {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// openStream posts body to /v1/chat/completions and returns the response with its body still
+// open (closed when the test ends), for reading a stream as it arrives.
+func (g *gateway) openStream(t testing.TB, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	return resp
+}
+
+// sseData reads server-sent events to the end and returns each "data: " payload.
+func sseData(t testing.TB, r io.Reader) []string {
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			out = append(out, line)
+		}
+	}
+	assert.NoError(t, sc.Err())
+	return out
 }

@@ -1,12 +1,10 @@
 package nginx
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -127,12 +125,7 @@ func TestDrainingReplicaFinishesItsStreamAndGetsNoNewRequest(t *testing.T) {
 	g := startRouted(t, dns, []Route{{Name: loraBase, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}, StrategyLeastLoad)
 
 	body := fmt.Sprintf(`{"model":%q,"stream":true,"max_tokens":300,"messages":[{"role":"user","content":"a long answer please"}]}`, loraBase)
-	req, err := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp := g.openStream(t, body)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	leaving := resp.Header.Get(vllmsim.ReplicaHeader)
 	var staying netip.Addr
@@ -146,16 +139,7 @@ func TestDrainingReplicaFinishesItsStreamAndGetsNoNewRequest(t *testing.T) {
 	}
 	require.NotNil(t, leavingReplica, "the stream came from a simulated replica")
 	events := make(chan []string, 1)
-	go func() {
-		var got []string
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				got = append(got, line)
-			}
-		}
-		events <- got
-	}()
+	go func() { events <- sseData(t, resp.Body) }()
 
 	// The pod terminates: it leaves the headless Service at once; the gateway re-resolves.
 	dns.Set(modelHost(1), []netip.Addr{staying})

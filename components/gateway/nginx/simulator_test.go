@@ -1,7 +1,6 @@
 package nginx
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -81,22 +80,10 @@ func TestRoutingWithTheSimulator(t *testing.T) {
 
 	// A streamed answer: SSE events through the gateway, ending with [DONE].
 	body := fmt.Sprintf(`{"model":%s,"stream":true,"max_tokens":8,"messages":[{"role":"user","content":"stream please"}]}`, jsonString(routedModel))
-	req, err := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp := g.openStream(t, body)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("Content-Type"), "text/event-stream")
-	var events []string
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-			events = append(events, line)
-		}
-	}
-	require.NoError(t, sc.Err())
+	events := sseData(t, resp.Body)
 	require.GreaterOrEqual(t, len(events), 2)
 	assert.Equal(t, "[DONE]", events[len(events)-1])
 }

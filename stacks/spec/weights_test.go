@@ -18,7 +18,7 @@ func TestObjectStorageSourcesPerCloud(t *testing.T) {
 		"gs on gke": {"cloud": "gke", "gke": `{"project":"p","region":"us-central1"}`,
 			"models": `[{"modelName":"m","weights":{"uri":"gs://acme-models"}}]`},
 		"existing with the user's account": {"models": `[{"modelName":"m","weights":{"uri":"gs://acme-models/m","serviceAccount":"model-reader"}}]`},
-		"hugging face everywhere": {"models": `[{"huggingfaceId":"a/b","modelName":"m","loras":[{"name":"x","source":"org/x"}]}]`},
+		"hugging face everywhere":          {"models": `[{"huggingfaceId":"a/b","modelName":"m","loras":[{"name":"x","source":"org/x"}]}]`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := spec.Parse(raw)

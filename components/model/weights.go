@@ -14,8 +14,9 @@ package model
 //   - vllm/config/model.py, ModelConfig.maybe_pull_model_tokenizer_for_runai: when the model
 //     argument is an object-store URI it becomes model_weights and the model is served from the
 //     pulled directory, so the served name must come from --served-model-name (always set here).
-//   - vllm/envs.py: VLLM_CACHE_ROOT (default ~/.cache/vllm) roots vLLM's caches, the
-//     torch.compile cache among them.
+//   - vllm/envs.py: VLLM_CACHE_ROOT (default ~/.cache/vllm) roots vLLM's caches;
+//     vllm/compilation/backends.py keeps the torch.compile artefacts under
+//     VLLM_CACHE_ROOT/torch_compile_cache/<hash of config and code>.
 //
 // Credentials come from the pod: the streamer's S3 backend uses the AWS SDK's default chain
 // (EKS Pod Identity's container credentials), its GCS backend the metadata server (GKE

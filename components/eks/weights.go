@@ -37,8 +37,10 @@ type S3Location struct {
 type ReaderIdentity struct {
 	// RoleARN is the role EKS Pod Identity hands the model's ServiceAccount.
 	RoleARN pulumi.StringOutput
-	// Env are the S3 client's settings: the region, which the Pod Identity webhook does not
-	// set (it injects only the credentials endpoint and token file).
+	// Env are the S3 client's settings: the region, set explicitly because EKS Pod Identity
+	// injects the credentials endpoint and token file (AWS_CONTAINER_CREDENTIALS_FULL_URI,
+	// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE), not a region, and the streamer's C++ S3 client
+	// would otherwise fall back to us-east-1.
 	Env map[string]string
 	// Ready must exist before the model's pods start: EKS injects Pod Identity credentials
 	// only into pods created after their association.

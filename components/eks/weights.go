@@ -39,8 +39,8 @@ type ReaderIdentity struct {
 	RoleARN pulumi.StringOutput
 	// Env are the S3 client's settings: the region, set explicitly because EKS Pod Identity
 	// injects the credentials endpoint and token file (AWS_CONTAINER_CREDENTIALS_FULL_URI,
-	// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE), not a region, and the streamer's C++ S3 client
-	// would otherwise fall back to us-east-1.
+	// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE), not a region, and without one the streamer's AWS SDK
+	// for C++ client may resolve us-east-1 (its default) or ask the node's metadata service.
 	Env map[string]string
 	// Ready must exist before the model's pods start: EKS injects Pod Identity credentials
 	// only into pods created after their association.

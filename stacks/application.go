@@ -94,7 +94,18 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		if hfToken != nil {
 			args.HFTokenSecret = hfToken.Metadata.Name().Elem()
 		}
-		mod, err := model.New(ctx, o.Prefix+spec.KubeName(m), args, app...)
+		access, ready, err := objectStoreAccess(ctx, o.Prefix, cfg, m, c, app)
+		if err != nil {
+			return nil, err
+		}
+		args.ObjectStore = access
+		modOpts := app
+		if len(ready) > 0 {
+			// The ServiceAccount and the cloud's grants before any pod (credentials are bound
+			// when a pod starts): the component registers once they exist, its children after.
+			modOpts = append(slices.Clip(app), pulumi.DependsOn(ready))
+		}
+		mod, err := model.New(ctx, o.Prefix+spec.KubeName(m), args, modOpts...)
 		if err != nil {
 			return nil, err
 		}

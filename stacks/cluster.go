@@ -33,7 +33,7 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, *platfo
 			Name: pulumi.String("rendered"), RenderDir: cfg.Render.Dir, GPUNodeSelector: modelNodeSelector(cfg),
 		})
 	case cfg.Cloud == spec.CloudGKE:
-		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE})
+		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg)})
 		if gerr != nil {
 			return nil, nil, gerr
 		}
@@ -43,7 +43,7 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, *platfo
 		if serr != nil {
 			return nil, nil, serr
 		}
-		e, eerr := eks.New(ctx, "eks", eks.Args{Config: cfg.EKS, AWS: settings})
+		e, eerr := eks.New(ctx, "eks", eks.Args{Config: cfg.EKS, AWS: settings, ObjectReaders: eksReaders(cfg)})
 		if eerr != nil {
 			return nil, nil, eerr
 		}

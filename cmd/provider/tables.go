@@ -31,7 +31,7 @@ var secretFields = map[string]struct{}{
 // fills the gaps.
 var descriptions = map[string]string{
 	"components/model.Args.CPUImage":                     "The vLLM image for CPU models (spec.gpuRequestCount 0).",
-	"components/model.Spec.HuggingfaceID":                "The Hugging Face repository id vLLM serves (e.g. Qwen/Qwen3-0.6B).",
+	"components/model.Spec.HuggingfaceID":                "The Hugging Face repository id vLLM serves (e.g. Qwen/Qwen3-0.6B); required unless weights.uri is set.",
 	"components/model.Spec.ModelName":                    "The name clients send as \"model\" (dots are fine; object names are derived from the component's name or `name`).",
 	"components/model.Spec.GPURequestCount":              "GPUs per replica (nvidia.com/gpu), also the tensor-parallel size; 0 serves the model on CPU with cpuImage.",
 	"components/model.Spec.Replicas":                     "Pods serving the model; each has its own Hugging Face cache claim.",

@@ -29,6 +29,22 @@ type Cluster struct {
 	GPUNodeSelector map[string]string
 	// GPUTaint is the taint this program puts on GPU nodes; nil when it taints none.
 	GPUTaint *Taint
+	// ObjectReaders are the cloud identities of the models that read object storage (streamed
+	// weights, adapters), by the model's Kubernetes name; nil when there are none.
+	ObjectReaders map[string]ObjectReader
+}
+
+// ObjectReader is what the cloud declared for one model's pods to read its buckets: their
+// ServiceAccount must carry Annotations, the pods need Env, and Ready must exist first.
+type ObjectReader struct {
+	// Annotations go on the model's ServiceAccount (GKE Workload Identity's
+	// iam.gke.io/gcp-service-account); empty when the cloud binds the account by name alone
+	// (EKS Pod Identity).
+	Annotations pulumi.StringMap
+	// Env are the storage client's settings besides credentials (the region on AWS).
+	Env map[string]string
+	// Ready are the grants and bindings; pods created before them get no credentials.
+	Ready []pulumi.Resource
 }
 
 // Args describe how to reach a cluster.

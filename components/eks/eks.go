@@ -55,6 +55,9 @@ type Args struct {
 	// provider (which pins the region) would otherwise drop them, and the
 	// kubeconfig's `aws eks get-token` needs the same identity.
 	AWS AWSSettings `pulumi:"aws"`
+	// ObjectReaders are the models that stream from S3, each given read access to exactly its
+	// locations (weights.go).
+	ObjectReaders []ObjectReader `pulumi:"objectReaders,optional"`
 }
 
 // AWSSettings are the parts of the stack's `aws:` config the component
@@ -87,6 +90,8 @@ type EKS struct {
 	// LBController is the AWS Load Balancer Controller's identity; nil when
 	// eks.loadBalancerController is off.
 	LBController *LBControllerIdentity
+	// ObjectReaders are the models' S3 read identities, by ObjectReader.Name.
+	ObjectReaders map[string]*ReaderIdentity
 }
 
 // GPUNodeSelector selects the GPU node group's nodes.
@@ -107,6 +112,13 @@ func (e *EKS) Cluster(ctx *pulumi.Context, name string, opts ...pulumi.ResourceO
 		return nil, err
 	}
 	c.Kubeconfig = e.Kubeconfig
+	for n, r := range e.ObjectReaders {
+		if c.ObjectReaders == nil {
+			c.ObjectReaders = map[string]cluster.ObjectReader{}
+		}
+		// Pod Identity binds the role to (namespace, ServiceAccount): no annotation.
+		c.ObjectReaders[n] = cluster.ObjectReader{Env: r.Env, Ready: r.Ready}
+	}
 	return c, nil
 }
 
@@ -211,10 +223,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	ebs := cfg.ForCreatedClusters(cfg.EBSCSIDriver)
 	lb := cfg.ForCreatedClusters(cfg.LoadBalancerController)
-	// Both get their AWS credentials through EKS Pod Identity, whose agent
-	// an adopted cluster may already run (eks.podIdentityAgent).
+	// They and the models that read S3 get their AWS credentials through EKS Pod Identity,
+	// whose agent an adopted cluster may already run (eks.podIdentityAgent).
 	var agent []pulumi.Resource
-	if (ebs || lb) && cfg.ForCreatedClusters(cfg.PodIdentityAgent) {
+	if (ebs || lb || len(args.ObjectReaders) > 0) && cfg.ForCreatedClusters(cfg.PodIdentityAgent) {
 		a, err := eks.NewAddon(ctx, name+"-pod-identity-agent", &eks.AddonArgs{
 			ClusterName: e.ClusterName, AddonName: pulumi.String("eks-pod-identity-agent"),
 		}, append(child, pulumi.DependsOn(clusterDeps))...)
@@ -232,6 +244,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if e.LBController, err = lbControllerIdentity(ctx, name, e.ClusterName, append(slices.Clone(clusterDeps), agent...), child); err != nil {
 			return nil, err
 		}
+	}
+
+	if e.ObjectReaders, err = objectReaders(ctx, name, cfg.Region, e.ClusterName, args.ObjectReaders, append(slices.Clone(clusterDeps), agent...), child); err != nil {
+		return nil, err
 	}
 
 	exec := getTokenArgs(cfg.Region, args.AWS)

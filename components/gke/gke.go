@@ -29,6 +29,9 @@ var cloudPlatformScope = pulumi.StringArray{pulumi.String("https://www.googleapi
 // Args are the GKE settings of the stack.
 type Args struct {
 	Config Config `pulumi:"config"`
+	// ObjectReaders are the models that stream from Cloud Storage, each given read access to
+	// exactly its locations (weights.go).
+	ObjectReaders []ObjectReader `pulumi:"objectReaders,optional"`
 }
 
 // GKE is the cluster and its GPU pool.
@@ -40,6 +43,8 @@ type GKE struct {
 	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
 	// GPUNodeSelector selects the GPU pool's nodes (AcceleratorLabel = the accelerator type).
 	GPUNodeSelector map[string]string
+	// ObjectReaders are the models' Cloud Storage read identities, by ObjectReader.Name.
+	ObjectReaders map[string]*ReaderIdentity
 }
 
 // GPUTaint is the taint on the GPU pool's nodes.
@@ -57,6 +62,15 @@ func (g *GKE) Cluster(ctx *pulumi.Context, name string, opts ...pulumi.ResourceO
 		return nil, err
 	}
 	c.Kubeconfig = g.Kubeconfig
+	for n, r := range g.ObjectReaders {
+		if c.ObjectReaders == nil {
+			c.ObjectReaders = map[string]cluster.ObjectReader{}
+		}
+		c.ObjectReaders[n] = cluster.ObjectReader{
+			Annotations: pulumi.StringMap{WorkloadIdentityAnnotation: r.Email},
+			Ready:       r.Ready,
+		}
+	}
 	return c, nil
 }
 
@@ -111,6 +125,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		metadataMode = found.ApplyT(func(c container.LookupClusterResult) (string, error) {
 			return adoptedMetadataMode(ctx, cfg, location, c)
 		}).(pulumi.StringOutput)
+	}
+
+	if g.ObjectReaders, err = objectReaders(ctx, name, cfg.Project, base, args.ObjectReaders, parent); err != nil {
+		return nil, err
 	}
 
 	pool := cfg.GPUPool

@@ -77,6 +77,10 @@ type Args struct {
 	// HFTokenSecret names the Secret holding the Hugging Face token under HFTokenKey; nil
 	// when there is none.
 	HFTokenSecret pulumi.StringInput `pulumi:"hfTokenSecret,optional"`
+	// ObjectStore lets the pods read the model's s3:// and gs:// sources (spec.weights.uri,
+	// adapters); unset, they run as spec.weights.serviceAccount, or the namespace's default
+	// ServiceAccount.
+	ObjectStore *ObjectStoreAccess `pulumi:"objectStore,optional"`
 }
 
 // Model is one served model.
@@ -263,6 +267,7 @@ func (a Args) validate(name string) error {
 	}
 	errs = append(errs, a.validateLoRAs(name)...)
 	errs = append(errs, a.validateDrain(name)...)
+	errs = append(errs, a.checkSource(name)...)
 	return errors.Join(errs...)
 }
 
@@ -291,6 +296,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 	limits := pulumi.StringMap{"memory": pulumi.String(memLimit.String())}
 	drain := Drain(s)
 	pod := &corev1.PodSpecArgs{
+		ServiceAccountName: serviceAccount(args),
 		// preStop + vLLM's shutdown timeout + a margin (drain.go).
 		TerminationGracePeriodSeconds: pulumi.Int(drain.Grace),
 		// vLLM never calls the Kubernetes API: no token to steal from its pod. (Istio's
@@ -359,7 +365,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 // vllmArgs are the arguments of `vllm serve`, free-form extraArgs last so
 // they can add anything the typed keys do not cover.
 func vllmArgs(s Spec) []string {
-	a := []string{s.HuggingfaceID,
+	a := []string{modelArg(s),
 		"--served-model-name", s.ModelName,
 		"--host", "0.0.0.0",
 		"--port", strconv.Itoa(Port),
@@ -376,6 +382,7 @@ func vllmArgs(s Spec) []string {
 	if s.TrustRemoteCode {
 		a = append(a, "--trust-remote-code")
 	}
+	a = append(a, loadArgs(s)...)
 	a = append(a, loraArgs(s)...)
 	a = append(a, Drain(s).shutdownArgs()...)
 	return append(a, s.ExtraArgs...)
@@ -384,11 +391,14 @@ func vllmArgs(s Spec) []string {
 func env(args Args) corev1.EnvVarArray {
 	vars := corev1.EnvVarArray{
 		&corev1.EnvVarArgs{Name: pulumi.String("HF_HOME"), Value: pulumi.String(hfHome)},
+		// The compile cache on the claim too: a restart skips compiling again.
+		&corev1.EnvVarArgs{Name: pulumi.String("VLLM_CACHE_ROOT"), Value: pulumi.String(compileCache)},
 		// vLLM >= 0.20 reads the user name at start; containers without a
 		// passwd entry for their uid need it set.
 		&corev1.EnvVarArgs{Name: pulumi.String("USER"), Value: pulumi.String("vllm")},
 		&corev1.EnvVarArgs{Name: pulumi.String("VLLM_NO_USAGE_STATS"), Value: pulumi.String("1")},
 	}
+	vars = append(vars, objectStoreEnv(args)...)
 	if args.HFTokenSecret != nil {
 		vars = append(vars, &corev1.EnvVarArgs{
 			Name: pulumi.String("HF_TOKEN"),

@@ -11,7 +11,7 @@ import (
 // The JSON names are the stack config's model entry keys; the first five are the original
 // tutorial's values.yaml model entry, spelled the same so it pastes in.
 type Spec struct {
-	HuggingfaceID   string `json:"huggingfaceId" pulumi:"huggingfaceId"`
+	HuggingfaceID   string `json:"huggingfaceId" pulumi:"huggingfaceId,optional"` // required unless weights.uri is set
 	ModelName       string `json:"modelName" pulumi:"modelName"`
 	GPURequestCount int    `json:"gpuRequestCount" pulumi:"gpuRequestCount"`
 	Replicas        int    `json:"replicas" pulumi:"replicas"`
@@ -59,6 +59,12 @@ type LoRA struct {
 type Weights struct {
 	// URI is an s3:// or gs:// prefix holding the model's safetensors and config files.
 	URI string `json:"uri" pulumi:"uri,optional"`
+	// ServiceAccount names an existing Kubernetes ServiceAccount in the model's namespace that
+	// may read the model's object-storage sources (weights and s3:// or gs:// adapters), set up
+	// by you (IRSA, EKS Pod Identity, GKE Workload Identity): for clusters the platform does not
+	// manage (cloud existing, the component package). On gke and eks the platform creates the
+	// account and its grants; leave it empty there.
+	ServiceAccount string `json:"serviceAccount" pulumi:"serviceAccount,optional"`
 }
 
 // AdapterNames are the served names of the model's LoRA adapters, in config order.

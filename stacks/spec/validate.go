@@ -133,6 +133,7 @@ func Validate(cfg *Config) error {
 	}
 	validatePlatform(&p, cfg)
 	validateObservability(&p, cfg)
+	validateObjectSources(&p, cfg)
 	if len(p) > 0 {
 		return &ConfigError{Problems: p}
 	}
@@ -175,8 +176,9 @@ func validateModels(p *problems, cfg *Config) {
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
 		at := func(key string) string { return fmt.Sprintf("models[%d].%s", i, key) }
-		if strings.TrimSpace(m.HuggingfaceID) == "" {
-			p.add(at("huggingfaceId"), "is required; use the Hugging Face repository id, e.g. \"Qwen/Qwen3-0.6B\"")
+		// Streamed weights (weights.uri) come with their config and tokenizer: no repository.
+		if strings.TrimSpace(m.HuggingfaceID) == "" && m.Weights.URI == "" {
+			p.add(at("huggingfaceId"), "is required; use the Hugging Face repository id, e.g. \"Qwen/Qwen3-0.6B\" (or stream the weights from weights.uri)")
 		}
 		if m.ModelName == "" {
 			p.add(at("modelName"), "is required; it is the name clients send as \"model\"")

@@ -154,7 +154,7 @@ func NewPlatform(ctx *pulumi.Context, name string, cfg spec.Config, args Platfor
 		secrets.WebUIAdminPassword, secrets.HasWebUIAdminPassword = pulumi.ToSecret(args.WebUIAdminPassword).(pulumi.StringOutput), true
 	}
 	c := &cluster.Cluster{GPUNodeSelector: modelNodeSelector(cfg)}
-	out, err := Application(ctx, cfg, secrets, c, nil, AppOptions{Rendering: args.Render, Prefix: name + "-", Opts: []pulumi.ResourceOption{pulumi.Parent(p)}})
+	out, err := Application(ctx, cfg, secrets, c, CloudAddOns{}, AppOptions{Rendering: args.Render, Prefix: name + "-", Opts: []pulumi.ResourceOption{pulumi.Parent(p)}})
 	if err != nil {
 		return nil, err
 	}

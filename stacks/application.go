@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -111,7 +112,11 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		// gateway takes as "no replica" (503) until negative caches expire.
 		services = append(services, mod.Service, mod.Headless)
 		served = append(served, mod.ServedName)
-		modelRefs = append(modelRefs, observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)})
+		ref := observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)}
+		if m.ScalesToZero() {
+			ref.ColdStartMinutes = int(math.Ceil(m.StartupBudget().Minutes()))
+		}
+		modelRefs = append(modelRefs, ref)
 	}
 
 	if cfg.Autoscales() {

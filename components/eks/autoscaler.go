@@ -95,7 +95,12 @@ func clusterAutoscalerPolicy(cluster string) (string, error) {
 // zero nodes: the GPUs a node brings (nvidia.com/gpu, which the device plugin advertises
 // only once the node runs), and the labels and taint the node group puts on its nodes, so
 // that it knows a pending model pod (which selects GPUNodeLabel and tolerates GPUTaint) would
-// fit. labels are the node group's labels.
+// fit. labels are the node group's labels. The autoscaler reads them in
+// cloudprovider/aws/aws_manager.go at cluster-autoscaler-1.35.0: extractAllocatableResourcesFromAsg
+// takes everything after ".../resources/" as the resource name (nvidia.com/gpu included), the
+// taint tags' values split at the first ":" into value and effect. It places such a template node
+// in the group's first zone (asg.AvailabilityZones[0]); docs/autoscaling.md says what that
+// means for zonal cache claims.
 func GPUNodeTemplateTags(gpusPerNode int, labels map[string]string) map[string]string {
 	tags := map[string]string{
 		NodeTemplateTag + "resources/nvidia.com/gpu": fmt.Sprint(gpusPerNode),

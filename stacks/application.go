@@ -114,7 +114,8 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		served = append(served, mod.ServedName)
 		ref := observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)}
 		if m.ScalesToZero() {
-			ref.ColdStartMinutes = int(math.Ceil(m.StartupBudget().Minutes()))
+			// Its no-ready-replica alert waits as long as the gateway holds its requests.
+			ref.ColdStartMinutes = int(math.Ceil(float64(route.HoldSeconds) / 60))
 		}
 		modelRefs = append(modelRefs, ref)
 	}

@@ -38,8 +38,9 @@ type ModelRef struct {
 	// KubeName is the model's StatefulSet name (kube-state-metrics' statefulset label).
 	KubeName string `pulumi:"kubeName"`
 	// ColdStartMinutes is, for a model that scales to zero, how long a start from zero may
-	// take (a node, the image, the weights): its no-ready-replica alert waits that long
-	// (at least thresholds.noReplicaMinutes) once a replica is asked for. 0 for other models.
+	// take (a node, the image, the weights; the stack passes the gateway's hold): its
+	// no-ready-replica alert waits that long (at least thresholds.noReplicaMinutes) once a
+	// replica is asked for. 0 for other models.
 	ColdStartMinutes int `pulumi:"coldStartMinutes,optional"`
 }
 

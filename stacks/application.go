@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -37,7 +38,7 @@ type AppOptions struct {
 // (platform.New), the Hugging Face token Secret, one Model per entry, the Gateway, Open WebUI
 // and the Edge. The stack program (Program) and the component package's Platform (NewPlatform)
 // both declare it through here, so they declare the same objects for the same config.
-func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *cluster.Cluster, lbController *platform.LBControllerArgs, o AppOptions) (*Outputs, error) {
+func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *cluster.Cluster, cloud CloudAddOns, o AppOptions) (*Outputs, error) {
 	istio, argo := cfg.Platform.Istio, cfg.Platform.ArgoCD
 	istio.Enabled = istio.Enabled && !o.Rendering
 	argo.Enabled = argo.Enabled && !o.Rendering
@@ -54,10 +55,11 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		MetricsServer:      installsMetricsServer(cfg) && !o.Rendering,
 		StreamSeconds:      cfg.Gateway.TimeoutSeconds,
 		// EKS only, and not in render mode (no cloud was provisioned).
-		LBController:  lbController,
-		IstioPlatform: istioPlatform(cfg),
-		Monitoring:    monitoringArgs(cfg, c.GPUNodeSelector, o.Rendering),
-		KEDA:          installsKEDA(cfg) && !o.Rendering,
+		LBController:      cloud.LBController,
+		ClusterAutoscaler: cloud.ClusterAutoscaler,
+		IstioPlatform:     istioPlatform(cfg),
+		Monitoring:        monitoringArgs(cfg, c.GPUNodeSelector, o.Rendering),
+		KEDA:              installsKEDA(cfg) && !o.Rendering,
 	}, o.Opts...)
 	if err != nil {
 		return nil, err
@@ -121,7 +123,12 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		// gateway takes as "no replica" (503) until negative caches expire.
 		services = append(services, mod.Service, mod.Headless)
 		served = append(served, mod.ServedName)
-		modelRefs = append(modelRefs, observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)})
+		ref := observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)}
+		if m.ScalesToZero() {
+			// Its no-ready-replica alert waits as long as the gateway holds its requests.
+			ref.ColdStartMinutes = int(math.Ceil(float64(route.HoldSeconds) / 60))
+		}
+		modelRefs = append(modelRefs, ref)
 	}
 
 	if cfg.Autoscales() {

@@ -245,7 +245,18 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 		MetricsServer: installsMetricsServer(cfg),
 		Monitoring:    monitoringArgs(cfg, nil, false),
 		KEDA:          installsKEDA(cfg),
+		// Only whether it runs matters here.
+		ClusterAutoscaler: clusterAutoscalerPods(cfg),
 	})...)
+}
+
+// clusterAutoscalerPods stands for the Cluster Autoscaler in the capacity check: non-nil when
+// the stack installs it.
+func clusterAutoscalerPods(cfg spec.Config) *platform.ClusterAutoscalerArgs {
+	if installsClusterAutoscaler(cfg) {
+		return &platform.ClusterAutoscalerArgs{}
+	}
+	return nil
 }
 
 // pools are the system and GPU pools of a GKE or EKS stack (nil where the stack does not

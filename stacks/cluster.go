@@ -19,13 +19,20 @@ import (
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
+// CloudAddOns are the add-ons whose cloud side (an identity) the cloud component created and
+// whose chart the platform installs: on EKS the AWS Load Balancer Controller and the Cluster
+// Autoscaler. Each is nil when not installed.
+type CloudAddOns struct {
+	LBController      *platform.LBControllerArgs
+	ClusterAutoscaler *platform.ClusterAutoscalerArgs
+}
+
 // newCluster provisions (or adopts) the cloud's cluster and returns it with one Kubernetes
-// provider every component uses, plus the EKS load balancer controller's settings (nil when
-// not installed). In render mode nothing is provisioned: the provider writes YAML to
-// render.dir instead.
-func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, *platform.LBControllerArgs, error) {
+// provider every component uses, plus the cloud's add-ons (none outside EKS). In render mode
+// nothing is provisioned: the provider writes YAML to render.dir instead.
+func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAddOns, error) {
 	var c *cluster.Cluster
-	var lb *platform.LBControllerArgs
+	var addOns CloudAddOns
 	var err error
 	switch {
 	case cfg.Render.Dir != "":
@@ -35,26 +42,40 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, *platfo
 	case cfg.Cloud == spec.CloudGKE:
 		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg)})
 		if gerr != nil {
-			return nil, nil, gerr
+			return nil, addOns, gerr
 		}
 		c, err = g.Cluster(ctx, providerName)
 	case cfg.Cloud == spec.CloudEKS:
 		settings, serr := awsSettings(ctx)
 		if serr != nil {
-			return nil, nil, serr
+			return nil, addOns, serr
 		}
-		e, eerr := eks.New(ctx, "eks", eks.Args{Config: cfg.EKS, AWS: settings, ObjectReaders: eksReaders(cfg)})
+		e, eerr := eks.New(ctx, "eks", eks.Args{
+			Config: cfg.EKS, AWS: settings, ObjectReaders: eksReaders(cfg),
+			ClusterAutoscaler: installsClusterAutoscaler(cfg),
+			// An adopted cluster's own autoscaler needs the tags as much as ours.
+			ScaleFromZero: cfg.Autoscales(),
+		})
 		if eerr != nil {
-			return nil, nil, eerr
+			return nil, addOns, eerr
 		}
 		if id := e.LBController; id != nil {
-			lb = &platform.LBControllerArgs{
+			addOns.LBController = &platform.LBControllerArgs{
 				ClusterName:    e.ClusterName,
 				Region:         cfg.EKS.Region,
 				VpcID:          e.VpcID,
 				Namespace:      id.Namespace,
 				ServiceAccount: id.ServiceAccount,
 				DefaultTags:    settings.DefaultTags,
+				DependsOn:      id.Ready,
+			}
+		}
+		if id := e.ClusterAutoscaler; id != nil {
+			addOns.ClusterAutoscaler = &platform.ClusterAutoscalerArgs{
+				ClusterName:    e.ClusterName,
+				Region:         cfg.EKS.Region,
+				Namespace:      id.Namespace,
+				ServiceAccount: id.ServiceAccount,
 				DependsOn:      id.Ready,
 			}
 		}
@@ -77,17 +98,31 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, *platfo
 		c, err = cluster.New(ctx, providerName, args)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, addOns, err
 	}
 	// Only where eks.defaultStorageClass resolves on (by default: clusters
 	// this stack creates): an adopted cluster has its own default class, and
 	// a second default would take over every claim without a class.
 	if cfg.Cloud == spec.CloudEKS && cfg.EKS.ForCreatedClusters(cfg.EKS.DefaultStorageClass) {
 		if err := gp3StorageClass(ctx, c.Provider); err != nil {
-			return nil, nil, err
+			return nil, addOns, err
 		}
 	}
-	return c, lb, nil
+	return c, addOns, nil
+}
+
+// installsClusterAutoscaler resolves eks.clusterAutoscaler: as set, or (null) on when the stack
+// creates the EKS cluster and some model autoscales. An adopted cluster usually runs its own
+// autoscaler (two would fight over the same groups); with auto-discovery it finds the GPU node
+// group by the tags EKS puts on it, and scales it from zero by the ones eks.New adds.
+func installsClusterAutoscaler(cfg spec.Config) bool {
+	if cfg.Cloud != spec.CloudEKS {
+		return false
+	}
+	if on := cfg.EKS.ClusterAutoscaler; on != nil {
+		return *on
+	}
+	return cfg.EKS.Cluster.Create && cfg.Autoscales()
 }
 
 // providerName is the Pulumi name of the cluster's Kubernetes provider.

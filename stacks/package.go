@@ -34,8 +34,12 @@ type PlatformArgs struct {
 	// Edge is the public entry point through the Istio ingress gateway (enabled: false leaves
 	// it out).
 	Edge spec.EdgeConfig `pulumi:"edge,optional"`
-	// Platform switches the cluster add-ons: Istio and Argo CD, installed with Helm.
+	// Platform switches the cluster add-ons: Istio, Argo CD and KEDA, installed with Helm.
 	Platform PlatformAddOns `pulumi:"platform,optional"`
+	// Observability declares the models' and the gateway's monitors, alerts and dashboards,
+	// and optionally installs the monitoring stack (kube-prometheus-stack). Models with
+	// autoscaling need it (or platform.keda.prometheusURL): their triggers read its Prometheus.
+	Observability spec.ObservabilityConfig `pulumi:"observability,optional"`
 	// GPUNodeSelector are the labels of the GPU nodes GPU models must run on (default: none).
 	GPUNodeSelector map[string]string `pulumi:"gpuNodeSelector,optional"`
 	// MetricsAPI says the cluster serves the metrics API (metrics-server): only then do the
@@ -58,12 +62,16 @@ type PlatformArgs struct {
 }
 
 // PlatformAddOns switch the cluster add-ons the Platform installs (the stack config's
-// platform.istio and platform.argocd).
+// platform.istio, platform.argocd and platform.keda). The package deploys into a cluster the
+// caller provides, so the cloud's own add-ons (EKS: the Cluster Autoscaler, which needs an AWS
+// identity) are not among them: scaling the nodes is the cluster's.
 type PlatformAddOns struct {
 	// Istio installs Istio (base, istiod, the ingress gateway) from its pinned Helm charts.
 	Istio spec.IstioConfig `pulumi:"istio,optional"`
 	// ArgoCD installs Argo CD from its pinned Helm chart, with optional GitOps Applications.
 	ArgoCD spec.ArgoCDConfig `pulumi:"argocd,optional"`
+	// KEDA installs KEDA, which scales the models that have autoscaling, when one does.
+	KEDA spec.KEDAConfig `pulumi:"keda,optional"`
 }
 
 // Platform is the application layer as one component.
@@ -154,7 +162,7 @@ func NewPlatform(ctx *pulumi.Context, name string, cfg spec.Config, args Platfor
 		secrets.WebUIAdminPassword, secrets.HasWebUIAdminPassword = pulumi.ToSecret(args.WebUIAdminPassword).(pulumi.StringOutput), true
 	}
 	c := &cluster.Cluster{GPUNodeSelector: modelNodeSelector(cfg)}
-	out, err := Application(ctx, cfg, secrets, c, nil, AppOptions{Rendering: args.Render, Prefix: name + "-", Opts: []pulumi.ResourceOption{pulumi.Parent(p)}})
+	out, err := Application(ctx, cfg, secrets, c, CloudAddOns{}, AppOptions{Rendering: args.Render, Prefix: name + "-", Opts: []pulumi.ResourceOption{pulumi.Parent(p)}})
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +192,9 @@ func PlatformDefaults() PlatformArgs {
 		Gateway:   d.Gateway,
 		WebUI:     d.WebUI,
 		Edge:      d.Edge,
-		Platform:  PlatformAddOns{Istio: d.Platform.Istio, ArgoCD: d.Platform.ArgoCD},
+		Platform:  PlatformAddOns{Istio: d.Platform.Istio, ArgoCD: d.Platform.ArgoCD, KEDA: d.Platform.KEDA},
+		// Observability's monitorLabels and dashboardLabels are defaulted when the config is
+		// read (a map set replaces the default), so the schema documents them unset.
+		Observability: d.Observability,
 	}
 }

@@ -48,7 +48,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 	if err := checkCapacity(ctx, cfg); err != nil {
 		return nil, err
 	}
-	c, lbController, err := newCluster(ctx, cfg)
+	c, cloudAddOns, err := newCluster(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func Program(ctx *pulumi.Context) (*Outputs, error) {
 			"; skipping cloud provisioning and the Helm add-ons (Istio, Argo CD, device plugin), which need a live cluster", nil)
 	}
 
-	out, err := Application(ctx, cfg, secrets, c, lbController, AppOptions{Rendering: rendering, Opts: []pulumi.ResourceOption{k8s}})
+	out, err := Application(ctx, cfg, secrets, c, cloudAddOns, AppOptions{Rendering: rendering, Opts: []pulumi.ResourceOption{k8s}})
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,10 @@ var descriptions = map[string]string{
 	"components/webui.Args.GatewayKeySecret":      "When the gateway checks API keys: the Secret holding the key Open WebUI presents (under gatewayKeyKey).",
 	"components/webui.Config.AdminEmail":          "Email of the first (admin) account, which Open WebUI creates at its first start with the admin password (generated when unset); with sign-up off nobody could create it otherwise.",
 	"components/platform.IstioConfig.ServiceType": "Type of the ingress gateway's Service: auto (LoadBalancer on gke and eks, NodePort on an existing cluster, where kind and bare metal have no load balancer), LoadBalancer, NodePort or ClusterIP.",
+
+	// The observability thresholds documented together with the field before them.
+	"components/observability.Thresholds.TTFTP95SecondsByModel": "Per served model name: a TTFT p95 limit (seconds) that replaces ttftP95Seconds for that model.",
+	"components/observability.Thresholds.QueueMinutes":          "How long the waiting requests must stay above queueDepth before the queue alert fires.",
 }
 
 // typeNames name the schema types whose default name (package + type) reads badly.

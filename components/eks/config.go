@@ -24,6 +24,12 @@ type Config struct {
 	// IAM role and pod identity here, its Helm chart in the platform), which
 	// serves the ingress gateway's `aws-load-balancer-type: external` NLB.
 	LoadBalancerController *bool `json:"loadBalancerController" pulumi:"loadBalancerController"`
+	// ClusterAutoscaler installs the Kubernetes Cluster Autoscaler (an IAM role and pod
+	// identity here, the GPU node group's scale-from-zero tags, its Helm chart in the
+	// platform), which adds GPU nodes for pending model pods and removes idle ones. nil: on
+	// when this stack creates the cluster and some model autoscales; an adopted cluster
+	// usually runs its own, which finds the GPU node group by EKS's discovery tags.
+	ClusterAutoscaler *bool `json:"clusterAutoscaler" pulumi:"clusterAutoscaler"`
 	// DefaultStorageClass declares the EBS CSI driver's gp3 class as the
 	// cluster's default.
 	DefaultStorageClass *bool              `json:"defaultStorageClass" pulumi:"defaultStorageClass"`

@@ -4,7 +4,9 @@
 // claims bind. It hands back a kubeconfig; models select GPUNodeLabel=true.
 // For the AWS Load Balancer Controller it creates the AWS side (an IAM role
 // with the controller's published policy and a pod identity association);
-// the platform component installs the chart.
+// the platform component installs the chart. The Cluster Autoscaler gets the
+// same treatment (autoscaler.go), and the GPU node group's Auto Scaling group
+// the tags that let it scale from zero.
 package eks
 
 import (
@@ -58,6 +60,15 @@ type Args struct {
 	// ObjectReaders are the models that stream from S3, each given read access to exactly its
 	// locations (weights.go).
 	ObjectReaders []ObjectReader `pulumi:"objectReaders,optional"`
+	// ClusterAutoscaler creates the Cluster Autoscaler's AWS side (its role and pod identity)
+	// and tags the GPU node group's Auto Scaling group so that it scales from zero nodes;
+	// the platform installs the chart. Resolved by the caller from Config.ClusterAutoscaler
+	// (package stacks: on by default when the stack creates the cluster and a model autoscales).
+	ClusterAutoscaler bool `pulumi:"clusterAutoscaler,optional"`
+	// ScaleFromZero tags the GPU node group's Auto Scaling group with what its nodes offer
+	// (GPUNodeTemplateTags), so that a cluster autoscaler, this one or the adopted cluster's
+	// own, can scale it up from zero nodes. Implied by ClusterAutoscaler.
+	ScaleFromZero bool `pulumi:"scaleFromZero,optional"`
 }
 
 // AWSSettings are the parts of the stack's `aws:` config the component
@@ -92,6 +103,9 @@ type EKS struct {
 	LBController *LBControllerIdentity
 	// ObjectReaders are the models' S3 read identities, by ObjectReader.Name.
 	ObjectReaders map[string]*ReaderIdentity
+	// ClusterAutoscaler is the Cluster Autoscaler's identity; nil when Args.ClusterAutoscaler
+	// is off.
+	ClusterAutoscaler *ClusterAutoscalerIdentity
 }
 
 // GPUNodeSelector selects the GPU node group's nodes.
@@ -192,7 +206,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		labels[k] = v
 	}
 	labels[GPUNodeLabel] = "true" // last: models and the device plugin rely on it
-	_, err = eks.NewNodeGroup(ctx, name+"-gpu", &eks.NodeGroupArgs{
+	gpuGroup, err := eks.NewNodeGroup(ctx, name+"-gpu", &eks.NodeGroupArgs{
 		ClusterName:   e.ClusterName,
 		NodeGroupName: pulumi.String("gpu"),
 		NodeRoleArn:   nodeRole.role.Arn,
@@ -223,10 +237,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	ebs := cfg.ForCreatedClusters(cfg.EBSCSIDriver)
 	lb := cfg.ForCreatedClusters(cfg.LoadBalancerController)
+	ca := args.ClusterAutoscaler
 	// They and the models that read S3 get their AWS credentials through EKS Pod Identity,
 	// whose agent an adopted cluster may already run (eks.podIdentityAgent).
 	var agent []pulumi.Resource
-	if (ebs || lb || len(args.ObjectReaders) > 0) && cfg.ForCreatedClusters(cfg.PodIdentityAgent) {
+	if (ebs || lb || ca || len(args.ObjectReaders) > 0) && cfg.ForCreatedClusters(cfg.PodIdentityAgent) {
 		a, err := eks.NewAddon(ctx, name+"-pod-identity-agent", &eks.AddonArgs{
 			ClusterName: e.ClusterName, AddonName: pulumi.String("eks-pod-identity-agent"),
 		}, append(child, pulumi.DependsOn(clusterDeps))...)
@@ -242,6 +257,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	if lb {
 		if e.LBController, err = lbControllerIdentity(ctx, name, e.ClusterName, append(slices.Clone(clusterDeps), agent...), child); err != nil {
+			return nil, err
+		}
+	}
+	if ca || args.ScaleFromZero {
+		if err := tagGPUGroup(ctx, name+"-gpu", gpuGroup, GPUNodeTemplateTags(ng.GPUsPerNode, labels), child); err != nil {
+			return nil, err
+		}
+	}
+	if ca {
+		if e.ClusterAutoscaler, err = clusterAutoscalerIdentity(ctx, name, e.ClusterName, append(slices.Clone(clusterDeps), agent...), child); err != nil {
 			return nil, err
 		}
 	}

@@ -37,6 +37,11 @@ type ModelRef struct {
 	ServedName string `pulumi:"servedName"`
 	// KubeName is the model's StatefulSet name (kube-state-metrics' statefulset label).
 	KubeName string `pulumi:"kubeName"`
+	// ColdStartMinutes is, for a model that scales to zero, how long a start from zero may
+	// take (a node, the image, the weights; the stack passes the gateway's hold): its
+	// no-ready-replica alert waits that long (at least thresholds.noReplicaMinutes) once a
+	// replica is asked for. 0 for other models.
+	ColdStartMinutes int `pulumi:"coldStartMinutes,optional"`
 }
 
 // Args are the component's inputs. All plain: they shape the objects, queries and rules at

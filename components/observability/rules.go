@@ -60,17 +60,35 @@ func ruleGroups(args *Args) []monv1.RuleGroup {
 		}
 	}
 
-	kubeNames := make([]string, len(args.Models))
-	for i, m := range args.Models {
-		kubeNames[i] = m.KubeName
+	// A model whose StatefulSet wants no replica (scaled to zero on purpose) has none ready
+	// and is fine: the alert needs kube-state-metrics' desired count above zero as well.
+	noReadyReplica := func(kubeNames []string) string {
+		sel := fmt.Sprintf(`namespace=%s, statefulset=~%s`, ns, promString(strings.Join(kubeNames, "|")))
+		return fmt.Sprintf(`%s{%s} == 0 and on (namespace, statefulset) %s{%s} > 0`, KSMStatefulSetReady, sel, KSMStatefulSetReplicas, sel)
 	}
-	models := []monv1.Rule{
-		alert(AlertModelNoReadyReplica,
-			fmt.Sprintf(`%s{namespace=%s, statefulset=~%s} == 0`, KSMStatefulSetReady, ns, promString(strings.Join(kubeNames, "|"))),
+	var always []string
+	var models []monv1.Rule
+	for _, m := range args.Models {
+		if m.ColdStartMinutes == 0 {
+			always = append(always, m.KubeName)
+			continue
+		}
+		// A model starting from zero has no ready replica for a whole cold start.
+		minutes := max(th.NoReplicaMinutes, m.ColdStartMinutes)
+		models = append(models, alert(AlertModelNoReadyReplica, noReadyReplica([]string{m.KubeName}),
+			minutes, "critical",
+			"Model {{ $labels.statefulset }} has no ready replica",
+			fmt.Sprintf("StatefulSet {{ $labels.namespace }}/{{ $labels.statefulset }} (scales to zero) has been asked for replicas but has had no ready vLLM pod for %d minutes, longer than a start from zero should take: requests held by the gateway time out with 503.", minutes),
+			map[string]string{"model": m.KubeName}))
+	}
+	if len(always) > 0 {
+		models = append(models, alert(AlertModelNoReadyReplica, noReadyReplica(always),
 			th.NoReplicaMinutes, "critical",
 			"Model {{ $labels.statefulset }} has no ready replica",
 			fmt.Sprintf("StatefulSet {{ $labels.namespace }}/{{ $labels.statefulset }} has had no ready vLLM pod for %d minutes: every request for this model fails with 502/503.", th.NoReplicaMinutes),
-			nil),
+			nil))
+	}
+	models = append(models,
 		alert(AlertQueueHigh,
 			fmt.Sprintf(`sum by (%s) (%s{namespace=%s}) > %s`, VLLMModelLabel, VLLMWaiting, ns, num(th.QueueDepth)),
 			th.QueueMinutes, "warning",
@@ -84,7 +102,7 @@ func ruleGroups(args *Args) []monv1.RuleGroup {
 			"Model {{ $labels.model_name }}: KV cache above "+num(th.KVCacheUsage*100)+"% and preempting",
 			"The KV cache is nearly full and vLLM is preempting running requests (recomputing them later): latency climbs for everyone on this model.",
 			nil),
-	}
+	)
 	for _, m := range args.Models {
 		limit := th.TTFTThreshold(m.ServedName)
 		models = append(models, alert(AlertTTFTHigh,

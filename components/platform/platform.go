@@ -119,11 +119,15 @@ type Args struct {
 	KEDA bool `pulumi:"keda,optional"`
 	// Monitoring installs kube-prometheus-stack (and the DCGM exporter); nil installs nothing.
 	Monitoring *MonitoringArgs `pulumi:"monitoring,optional"`
+	// ClusterAutoscaler installs the Kubernetes Cluster Autoscaler (EKS), which scales the
+	// GPU node group with the models; nil installs nothing.
+	ClusterAutoscaler *ClusterAutoscalerArgs `pulumi:"clusterAutoscaler,optional"`
 }
 
 // installsAddOns reports whether any cluster-wide add-on is on.
 func (a Args) installsAddOns() bool {
-	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil || a.Monitoring != nil || a.KEDA
+	return a.Istio.Enabled || a.ArgoCD.Enabled || a.DevicePlugin || a.MetricsServer || a.LBController != nil || a.Monitoring != nil || a.KEDA ||
+		a.ClusterAutoscaler != nil
 }
 
 // Platform is the installed add-ons.
@@ -226,6 +230,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	if args.KEDA {
 		if p.KEDA, err = keda(ctx, parent); err != nil {
+			return nil, err
+		}
+	}
+	if args.ClusterAutoscaler != nil {
+		if _, err := clusterAutoscaler(ctx, args.ClusterAutoscaler, parent); err != nil {
 			return nil, err
 		}
 	}

@@ -47,6 +47,9 @@ func SystemPods(args Args) []capacity.Pods {
 	if args.Monitoring != nil {
 		pods = append(pods, monitoringPods()...)
 	}
+	if args.ClusterAutoscaler != nil {
+		pods = append(pods, capacity.Pods{Name: "the Cluster Autoscaler", Requests: ClusterAutoscalerRequests, Count: 1})
+	}
 	return pods
 }
 

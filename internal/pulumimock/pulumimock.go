@@ -105,6 +105,16 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		// A Service's status is set by the cluster; give it none, like a
 		// LoadBalancer that has no address yet.
 		state["status"] = resource.NewProperty(resource.PropertyMap{})
+	case "aws:eks/nodeGroup:NodeGroup":
+		// EKS reports the Auto Scaling group behind the node group (named eks-<group>-<uuid>).
+		group := "nodegroup"
+		if v := args.Inputs["nodeGroupName"]; v.IsString() {
+			group = v.StringValue()
+		}
+		asg := resource.NewPropertyMapFromMap(map[string]any{"name": "eks-" + group + "-asg"})
+		state["resources"] = resource.NewProperty([]resource.PropertyValue{resource.NewProperty(resource.PropertyMap{
+			"autoscalingGroups": resource.NewProperty([]resource.PropertyValue{resource.NewProperty(asg)}),
+		})})
 	case "kubernetes:helm.sh/v3:Release":
 		// The provider reports the installed release's name and namespace.
 		state["status"] = resource.NewProperty(resource.PropertyMap{

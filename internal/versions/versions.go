@@ -100,3 +100,12 @@ var KEDA = Chart{Repo: "https://kedacore.github.io/charts", Name: "keda", Versio
 // KEDAModule is KEDA's Go module at the chart's release: tests read its ScaledObject CRD
 // (config/crd/bases/keda.sh_scaledobjects.yaml), the schema KEDA's API types generate.
 const KEDAModule = "github.com/kedacore/keda/v2@v2.20.2"
+
+// ClusterAutoscaler scales the EKS GPU node group with the models' replicas (down to zero nodes
+// when every GPU model is at zero). Chart 9.59.0 is Cluster Autoscaler 1.35.0 (Chart.yaml
+// appVersion, image registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.0); its values are
+// cluster-autoscaler/charts/cluster-autoscaler/values.yaml at kubernetes/autoscaler tag
+// cluster-autoscaler-chart-9.59.0, its IAM policy (components/eks/autoscaler.go) follows
+// cluster-autoscaler/cloudprovider/aws/README.md at tag cluster-autoscaler-1.35.0. Bump them
+// together.
+var ClusterAutoscaler = Chart{Repo: "https://kubernetes.github.io/autoscaler", Name: "cluster-autoscaler", Version: "9.59.0"}

@@ -69,10 +69,10 @@ type PlatformConfig struct {
 // KEDAConfig: KEDA scales the models that have autoscaling (models[i].autoscaling).
 type KEDAConfig struct {
 	// Enabled installs KEDA when some model autoscales (false: the cluster runs its own).
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled" pulumi:"enabled"`
 	// PrometheusURL is the Prometheus the triggers query; "" is the monitoring stack's
 	// (prometheus-operated in observability.namespace).
-	PrometheusURL string `json:"prometheusURL"`
+	PrometheusURL string `json:"prometheusURL" pulumi:"prometheusURL"`
 }
 
 // Autoscales reports whether any model has autoscaling.

@@ -229,8 +229,13 @@ func TestYAMLBadInputs(t *testing.T) {
 		want []string
 	}{{
 		name: "missing required field",
+		edit: drop("        modelName: qwen3-0.6b"),
+		want: []string{`modelName: Missing required property 'modelName'`},
+	}, {
+		// Optional in the schema since weights.uri may stand in for it; the component says so.
+		name: "neither huggingfaceId nor weights.uri",
 		edit: drop("        huggingfaceId: Qwen/Qwen3-0.6B"),
-		want: []string{`huggingfaceId: Missing required property 'huggingfaceId'`},
+		want: []string{goModelError(t, func(s *model.Spec) { s.HuggingfaceID = "" })},
 	}, {
 		name: "empty required field",
 		edit: replace("huggingfaceId: Qwen/Qwen3-0.6B", `huggingfaceId: ""`),

@@ -74,7 +74,7 @@ func TestFetchLoRAsCopiesAdaptersOntoTheClaim(t *testing.T) {
 	writeFiles(t, filepath.Join(store, "gs", "acme", "legal"), map[string]string{
 		"adapter_config.json": `{"r":8}`, "adapter_model.safetensors": "legal weights",
 	})
-	cmd := fetchCommand(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"q","loras":[
+	cmd := fetchCommand(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"q","weights":{"serviceAccount":"adapter-reader"},"loras":[
 		{"name":"support","source":"s3://acme/support"},{"name":"legal","source":"gs://acme/legal/"}]}]`, "q", root)
 	support, legal := cmd[4], cmd[6]
 	// A copy from an earlier start, with a file the bucket no longer has.
@@ -99,7 +99,7 @@ func TestFetchLoRAsCopiesAdaptersOntoTheClaim(t *testing.T) {
 func TestFetchLoRAsKeepsTheOldCopyWhenTheSourceIsNoAdapter(t *testing.T) {
 	store, root := t.TempDir(), t.TempDir()
 	writeFiles(t, filepath.Join(store, "s3", "acme", "notes"), map[string]string{"README.md": "not an adapter"})
-	cmd := fetchCommand(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"q","loras":[{"name":"n","source":"s3://acme/notes"}]}]`, "q", root)
+	cmd := fetchCommand(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"q","weights":{"serviceAccount":"adapter-reader"},"loras":[{"name":"n","source":"s3://acme/notes"}]}]`, "q", root)
 	writeFiles(t, cmd[4], map[string]string{"adapter_config.json": "previous"})
 
 	out, err := runFetch(t, cmd, store)
@@ -110,7 +110,7 @@ func TestFetchLoRAsKeepsTheOldCopyWhenTheSourceIsNoAdapter(t *testing.T) {
 	assert.Equal(t, "previous", string(got))
 
 	// A source that does not exist fails the same way (the real streamer raises too).
-	cmd = fetchCommand(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"q","loras":[{"name":"n","source":"gs://acme/missing"}]}]`, "q", root)
+	cmd = fetchCommand(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"q","weights":{"serviceAccount":"adapter-reader"},"loras":[{"name":"n","source":"gs://acme/missing"}]}]`, "q", root)
 	out, err = runFetch(t, cmd, store)
 	require.Error(t, err)
 	assert.True(t, strings.Contains(out, "gs://acme/missing"), out)

@@ -43,25 +43,25 @@ const loraDir = CacheMount + "/loras"
 // '_' and '.', at most 96 characters, no "--" or "..").
 var hfRepoID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
-// objectSource reports whether an adapter source is an s3:// or gs:// URI.
-func objectSource(source string) bool {
-	return strings.HasPrefix(source, "s3://") || strings.HasPrefix(source, "gs://")
-}
-
 // CheckAdapterSource says what is wrong with an adapter source, or nil: it must be a Hugging
 // Face repository id ("org/name") or an s3://bucket/prefix or gs://bucket/prefix URI, the only
 // object stores the image's Run:ai streamer libraries read (the pod's cloud identity is
 // granted read on exactly that prefix).
 func CheckAdapterSource(source string) error {
 	if scheme, rest, ok := strings.Cut(source, "://"); ok {
-		if scheme != "s3" && scheme != "gs" {
+		if scheme != SchemeS3 && scheme != SchemeGS {
 			return fmt.Errorf("%q uses the scheme %s://, which is not supported; use a Hugging Face id like \"org/adapter\", or an s3://bucket/prefix or gs://bucket/prefix URI", source, scheme)
 		}
-		bucket, prefix, _ := strings.Cut(rest, "/")
+		bucket, _, _ := strings.Cut(rest, "/")
 		if bucket == "" {
 			return fmt.Errorf("%q names no bucket; write it like \"%s://my-bucket/adapters/sql\"", source, scheme)
 		}
-		if strings.Trim(prefix, "/") == "" {
+		// The bucket and prefix rules of weights.uri: the read grant is written from them.
+		u, err := ParseObjectURI(source)
+		if err != nil {
+			return err
+		}
+		if u.Prefix == "" {
 			return fmt.Errorf("%q names a whole bucket; point it at the adapter's folder (the one with adapter_config.json), like \"%s://%s/adapters/sql\"", source, scheme, bucket)
 		}
 		return nil
@@ -76,7 +76,7 @@ func CheckAdapterSource(source string) error {
 // into HF_HOME), an object-store adapter from its copy on the claim. The directory is named
 // after the source, so renaming an adapter does not copy it again under a new name.
 func loraPath(source string) string {
-	if !objectSource(source) {
+	if !IsObjectURI(source) {
 		return source
 	}
 	sum := sha256.Sum256([]byte(source))
@@ -129,7 +129,7 @@ var fetchLoRAsScript string
 func fetchLoRAsContainer(args Args) *corev1.ContainerArgs {
 	cmd := []string{"python3", "-c", fetchLoRAsScript}
 	for _, l := range args.Spec.LoRAs {
-		if objectSource(l.Source) {
+		if IsObjectURI(l.Source) {
 			cmd = append(cmd, l.Source, loraPath(l.Source))
 		}
 	}
@@ -142,8 +142,11 @@ func fetchLoRAsContainer(args Args) *corev1.ContainerArgs {
 		Name: pulumi.String("fetch-loras"),
 		// The GPU image: validation keeps object-store adapters off CPU models, whose image
 		// has no streamer libraries.
-		Image:           args.Image,
-		Command:         pulumi.ToStringArray(cmd),
+		Image:   args.Image,
+		Command: pulumi.ToStringArray(cmd),
+		// The storage client's settings (the region on EKS); the credentials come from the
+		// pod's ServiceAccount, as for the weights.
+		Env:             objectStoreEnv(args),
 		SecurityContext: &corev1.SecurityContextArgs{AllowPrivilegeEscalation: pulumi.Bool(false)},
 		Resources: &corev1.ResourceRequirementsArgs{
 			Requests: pulumi.StringMap{"cpu": pulumi.String("500m"), "memory": pulumi.String("1Gi")},
@@ -186,7 +189,7 @@ func (a Args) validateLoRAs(name string) []error {
 		}
 		if err := CheckAdapterSource(l.Source); err != nil {
 			bad(at+".source", "%v", err)
-		} else if objectSource(l.Source) && s.GPURequestCount == 0 {
+		} else if IsObjectURI(l.Source) && s.GPURequestCount == 0 {
 			bad(at+".source", "%q is in object storage, which only the GPU image can read; use a Hugging Face id for a CPU model", l.Source)
 		}
 	}

@@ -46,7 +46,9 @@ func loraModules(t *testing.T, args []string) []loraModule {
 	return nil
 }
 
-const adapters = `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","maxLoras":4,"maxLoraRank":64,"loras":[
+// On cloud "existing" the adapters' object storage is read through a ServiceAccount the user
+// granted (weights.serviceAccount).
+const adapters = `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b","weights":{"serviceAccount":"adapter-reader"},"maxLoras":4,"maxLoraRank":64,"loras":[
 	{"name":"sql","source":"acme/qwen3-sql-lora"},
 	{"name":"support","source":"s3://acme-adapters/qwen3/support/"},
 	{"name":"legal","source":"gs://acme-adapters/qwen3/legal"}]}]`
@@ -96,9 +98,9 @@ func TestAdaptersAreServedOnTheBaseModel(t *testing.T) {
 
 func TestAdapterPathsDependOnTheSourceOnly(t *testing.T) {
 	// Renaming an adapter keeps its copy; the same source twice is copied once.
-	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"a","loras":[
+	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"a","weights":{"serviceAccount":"adapter-reader"},"loras":[
 		{"name":"one","source":"s3://bucket/adapters/x"},{"name":"two","source":"s3://bucket/adapters/x"}]},
-		{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"b","loras":[{"name":"three","source":"s3://bucket/adapters/x"}]}]`), false)
+		{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"b","weights":{"serviceAccount":"adapter-reader"},"loras":[{"name":"three","source":"s3://bucket/adapters/x"}]}]`), false)
 	a := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "a")
 	b := pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "b")
 	pathsA := loraModules(t, container(t, a).Args)
@@ -141,7 +143,7 @@ func TestComponentRejectsBadAdapters(t *testing.T) {
 	}{
 		"http source":             {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "http://x/y"}} }, "spec.loras[0].source: \"http://x/y\" uses the scheme http://"},
 		"empty bucket":            {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "gs:///a"}} }, "spec.loras[0].source: \"gs:///a\" names no bucket"},
-		"object store on CPU":     {func(s *model.Spec) { s.GPURequestCount = 0; s.LoRAs = []model.LoRA{{Name: "l", Source: "s3://b/a"}} }, "spec.loras[0].source: \"s3://b/a\" is in object storage"},
+		"object store on CPU":     {func(s *model.Spec) { s.GPURequestCount = 0; s.LoRAs = []model.LoRA{{Name: "l", Source: "s3://bkt/a"}} }, "spec.loras[0].source: \"s3://bkt/a\" is in object storage"},
 		"adapter named like base": {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "qwen3-8b", Source: "a/b"}} }, "spec.loras[0].name: \"qwen3-8b\" is already spec.modelName"},
 		"missing name":            {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Source: "a/b"}} }, "spec.loras[0].name: is required"},
 		"rank 12":                 {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "a/b"}}; s.MaxLoraRank = 12 }, "spec.maxLoraRank: is 12; vLLM accepts 1, 8, 16, 32, 64, 128, 256, 320, 512"},

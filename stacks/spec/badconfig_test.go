@@ -1,6 +1,7 @@
 package spec_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -228,4 +229,18 @@ func TestBadConfig(t *testing.T) {
 			assert.Empty(t, m.Resources(), "nothing is declared for a bad config")
 		})
 	}
+}
+
+// TestBadAdapterBucketIsReportedOnce: the adapter checks and the object-storage checks both
+// read an s3:// adapter source; a bad bucket is one problem, not two.
+func TestBadAdapterBucketIsReportedOnce(t *testing.T) {
+	cfg, err := spec.Parse(map[string]string{
+		"cloud": "eks", "eks": `{"region":"us-east-1"}`,
+		"models": `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"q","loras":[{"name":"l","source":"s3://Bad_Bucket/adapters/l"}]}]`,
+	})
+	require.NoError(t, err)
+	err = spec.Validate(&cfg)
+	require.Error(t, err)
+	assert.Equal(t, 1, strings.Count(err.Error(), "models[0].loras[0].source:"), err.Error())
+	assert.Contains(t, err.Error(), `bucket "Bad_Bucket" is not a valid S3 bucket name`)
 }

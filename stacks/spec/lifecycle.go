@@ -24,7 +24,7 @@ func validateLifecycle(p *problems, at func(string) string, m *ModelSpec) {
 			p.add(key+".source", "is required; use a Hugging Face id (\"org/adapter\") or an s3://bucket/prefix or gs://bucket/prefix URI")
 		case err != nil:
 			p.add(key+".source", "%v", err)
-		case isObjectSource(l.Source) && m.GPURequestCount == 0:
+		case model.IsObjectURI(l.Source) && m.GPURequestCount == 0:
 			p.add(key+".source", "%q is in object storage, which only the GPU image can copy from (the CPU image has no Run:ai streamer libraries); use a Hugging Face id for a CPU model", l.Source)
 		}
 	}
@@ -76,10 +76,6 @@ func validateServedNames(p *problems, models []ModelSpec) {
 			owner[l.Name] = key
 		}
 	}
-}
-
-func isObjectSource(s string) bool {
-	return strings.HasPrefix(s, "s3://") || strings.HasPrefix(s, "gs://")
 }
 
 func joinInts(list []int) string {

@@ -38,9 +38,8 @@ func validateObjectSources(p *problems, cfg *Config) {
 				continue
 			}
 			key := fmt.Sprintf("models[%d].loras[%d].source", i, j)
-			if u, err := model.ParseObjectURI(l.Source); err != nil {
-				p.add(key, "%v", err)
-			} else {
+			// A malformed source is reported with the other adapter checks (lifecycle.go).
+			if u, err := model.ParseObjectURI(l.Source); err == nil {
 				checkObjectCloud(p, cfg.Cloud, key, u)
 			}
 			if reader == "" {

@@ -173,3 +173,25 @@ func TestGPUGroupScaleFromZeroTags(t *testing.T) {
 		assert.False(t, m.Has(policyType, "eks-cluster-autoscaler"))
 	})
 }
+
+// TestScaleFromZeroKeepsGPUNodesInOneZone: the autoscaler brings an empty group back only in
+// its first zone, and a model's cache volume is zonal, so a stack that scales from zero puts
+// its GPU node group in one subnet; otherwise the group spans both.
+func TestScaleFromZeroKeepsGPUNodesInOneZone(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg  spec.EKSConfig
+		args eks.Args
+		want []string
+	}{
+		"created, no autoscaling":  {config(), eks.Args{}, []string{"subnet-eks-private-0", "subnet-eks-private-1"}},
+		"created, scale from zero": {config(), eks.Args{ClusterAutoscaler: true, ScaleFromZero: true}, []string{"subnet-eks-private-0"}},
+		"adopted, scale from zero": {adopt(), eks.Args{ScaleFromZero: true}, []string{"subnet-private-1"}},
+		"adopted, no autoscaling":  {adopt(), eks.Args{}, []string{"subnet-private-1", "subnet-private-2"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, _ := deployCA(t, tc.cfg, tc.args)
+			_, ng := decode[nodeGroup](t, m, nodeGroupType, "eks-gpu")
+			assert.Equal(t, tc.want, ng.SubnetIDs)
+		})
+	}
+}

@@ -166,11 +166,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	var endpoint, caData, version pulumi.StringOutput
 	var subnetIDs pulumi.StringArrayInput
 	var clusterDeps []pulumi.Resource
+	var made *created
 	if cfg.Cluster.Create {
 		c, err := createCluster(ctx, name, cfg, child, pulumi.Parent(e), pulumi.Provider(region))
 		if err != nil {
 			return nil, err
 		}
+		made = c
 		e.ClusterName, endpoint, caData = c.cluster.Name, c.cluster.Endpoint, c.cluster.CertificateAuthority.Data().Elem()
 		e.VpcID, version = c.vpcID, c.cluster.Version
 		subnetIDs, clusterDeps = c.privateSubnets, []pulumi.Resource{c.system, c.cni}
@@ -195,6 +197,20 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs)
 	}
 
+	if args.ClusterAutoscaler || args.ScaleFromZero {
+		// The Cluster Autoscaler describes an empty group as a node in the group's first zone
+		// (asg.AvailabilityZones[0], cloudprovider/aws/aws_manager.go at 1.35.0), and a model's
+		// cache claim is an EBS volume, bound to one zone. Spread over two zones, the group
+		// could never come back from zero for a replica whose claim is in the second one: the
+		// GPU nodes of a stack that scales from zero live in one zone.
+		if cfg.Cluster.Create {
+			subnetIDs = made.privateSubnets[:1]
+		} else if len(cfg.Cluster.SubnetIDs) > 1 {
+			subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs[:1])
+			_ = ctx.Log.Warn(fmt.Sprintf("eks.cluster.subnetIds: the GPU node group uses only %s: a model scales from zero, and the "+
+				"cluster autoscaler can bring back an empty group only in its first zone, where the model's EBS cache volumes must be", cfg.Cluster.SubnetIDs[0]), nil)
+		}
+	}
 	nodeRole, err := role(ctx, name+"-gpu-node", "ec2.amazonaws.com",
 		[]string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}, child)
 	if err != nil {

@@ -201,6 +201,41 @@ func TestAgainstAPIServer(t *testing.T) {
 		assert.False(t, found, "destroy deletes the Application")
 	})
 
+	// KEDA owns a scaled model's replica count: after it scaled the StatefulSet (here through
+	// the /scale subresource, as the HPA it drives does), an `up` that changes the model's pod
+	// template does not set the count back, and the next preview shows no diff.
+	t.Run("autoscaling", func(t *testing.T) {
+		ns := "llm-autoscale"
+		s := openWith(t, c, root, state, "autoscale", filepath.Join(root, "Pulumi.dev.yaml"), ns, map[string]string{
+			"models[0].autoscaling.enabled":     "true",
+			"models[0].autoscaling.minReplicas": "0",
+			"models[0].autoscaling.maxReplicas": "2",
+			"platform.keda.prometheusURL":       "http://prometheus.monitoring.svc.cluster.local:9090",
+		}, nil, emptyCharts(t.TempDir()))
+		objs := upAndCheck(t, c, s)
+		assertKinds(t, objs, "ScaledObject")
+		stsPath := "/apis/apps/v1/namespaces/" + ns + "/statefulsets/qwen3-0-6b"
+		replicas := func() int32 {
+			var sts appsv1.StatefulSet
+			found, err := c.Get(ctx, stsPath, &sts)
+			require.NoError(t, err)
+			require.True(t, found)
+			return *sts.Spec.Replicas
+		}
+		assert.Equal(t, int32(0), replicas(), "a model that scales to zero starts at zero")
+
+		code, body, err := c.Patch(ctx, stsPath+"/scale", []byte(`{"spec":{"replicas":2}}`))
+		require.NoError(t, err)
+		require.Equal(t, 200, code, "%s", body)
+		changes := upWith(t, s, "llm-platform:models[0].maxModelLen", "2048")
+		assert.Positive(t, changes["update"], "the StatefulSet's template changed: %v", changes)
+		assert.Contains(t, modelArgs(t, c, ns, "qwen3-0-6b"), "2048")
+		assert.Equal(t, int32(2), replicas(), "an update of the model leaves KEDA's count alone")
+		_, err = s.PreviewNoChanges(ctx)
+		require.NoError(t, err, "after KEDA scaled and an up, a preview shows no diff")
+		destroyAndCheck(t, c, s, ns)
+	})
+
 	// A pod spec that breaks the namespace's Pod Security level: the Deployment is accepted
 	// (admission judges pods), and its ReplicaSet cannot create a single pod, with Pod
 	// Security admission's reason. (The API server also sends a warning on the Deployment;

@@ -117,6 +117,15 @@ func TestAgainstAPIServer(t *testing.T) {
 		assert.Positive(t, changes["update"], "the StatefulSet is updated: %v", changes)
 		assert.Equal(t, uids, liveUIDs(t, c, objs), "every object keeps its identity")
 		assert.Contains(t, modelArgs(t, c, "llm-gpu", "qwen3-8b"), "8192", "the new --max-model-len reached the StatefulSet")
+		// The adapter and the drain as the API server stores them: vLLM's LoRA flags, the
+		// preStop sleep and a grace period of drainSeconds + 15.
+		var drained appsv1.StatefulSet
+		_, err = c.Get(ctx, "/apis/apps/v1/namespaces/llm-gpu/statefulsets/qwen3-8b", &drained)
+		require.NoError(t, err)
+		pod := drained.Spec.Template.Spec
+		assert.Subset(t, pod.Containers[0].Args, []string{"--enable-lora", "--lora-modules", "--max-lora-rank", "64", "--shutdown-timeout", "565"})
+		assert.Equal(t, []string{"sleep", "35"}, pod.Containers[0].Lifecycle.PreStop.Exec.Command)
+		assert.Equal(t, int64(615), *pod.TerminationGracePeriodSeconds)
 
 		changes = upWith(t, s, "llm-platform:models[0].pvcSize", "120Gi")
 		assert.Equal(t, 1, changes["replace"], "only the StatefulSet whose claim template changed is replaced: %v", changes)

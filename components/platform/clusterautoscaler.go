@@ -1,8 +1,6 @@
 package platform
 
 import (
-	"encoding/json"
-
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -84,24 +82,8 @@ func clusterAutoscaler(ctx *pulumi.Context, args *ClusterAutoscalerArgs, opts ..
 		v.RBAC.ServiceAccount.Create, v.RBAC.ServiceAccount.Name = true, args.ServiceAccount
 		v.ExtraArgs = clusterAutoscalerFlags
 		v.Resources = resources{Requests: map[string]string{"cpu": clusterAutoscalerCPU, "memory": clusterAutoscalerMemory}}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		var out map[string]any
-		return out, json.Unmarshal(raw, &out)
+		return helmValues(v)
 	}).(pulumi.MapOutput)
-	chart := versions.ClusterAutoscaler
-	// Not release(): the values hold the cluster's name, an output.
-	return helmv3.NewRelease(ctx, ClusterAutoscalerRelease, &helmv3.ReleaseArgs{
-		Name:           pulumi.String(ClusterAutoscalerRelease),
-		Chart:          pulumi.String(chart.Name),
-		Version:        pulumi.String(chart.Version),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repo)},
-		Namespace:      pulumi.String(args.Namespace),
-		Atomic:         pulumi.Bool(true),
-		CleanupOnFail:  pulumi.Bool(true),
-		Timeout:        pulumi.Int(900),
-		Values:         values,
-	}, append(opts, pulumi.DependsOn(args.DependsOn))...)
+	return releaseOf(ctx, ClusterAutoscalerRelease, versions.ClusterAutoscaler, args.Namespace, false, values,
+		append(opts, pulumi.DependsOn(args.DependsOn))...)
 }

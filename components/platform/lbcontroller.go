@@ -1,8 +1,6 @@
 package platform
 
 import (
-	"encoding/json"
-
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -63,24 +61,8 @@ func lbController(ctx *pulumi.Context, args *LBControllerArgs, opts ...pulumi.Re
 		vals.ClusterName, vals.Region, vals.VpcID = v[0].(string), args.Region, v[1].(string)
 		vals.ServiceAccount.Create, vals.ServiceAccount.Name = true, args.ServiceAccount
 		vals.DefaultTags = args.DefaultTags
-		raw, err := json.Marshal(vals)
-		if err != nil {
-			return nil, err
-		}
-		var out map[string]any
-		return out, json.Unmarshal(raw, &out)
+		return helmValues(vals)
 	}).(pulumi.MapOutput)
-	chart := versions.AWSLoadBalancerController
-	// Not release(): the values hold the cluster's outputs (its VPC id).
-	return helmv3.NewRelease(ctx, LBControllerRelease, &helmv3.ReleaseArgs{
-		Name:           pulumi.String(LBControllerRelease),
-		Chart:          pulumi.String(chart.Name),
-		Version:        pulumi.String(chart.Version),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repo)},
-		Namespace:      pulumi.String(args.Namespace),
-		Atomic:         pulumi.Bool(true),
-		CleanupOnFail:  pulumi.Bool(true),
-		Timeout:        pulumi.Int(900),
-		Values:         values,
-	}, append(opts, pulumi.DependsOn(args.DependsOn))...)
+	return releaseOf(ctx, LBControllerRelease, versions.AWSLoadBalancerController, args.Namespace, false, values,
+		append(opts, pulumi.DependsOn(args.DependsOn))...)
 }

@@ -17,6 +17,7 @@
 package platform
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"sync"
@@ -242,18 +243,34 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 }
 
 func release(ctx *pulumi.Context, name string, chart versions.Chart, namespace string, values any, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
+	return releaseOf(ctx, name, chart, namespace, true, kube.Values(values), opts...)
+}
+
+// releaseOf declares a release of a pinned chart whose values may hold outputs (a cluster's
+// name or VPC, from helmValues in an apply); createNamespace false for kube-system.
+func releaseOf(ctx *pulumi.Context, name string, chart versions.Chart, namespace string, createNamespace bool, values pulumi.MapInput, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
 	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:            pulumi.String(name),
 		Chart:           pulumi.String(chart.Name),
 		Version:         pulumi.String(chart.Version),
 		RepositoryOpts:  &helmv3.RepositoryOptsArgs{Repo: pulumi.String(chart.Repo)},
 		Namespace:       pulumi.String(namespace),
-		CreateNamespace: pulumi.Bool(true),
+		CreateNamespace: pulumi.Bool(createNamespace),
 		Atomic:          pulumi.Bool(true),
 		CleanupOnFail:   pulumi.Bool(true),
 		Timeout:         pulumi.Int(900),
-		Values:          kube.Values(values),
+		Values:          values,
 	}, opts...)
+}
+
+// helmValues turns typed Helm values into the map a release takes, inside an apply.
+func helmValues(v any) (map[string]any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(raw, &out)
 }
 
 // Typed Helm values: only what we set, named as the charts name them.

@@ -55,6 +55,8 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 			ClusterAutoscaler: installsClusterAutoscaler(cfg),
 			// An adopted cluster's own autoscaler needs the tags as much as ours.
 			ScaleFromZero: cfg.Autoscales(),
+			// Only a model that goes to zero needs its node back from zero in its claim's zone.
+			OneGPUZone: cfg.ScalesToZero(),
 		})
 		if eerr != nil {
 			return nil, addOns, eerr

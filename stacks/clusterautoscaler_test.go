@@ -111,6 +111,8 @@ func TestEKSClusterAutoscaler(t *testing.T) {
 				"k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu":     "1",
 				"k8s.io/cluster-autoscaler/node-template/label/nvidia.com/gpu.present": "true",
 				"k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu":         "true:NoSchedule",
+				// How the autoscaler tells a GPU node (g6.2xlarge: an L4).
+				"k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator": "nvidia-l4",
 			}, tags)
 			// The model's pods would fit a node built from those tags.
 			pod := modelStatefulSet(t, m, "qwen3-8b").Spec.Template.Spec
@@ -130,7 +132,7 @@ func TestEKSClusterAutoscaler(t *testing.T) {
 	t.Run("adopted: the cluster's own autoscaler, with the tags it needs", func(t *testing.T) {
 		m, _ := runCloud(t, autoscaledEKS(`{"region":"us-west-2","cluster":`+adoptedEKS+`}`))
 		assertNoClusterAutoscaler(t, m)
-		assert.Len(t, m.ByType(asgTagType), 3)
+		assert.Len(t, m.ByType(asgTagType), 4)
 	})
 	t.Run("off", func(t *testing.T) {
 		m, _ := runCloud(t, autoscaledEKS(`{"region":"us-west-2","clusterAutoscaler":false}`))

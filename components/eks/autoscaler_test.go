@@ -143,7 +143,8 @@ func TestGPUGroupScaleFromZeroTags(t *testing.T) {
 			for _, taint := range group.Taints {
 				want["k8s.io/cluster-autoscaler/node-template/taint/"+taint.Key] = taint.Value + ":" + effects[taint.Effect]
 			}
-			assert.Len(t, want, 4, "the GPU resource, nvidia.com/gpu.present, team and the GPU taint")
+			assert.Len(t, want, 5, "the GPU resource, nvidia.com/gpu.present, the accelerator, team and the GPU taint")
+			assert.Equal(t, "nvidia-l4", want["k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator"], "g6.12xlarge: four L4s")
 			assert.Equal(t, "true", want["k8s.io/cluster-autoscaler/node-template/label/nvidia.com/gpu.present"])
 			assert.Equal(t, "true:NoSchedule", want["k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu"])
 
@@ -183,10 +184,11 @@ func TestScaleFromZeroKeepsGPUNodesInOneZone(t *testing.T) {
 		args eks.Args
 		want []string
 	}{
-		"created, no autoscaling":  {config(), eks.Args{}, []string{"subnet-eks-private-0", "subnet-eks-private-1"}},
-		"created, scale from zero": {config(), eks.Args{ClusterAutoscaler: true, ScaleFromZero: true}, []string{"subnet-eks-private-0"}},
-		"adopted, scale from zero": {adopt(), eks.Args{ScaleFromZero: true}, []string{"subnet-private-1"}},
-		"adopted, no autoscaling":  {adopt(), eks.Args{}, []string{"subnet-private-1", "subnet-private-2"}},
+		"created, no autoscaling":     {config(), eks.Args{}, []string{"subnet-eks-private-0", "subnet-eks-private-1"}},
+		"created, scale from zero":    {config(), eks.Args{ClusterAutoscaler: true, ScaleFromZero: true, OneGPUZone: true}, []string{"subnet-eks-private-0"}},
+		"created, autoscaling from 1": {config(), eks.Args{ClusterAutoscaler: true, ScaleFromZero: true}, []string{"subnet-eks-private-0", "subnet-eks-private-1"}},
+		"adopted, scale from zero":    {adopt(), eks.Args{ScaleFromZero: true, OneGPUZone: true}, []string{"subnet-private-1"}},
+		"adopted, no autoscaling":     {adopt(), eks.Args{}, []string{"subnet-private-1", "subnet-private-2"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			m, _ := deployCA(t, tc.cfg, tc.args)

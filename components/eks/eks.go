@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -24,6 +25,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/components/cluster"
+	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -34,6 +36,21 @@ const Type = "llm-platform:index:EKS"
 // the NVIDIA device plugin chart's default affinity requires, and the one
 // the models select.
 const GPUNodeLabel = "nvidia.com/gpu.present"
+
+// AcceleratorLabel names a node's GPU for the Cluster Autoscaler on AWS (its GPULabel).
+const AcceleratorLabel = "k8s.amazonaws.com/accelerator"
+
+// acceleratorName is the GPU of the node group's first instance type as the capacity table
+// names it ("nvidia-l4"), or "nvidia" for a type the table lacks: the autoscaler needs the
+// label, its value only names the GPU in its own limits.
+func acceleratorName(types []string) string {
+	if len(types) > 0 {
+		if t, ok := capacity.Lookup(capacity.EKS, types[0]); ok && t.Accelerator != "" {
+			return "nvidia-" + strings.ToLower(t.Accelerator)
+		}
+	}
+	return "nvidia"
+}
 
 // Where the AWS Load Balancer Controller's pod identity points: the chart
 // must run its service account under these names.
@@ -69,6 +86,10 @@ type Args struct {
 	// (GPUNodeTemplateTags), so that a cluster autoscaler, this one or the adopted cluster's
 	// own, can scale it up from zero nodes. Implied by ClusterAutoscaler.
 	ScaleFromZero bool `pulumi:"scaleFromZero,optional"`
+	// OneGPUZone puts the GPU node group in one subnet (the first): set when a model scales to
+	// zero. The autoscaler brings an empty group back only in its first zone, and a replica's
+	// cache volume is zonal. Changing it replaces the GPU node group (delete first).
+	OneGPUZone bool `pulumi:"oneGpuZone,optional"`
 }
 
 // AWSSettings are the parts of the stack's `aws:` config the component
@@ -197,17 +218,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs)
 	}
 
-	if args.ClusterAutoscaler || args.ScaleFromZero {
+	if args.OneGPUZone {
 		// The Cluster Autoscaler describes an empty group as a node in the group's first zone
 		// (asg.AvailabilityZones[0], cloudprovider/aws/aws_manager.go at 1.35.0), and a model's
 		// cache claim is an EBS volume, bound to one zone. Spread over two zones, the group
 		// could never come back from zero for a replica whose claim is in the second one: the
-		// GPU nodes of a stack that scales from zero live in one zone.
+		// GPU nodes of a stack with a model that scales to zero live in one zone.
 		if cfg.Cluster.Create {
 			subnetIDs = made.privateSubnets[:1]
 		} else if len(cfg.Cluster.SubnetIDs) > 1 {
 			subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs[:1])
-			_ = ctx.Log.Warn(fmt.Sprintf("eks.cluster.subnetIds: the GPU node group uses only %s: a model scales from zero, and the "+
+			_ = ctx.Log.Warn(fmt.Sprintf("eks.cluster.subnetIds: the GPU node group uses only %s: a model scales to zero, and the "+
 				"cluster autoscaler can bring back an empty group only in its first zone, where the model's EBS cache volumes must be", cfg.Cluster.SubnetIDs[0]), nil)
 		}
 	}
@@ -221,6 +242,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	for k, v := range ng.Labels {
 		labels[k] = v
 	}
+	// The Cluster Autoscaler knows a GPU node on AWS by this label (cloudprovider/aws, GPULabel):
+	// without it, a new node whose device plugin has not yet offered nvidia.com/gpu looks like
+	// one that does not fit, and a second node is started for the same pod.
+	labels[AcceleratorLabel] = acceleratorName(ng.InstanceTypes)
 	labels[GPUNodeLabel] = "true" // last: models and the device plugin rely on it
 	gpuGroup, err := eks.NewNodeGroup(ctx, name+"-gpu", &eks.NodeGroupArgs{
 		ClusterName:   e.ClusterName,
@@ -245,6 +270,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Key: pulumi.String(GPUTaint.Key), Value: pulumi.String(GPUTaint.Value), Effect: pulumi.String("NO_SCHEDULE"),
 		}},
 	}, append(child, pulumi.DependsOn(append(slices.Clone(clusterDeps), nodeRole.attachments...)),
+		// Its name is fixed: a replacement (new subnets, instance types) must delete it first.
+		pulumi.DeleteBeforeReplace(true),
 		// The cluster autoscaler owns the current size after creation.
 		pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}))...)
 	if err != nil {

@@ -497,7 +497,7 @@ func TestGPUNodeGroup(t *testing.T) {
 	assert.Equal(t, 2, ng.ScalingConfig.DesiredSize)
 	assert.Equal(t, 4, ng.ScalingConfig.MaxSize)
 	assert.Equal(t, 300, ng.DiskSize)
-	assert.Equal(t, map[string]string{"nvidia.com/gpu.present": "true", "team": "ml"}, ng.Labels,
+	assert.Equal(t, map[string]string{"nvidia.com/gpu.present": "true", "k8s.amazonaws.com/accelerator": "nvidia-l40s", "team": "ml"}, ng.Labels,
 		"the label the device plugin and the models select, plus the configured ones")
 	require.Len(t, ng.Taints, 1)
 	assert.Equal(t, "nvidia.com/gpu", ng.Taints[0].Key)
@@ -521,7 +521,8 @@ func TestGPUNodeGroupDefaults(t *testing.T) {
 	assert.Equal(t, 1, ng.ScalingConfig.DesiredSize)
 	assert.Equal(t, 2, ng.ScalingConfig.MaxSize)
 	assert.Equal(t, 200, ng.DiskSize)
-	assert.Equal(t, map[string]string{"nvidia.com/gpu.present": "true"}, ng.Labels)
+	assert.Equal(t, map[string]string{"nvidia.com/gpu.present": "true", "k8s.amazonaws.com/accelerator": "nvidia-l4"}, ng.Labels,
+		"the Cluster Autoscaler's GPU label, from the capacity table's L4 of g6.2xlarge")
 }
 
 func TestEBSCSIDriver(t *testing.T) {

@@ -76,6 +76,16 @@ type KEDAConfig struct {
 }
 
 // Autoscales reports whether any model has autoscaling.
+// ScalesToZero says whether some model may run no replica (autoscaling.minReplicas 0).
+func (c Config) ScalesToZero() bool {
+	for _, m := range c.Models {
+		if m.ScalesToZero() {
+			return true
+		}
+	}
+	return false
+}
+
 func (c Config) Autoscales() bool {
 	for _, m := range c.Models {
 		if m.Autoscaling.Enabled {

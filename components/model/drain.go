@@ -45,9 +45,11 @@ const (
 	// generation is still running (about 8,000 tokens at 30 tokens/s fit in it); a rollout or
 	// scale-down waits at most this long per pod.
 	DefaultDrainSeconds = 300
-	// MinDrainSeconds and MaxDrainSeconds bound drainSeconds: below 10 s the gateway has no
-	// time to drop the pod; above an hour a rollout of many replicas takes a day.
-	MinDrainSeconds = 10
+	// MinDrainSeconds and MaxDrainSeconds bound drainSeconds: below twice EndpointLeaveSeconds
+	// the preStop sleep (at most half the drain) would end before the gateway has dropped the
+	// pod, and vLLM would answer the requests still sent to it with 503; above an hour a
+	// rollout of many replicas takes a day.
+	MinDrainSeconds = 2 * EndpointLeaveSeconds
 	MaxDrainSeconds = 3600
 
 	// EndpointLeaveSeconds is how long a stopping pod keeps serving before vLLM refuses new

@@ -68,8 +68,7 @@ func TestDrainDerivesFromDrainSeconds(t *testing.T) {
 	}{
 		{"", 35, 265, 315},
 		{`,"drainSeconds":900`, 35, 865, 915},
-		{`,"drainSeconds":20`, 10, 10, 35},
-		{`,"drainSeconds":10`, 5, 5, 25},
+		{`,"drainSeconds":70`, 35, 35, 85}, // the shortest: the whole preStop the gateway needs
 	} {
 		t.Run(fmt.Sprint(tc.grace), func(t *testing.T) {
 			d := drainOf(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"`+tc.drain+`}]`, "qwen3-8b")

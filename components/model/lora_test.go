@@ -148,7 +148,7 @@ func TestComponentRejectsBadAdapters(t *testing.T) {
 		"missing name":            {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Source: "a/b"}} }, "spec.loras[0].name: is required"},
 		"rank 12":                 {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "a/b"}}; s.MaxLoraRank = 12 }, "spec.maxLoraRank: is 12; vLLM accepts 1, 8, 16, 32, 64, 128, 256, 320, 512"},
 		"knobs without adapters":  {func(s *model.Spec) { s.MaxLoras = 2 }, "spec.loras: is empty but maxLoras or maxLoraRank is set"},
-		"drain too short":         {func(s *model.Spec) { s.DrainSeconds = 3 }, "spec.drainSeconds: is 3; use 10 to 3600 seconds"},
+		"drain too short":         {func(s *model.Spec) { s.DrainSeconds = 3 }, "spec.drainSeconds: is 3; use 70 to 3600 seconds"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := base

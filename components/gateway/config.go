@@ -40,9 +40,10 @@ type Config struct {
 }
 
 // HoldSeconds is the hold of a model that scales to zero: ColdStartTimeout, or else the
-// model's startup budget. ColdStartTimeout must be valid (ValidColdStartTimeout).
+// model's startup budget up to MaxColdStartTimeout. ColdStartTimeout must be valid
+// (ValidColdStartTimeout).
 func (c Config) HoldSeconds(startupBudget time.Duration) int {
-	d := startupBudget
+	d := min(startupBudget, MaxColdStartTimeout)
 	if c.ColdStartTimeout != "" {
 		d, _ = time.ParseDuration(c.ColdStartTimeout)
 	}

@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"time"
+
 	"encoding/json"
 	"os/exec"
 	"strings"
@@ -296,4 +298,14 @@ func TestReplicaRoutingConfig(t *testing.T) {
 	cmPlain := pulumimock.Decode[corev1.ConfigMap](t, mPlain, "kubernetes:core/v1:ConfigMap", "gateway")
 	assert.NotContains(t, cmPlain.Data[nginx.ConfigFile], "balancer_by_lua")
 	assert.NotContains(t, cmPlain.Data[nginx.ConfigFile], nginx.NameserversEnv)
+}
+
+// TestHoldSeconds: a model that scales to zero holds requests for gateway.coldStartTimeout, or
+// else its startup budget, never past MaxColdStartTimeout.
+func TestHoldSeconds(t *testing.T) {
+	var cfg gateway.Config
+	assert.Equal(t, 2100, cfg.HoldSeconds(35*time.Minute))
+	assert.Equal(t, int(gateway.MaxColdStartTimeout.Seconds()), cfg.HoldSeconds(5*time.Hour), "a huge startupTimeoutSeconds is clamped")
+	cfg.ColdStartTimeout = "90s"
+	assert.Equal(t, 90, cfg.HoldSeconds(35*time.Minute))
 }

@@ -225,6 +225,11 @@ func (a Args) checkSource(name string) []error {
 		if _, err := ParseObjectURI(uri); err != nil {
 			return []error{argcheck.Invalid("Model", name, "spec.weights.uri", "%v", err)}
 		}
+		if a.Spec.GPURequestCount == 0 {
+			// The CPU image has no Run:ai streamer libraries (docker/Dockerfile.cpu installs
+			// vllm[audio] only), as for object-store adapters.
+			return []error{argcheck.Invalid("Model", name, "spec.weights.uri", "needs a GPU model: the CPU image has no Run:ai Model Streamer; use huggingfaceId")}
+		}
 	}
 	return nil
 }

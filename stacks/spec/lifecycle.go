@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
 )
 
@@ -18,6 +20,8 @@ func validateLifecycle(p *problems, at func(string) string, m *ModelSpec) {
 			p.add(key+".name", "is required; it is the name clients send as \"model\" to use the adapter, e.g. \"sql-lora\"")
 		} else if strings.IndexFunc(l.Name, unicode.IsSpace) >= 0 || strings.IndexFunc(l.Name, unicode.IsControl) >= 0 {
 			p.add(key+".name", "%q has spaces or control characters; clients send it as \"model\", so use a plain name like \"sql-lora\"", l.Name)
+		} else if !utf8.ValidString(l.Name) || len(l.Name) > nginx.MaxServedNameBytes {
+			p.add(key+".name", "must be valid UTF-8 of at most %d bytes (the gateway's limit for a served name)", nginx.MaxServedNameBytes)
 		}
 		switch err := model.CheckAdapterSource(l.Source); {
 		case l.Source == "":

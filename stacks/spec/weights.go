@@ -21,6 +21,9 @@ func validateObjectSources(p *problems, cfg *Config) {
 		// The first key that makes the model read object storage, for the errors about access.
 		reader := ""
 		if uri := m.Weights.URI; uri != "" {
+			if m.GPURequestCount == 0 {
+				p.add(at("weights.uri"), "streams with the Run:ai Model Streamer, which only the GPU image has (the CPU image lacks its libraries); use huggingfaceId for a CPU model")
+			}
 			if u, err := model.ParseObjectURI(uri); err != nil {
 				p.add(at("weights.uri"), "%v", err)
 			} else {
@@ -28,7 +31,7 @@ func validateObjectSources(p *problems, cfg *Config) {
 			}
 			reader = at("weights.uri")
 			for j, arg := range m.ExtraArgs {
-				if flag, _, _ := strings.Cut(arg, "="); flag == "--load-format" {
+				if flag, _, _ := strings.Cut(arg, "="); strings.ReplaceAll(flag, "_", "-") == "--load-format" {
 					p.add(fmt.Sprintf("models[%d].extraArgs[%d]", i, j), "%q conflicts with %s, which streams the weights with --load-format runai_streamer; remove it", arg, at("weights.uri"))
 				}
 			}

@@ -115,6 +115,10 @@ func (p Params) validate() error {
 	return errors.Join(errs...)
 }
 
+// MaxServedNameBytes bounds a served model or adapter name (it is a Lua table key and a
+// metrics label value).
+const MaxServedNameBytes = 512
+
 // servedNameProblem says what is wrong with a served model or adapter name ("" when nothing).
 func servedNameProblem(name string) string {
 	switch {
@@ -124,8 +128,8 @@ func servedNameProblem(name string) string {
 		return "is not valid UTF-8"
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return "contains control characters"
-	case len(name) > 512:
-		return fmt.Sprintf("is %d bytes long, at most 512 allowed", len(name))
+	case len(name) > MaxServedNameBytes:
+		return fmt.Sprintf("is %d bytes long, at most %d allowed", len(name), MaxServedNameBytes)
 	}
 	return ""
 }

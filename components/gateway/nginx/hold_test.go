@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,4 +214,20 @@ func TestNoHoldWithoutHoldSeconds(t *testing.T) {
 	assertGatewayError(t, r, http.StatusServiceUnavailable, "model_unavailable")
 	_, exported := c.scrape(t)[MetricHeld]
 	assert.False(t, exported, "no held gauge for a model that never holds")
+}
+
+// TestHeldRequestsEndOnReload: a reload (a new config, SIGHUP) retires the old worker; its
+// held requests get the 503 at once instead of keeping it alive for the whole hold (60 s here,
+// past the test client's 20 s timeout).
+func TestHeldRequestsEndOnReload(t *testing.T) {
+	t.Parallel()
+	c := startCold(t, 60)
+	answer := c.postAsync(context.Background(), fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"hi"}]}`, coldModel))
+	c.waitHeld(t, 1)
+	require.NoError(t, syscall.Kill(c.proc.Pid(), syscall.SIGHUP))
+	a := <-answer
+	require.NoError(t, a.err)
+	assert.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.body)
+	assert.Contains(t, string(a.body), "model_unavailable")
+	c.waitHeld(t, 0)
 }

@@ -60,10 +60,10 @@ type view struct {
 	EndpointsKeepalive    int
 	IndexBytes            int64
 	UnavailableRetryAfter int
-	// HoldModels are the models whose requests wait for a first replica (their held gauges
-	// exist from 0); HoldPoll is how often a worker holding requests looks for one.
-	HoldModels []string
-	HoldPoll   string
+	// HasHolds: some model's requests wait for a first replica (Route.HoldSeconds); HoldPoll
+	// is how often a worker holding requests looks for one.
+	HasHolds bool
+	HoldPoll string
 	// AdapterRecent is how long a replica counts as holding an adapter it served.
 	AdapterRecent string
 	// Seconds (Lua numbers), from the constants in routing.go.
@@ -180,9 +180,7 @@ func newView(p Params) (*view, error) {
 				v.EndpointNames = append(v.EndpointNames, host)
 				v.EndpointServices = append(v.EndpointServices, endpointService{Name: host, Host: r.Endpoints, Port: rv.Port})
 			}
-			if r.HoldSeconds > 0 {
-				v.HoldModels = append(v.HoldModels, r.Name)
-			}
+			v.HasHolds = v.HasHolds || r.HoldSeconds > 0
 		}
 		v.Routes = append(v.Routes, rv)
 		// Each adapter is a route of its own (its own id, so its own prefix index: vLLM keys an

@@ -131,6 +131,8 @@ type Replica struct {
 	met      metrics
 	srv      *http.Server
 	ids      atomic.Int64
+	// draining: shutting down gracefully (Drain).
+	draining atomic.Bool
 
 	mu    sync.Mutex
 	ln    net.Listener // nil while refusing
@@ -205,16 +207,11 @@ func (r *Replica) SetFault(f Fault) error {
 	return nil
 }
 
-// Drain is vLLM's graceful shutdown (SIGTERM with --shutdown-timeout): the replica stops
-// accepting connections and closes idle keep-alive ones, while the requests it is running
-// finish (their connections close after the answer).
+// Drain is vLLM's graceful shutdown (SIGTERM with --shutdown-timeout): the requests it is
+// running finish, and every new API request is answered 503 (vLLM's drain tests, under
+// tests/v1/shutdown). Idle keep-alive connections are closed.
 func (r *Replica) Drain() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ln != nil {
-		_ = r.ln.Close()
-		r.ln = nil
-	}
+	r.draining.Store(true)
 	r.srv.SetKeepAlivesEnabled(false)
 }
 
@@ -315,6 +312,10 @@ func (r *Replica) handleCompletion(w http.ResponseWriter, req *http.Request) {
 func (r *Replica) handle(w http.ResponseWriter, req *http.Request, chat bool) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
+		return
+	}
+	if r.draining.Load() {
+		apiError(w, http.StatusServiceUnavailable, "ServiceUnavailableError", "the server is shutting down")
 		return
 	}
 	f := r.currentFault()

@@ -422,8 +422,8 @@ func TestAdapters(t *testing.T) {
 	assert.Equal(t, "base", *list.Data[1].Parent)
 }
 
-// TestDrainFinishesRunningRequestsAndRefusesNewConnections: vLLM's graceful shutdown.
-func TestDrainFinishesRunningRequestsAndRefusesNewConnections(t *testing.T) {
+// TestDrainFinishesRunningRequestsAndRefusesNewOnes: vLLM's graceful shutdown.
+func TestDrainFinishesRunningRequestsAndRefusesNewOnes(t *testing.T) {
 	p := Defaults()
 	p.DecodeStep = 10 * time.Millisecond
 	s := start(t, 1, p)
@@ -441,8 +441,8 @@ func TestDrainFinishesRunningRequestsAndRefusesNewConnections(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return r.Stats().Running == 1 }, 10*time.Second, 5*time.Millisecond)
 	r.Drain()
-	_, err := net.Dial("tcp", r.Addr())
-	assert.Error(t, err, "a draining replica accepts no connection")
+	resp, body := post(t, r.Addr(), "/v1/chat/completions", chatBody("", "new", 1, false))
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a draining replica refuses new requests: %s", body)
 	assert.Equal(t, http.StatusOK, <-done, "the running request finished")
 	assert.Equal(t, int64(1), r.Stats().Success)
 }

@@ -144,7 +144,7 @@ func TestDrainingReplicaFinishesItsStreamAndGetsNoNewRequest(t *testing.T) {
 	// The pod terminates: it leaves the headless Service at once; the gateway re-resolves.
 	dns.Set(modelHost(1), []netip.Addr{staying})
 	g.waitResolved(t, modelHost(1), 2)
-	// preStop is over: vLLM's graceful shutdown refuses new connections, finishes the stream.
+	// preStop is over: vLLM's graceful shutdown answers new requests 503, finishes the stream.
 	leavingReplica.Drain()
 
 	for i := range 8 {

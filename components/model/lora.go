@@ -197,7 +197,7 @@ func (a Args) validateLoRAs(name string) []error {
 		bad("spec.maxLoras", "is %d; use 0 (vLLM's default, 1) or more adapters per batch", s.MaxLoras)
 	}
 	if s.MaxLoraRank != 0 && !slices.Contains(LoRARanks, s.MaxLoraRank) {
-		bad("spec.maxLoraRank", "is %d; vLLM accepts %s", s.MaxLoraRank, ranksText())
+		bad("spec.maxLoraRank", "is %d; vLLM accepts %s", s.MaxLoraRank, LoRARanksText())
 	}
 	if len(s.LoRAs) == 0 && (s.MaxLoras != 0 || s.MaxLoraRank != 0) {
 		bad("spec.loras", "is empty but maxLoras or maxLoraRank is set; add the adapters or remove those settings")
@@ -205,8 +205,8 @@ func (a Args) validateLoRAs(name string) []error {
 	return errs
 }
 
-// ranksText lists LoRARanks for messages.
-func ranksText() string {
+// LoRARanksText lists LoRARanks for messages ("1, 8, 16, ...").
+func LoRARanksText() string {
 	parts := make([]string, len(LoRARanks))
 	for i, r := range LoRARanks {
 		parts[i] = strconv.Itoa(r)

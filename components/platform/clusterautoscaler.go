@@ -5,6 +5,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/capacity"
+	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -82,7 +83,7 @@ func clusterAutoscaler(ctx *pulumi.Context, args *ClusterAutoscalerArgs, opts ..
 		v.RBAC.ServiceAccount.Create, v.RBAC.ServiceAccount.Name = true, args.ServiceAccount
 		v.ExtraArgs = clusterAutoscalerFlags
 		v.Resources = resources{Requests: map[string]string{"cpu": clusterAutoscalerCPU, "memory": clusterAutoscalerMemory}}
-		return helmValues(v)
+		return kube.ValuesMap(v)
 	}).(pulumi.MapOutput)
 	return releaseOf(ctx, ClusterAutoscalerRelease, versions.ClusterAutoscaler, args.Namespace, false, values,
 		append(opts, pulumi.DependsOn(args.DependsOn))...)

@@ -4,6 +4,7 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -61,7 +62,7 @@ func lbController(ctx *pulumi.Context, args *LBControllerArgs, opts ...pulumi.Re
 		vals.ClusterName, vals.Region, vals.VpcID = v[0].(string), args.Region, v[1].(string)
 		vals.ServiceAccount.Create, vals.ServiceAccount.Name = true, args.ServiceAccount
 		vals.DefaultTags = args.DefaultTags
-		return helmValues(vals)
+		return kube.ValuesMap(vals)
 	}).(pulumi.MapOutput)
 	return releaseOf(ctx, LBControllerRelease, versions.AWSLoadBalancerController, args.Namespace, false, values,
 		append(opts, pulumi.DependsOn(args.DependsOn))...)

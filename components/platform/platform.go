@@ -17,7 +17,6 @@
 package platform
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"sync"
@@ -261,16 +260,6 @@ func releaseOf(ctx *pulumi.Context, name string, chart versions.Chart, namespace
 		Timeout:         pulumi.Int(900),
 		Values:          values,
 	}, opts...)
-}
-
-// helmValues turns typed Helm values into the map a release takes, inside an apply.
-func helmValues(v any) (map[string]any, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]any
-	return out, json.Unmarshal(raw, &out)
 }
 
 // Typed Helm values: only what we set, named as the charts name them.

@@ -56,15 +56,24 @@ func ServiceHost(name, namespace string) string {
 // typed structs become pulumi.Map, so no nested map literals are written by
 // hand. v must marshal to a JSON object.
 func Values(v any) pulumi.Map {
+	m, err := ValuesMap(v)
+	if err != nil {
+		panic(fmt.Sprintf("kube.Values: %v", err)) // a programming error
+	}
+	return pulumi.ToMap(m)
+}
+
+// ValuesMap is Values as a plain map, for values built inside an apply (they hold outputs).
+func ValuesMap(v any) (map[string]any, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("kube.Values: %T does not marshal: %v", v, err)) // a programming error
+		return nil, fmt.Errorf("%T does not marshal: %w", v, err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		panic(fmt.Sprintf("kube.Values: %T is not a JSON object: %v", v, err))
+		return nil, fmt.Errorf("%T is not a JSON object: %w", v, err)
 	}
-	return pulumi.ToMap(m)
+	return m, nil
 }
 
 // NewCustomResource declares a custom resource (Istio, Argo CD) whose spec is

@@ -48,7 +48,7 @@ func validateLifecycle(p *problems, at func(string) string, m *ModelSpec) {
 		}
 		if m.MaxLoraRank != 0 && !slices.Contains(model.LoRARanks, m.MaxLoraRank) {
 			p.add(at("maxLoraRank"), "is %d, which vLLM does not accept; use one of %s (0: vLLM's default, 16), at least your adapters' largest rank",
-				m.MaxLoraRank, joinInts(model.LoRARanks))
+				m.MaxLoraRank, model.LoRARanksText())
 		}
 	}
 	if d := m.DrainSeconds; d < model.MinDrainSeconds || d > model.MaxDrainSeconds {
@@ -80,12 +80,4 @@ func validateServedNames(p *problems, models []ModelSpec) {
 			owner[l.Name] = key
 		}
 	}
-}
-
-func joinInts(list []int) string {
-	parts := make([]string, len(list))
-	for i, v := range list {
-		parts[i] = fmt.Sprint(v)
-	}
-	return strings.Join(parts, ", ")
 }

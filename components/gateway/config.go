@@ -33,9 +33,9 @@ type Config struct {
 	// zero value means DefaultRouting().
 	Routing nginx.Routing `json:"routing" pulumi:"routing,optional"`
 	// ColdStartTimeout is how long a request for a model that scales to zero waits for its
-	// first replica before the 503 (a Go duration, e.g. "10m"); empty: each such model's
-	// startup budget (startupTimeoutSeconds plus the 15 minute provisioning margin). The stack
-	// sets each route's HoldSeconds from it; the component itself reads only the routes.
+	// first replica before the 503 (a Go duration, e.g. "10m"): when set, it replaces the
+	// HoldSeconds of every route that holds. Empty: each route's own HoldSeconds (the stack
+	// sets it to the model's startup budget, startupTimeoutSeconds + 15 minutes).
 	ColdStartTimeout string `json:"coldStartTimeout" pulumi:"coldStartTimeout,optional"`
 }
 

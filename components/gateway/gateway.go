@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -177,8 +178,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, argcheck.Invalid("Gateway", name, "config.maxBodySize", "%q is not a Kubernetes quantity (like 16Mi)", args.Config.MaxBodySize)
 	}
+	if msg := ValidColdStartTimeout(args.Config.ColdStartTimeout); msg != "" {
+		return nil, argcheck.Invalid("Gateway", name, "config.coldStartTimeout", "%s", msg)
+	}
 	params := nginx.Params{
-		Routes:        args.Routes,
+		Routes:        holding(args.Routes, args.Config),
 		Listen:        fmt.Sprint(ContainerPort),
 		MetricsListen: fmt.Sprint(MetricsPort),
 		MaxBodySize:   maxBody.Value(),
@@ -433,4 +437,19 @@ const formerType = "llm-platform:gateway:Gateway"
 
 func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
 	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
+}
+
+// holding applies config.coldStartTimeout to the routes that hold requests (HoldSeconds > 0):
+// one gateway-wide wait for every model that scales to zero.
+func holding(routes []nginx.Route, cfg Config) []nginx.Route {
+	if cfg.ColdStartTimeout == "" {
+		return routes
+	}
+	out := slices.Clone(routes)
+	for i := range out {
+		if out[i].HoldSeconds > 0 {
+			out[i].HoldSeconds = cfg.HoldSeconds(0)
+		}
+	}
+	return out
 }

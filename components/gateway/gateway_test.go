@@ -308,3 +308,25 @@ func TestHoldSeconds(t *testing.T) {
 	cfg.ColdStartTimeout = "90s"
 	assert.Equal(t, 90, cfg.HoldSeconds(35*time.Minute))
 }
+
+// TestColdStartTimeoutAppliesToHoldingRoutes: config.coldStartTimeout replaces the hold of
+// the routes that hold requests, and only theirs; a bad value is refused by key.
+func TestColdStartTimeoutAppliesToHoldingRoutes(t *testing.T) {
+	rs := []nginx.Route{
+		{Name: "cold", Upstream: "cold.llm.svc.cluster.local:8000", Endpoints: "cold-headless.llm.svc.cluster.local:8000", HoldSeconds: 4500},
+		{Name: "warm", Upstream: "warm.llm.svc.cluster.local:8000", Endpoints: "warm-headless.llm.svc.cluster.local:8000"},
+	}
+	cfg := spec.Defaults().Gateway
+	cfg.ColdStartTimeout = "10m"
+	m, _ := deployWith(t, cfg, rs, nil)
+	lua := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.LuaFile]
+	assert.Equal(t, 1, strings.Count(lua, "hold = 600,"), "the holding route waits 10m")
+	assert.NotContains(t, lua, "hold = 4500", "instead of its own hold")
+
+	cfg.ColdStartTimeout = "forever"
+	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		_, err := gateway.New(ctx, "gateway", gateway.Args{Name: gateway.DefaultName, Config: cfg, Namespace: "llm", Routes: rs})
+		return err
+	})
+	assert.ErrorContains(t, err, "config.coldStartTimeout")
+}

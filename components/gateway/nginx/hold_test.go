@@ -36,16 +36,13 @@ type coldStart struct {
 
 func startCold(t *testing.T, holdSeconds int) coldStart {
 	t.Helper()
-	ip := unusedReplicaIP(t)
 	params := vllmsim.Defaults()
 	params.TimeScale = 0.05
-	sim, err := vllmsim.Start(vllmsim.Config{Addrs: []string{netip.AddrPortFrom(ip, replicaPort).String()}, Model: coldModel, Params: params})
-	require.NoError(t, err)
-	t.Cleanup(sim.Close)
+	sim, ips := startSim(t, 1, coldModel, nil, params)
 	dns := dnstest.New(t)
 	dns.Set(modelHost(1), nil) // the Service exists, no pod is ready
 	g := startRouted(t, dns, []Route{{Name: coldModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000", HoldSeconds: holdSeconds}}, StrategyPrefix)
-	return coldStart{routed: g, sim: sim, ip: ip}
+	return coldStart{routed: g, sim: sim, ip: ips[0]}
 }
 
 func (c coldStart) held(t testing.TB) float64 {

@@ -3,7 +3,6 @@ package nginx
 import (
 	"fmt"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -21,17 +20,10 @@ import (
 // replicas' own prefix caches hit; a streamed answer arrives as SSE through the gateway.
 func TestRoutingWithTheSimulator(t *testing.T) {
 	t.Parallel()
-	ips := make([]netip.Addr, 4)
-	addrs := make([]string, len(ips))
-	for i := range ips {
-		ips[i] = unusedReplicaIP(t)
-		addrs[i] = netip.AddrPortFrom(ips[i], replicaPort).String()
-	}
 	params := vllmsim.Defaults()
 	params.TimeScale = 0.05 // 20x the L40S: the test is about where requests go, not how fast
-	sim, err := vllmsim.Start(vllmsim.Config{Addrs: addrs, Model: routedModel, Params: params})
-	require.NoError(t, err)
-	t.Cleanup(sim.Close)
+	sim, ips := startSim(t, 4, routedModel, nil, params)
+	addrs := sim.Addrs()
 
 	dns := dnstest.New(t)
 	dns.Set(modelHost(1), ips)

@@ -25,6 +25,9 @@ import (
 type CloudAddOns struct {
 	LBController      *platform.LBControllerArgs
 	ClusterAutoscaler *platform.ClusterAutoscalerArgs
+	// WebUIDatabaseURL is the URL (secret) of the PostgreSQL instance the cloud created for Open
+	// WebUI (webui.database.kind managed); zero otherwise.
+	WebUIDatabaseURL pulumi.StringOutput
 }
 
 // newCluster provisions (or adopts) the cloud's cluster and returns it with one Kubernetes
@@ -43,6 +46,9 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg)})
 		if gerr != nil {
 			return nil, addOns, gerr
+		}
+		if addOns.WebUIDatabaseURL, err = managedDatabase(ctx, cfg, g, nil); err != nil {
+			return nil, addOns, err
 		}
 		c, err = g.Cluster(ctx, providerName)
 	case cfg.Cloud == spec.CloudEKS:
@@ -80,6 +86,9 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 				ServiceAccount: id.ServiceAccount,
 				DependsOn:      id.Ready,
 			}
+		}
+		if addOns.WebUIDatabaseURL, err = managedDatabase(ctx, cfg, nil, e); err != nil {
+			return nil, addOns, err
 		}
 		c, err = e.Cluster(ctx, providerName)
 	default:

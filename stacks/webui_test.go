@@ -8,7 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
 
@@ -133,4 +136,48 @@ func TestWebUIExternalDatabase(t *testing.T) {
 	assert.Equal(t, url, credential(t, m, "database-url"))
 	assert.NotContains(t, webUIEnv(t, m), "PGSSLMODE", "the external server's TLS is its own (documented)")
 	pulumimock.AssertOnlyInSecrets(t, m, "ext-pw-77")
+}
+
+// TestWebUITeamTrafficIsFenced: with the in-cluster database and several replicas, the namespace's
+// NetworkPolicies admit the database and Redis traffic and nothing more: PostgreSQL takes Open
+// WebUI and its backup Job on 5432, Redis Open WebUI on 6379, Open WebUI still only the ingress
+// gateway; the models and the gateway admit no one new.
+func TestWebUITeamTrafficIsFenced(t *testing.T) {
+	config := pulumimock.StackConfig(t, "../Pulumi.dev.yaml")
+	config["webui"] = `{"storageClass":"nfs","database":{"kind":"in-cluster"}}`
+	m, _, err := run(t, config)
+	require.NoError(t, err)
+	type rule struct {
+		from  []map[string]string // pod selectors (nil entries: a namespace selector only)
+		ports []int
+	}
+	policies := map[string]rule{}
+	for _, r := range m.ByType(netpol) {
+		p := pulumimock.View[networkingv1.NetworkPolicy](t, r)
+		var got rule
+		for _, in := range p.Spec.Ingress {
+			for _, f := range in.From {
+				var pods map[string]string
+				if f.PodSelector != nil {
+					pods = f.PodSelector.MatchLabels
+				}
+				got.from = append(got.from, pods)
+			}
+			for _, port := range in.Ports {
+				got.ports = append(got.ports, port.Port.IntValue())
+			}
+		}
+		policies[p.Name] = got
+	}
+	ui, backup := webui.Selector("open-webui"), webui.BackupSelector("open-webui")
+	assert.Equal(t, rule{from: []map[string]string{ui, backup}, ports: []int{5432}}, policies["open-webui-postgres"])
+	assert.Equal(t, rule{from: []map[string]string{ui}, ports: []int{6379}}, policies["open-webui-redis"])
+	assert.Equal(t, []map[string]string{platform.IngressSelector}, policies["allow-webui"].from, "Open WebUI: the ingress gateway only")
+	for name, p := range policies {
+		if name == "allow-gateway" || name == "open-webui-postgres" || name == "open-webui-redis" {
+			continue
+		}
+		assert.NotContains(t, p.from, ui, "%s admits Open WebUI", name)
+	}
+	assert.Len(t, policies, 5, "allow-models, allow-gateway, allow-webui and the two new ones: %v", policies)
 }

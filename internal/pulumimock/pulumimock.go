@@ -311,27 +311,32 @@ func Plain(props resource.PropertyMap) map[string]any {
 	return plainValue(resource.NewProperty(props)).(map[string]any)
 }
 
-func plainValue(v resource.PropertyValue) any {
+func plainValue(v resource.PropertyValue) any { return convert(v, false) }
+
+// convert is a property value as plain Go values; with redact, every secret becomes a marker.
+func convert(v resource.PropertyValue, redact bool) any {
 	switch {
+	case redact && (v.IsSecret() || v.IsOutput() && v.OutputValue().Secret):
+		return "[secret]"
 	case v.IsSecret():
-		return plainValue(v.SecretValue().Element)
+		return convert(v.SecretValue().Element, redact)
 	case v.IsOutput():
 		if !v.OutputValue().Known {
 			return nil
 		}
-		return plainValue(v.OutputValue().Element)
+		return convert(v.OutputValue().Element, redact)
 	case v.IsComputed(), v.IsNull():
 		return nil
 	case v.IsObject():
 		out := map[string]any{}
 		for k, e := range v.ObjectValue() {
-			out[string(k)] = plainValue(e)
+			out[string(k)] = convert(e, redact)
 		}
 		return out
 	case v.IsArray():
 		out := make([]any, 0, len(v.ArrayValue()))
 		for _, e := range v.ArrayValue() {
-			out = append(out, plainValue(e))
+			out = append(out, convert(e, redact))
 		}
 		return out
 	case v.IsResourceReference():
@@ -410,34 +415,13 @@ func AssertSecretEverywhere(t testing.TB, m *Mocks, values ...string) {
 			kube.resources = append(kube.resources, r)
 			continue
 		}
-		raw, err := json.Marshal(redacted(resource.NewProperty(r.Inputs)))
+		raw, err := json.Marshal(convert(resource.NewProperty(r.Inputs), true))
 		require.NoError(t, err)
 		for _, v := range values {
 			assert.NotContains(t, string(raw), v, "%s %s carries the value outside its secret properties", r.Type, r.Name)
 		}
 	}
 	AssertOnlyInSecrets(t, kube, values...)
-}
-
-// redacted is plainValue with every secret replaced by a marker.
-func redacted(v resource.PropertyValue) any {
-	switch {
-	case v.IsSecret(), v.IsOutput() && v.OutputValue().Secret:
-		return "[secret]"
-	case v.IsObject():
-		out := map[string]any{}
-		for k, e := range v.ObjectValue() {
-			out[string(k)] = redacted(e)
-		}
-		return out
-	case v.IsArray():
-		out := make([]any, 0, len(v.ArrayValue()))
-		for _, e := range v.ArrayValue() {
-			out = append(out, redacted(e))
-		}
-		return out
-	}
-	return plainValue(v)
 }
 
 // SecretPaths returns the dotted paths of every secret value in props.

@@ -32,14 +32,17 @@ func KeptSecret(ctx *pulumi.Context, name string, meta *metav1.ObjectMetaArgs, k
 	}, opts...)
 }
 
-// StoredValue reads key back from a Secret's state (stringData, or data once the provider has
-// turned it into base64), as a Pulumi secret: for a generated value, the one that was applied.
+// StoredValue reads key back from a Secret's state, as a Pulumi secret: for a generated value,
+// the one that was applied. It reads data (what the cluster holds, which the provider reports
+// after applying) before stringData: on a later run stringData reports the program's new,
+// ignored value, and everything built from it would change on every run. Under mocks, which
+// echo the inputs, only stringData is there.
 func StoredValue(s *corev1.Secret, key string) pulumi.StringOutput {
 	return pulumi.ToSecret(pulumi.All(s.StringData, s.Data).ApplyT(func(v []any) (string, error) {
-		if plain, ok := v[0].(map[string]string)[key]; ok {
-			return plain, nil
+		if encoded, ok := v[1].(map[string]string)[key]; ok {
+			raw, err := base64.StdEncoding.DecodeString(encoded)
+			return string(raw), err
 		}
-		raw, err := base64.StdEncoding.DecodeString(v[1].(map[string]string)[key])
-		return string(raw), err
+		return v[0].(map[string]string)[key], nil
 	})).(pulumi.StringOutput)
 }

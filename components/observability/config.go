@@ -1,5 +1,11 @@
 package observability
 
+import (
+	"time"
+
+	prommodel "github.com/prometheus/common/model"
+)
+
 // The component's configuration types. Every field is plain Go, known at plan time: they
 // decide which resources exist and what the rules say. The JSON names are the stack config's
 // `observability` keys (package stacks/spec aliases these types).
@@ -51,4 +57,14 @@ func (t Thresholds) TTFTThreshold(servedName string) float64 {
 		return v
 	}
 	return t.TTFTP95Seconds
+}
+
+// ScrapeDuration is ScrapeInterval as a duration; 0 when it is not a Prometheus duration (the
+// stack's validation reports that by key).
+func (c Config) ScrapeDuration() time.Duration {
+	d, err := prommodel.ParseDuration(c.ScrapeInterval)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(d)
 }

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,13 +75,9 @@ func TestMonitoringFitsEachCloud(t *testing.T) {
 	}
 }
 
+// merge is a with b's entries over it.
 func merge(a, b map[string]bool) map[string]bool {
-	out := map[string]bool{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
+	out := maps.Clone(a)
+	maps.Copy(out, b)
 	return out
 }

@@ -218,6 +218,15 @@ func TestBadConfig(t *testing.T) {
 		{"queue minutes zero", obs(`{"enabled":true,"thresholds":{"queueMinutes":0}}`), `observability.thresholds.queueMinutes: is 0`},
 		{"misspelt observability key", obs(`{"enabled":true,"tresholds":{}}`), `observability.tresholds: unknown key; did you mean "thresholds"?`},
 		{"observability switch not a bool", obs(`{"enabled":"yes"}`), `observability.enabled: expected true or false`},
+		{"control plane scrape on gke", map[string]string{"cloud": "gke", "gke": gke, "models": oneModel, "observability": `{"enabled":true,"scrapeControlPlane":true}`},
+			`observability.scrapeControlPlane: is true, but gke runs a managed control plane`},
+		{"control plane scrape on eks", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "models": oneModel, "observability": `{"enabled":true,"scrapeControlPlane":true}`},
+			`observability.scrapeControlPlane: is true, but eks runs a managed control plane`},
+		{"kube-proxy scrape on a created gke cluster", map[string]string{"cloud": "gke", "gke": gke, "models": oneModel, "observability": `{"enabled":true,"scrapeKubeProxy":true}`},
+			`observability.scrapeKubeProxy: is true, but the GKE cluster this stack creates runs Dataplane V2, which has no kube-proxy`},
+		{"cluster scrapes without the installed stack", obs(`{"enabled":true,"install":false,"scrapeKubeProxy":false}`),
+			`observability.scrapeKubeProxy: is set, but only the installed kube-prometheus-stack (observability.install: true) has this scrape`},
+		{"cluster scrape switch not a bool", obs(`{"enabled":true,"scrapeControlPlane":"no"}`), `observability.scrapeControlPlane: expected true or false`},
 	}...)
 	require.GreaterOrEqual(t, len(cases), 20)
 	for _, tc := range cases {

@@ -532,6 +532,7 @@ func validateObservability(p *problems, cfg *Config) {
 	}
 	labels("observability.monitorLabels", o.MonitorLabels)
 	labels("observability.dashboardLabels", o.DashboardLabels)
+	validateClusterScrapes(p, cfg)
 	if o.Install && len(o.DashboardLabels) > 1 {
 		p.add("observability.dashboardLabels", "has %d labels, but the installed Grafana's sidecar looks for one; keep one (e.g. grafana_dashboard: \"1\")", len(o.DashboardLabels))
 	}

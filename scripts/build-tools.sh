@@ -21,11 +21,12 @@
 # why): a `pulumi` on PATH at or above the pinned CLI (github.com/pulumi/pulumi/pkg/v3 in
 # tools/pulumi/go.mod, same major version), and a Kubernetes provider plugin installed by the CLI
 # (${PULUMI_HOME:-~/.pulumi}/plugins/resource-kubernetes-v<version>/) at or above the pinned
-# provider. bin/ then holds a symbolic link to it, so the render still finds everything in bin/ and
-# its own PULUMI_HOME (internal/render): nothing else of the user's Pulumi set-up is read.
+# provider. bin/ then holds a symbolic link to it, so the render still finds both in bin/ and keeps
+# its own PULUMI_HOME and backend (internal/render): the user's credentials, backends and plugin cache
+# are not read.
 #
-# The cold times below were measured on this 2-core machine with an empty Go build cache (see the
-# README, "Set-up commands"); the Go build cache makes later builds take seconds. While a build
+# The cold times below (step_info) are builds with empty caches, alone on a 2-core machine of this
+# kind (README, "Set-up commands"); the Go build cache makes later builds take seconds. While a build
 # runs, a line every BUILD_TOOLS_TICK seconds (default 60; 0 for none) says how long it has taken.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,21 +37,22 @@ export GOWORK=off GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 all_steps=(pulumi kubernetes-provider pulumi-yaml kubernetes etcd kwok)
 
 # step_info STEP: sets fn (its build function, run in tools/STEP), bins (what it builds into bin/),
-# cold (its cold build, seconds, measured here) and what (for people).
+# cold (its cold build, seconds; the Kubernetes trio's is what remained of a measured total) and what
+# (for people).
 step_info() {
 	case $1 in
 	pulumi) fn=build_pulumi bins=(pulumi) cold=380 what="the Pulumi CLI" ;;
 	kubernetes-provider)
-		fn=build_kubernetes_provider bins=(pulumi-resource-kubernetes) cold=790
+		fn=build_kubernetes_provider bins=(pulumi-resource-kubernetes) cold=787
 		what="the Pulumi Kubernetes provider"
 		;;
-	pulumi-yaml) fn=build_pulumi_yaml bins=(pulumi-language-yaml) cold=70 what="the Pulumi YAML language host, 0.6 GB peak" ;;
+	pulumi-yaml) fn=build_pulumi_yaml bins=(pulumi-language-yaml) cold=66 what="the Pulumi YAML language host, 0.6 GB peak" ;;
 	kubernetes)
 		fn=build_kubernetes bins=(kube-apiserver kube-controller-manager kube-scheduler) cold=800
 		what="the Kubernetes control plane, 3.2 GB peak"
 		;;
-	etcd) fn=build_etcd bins=(etcd) cold=50 what="etcd" ;;
-	kwok) fn=build_kwok bins=(kwok) cold=140 what="the kwok controller, 1.2 GB peak" ;;
+	etcd) fn=build_etcd bins=(etcd) cold=49 what="etcd" ;;
+	kwok) fn=build_kwok bins=(kwok) cold=137 what="the kwok controller, 1.2 GB peak" ;;
 	*) return 1 ;;
 	esac
 }

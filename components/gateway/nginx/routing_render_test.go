@@ -71,7 +71,10 @@ func TestRenderRouting(t *testing.T) {
 	assert.Contains(t, conf, "proxy_next_upstream error timeout;")
 	// The alias shares its model's headless Service: two names to resolve.
 	ep := files[EndpointsFile]
-	assert.Contains(t, ep, "local names = {\n    \"qwen3-0-6b-headless.llm.svc.cluster.local\",\n    \"llama-3-1-8b-headless.llm.svc.cluster.local\",\n}")
+	assert.Contains(t, ep, `["qwen3-0-6b-headless.llm.svc.cluster.local"] = { port = 8000,`)
+	assert.Contains(t, ep, `["llama-3-1-8b-headless.llm.svc.cluster.local"] = { port = 8000,`)
+	assert.Contains(t, ep, `models = {"qwen3-0.6b", "alias-of-qwen"},`, "the alias's per-endpoint series are dropped too")
+	assert.Contains(t, ep, `svc_host = "qwen3-0-6b.llm.svc.cluster.local", svc_port = 8000,`, "the Service to fall back to")
 	lua := files[LuaFile]
 	assert.Contains(t, lua, `endpoints_host = "qwen3-0-6b-headless.llm.svc.cluster.local:8000"`)
 	assert.Contains(t, lua, "port = 8000")
@@ -82,7 +85,7 @@ func TestRenderRouting(t *testing.T) {
 	assert.Contains(t, bal, "local LOAD_FACTOR = 1.5")
 	assert.Contains(t, bal, `\"code\":\"model_unavailable\"`, "the prerendered 503 body")
 	assert.Contains(t, files[PrefixFile], "local BLOCK = 256")
-	assert.Contains(t, files[LoadFile], `port = 8000, host = "llama-3-1-8b-headless.llm.svc.cluster.local:8000"`)
+	assert.Contains(t, ep, `port = 8000, host = "llama-3-1-8b-headless.llm.svc.cluster.local:8000"`)
 
 	// Nothing of it without Endpoints.
 	plain, err := Generate(validParams())

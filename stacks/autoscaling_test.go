@@ -35,7 +35,14 @@ func TestAutoscaledModelGetsKEDAAndAScaledObject(t *testing.T) {
 	assert.Equal(t, versions.KEDA.Version, rel.Version, "pinned in internal/versions")
 	assert.Equal(t, "keda", rel.Namespace)
 
-	require.Len(t, m.ByType(scaledObjectType), 1, "only the autoscaled model")
+	var names []string
+	for _, r := range m.ByType(scaledObjectType) {
+		names = append(names, r.Name)
+	}
+	assert.ElementsMatch(t, []string{"qwen3-0-6b", "gateway"}, names,
+		"the autoscaled model's, and the gateway's: the model scales to zero, so held requests scale the gateway too")
+	assert.Contains(t, m.Find(t, scaledObjectType, "gateway").DependsOn, keda.URN)
+	assert.False(t, m.Has("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway"), "the ScaledObject replaces the CPU autoscaler")
 	so := m.Find(t, scaledObjectType, "qwen3-0-6b")
 	assert.Contains(t, so.DependsOn, keda.URN, "the ScaledObject waits for KEDA's CRD")
 	var obj pulumimock.CustomResource[autoscaling.ScaledObjectSpec]

@@ -126,6 +126,29 @@ func assertNoReplicaFailure(t *testing.T, g *gateway, model string) {
 // says nothing about the replica: it is not passed over, and the session stays on it.
 func TestFaultClientAbortsLeaveTheReplicaAlone(t *testing.T) {
 	t.Parallel()
+	t.Run("held", func(t *testing.T) {
+		t.Parallel()
+		params := vllmsim.Defaults()
+		params.TimeScale = 0.05
+		g := startColdWarm(t, 4, 30, params) // holds 1 request of the cold model at most
+		held := fmt.Sprintf("%s{model=%q}", MetricHeld, coldModel)
+		ctx, cancel := context.WithCancel(context.Background())
+		first := g.postAsync(ctx, coldChat(1))
+		g.waitMetric(t, held, 1)
+		cancel()
+		require.Error(t, (<-first).err)
+		g.waitMetric(t, held, 0)
+		assert.Equal(t, 1.0, g.metric(t, labelled(MetricClientAborts, coldModel, "phase", "held")))
+		// Its place is free: the next request is held too, not refused.
+		next := g.postAsync(context.Background(), coldChat(2))
+		g.waitMetric(t, held, 1)
+		select {
+		case a := <-next:
+			t.Fatalf("answered %d instead of held: %s", a.status, a.body)
+		default:
+		}
+		assert.Zero(t, g.metric(t, fmt.Sprintf("%s{reason=%q}", MetricRefused, RefusedHoldFull)))
+	})
 	t.Run("queue", func(t *testing.T) {
 		t.Parallel()
 		params := vllmsim.Defaults()
@@ -515,7 +538,9 @@ func TestFaultColdBurstWhileWarmModelServes(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	g.waitMetric(t, fmt.Sprintf("%s{model=%q}", MetricHeld, coldModel), float64(perModel))
+	eventually(t, "the bound is reached", func() bool {
+		return g.metric(t, fmt.Sprintf("%s{model=%q}", MetricHeld, coldModel)) >= float64(perModel)
+	})
 	burst := warmPhase(g.URL, clients, phase)
 	cancel()
 	wg.Wait()
@@ -691,8 +716,9 @@ func TestFaultDNSFaultsKeepTheLastAnswer(t *testing.T) {
 		key := labelled(MetricDNSFailures, routedModel, "reason", tc.reason)
 		before := g.metric(t, key)
 		tc.fault()
-		eventually(t, tc.name+" counted", func() bool { return g.metric(t, key) > before })
+		g.waitResolved(t, modelHost(1), 2) // the gateway has asked since
 		serve(tc.name)
+		assert.Greater(t, g.metric(t, key), before, "%s counted", tc.name)
 	}
 	assert.Zero(t, g.metric(t, fmt.Sprintf("%s{model=%q}", MetricServiceFallback, routedModel)), "seconds of failures are not stale")
 }

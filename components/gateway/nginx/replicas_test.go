@@ -109,12 +109,14 @@ func (r *replica) addr() string { return netip.AddrPortFrom(r.ip, replicaPort).S
 type servedKey struct{}
 
 func (r *replica) serve(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == "/metrics" {
+		r.scrapes.Add(1)
+	}
 	if r.envoy.Load() && req.ProtoAtLeast(1, 0) && !req.ProtoAtLeast(1, 1) {
 		w.WriteHeader(http.StatusUpgradeRequired)
 		return
 	}
 	if req.URL.Path == "/metrics" {
-		r.scrapes.Add(1)
 		if st := r.metricsStatus.Load(); st != 0 {
 			w.WriteHeader(int(st))
 			return

@@ -13,11 +13,15 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// resolver asks only srv, over UDP, the way the gateway's client does.
-func resolver(srv *Server) *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+// resolver asks only srv, over UDP the way the gateway's client does (or, withTCP, over
+// whatever Go's resolver asks for: TCP after a truncated answer).
+func resolver(srv *Server, withTCP ...bool) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		if len(withTCP) == 0 || !withTCP[0] {
+			network = "udp"
+		}
 		var d net.Dialer
-		return d.DialContext(ctx, "udp", srv.Addr())
+		return d.DialContext(ctx, network, srv.Addr())
 	}}
 }
 
@@ -93,10 +97,7 @@ func TestServerAnswersWholeOverTCP(t *testing.T) {
 		addrs = append(addrs, netip.AddrFrom4([4]byte{127, 0, 2, byte(i)}))
 	}
 	srv.Set("big.example", addrs)
-	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, srv.Addr())
-	}}
+	r := resolver(srv, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	got, err := r.LookupHost(ctx, "big.example.")

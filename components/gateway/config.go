@@ -20,8 +20,9 @@ var DefaultMaxBodySize = resource.NewQuantity(nginx.DefaultMaxBodySize, resource
 type Config struct {
 	Image    string `json:"image" pulumi:"image"`
 	Replicas int    `json:"replicas" pulumi:"replicas"`
-	// MaxReplicas is the autoscaler's ceiling (CPU-based); Replicas is its floor. Equal to
-	// Replicas turns autoscaling off.
+	// MaxReplicas is the autoscaler's ceiling (CPU, and held requests when a route holds and
+	// Args.KEDA is set: autoscaler.go); Replicas is its floor. Equal to Replicas turns
+	// autoscaling off.
 	MaxReplicas    int    `json:"maxReplicas" pulumi:"maxReplicas"`
 	MaxBodySize    string `json:"maxBodySize" pulumi:"maxBodySize"`
 	TimeoutSeconds int    `json:"timeoutSeconds" pulumi:"timeoutSeconds"`

@@ -1,7 +1,7 @@
 // Package gateway declares the OpenAI-compatible router in front of every
 // model: OpenResty running the nginx.conf and Lua rendered by package
-// nginx, a Service, a disruption budget, a CPU autoscaler, and the API keys'
-// Secret.
+// nginx, a Service, a disruption budget, an autoscaler (CPU, and held requests
+// when a model scales to zero), and the API keys' Secret.
 package gateway
 
 import (

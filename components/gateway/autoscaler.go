@@ -37,9 +37,12 @@ func HeldTargetPerPod(maxStreams int, share float64) int {
 	return max(perModel/2, 1)
 }
 
-// HeldQuery is the requests the gateway pods of job in namespace hold, all models together.
-func HeldQuery(namespace, job string) string {
-	return fmt.Sprintf(`sum(%s{namespace=%q,job=%q})`, nginx.MetricHeld, namespace, job)
+// HeldQuery is the requests the gateway pods in namespace hold, all models together. Only the
+// gateway exports the metric, and the job label depends on who scrapes it (the ServiceMonitor
+// names it after the metrics Service; platform.keda.prometheusURL may be another Prometheus),
+// so the namespace is the whole selector, as in the models' demand trigger.
+func HeldQuery(namespace string) string {
+	return fmt.Sprintf(`sum(%s{namespace=%q})`, nginx.MetricHeld, namespace)
 }
 
 // AutoscalerWarning says why held requests cannot add gateway pods ("" when they can, or when
@@ -130,7 +133,7 @@ func scaledObject(objName string, args Args) autoscaling.ScaledObjectSpec {
 			}},
 			{Type: "prometheus", Name: TriggerHeld, MetricType: "AverageValue", Metadata: map[string]string{
 				"serverAddress": args.KEDA.PrometheusURL,
-				"query":         HeldQuery(args.Namespace, MetricsServiceName(objName)),
+				"query":         HeldQuery(args.Namespace),
 				"threshold":     strconv.Itoa(HeldTargetPerPod(cfg.MaxStreamsPerPod, cfg.HoldShare)),
 			}},
 		},

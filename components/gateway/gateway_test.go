@@ -384,7 +384,7 @@ func TestGatewayScalesOnHeldRequests(t *testing.T) {
 	assert.Equal(t, "AverageValue", held.MetricType, "per pod")
 	assert.Equal(t, prometheusURL, held.Metadata["serverAddress"])
 	assert.Equal(t, "200", held.Metadata["threshold"], "half of the 400 one model may hold in a pod (0.1 x 4000 streams)")
-	assert.Equal(t, `sum(llm_gateway_requests_held{namespace="llm",job="llm-gateway-metrics"})`, held.Metadata["query"])
+	assert.Equal(t, `sum(llm_gateway_requests_held{namespace="llm"})`, held.Metadata["query"])
 	assert.NoError(t, promcheck.Check(held.Metadata["query"], observability.SeriesNames(), observability.RemovedVLLMMetrics))
 	assert.Empty(t, gateway.AutoscalerWarning(gateway.Args{Config: spec.Defaults().Gateway, Routes: holdingRoutes, KEDA: &gateway.KEDA{PrometheusURL: prometheusURL}}))
 

@@ -23,7 +23,8 @@ type KEDA struct {
 	// PrometheusURL is the Prometheus that scrapes the gateway's metrics Service.
 	PrometheusURL string `pulumi:"prometheusURL"`
 	// DependsOn are what the ScaledObject waits for (KEDA's release: its CRD and webhook).
-	DependsOn []pulumi.Resource `pulumi:"dependsOn,optional"`
+	// Untagged: from another language, order the gateway after KEDA with dependsOn.
+	DependsOn []pulumi.Resource
 }
 
 // TriggerHeld names the ScaledObject trigger on held requests.

@@ -450,11 +450,11 @@ type warmClient struct {
 	failures []string
 }
 
-func (w *warmClient) run(ctx context.Context, url string, id int) {
+func (w *warmClient) run(ctx context.Context, url, phase string, id int) {
 	c := &http.Client{Timeout: 20 * time.Second}
 	for i := 0; ctx.Err() == nil; i++ {
 		body := fmt.Sprintf(`{"model":%q,"stream":true,"max_tokens":4,"messages":[{"role":"user","content":%q}]}`,
-			warmModel, longText(fmt.Sprintf("client %d request %d", id, i), 1200))
+			warmModel, longText(fmt.Sprintf("%s client %d request %d", phase, id, i), 1200))
 		start := time.Now()
 		resp, err := c.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
 		if err != nil {
@@ -492,21 +492,22 @@ func p90(ds []time.Duration) time.Duration {
 	return s[(len(s)*9+9)/10-1]
 }
 
-// warmPhase runs clients warm clients for d and returns what they saw.
-func warmPhase(url string, clients int, d time.Duration) *warmClient {
+// warmPhase runs clients warm clients for d and returns what they saw. Prompts are distinct
+// across phases (no phase finds another's prompts in the prefix cache).
+func warmPhase(url, phase string, clients int, d time.Duration) *warmClient {
 	w := &warmClient{}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range clients {
-		wg.Go(func() { w.run(ctx, url, i) })
+		wg.Go(func() { w.run(ctx, url, phase, i) })
 	}
 	wg.Wait()
 	return w
 }
 
 // TestFaultColdBurstWhileWarmModelServes (acceptance): a burst of 10x the hold bound for a
-// cold model, its clients retrying at once whatever Retry-After says, while a warm model
+// cold model, its clients retrying after 0.1 s whatever Retry-After says, while a warm model
 // serves 4 concurrent streams: every warm request succeeds, and the warm model's TTFT p90
 // stays within 1.5x of its value without the burst (both measured here, side by side).
 func TestFaultColdBurstWhileWarmModelServes(t *testing.T) {
@@ -517,8 +518,8 @@ func TestFaultColdBurstWhileWarmModelServes(t *testing.T) {
 	perModel, _ := HoldLimits(maxStreams, DefaultHoldShare)
 	g := startColdWarm(t, maxStreams, 30, params)
 
-	warmPhase(g.URL, clients, 500*time.Millisecond) // connections, DNS answers: warmed up
-	quiet := warmPhase(g.URL, clients, phase)
+	warmPhase(g.URL, "warm-up", clients, 500*time.Millisecond) // connections, DNS answers
+	quiet := warmPhase(g.URL, "quiet", clients, phase)
 
 	// The burst: 10x the bound, each client sending again as soon as it is refused.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -548,7 +549,7 @@ func TestFaultColdBurstWhileWarmModelServes(t *testing.T) {
 					wrong = append(wrong, fmt.Sprintf("%d %s", a.status, a.body))
 				}
 				mu.Unlock()
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond) // 50 times sooner than Retry-After says
 			}
 		})
 	}
@@ -564,7 +565,7 @@ func TestFaultColdBurstWhileWarmModelServes(t *testing.T) {
 	eventually(t, "the bound is reached", func() bool {
 		return g.metric(t, fmt.Sprintf("%s{model=%q}", MetricHeld, coldModel)) >= float64(perModel)
 	})
-	burst := warmPhase(g.URL, clients, phase)
+	burst := warmPhase(g.URL, "burst", clients, phase)
 	cancel()
 	wg.Wait()
 	<-sampler

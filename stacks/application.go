@@ -122,6 +122,13 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		gwConfig.MaxReplicas = gwConfig.Replicas
 	}
 	gwArgs := gateway.Args{Name: gateway.DefaultName, Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
+	if cfg.Autoscales() {
+		// KEDA is there (installed, or the cluster's own): held requests scale the gateway too.
+		gwArgs.KEDA = &gateway.KEDA{PrometheusURL: cfg.PrometheusURL()}
+		if plat.KEDA != nil {
+			gwArgs.KEDA.DependsOn = []pulumi.Resource{plat.KEDA}
+		}
+	}
 	if secrets.NumAPIKeys > 0 {
 		gwArgs.APIKeys = secrets.GatewayAPIKeys
 	}

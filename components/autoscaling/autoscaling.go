@@ -86,13 +86,22 @@ type (
 		HorizontalPodAutoscalerConfig HPAConfig `json:"horizontalPodAutoscalerConfig"`
 	}
 	HPAConfig struct {
+		// Name of the HPA KEDA manages (empty: keda-hpa-<ScaledObject>); naming an HPA that
+		// exists hands it over with the transfer-hpa-ownership annotation.
+		Name     string   `json:"name,omitempty"`
 		Behavior Behavior `json:"behavior"`
 	}
 	Behavior struct {
 		ScaleDown ScalingRules `json:"scaleDown"`
 	}
 	ScalingRules struct {
-		StabilizationWindowSeconds int `json:"stabilizationWindowSeconds"`
+		StabilizationWindowSeconds int             `json:"stabilizationWindowSeconds"`
+		Policies                   []ScalingPolicy `json:"policies,omitempty"`
+	}
+	ScalingPolicy struct {
+		Type          string `json:"type"`
+		Value         int    `json:"value"`
+		PeriodSeconds int    `json:"periodSeconds"`
 	}
 	Trigger struct {
 		Type       string            `json:"type"`

@@ -169,7 +169,16 @@ func overview(ns, gatewayJob string) *dashboard.DashboardBuilder {
 			q(fmt.Sprintf(`sum by (%s) (%s%s)`, GatewayModelLabel, gatewayInFlight, s), "{{model}}"))).
 		WithPanel(timeSeries("Gateway targets up", "Gateway pods Prometheus reaches, and model servers it could not.", "short", 12,
 			q(fmt.Sprintf(`sum(%s{namespace=%s, job=%s})`, PrometheusUp, promString(ns), promString(gatewayJob)), "gateway pods up"),
-			q(fmt.Sprintf(`sum by (%s) (rate(%s%s[%s]))`, GatewayModelLabel, gatewayUpstreamErr, s, rateInterval), "upstream failures {{model}}")))
+			q(fmt.Sprintf(`sum by (%s) (rate(%s%s[%s]))`, GatewayModelLabel, gatewayUpstreamErr, s, rateInterval), "upstream failures {{model}}"))).
+		WithPanel(timeSeries("Replica /metrics reads failing", "Failed reads of the replicas' /metrics by the gateway (a sidecar's 426, a 503, a timeout): "+
+			"while they fail, routing sees only each gateway pod's own requests; and DNS queries for the replicas that failed.", "reqps", 12,
+			q(fmt.Sprintf(`sum by (%s, reason) (rate(%s%s[%s]))`, GatewayModelLabel, nginx.MetricPollFailures, s, rateInterval), "poll {{reason}} {{model}}"),
+			q(fmt.Sprintf(`sum by (%s, reason) (rate(%s%s[%s]))`, GatewayModelLabel, nginx.MetricDNSFailures, s, rateInterval), "dns {{reason}} {{model}}"))).
+		WithPanel(timeSeries("Held and fallen back", "Requests held for models scaled to zero, held requests refused at the bound (per s), "+
+			"and models whose requests go to their Service because the DNS answer is not trusted.", "short", 12,
+			q(fmt.Sprintf(`sum by (%s) (%s%s)`, GatewayModelLabel, nginx.MetricHeld, s), "held {{model}}"),
+			q(fmt.Sprintf(`sum(rate(%s{namespace=%s, reason=%q}[%s]))`, gatewayRefused, promString(ns), nginx.RefusedHoldFull, rateInterval), "refused: hold full"),
+			q(fmt.Sprintf(`max by (%s) (%s%s)`, GatewayModelLabel, nginx.MetricServiceFallback, s), "fallback {{model}}")))
 }
 
 // modelDetail is one model in depth, picked with the $model variable.

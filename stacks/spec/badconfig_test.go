@@ -112,6 +112,8 @@ func TestBadConfig(t *testing.T) {
 		{"session header with an underscore", map[string]string{"gateway": `{"routing":{"sessionHeader":"x_session"}}`, "models": oneModel}, "gateway.routing.sessionHeader:"},
 		{"cold start timeout not a duration", map[string]string{"gateway": `{"coldStartTimeout":"ten minutes"}`, "models": oneModel}, "gateway.coldStartTimeout: \"ten minutes\" is not a duration"},
 		{"cold start timeout too long", map[string]string{"gateway": `{"coldStartTimeout":"5h"}`, "models": oneModel}, "gateway.coldStartTimeout: is 5h0m0s; use 1s to 2h0m0s"},
+		{"hold share above half", map[string]string{"gateway": `{"holdShare":0.9}`, "models": oneModel}, "gateway.holdShare: is 0.9; use a share of maxStreamsPerPod in (0, 0.5]"},
+		{"no hold share", map[string]string{"gateway": `{"holdShare":0}`, "models": oneModel}, "gateway.holdShare: is 0;"},
 		{"zero block size", map[string]string{"gateway": `{"routing":{"blockSize":0}}`, "models": oneModel}, "gateway.routing.blockSize: is 0"},
 		{"negative block size", map[string]string{"gateway": `{"routing":{"blockSize":-256}}`, "models": oneModel}, "gateway.routing.blockSize: is -256"},
 		{"block size not a multiple of 4", map[string]string{"gateway": `{"routing":{"blockSize":130}}`, "models": oneModel}, "gateway.routing.blockSize: is 130; use a multiple of 4"},

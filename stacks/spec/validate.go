@@ -118,6 +118,9 @@ func Validate(cfg *Config) error {
 	if msg := gateway.ValidColdStartTimeout(g.ColdStartTimeout); msg != "" {
 		p.add("gateway.coldStartTimeout", "%s", msg)
 	}
+	if msg := gateway.ValidHoldShare(g.HoldShare); msg != "" {
+		p.add("gateway.holdShare", "%s", msg)
+	}
 	if cfg.WebUI.Enabled {
 		p.quantity("webui.storageSize", cfg.WebUI.StorageSize, "1Gi")
 		p.oneOf("webui.defaultUserRole", cfg.WebUI.DefaultUserRole, webuiRoles)

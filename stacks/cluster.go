@@ -118,7 +118,7 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 // newGKE creates or adopts the GKE cluster, and Open WebUI's Cloud SQL in its VPC when the
 // stack asks for one.
 func newGKE(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, pulumi.StringOutput, error) {
-	g, err := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg)})
+	g, err := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg), ControlPlanePorts: controlPlanePorts(cfg)})
 	if err != nil {
 		return nil, pulumi.StringOutput{}, err
 	}

@@ -117,6 +117,9 @@ func Validate(cfg *Config) error {
 	if msg := gateway.ValidColdStartTimeout(g.ColdStartTimeout); msg != "" {
 		p.add("gateway.coldStartTimeout", "%s", msg)
 	}
+	if msg := gateway.ValidHoldShare(g.HoldShare); msg != "" {
+		p.add("gateway.holdShare", "%s", msg)
+	}
 	validateWebUI(&p, cfg)
 	if cfg.Edge.Enabled && len(cfg.Edge.Hosts) == 0 {
 		p.add("edge.hosts", "is empty; use [\"*\"] or your DNS names")
@@ -522,6 +525,7 @@ func validateObservability(p *problems, cfg *Config) {
 	}
 	labels("observability.monitorLabels", o.MonitorLabels)
 	labels("observability.dashboardLabels", o.DashboardLabels)
+	validateClusterScrapes(p, cfg)
 	if o.Install && len(o.DashboardLabels) > 1 {
 		p.add("observability.dashboardLabels", "has %d labels, but the installed Grafana's sidecar looks for one; keep one (e.g. grafana_dashboard: \"1\")", len(o.DashboardLabels))
 	}

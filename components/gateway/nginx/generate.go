@@ -24,6 +24,8 @@ var files = map[string]string{
 	PrefixFile:     "prefix.lua.tmpl",
 	BalancerFile:   "balancer.lua.tmpl",
 	MetricsLuaFile: "metrics.lua.tmpl",
+	LedgerFile:     "ledger.lua.tmpl",
+	FetchFile:      "fetch.lua.tmpl",
 }
 
 // Generate returns the gateway's files, name -> content: ConfigFile, LuaFile, MetricsLuaFile and

@@ -13,6 +13,7 @@ import (
 )
 
 type view struct {
+	tenancyView
 	P              Params
 	HealthPath     string
 	Workers        string
@@ -168,12 +169,16 @@ func newView(p Params) (*view, error) {
 			HoldFull: RefusedHoldFull,
 		},
 		O:               outcomes{Routed: OutcomeRouted, Refused: OutcomeRefused, Local: OutcomeLocal},
-		Families:        GatewayMetrics,
+		Families:        append(slices.Clip(GatewayMetrics), TenantMetrics...),
 		DurationBuckets: bucketLabels(DurationBuckets),
 		TTFBBuckets:     bucketLabels(TTFBBuckets),
 
 		AbortPhases: AbortPhases, ReplicaFailureReasons: ReplicaFailureReasons,
 		PollFailureReasons: PollFailureReasons, DNSFailureReasons: DNSFailureReasons,
+	}
+	v.tenancyView = newTenancyView(p)
+	if v.HasLimits {
+		v.DNSRandomBytes, v.NameserversEnv = dnsRandomBytes, NameserversEnv // a Redis host name is resolved by dns.lua
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)

@@ -5,10 +5,10 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
-	"github.com/llm-platform/llm-platform/components/tenants"
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/tenants"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )

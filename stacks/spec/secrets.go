@@ -146,5 +146,5 @@ func mustJSON(v any) string {
 // without reading a secret through a non-secret getter.
 func present(ctx *pulumi.Context, key string) bool {
 	v, ok := ctx.GetConfig(ctx.Project() + ":" + key)
-	return ok && v != "" && v != "[]"
+	return ok && v != "" && v != "[]" && v != "{}"
 }

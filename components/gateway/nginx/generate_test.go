@@ -100,7 +100,8 @@ func TestRenderAcceptsIPAndIPv6Upstreams(t *testing.T) {
 func TestRenderProductionConfig(t *testing.T) {
 	files, err := Generate(validParams())
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{ConfigFile, LuaFile, MetricsLuaFile, DNSFile, EndpointsFile, LoadFile, PrefixFile, BalancerFile}, keys2(files))
+	require.ElementsMatch(t, []string{ConfigFile, LuaFile, MetricsLuaFile, DNSFile, EndpointsFile, LoadFile, PrefixFile, BalancerFile,
+		BodiesFile, ScanFile}, keys2(files))
 	conf := files[ConfigFile]
 
 	for _, want := range []string{

@@ -44,6 +44,9 @@ const (
 	LoadFile      = "load.lua"
 	PrefixFile    = "prefix.lua"
 	BalancerFile  = "balancer.lua"
+	// The body's modules: where it is read (bodies.lua) and its one-pass scan (scan.lua).
+	BodiesFile = "bodies.lua"
+	ScanFile   = "scan.lua"
 )
 
 // OpenRestyBinary is the nginx binary of the openresty/openresty images.
@@ -139,6 +142,10 @@ type Params struct {
 	// MaxBodySize in bytes is client_max_body_size and (unless BodyBufferSize says otherwise)
 	// client_body_buffer_size, so request bodies stay in memory.
 	MaxBodySize int64
+	// BodyMemory bounds the memory request bodies hold beyond StreamBodyAllowance each, across
+	// the pod (see BodyBudget, BodyCost); past it requests get 503 server_overloaded before their
+	// body is read. 0: DefaultLargeBodies maximum-size bodies. At least BodyCost(MaxBodySize).
+	BodyMemory int64
 	// BodyBufferSize overrides client_body_buffer_size when > 0. Leave it 0 in production.
 	// A smaller value makes nginx spill bigger bodies to a temp file under Runtime.Prefix; the
 	// router reads that file too (tests use this to prove the fallback).

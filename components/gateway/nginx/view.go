@@ -50,6 +50,11 @@ type view struct {
 	DurationBuckets []string // shortest exact decimal form: the le label values
 	TTFBBuckets     []string
 
+	// Request bodies (bodies.go).
+	MaxNameBytes, MaxDepth                int
+	InPlaceMax, BodyAllowance, BodyBudget int64
+	ScanSlice, BodyCopyWait, BodiesDict   string
+
 	// Replica-aware routing (routing.go).
 	HasEndpoints          bool
 	R                     Routing
@@ -147,6 +152,10 @@ func newView(p Params) (*view, error) {
 		Families:        GatewayMetrics,
 		DurationBuckets: bucketLabels(DurationBuckets),
 		TTFBBuckets:     bucketLabels(TTFBBuckets),
+
+		MaxNameBytes: MaxServedNameBytes, MaxDepth: MaxJSONDepth,
+		InPlaceMax: InPlaceBodyMax, BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
+		ScanSlice: seconds(ScanSlice), BodyCopyWait: seconds(BodyCopyWait), BodiesDict: strconv.Itoa(bodiesDictSize),
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)
@@ -234,10 +243,13 @@ func (v *view) setRouting(p Params) {
 	v.EndpointsKeepalive = UpstreamKeepalive * len(v.EndpointNames)
 	v.IndexBytes = p.Routing.IndexBytes()
 	v.UnavailableRetryAfter = UnavailableRetryAfter
-	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+	secs := seconds
 	v.DNSRefresh, v.DNSMinTTL, v.DNSMaxTTL = secs(DNSRefresh), secs(DNSMinTTL), secs(DNSMaxTTL)
 	v.MetricsInterval, v.MetricsStale = secs(MetricsInterval), secs(MetricsStale)
 	v.FailedSkip, v.SessionIdle = secs(FailedEndpointSkip), secs(SessionIdle)
 	v.HoldPoll, v.AdapterRecent = secs(HoldPoll), secs(AdapterRecent)
 	v.DNSTimeoutMS, v.MetricsTimeoutMS = millis(DNSTimeout), millis(MetricsTimeout)
 }
+
+// seconds is d as a Lua number of seconds.
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }

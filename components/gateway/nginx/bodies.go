@@ -6,13 +6,15 @@ package nginx
 import "time"
 
 const (
-	// InPlaceBodyMax: a body up to this size is read by pointer through nginx's $request_body:
-	// nginx's own buffer, or one copy in the request's memory pool when nginx holds the body in two
-	// pieces (its first bytes arrived with the headers), kept as long as the request. A larger body
-	// is copied into Lua, one at a time per worker, and freed as soon as it is routed.
-	InPlaceBodyMax = 1 << 20
+	// BodyBufferMax is client_body_buffer_size when the body limit is larger: nginx keeps a body of
+	// up to 1.25 times its buffer in memory (the router reads it by pointer through $request_body:
+	// nginx's own buffer, or one copy in the request's pool when its first bytes came with the
+	// headers) and writes a larger one to a temporary file as it arrives, through the buffer (the
+	// router maps the file read-only). Either way no body is copied into Lua, and a large body is
+	// in memory once: its file's pages.
+	BodyBufferMax = 1 << 20
 	// StreamBodyAllowance is what every stream may hold for its body without drawing on the body
-	// budget (BodyCost at most this much: bodies up to 16 KiB, a chat with a long system prompt).
+	// budget (a BodyCost of at most this much: bodies up to 16 KiB, a chat with a long system prompt).
 	StreamBodyAllowance = 32 << 10
 	// DefaultLargeBodies: the body budget is this many maximum-size bodies unless
 	// Params.BodyMemory says otherwise.
@@ -20,22 +22,36 @@ const (
 	// MaxJSONDepth is the deepest nesting a body may have: lua-cjson's decode_max_depth default,
 	// which the gateway kept as long as it decoded bodies, and which the scanner keeps.
 	MaxJSONDepth = 1000
-	// BodyCopyWait bounds how long a large body waits for its worker's copy slot (503 after it).
-	BodyCopyWait = 30 * time.Second
-	// ScanSlice is the most CPU time a body's scan takes before it lets the worker's other
-	// requests run (it resumes at once after them).
+	// ScanSlice is the most time a body's scan runs before it lets the worker's other requests
+	// run (it resumes a millisecond later).
 	ScanSlice = 2 * time.Millisecond
 	// bodiesDictSize holds the body budget's counters (a few keys).
 	bodiesDictSize = 1 << 20
 )
 
-// BodyCost is the memory a request body of n bytes holds while its request lasts (see
-// InPlaceBodyMax): twice its size up to InPlaceBodyMax, its size above.
-func BodyCost(n int64) int64 {
-	if n <= InPlaceBodyMax {
+// BodyBuffer is client_body_buffer_size: BodyBufferSize if set, else MaxBodySize up to
+// BodyBufferMax.
+func (p Params) BodyBuffer() int64 {
+	if p.BodyBufferSize > 0 {
+		return p.BodyBufferSize
+	}
+	return min(p.MaxBodySize, BodyBufferMax)
+}
+
+// InMemoryMax is the largest body nginx keeps in memory (1.25 times its buffer: nginx's rule).
+func (p Params) InMemoryMax() int64 {
+	b := p.BodyBuffer()
+	return b + b/4
+}
+
+// BodyCost is the memory a request body of n bytes holds while its request lasts: in memory,
+// twice its size (nginx's buffer and the pool copy the router may read); in a file, its pages and
+// nginx's buffer.
+func (p Params) BodyCost(n int64) int64 {
+	if n <= p.InMemoryMax() {
 		return 2 * n
 	}
-	return n
+	return n + p.BodyBuffer()
 }
 
 // BodyBudget is the memory the pod's request bodies may hold beyond StreamBodyAllowance each:
@@ -45,15 +61,27 @@ func (p Params) BodyBudget() int64 {
 	if p.BodyMemory > 0 {
 		return p.BodyMemory
 	}
-	return DefaultLargeBodies * BodyCost(p.MaxBodySize)
+	return DefaultLargeBodies * p.BodyCost(p.MaxBodySize)
 }
 
-// LargeBodyCopies is the memory the largest bodies' transient copies take at worst: in each worker,
-// one body above InPlaceBodyMax copied into Lua (twice for a moment: the Lua module's own
-// temporary copy and the string), 0 when no body can be that large.
-func (p Params) LargeBodyCopies(workers int) int64 {
-	if p.MaxBodySize <= InPlaceBodyMax {
-		return 0
+// Shared memory zones (nginx.conf.tmpl). They count in the pod's memory (SharedMemory).
+const (
+	// metricsDictSize holds every series: a few hundred bytes each, so tens of thousands (models x
+	// endpoints x labels) before nginx would evict any.
+	metricsDictSize = 10 << 20
+	// streamsZoneSize is limit_conn's zone (one key).
+	streamsZoneSize = 1 << 20
+	// dnsDictSize and loadDictSize: the replicas' DNS answers and load figures (replica routing).
+	dnsDictSize  = 1 << 20
+	loadDictSize = 4 << 20
+)
+
+// SharedMemory is the shared memory the rendered nginx.conf declares: the metrics, the body
+// budget's counters, limit_conn's zone and, with replica routing, the DNS, load and prefix dicts.
+func (p Params) SharedMemory() int64 {
+	total := int64(metricsDictSize + bodiesDictSize + streamsZoneSize)
+	if p.HasEndpoints() {
+		total += dnsDictSize + loadDictSize + p.Routing.IndexBytes()
 	}
-	return int64(workers) * 2 * p.MaxBodySize
+	return total
 }

@@ -51,9 +51,10 @@ type view struct {
 	TTFBBuckets     []string
 
 	// Request bodies (bodies.go).
-	MaxNameBytes, MaxDepth                int
-	InPlaceMax, BodyAllowance, BodyBudget int64
-	ScanSlice, BodyCopyWait, BodiesDict   string
+	MaxNameBytes, MaxDepth                 int
+	InMemoryMax, BodyAllowance, BodyBudget int64
+	ScanSlice, BodiesDict                  string
+	StreamsZone, DNSDict, LoadDict         string
 
 	// Replica-aware routing (routing.go).
 	HasEndpoints          bool
@@ -85,10 +86,6 @@ type refusalReasons struct {
 }
 
 type outcomes struct{ Routed, Refused, Local string }
-
-// metricsDictSize holds every series: a few hundred bytes each, so tens of thousands (models x
-// endpoints x labels) before nginx would evict any.
-const metricsDictSize = "10m"
 
 func bucketLabels(bounds []float64) []string {
 	out := make([]string, len(bounds))
@@ -129,14 +126,14 @@ func newView(p Params) (*view, error) {
 		P:            p,
 		HealthPath:   HealthPath,
 		Workers:      "auto",
-		BodyBuffer:   p.MaxBodySize,
+		BodyBuffer:   p.BodyBuffer(),
 		ProxyTimeout: nginxDuration(p.ProxyTimeout),
 		DefaultName:  p.Routes[0].Name,
 		ModelsJSON:   modelsJSON(p.Routes),
 		Errors:       gatewayErrors(p),
 
 		MetricsDict:     MetricsDict,
-		MetricsDictSize: metricsDictSize,
+		MetricsDictSize: nginxSize(metricsDictSize),
 		MetricsPath:     MetricsPath,
 		M: metricNames{
 			Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
@@ -154,14 +151,12 @@ func newView(p Params) (*view, error) {
 		TTFBBuckets:     bucketLabels(TTFBBuckets),
 
 		MaxNameBytes: MaxServedNameBytes, MaxDepth: MaxJSONDepth,
-		InPlaceMax: InPlaceBodyMax, BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
-		ScanSlice: seconds(ScanSlice), BodyCopyWait: seconds(BodyCopyWait), BodiesDict: strconv.Itoa(bodiesDictSize),
+		InMemoryMax: p.InMemoryMax(), BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
+		ScanSlice: seconds(ScanSlice), BodiesDict: nginxSize(bodiesDictSize),
+		StreamsZone: nginxSize(streamsZoneSize), DNSDict: nginxSize(dnsDictSize), LoadDict: nginxSize(loadDictSize),
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)
-	}
-	if p.BodyBufferSize > 0 {
-		v.BodyBuffer = p.BodyBufferSize
 	}
 	v.ConnectTimeout = nginxDuration(min(p.ProxyTimeout, 10*time.Second))
 	v.Keepalive = UpstreamKeepalive
@@ -253,3 +248,14 @@ func (v *view) setRouting(p Params) {
 
 // seconds is d as a Lua number of seconds.
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+
+// nginxSize writes a size the way nginx.conf reads it ("10m", "64k" or bytes).
+func nginxSize(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "m"
+	case n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "k"
+	}
+	return strconv.FormatInt(n, 10)
+}

@@ -1,0 +1,70 @@
+package nginx
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGatewayBodyBudget: large bodies (here 2 MiB: nginx writes them to a file, which the router
+// maps) draw on the pod's body budget while their requests last;
+// past it the next one is answered 503 before nginx reads its body, small bodies (within the
+// per-stream allowance) are never refused for it, and the budget comes back when requests end.
+func TestGatewayBodyBudget(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var held atomic.Int32
+	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"held":true}`)
+	})
+	fast := newBackend(t, "fast", nil)
+	const maxBody = 2 << 20
+	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}, {Name: "fast", Upstream: fast.addr()}},
+		withParams(func(p *Params) { p.MaxBodySize = maxBody; p.BodyMemory = 3 * p.BodyCost(maxBody) }))
+	large := func(model string) string { return string(bigBody(maxBody-200, model)) }
+	before := series(gw.scrape(t))
+
+	// Three maximum-size bodies fill the budget while the model server holds them.
+	var wg sync.WaitGroup
+	statuses := make([]int, 3)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = gw.post(t, "/v1/chat/completions", large("slow")).Status })
+	}
+	require.Eventually(t, func() bool { return held.Load() == 3 }, 10*time.Second, 10*time.Millisecond)
+
+	r := gw.post(t, "/v1/chat/completions", large("fast"))
+	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
+	assert.Equal(t, "2", r.Header.Get("Retry-After"))
+	// A chunked body is charged as the largest one (its size is known only once read).
+	r = gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(chat("fast"))))
+	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
+	noneReceived(t, fast)
+	// Within the allowance: routed.
+	small := chat("fast")
+	assertRouted(t, gw.post(t, "/v1/chat/completions", small), fast, []byte(small))
+
+	close(release)
+	wg.Wait()
+	assert.Equal(t, []int{200, 200, 200}, statuses)
+	// The budget is back: the largest body goes through, chunked too.
+	body := large("fast")
+	assertRouted(t, gw.post(t, "/v1/chat/completions", body), fast, []byte(body))
+	r = gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(body)))
+	assertRouted(t, r, fast, []byte(body))
+
+	d := delta(before, series(gw.scrape(t)))
+	assert.Equal(t, 2.0, d[MetricRefused+`{reason="`+RefusedOverloaded+`"}`], "both refusals counted: %v", d)
+}

@@ -108,9 +108,9 @@ func main() {
 		}
 		err = runCapacity(cfg, cc)
 	case *burstMode:
-		var g burstResult
-		if g, err = runBurst(cfg, bc); err == nil {
-			err = checkBurst(bc, g)
+		var g, bare burstResult
+		if g, bare, err = runBurst(cfg, bc); err == nil {
+			err = checkBurst(bc, g, bare)
 		}
 	default:
 		err = run(cfg)
@@ -237,7 +237,7 @@ func run(cfg config) error {
 
 // startTargets starts the bare proxy and the gateway in front of be and checks all three answer.
 func startTargets(cfg config, dir string, be *backend) (targets, func(), error) {
-	bare, stopBare, err := startBare(cfg, filepath.Join(dir, "bare"), be.addr)
+	bare, stopBare, err := startBare(cfg, filepath.Join(dir, "bare"), be.addr, "")
 	if err != nil {
 		return targets{}, nil, err
 	}

@@ -104,9 +104,22 @@ http {
         keepalive 128;
         keepalive_requests 100000;
     }
+{{- if .Probe}}
+    # -burst: the small requests sent meanwhile go to a model server of their own, as the gateway
+    # sends them (by their "model") to another model's.
+    upstream probe {
+        server {{.Probe}};
+        keepalive 16;
+    }
+{{- end}}
     server {
         listen {{.Listen}};
         location / {
+{{- if .Probe}}
+            if ($http_x_bench_probe) {
+                proxy_pass http://probe;
+            }
+{{- end}}
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -125,7 +138,9 @@ func rootUser() string {
 
 var bareTmpl = template.Must(template.New("bare").Parse(bareConf))
 
-func startBare(cfg config, dir, backendAddr string) (target, func(), error) {
+// startBare runs the bare proxy in front of backendAddr (and, when probeAddr is set, requests
+// with an X-Bench-Probe header in front of probeAddr).
+func startBare(cfg config, dir, backendAddr, probeAddr string) (target, func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return target{}, nil, err
 	}
@@ -136,7 +151,7 @@ func startBare(cfg config, dir, backendAddr string) (target, func(), error) {
 	var conf bytes.Buffer
 	if err := bareTmpl.Execute(&conf, map[string]any{
 		"User": rootUser(), "Workers": workersString(cfg.workers), "Dir": dir,
-		"Backend": backendAddr, "Listen": listen, "AccessLog": cfg.accessLog, "MaxBody": nginx.DefaultMaxBodySize,
+		"Backend": backendAddr, "Probe": probeAddr, "Listen": listen, "AccessLog": cfg.accessLog, "MaxBody": nginx.DefaultMaxBodySize,
 	}); err != nil {
 		return target{}, nil, err
 	}

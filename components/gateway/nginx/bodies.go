@@ -25,6 +25,11 @@ const (
 	// ScanSlice is the most time a body's scan runs before it lets the worker's other requests
 	// run (it resumes a millisecond later).
 	ScanSlice = 2 * time.Millisecond
+	// ScanAlone: bodies above this size are scanned one at a time per worker (each in slices), so
+	// the worker's other requests wait for one slice, not one per large body; a body waits at
+	// most TurnWait for its turn (then 503).
+	ScanAlone = 64 << 10
+	TurnWait  = 60 * time.Second
 	// bodiesDictSize holds the body budget's counters (a few keys).
 	bodiesDictSize = 1 << 20
 )

@@ -53,7 +53,8 @@ type view struct {
 	// Request bodies (bodies.go).
 	MaxNameBytes, MaxDepth                 int
 	InMemoryMax, BodyAllowance, BodyBudget int64
-	ScanSlice, BodiesDict                  string
+	ScanSlice, BodiesDict, TurnWait        string
+	ScanAlone                              int
 	StreamsZone, DNSDict, LoadDict         string
 
 	// Replica-aware routing (routing.go).
@@ -152,7 +153,7 @@ func newView(p Params) (*view, error) {
 
 		MaxNameBytes: MaxServedNameBytes, MaxDepth: MaxJSONDepth,
 		InMemoryMax: p.InMemoryMax(), BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
-		ScanSlice: seconds(ScanSlice), BodiesDict: nginxSize(bodiesDictSize),
+		ScanSlice: seconds(ScanSlice), TurnWait: seconds(TurnWait), ScanAlone: ScanAlone, BodiesDict: nginxSize(bodiesDictSize),
 		StreamsZone: nginxSize(streamsZoneSize), DNSDict: nginxSize(dnsDictSize), LoadDict: nginxSize(loadDictSize),
 	}
 	if p.Runtime.WorkerProcesses > 0 {

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: Debian's nginx with the Lua module and
-# cjson (the gateway tests run the rendered config in real nginx) and shellcheck
-# (actionlint uses it on workflow scripts). Idempotent: does nothing when all
-# are present. Works as root or through sudo.
+# cjson (the gateway tests run the rendered config in real nginx), prometheus for its
+# promtool (the alert and autoscaling rules are tested with `promtool test rules`), and
+# for actionlint the shellcheck linter (it checks the workflows' scripts). Idempotent:
+# does nothing when all are present. Works as root or through sudo.
 set -euo pipefail
 
-packages=(nginx libnginx-mod-http-lua lua-cjson shellcheck)
+packages=(nginx libnginx-mod-http-lua lua-cjson prometheus shellcheck)
 # Why each package is needed, printed before anything is installed.
 declare -A why=(
 	[nginx]="runs the rendered gateway config in the gateway tests"
 	[libnginx-mod-http-lua]="the Lua module the gateway's router runs in"
 	[lua-cjson]="JSON for the gateway's Lua router"
+	[prometheus]="ships promtool, which runs the alerting rules and KEDA trigger queries over test series (components/observability/testdata)"
 	[shellcheck]="actionlint checks the workflows' shell scripts with it (make lint)"
 )
 missing=()
@@ -31,6 +33,8 @@ done
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The package starts a system nginx on port 80; the tests start their own.
+# The packages start a system nginx on port 80 and a Prometheus on 9090; the tests start their
+# own nginx and need only promtool.
 "${sudo[@]}" service nginx stop >/dev/null 2>&1 || true
+"${sudo[@]}" service prometheus stop >/dev/null 2>&1 || true
 echo "install-test-deps: done"

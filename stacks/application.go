@@ -39,28 +39,7 @@ type AppOptions struct {
 // and the Edge. The stack program (Program) and the component package's Platform (NewPlatform)
 // both declare it through here, so they declare the same objects for the same config.
 func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *cluster.Cluster, cloud CloudAddOns, o AppOptions) (*Outputs, error) {
-	istio, argo := cfg.Platform.Istio, cfg.Platform.ArgoCD
-	istio.Enabled = istio.Enabled && !o.Rendering
-	argo.Enabled = argo.Enabled && !o.Rendering
-	plat, err := platform.New(ctx, o.Prefix+"platform", platform.Args{
-		Namespace:        cfg.Namespace,
-		SidecarInjection: sidecars(cfg),
-		Istio:            istio,
-		ArgoCD:           argo,
-		DevicePlugin:     cfg.Cloud == spec.CloudEKS && cfg.Platform.DevicePlugin.Enabled && !o.Rendering,
-		GPUNodeSelector:  c.GPUNodeSelector,
-		// kind and bare metal have no load balancers; EKS has no metrics API of its own.
-		IngressServiceType: ingressServiceType(cfg),
-		Autoscaling:        hasMetricsAPI(cfg),
-		MetricsServer:      installsMetricsServer(cfg) && !o.Rendering,
-		StreamSeconds:      cfg.Gateway.TimeoutSeconds,
-		// EKS only, and not in render mode (no cloud was provisioned).
-		LBController:      cloud.LBController,
-		ClusterAutoscaler: cloud.ClusterAutoscaler,
-		IstioPlatform:     istioPlatform(cfg),
-		Monitoring:        monitoringArgs(cfg, c.GPUNodeSelector, o.Rendering),
-		KEDA:              installsKEDA(cfg) && !o.Rendering,
-	}, o.Opts...)
+	plat, err := platform.New(ctx, o.Prefix+"platform", addOnArgs(cfg, c.GPUNodeSelector, cloud, o.Rendering), o.Opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +122,13 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		gwConfig.MaxReplicas = gwConfig.Replicas
 	}
 	gwArgs := gateway.Args{Name: gateway.DefaultName, Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
+	if cfg.Autoscales() {
+		// KEDA is there (installed, or the cluster's own): held requests scale the gateway too.
+		gwArgs.KEDA = &gateway.KEDA{PrometheusURL: cfg.PrometheusURL()}
+		if plat.KEDA != nil {
+			gwArgs.KEDA.DependsOn = []pulumi.Resource{plat.KEDA}
+		}
+	}
 	if secrets.NumAPIKeys > 0 {
 		gwArgs.APIKeys = secrets.GatewayAPIKeys
 	}

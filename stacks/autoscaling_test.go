@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/llm-platform/llm-platform/components/autoscaling"
+	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
@@ -35,7 +37,7 @@ func TestAutoscaledModelGetsKEDAAndAScaledObject(t *testing.T) {
 	assert.Equal(t, versions.KEDA.Version, rel.Version, "pinned in internal/versions")
 	assert.Equal(t, "keda", rel.Namespace)
 
-	require.Len(t, m.ByType(scaledObjectType), 1, "only the autoscaled model")
+	require.Len(t, m.ByType(scaledObjectType), 1, "only the autoscaled model (no metrics API here: the gateway has fixed replicas)")
 	so := m.Find(t, scaledObjectType, "qwen3-0-6b")
 	assert.Contains(t, so.DependsOn, keda.URN, "the ScaledObject waits for KEDA's CRD")
 	var obj pulumimock.CustomResource[autoscaling.ScaledObjectSpec]
@@ -48,6 +50,34 @@ func TestAutoscaledModelGetsKEDAAndAScaledObject(t *testing.T) {
 	}
 	assert.Equal(t, []string{"spec.replicas"}, m.Find(t, statefulSetType, "qwen3-0-6b").IgnoreChanges)
 	assert.Empty(t, m.Find(t, statefulSetType, "qwen3-8b").IgnoreChanges)
+}
+
+// TestHeldRequestsScaleTheGateway: a model that scales to zero (so KEDA is there) makes the
+// gateway's autoscaler a KEDA ScaledObject on CPU and held requests, after KEDA's CRD, reading
+// the Prometheus the models' triggers read; a model that does not keeps the CPU HPA.
+func TestHeldRequestsScaleTheGateway(t *testing.T) {
+	config := map[string]string{
+		"existing": `{"metricsServer":true}`,
+		"models": `[{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b","gpuRequestCount":0,
+			"autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":2}}]`,
+		"observability": `{"enabled":true,"namespace":"mon"}`,
+	}
+	m, _, err := run(t, config)
+	require.NoError(t, err)
+	gw := m.Find(t, scaledObjectType, "gateway")
+	assert.Contains(t, gw.DependsOn, m.Find(t, helmReleaseType, "keda").URN, "after KEDA's CRD")
+	assert.False(t, m.Has("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway"), "one autoscaler for the Deployment")
+	var obj pulumimock.CustomResource[autoscaling.ScaledObjectSpec]
+	require.NoError(t, pulumimock.DecodeInto(gw.Inputs, &obj))
+	require.Len(t, obj.Spec.Triggers, 2)
+	assert.Equal(t, gateway.TriggerHeld, obj.Spec.Triggers[1].Name)
+	assert.Equal(t, "http://prometheus-operated.mon.svc.cluster.local:9090", obj.Spec.Triggers[1].Metadata["serverAddress"])
+
+	config["models"] = strings.Replace(config["models"], `"minReplicas":0`, `"minReplicas":1`, 1)
+	m, _, err = run(t, config)
+	require.NoError(t, err)
+	assert.False(t, m.Has(scaledObjectType, "gateway"), "nothing is ever held")
+	assert.True(t, m.Has("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway"))
 }
 
 func TestNoAutoscalingNoKEDA(t *testing.T) {

@@ -40,7 +40,7 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 			Name: pulumi.String("rendered"), RenderDir: cfg.Render.Dir, GPUNodeSelector: modelNodeSelector(cfg),
 		})
 	case cfg.Cloud == spec.CloudGKE:
-		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg)})
+		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg), ControlPlanePorts: controlPlanePorts(cfg)})
 		if gerr != nil {
 			return nil, addOns, gerr
 		}

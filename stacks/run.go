@@ -164,6 +164,26 @@ func monitoringArgs(cfg spec.Config, gpuNodeSelector map[string]string, renderin
 		DashboardLabelValue: value,
 		DCGMExporter:        cfg.Cloud == spec.CloudEKS && o.DCGMExporter,
 		GPUNodeSelector:     gpuNodeSelector,
+		Hidden:              hiddenComponents(cfg),
+	}
+}
+
+// hiddenComponents resolves observability.scrapeControlPlane and scrapeKubeProxy (null: scraped
+// on the existing cloud only: GKE and EKS manage the control plane, GKE's Dataplane V2 has no
+// kube-proxy and EKS's serves its metrics on 127.0.0.1), and hides CoreDNS on GKE, whose
+// k8s-app=kube-dns pods are kube-dns and serve no CoreDNS metrics.
+func hiddenComponents(cfg spec.Config) platform.HiddenComponents {
+	scraped := func(set *bool) bool {
+		if set != nil {
+			return *set
+		}
+		return cfg.Cloud == spec.CloudExisting
+	}
+	o := cfg.Observability
+	return platform.HiddenComponents{
+		ControlPlane: !scraped(o.ScrapeControlPlane),
+		KubeProxy:    !scraped(o.ScrapeKubeProxy),
+		CoreDNS:      cfg.Cloud == spec.CloudGKE,
 	}
 }
 
@@ -191,8 +211,12 @@ func declareAutoscaling(ctx *pulumi.Context, name string, cfg spec.Config, plat 
 	if plat.KEDA != nil {
 		deps = append(deps, plat.KEDA)
 	}
-	_, err := autoscaling.New(ctx, name, autoscaling.Args{
-		Namespace: cfg.Namespace, Targets: targets, PrometheusURL: cfg.PrometheusURL(),
-	}, append(slices.Clip(opts), pulumi.DependsOn(deps))...)
+	args := autoscaling.Args{Namespace: cfg.Namespace, Targets: targets, PrometheusURL: cfg.PrometheusURL()}
+	if cfg.Observability.Enabled {
+		// The monitors scrape this often; an outside Prometheus (platform.keda.prometheusURL
+		// alone) gets the component's default.
+		args.ScrapeInterval = cfg.Observability.ScrapeDuration()
+	}
+	_, err := autoscaling.New(ctx, name, args, append(slices.Clip(opts), pulumi.DependsOn(deps))...)
 	return err
 }

@@ -1,18 +1,18 @@
 // Package autoscaling declares one KEDA ScaledObject per autoscaled model: KEDA sets the
-// model StatefulSet's replicas between its minimum (0 allowed) and maximum from two Prometheus
-// triggers, vLLM's own queue and the demand the gateway sees (which exists while the model has
-// no replica to scrape).
+// model StatefulSet's replicas between its minimum (0 allowed) and maximum from two per-replica
+// Prometheus triggers, vLLM's own queue and the demand the gateway sees (which exists while the
+// model has no replica to scrape), and lets it reach zero only while a third, the model's
+// activity (every request it has, anywhere), reads 0 (triggers.go).
 package autoscaling
 
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/components/observability"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -43,6 +43,20 @@ type Args struct {
 	Targets   []Target `pulumi:"targets"`
 	// PrometheusURL is the Prometheus KEDA queries (the monitoring stack's).
 	PrometheusURL string `pulumi:"prometheusURL"`
+	// ScrapeInterval is how often that Prometheus scrapes the models and the gateway; the
+	// activity trigger looks back ActivityWindow(ScrapeInterval) for finished requests.
+	// 0: DefaultScrapeInterval.
+	ScrapeInterval time.Duration `pulumi:"scrapeInterval,optional"`
+}
+
+// DefaultScrapeInterval is Args.ScrapeInterval when unset (the stack's observability default).
+const DefaultScrapeInterval = 15 * time.Second
+
+func (a Args) withDefaults() Args {
+	if a.ScrapeInterval == 0 {
+		a.ScrapeInterval = DefaultScrapeInterval
+	}
+	return a
 }
 
 // Autoscaling is the models' ScaledObjects.
@@ -72,13 +86,22 @@ type (
 		HorizontalPodAutoscalerConfig HPAConfig `json:"horizontalPodAutoscalerConfig"`
 	}
 	HPAConfig struct {
+		// Name of the HPA KEDA manages (empty: keda-hpa-<ScaledObject>); naming an HPA that
+		// exists hands it over with the transfer-hpa-ownership annotation.
+		Name     string   `json:"name,omitempty"`
 		Behavior Behavior `json:"behavior"`
 	}
 	Behavior struct {
 		ScaleDown ScalingRules `json:"scaleDown"`
 	}
 	ScalingRules struct {
-		StabilizationWindowSeconds int `json:"stabilizationWindowSeconds"`
+		StabilizationWindowSeconds int             `json:"stabilizationWindowSeconds"`
+		Policies                   []ScalingPolicy `json:"policies,omitempty"`
+	}
+	ScalingPolicy struct {
+		Type          string `json:"type"`
+		Value         int    `json:"value"`
+		PeriodSeconds int    `json:"periodSeconds"`
 	}
 	Trigger struct {
 		Type       string            `json:"type"`
@@ -88,40 +111,21 @@ type (
 	}
 )
 
-// Trigger names.
-const (
-	TriggerQueue  = "vllm-queue"
-	TriggerDemand = "gateway-demand"
-)
-
-// QueueQuery is the requests waiting in the model's vLLM queues (every replica).
-func QueueQuery(namespace, servedName string) string {
-	return fmt.Sprintf(`sum(%s{namespace=%q,%s=%q})`, observability.VLLMWaiting, namespace, observability.VLLMModelLabel, servedName)
-}
-
-// DemandQuery is the model's requests the gateway holds or has sent that no replica is
-// running yet: the gateway's in-flight requests less vLLM's running ones. With no replica
-// (nothing to scrape) it is every request the gateway has for the model, so the first request
-// wakes a model scaled to zero.
-func DemandQuery(namespace, servedName string) string {
-	return fmt.Sprintf(`(sum(%s{namespace=%q,%s=%q}) or vector(0)) - (sum(%s{namespace=%q,%s=%q}) or vector(0))`,
-		nginx.MetricInFlight, namespace, observability.GatewayModelLabel, servedName,
-		observability.VLLMRunning, namespace, observability.VLLMModelLabel, servedName)
-}
-
 // Spec is the ScaledObject of one model.
-func Spec(namespace, prometheusURL string, t Target) ScaledObjectSpec {
+func Spec(args Args, t Target) ScaledObjectSpec {
+	args = args.withDefaults()
 	a := t.Scaling
-	trigger := func(name, query string) Trigger {
+	trigger := func(name, query string, threshold int) Trigger {
 		return Trigger{Type: "prometheus", Name: name, MetricType: "AverageValue", Metadata: map[string]string{
-			"serverAddress": prometheusURL,
+			"serverAddress": args.PrometheusURL,
 			"query":         query,
-			// Per replica: more than this waiting adds a replica.
-			"threshold": strconv.Itoa(a.TargetQueuePerReplica),
-			// Any waiting request makes the model active (wakes it from zero).
+			// Per replica: the HPA asks for ceil(value / threshold) replicas.
+			"threshold": strconv.Itoa(threshold),
+			// Any request makes the trigger, and so the model, active (wakes it from zero).
 			"activationThreshold": "0",
 		}}
 	}
+	ns, served := args.Namespace, t.ServedName
 	return ScaledObjectSpec{
 		ScaleTargetRef:  ScaleTarget{APIVersion: "apps/v1", Kind: "StatefulSet", Name: t.Name},
 		PollingInterval: PollingSeconds,
@@ -132,8 +136,9 @@ func Spec(namespace, prometheusURL string, t Target) ScaledObjectSpec {
 			ScaleDown: ScalingRules{StabilizationWindowSeconds: a.CooldownSeconds},
 		}}},
 		Triggers: []Trigger{
-			trigger(TriggerQueue, QueueQuery(namespace, t.ServedName)),
-			trigger(TriggerDemand, DemandQuery(namespace, t.ServedName)),
+			trigger(TriggerQueue, QueueQuery(ns, served), a.TargetQueuePerReplica),
+			trigger(TriggerDemand, DemandQuery(ns, served), a.TargetQueuePerReplica),
+			trigger(TriggerActivity, ActivityQuery(ns, served, ActivityWindow(args.ScrapeInterval)), ActivityThreshold),
 		},
 	}
 }
@@ -156,7 +161,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	for _, t := range args.Targets {
 		labels := kube.Labels(model.AppName, t.Name, "autoscaling")
 		if _, err := kube.NewCustomResource(ctx, t.Name, APIVersion, Kind,
-			kube.Meta(t.Name, args.Namespace, labels), Spec(args.Namespace, args.PrometheusURL, t),
+			kube.Meta(t.Name, args.Namespace, labels), Spec(args, t),
 			pulumi.Parent(a), pulumi.DependsOn(o.DependsOn)); err != nil {
 			return nil, err
 		}

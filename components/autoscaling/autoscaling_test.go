@@ -3,6 +3,7 @@ package autoscaling_test
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
@@ -66,24 +67,51 @@ func TestScaledObjects(t *testing.T) {
 		assert.Equal(t, want.Scaling.IdleMinutes*60, s.CooldownPeriod, "idle minutes before scaling to zero")
 		assert.Equal(t, want.Scaling.CooldownSeconds, s.Advanced.HorizontalPodAutoscalerConfig.Behavior.ScaleDown.StabilizationWindowSeconds)
 
-		require.Len(t, s.Triggers, 2)
+		require.Len(t, s.Triggers, 3)
 		for _, tr := range s.Triggers {
 			assert.Equal(t, "prometheus", tr.Type)
 			assert.Equal(t, "AverageValue", tr.MetricType, "the threshold is per replica")
 			assert.Equal(t, prometheus, tr.Metadata["serverAddress"])
-			assert.Equal(t, "0", tr.Metadata["activationThreshold"], "one waiting request wakes the model")
-			assert.Equal(t, want.Scaling.TargetQueuePerReplica, atoi(t, tr.Metadata["threshold"]))
+			assert.Equal(t, "0", tr.Metadata["activationThreshold"], "one request wakes the model")
 			assert.NoError(t, promcheck.Check(tr.Metadata["query"], observability.SeriesNames(), observability.RemovedVLLMMetrics), tr.Name)
 			assert.Contains(t, tr.Metadata["query"], `"`+want.ServedName+`"`, "the query selects this model")
 			assert.Contains(t, tr.Metadata["query"], `namespace="llm"`)
 		}
-		assert.Equal(t, autoscaling.TriggerQueue, s.Triggers[0].Name)
-		assert.Equal(t, autoscaling.TriggerDemand, s.Triggers[1].Name)
-		names, err := promcheck.MetricNames(s.Triggers[1].Metadata["query"])
-		require.NoError(t, err)
-		assert.ElementsMatch(t, []string{"llm_gateway_requests_in_flight", "vllm:num_requests_running"}, names,
+		names := func(tr autoscaling.Trigger) []string {
+			n, err := promcheck.MetricNames(tr.Metadata["query"])
+			require.NoError(t, err)
+			return n
+		}
+		queue, demand, activity := s.Triggers[0], s.Triggers[1], s.Triggers[2]
+		assert.Equal(t, autoscaling.TriggerQueue, queue.Name)
+		assert.Equal(t, autoscaling.TriggerDemand, demand.Name)
+		assert.Equal(t, autoscaling.TriggerActivity, activity.Name)
+		assert.Equal(t, want.Scaling.TargetQueuePerReplica, atoi(t, queue.Metadata["threshold"]))
+		assert.Equal(t, want.Scaling.TargetQueuePerReplica, atoi(t, demand.Metadata["threshold"]))
+		assert.Equal(t, autoscaling.ActivityThreshold, atoi(t, activity.Metadata["threshold"]),
+			"the activity trigger sizes nothing: ceil(value / threshold) is one replica")
+		assert.ElementsMatch(t, []string{"llm_gateway_requests_in_flight", "vllm:num_requests_running"}, names(demand),
 			"demand is what the gateway has that no replica runs: it exists with no replica")
+		assert.ElementsMatch(t, []string{
+			"llm_gateway_requests_in_flight", "llm_gateway_requests_held",
+			"vllm:num_requests_running", "vllm:num_requests_waiting",
+			"llm_gateway_requests_total", "vllm:request_success_total",
+		}, names(activity), "activity counts every request the model has, wherever it is, and those that finished between scrapes")
+		assert.Contains(t, activity.Metadata["query"], "[120s]", "the default 15 s scrape: the two-minute floor")
 	}
+}
+
+// TestActivityWindowCoversFourScrapes: increase() needs two samples of a counter inside the
+// window, so the window is four scrapes, never under two minutes.
+func TestActivityWindowCoversFourScrapes(t *testing.T) {
+	for scrape, want := range map[time.Duration]time.Duration{
+		time.Second: 2 * time.Minute, 15 * time.Second: 2 * time.Minute, 30 * time.Second: 2 * time.Minute,
+		time.Minute: 4 * time.Minute, 5 * time.Minute: 20 * time.Minute,
+	} {
+		assert.Equal(t, want, autoscaling.ActivityWindow(scrape), "scrape interval %s", scrape)
+	}
+	so := autoscaling.Spec(autoscaling.Args{Namespace: "llm", PrometheusURL: prometheus, ScrapeInterval: time.Minute}, targets()[0])
+	assert.Contains(t, so.Triggers[2].Metadata["query"], "[240s]")
 }
 
 func atoi(t *testing.T, s string) int {

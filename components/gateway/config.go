@@ -20,8 +20,9 @@ var DefaultMaxBodySize = resource.NewQuantity(nginx.DefaultMaxBodySize, resource
 type Config struct {
 	Image    string `json:"image" pulumi:"image"`
 	Replicas int    `json:"replicas" pulumi:"replicas"`
-	// MaxReplicas is the autoscaler's ceiling (CPU-based); Replicas is its floor. Equal to
-	// Replicas turns autoscaling off.
+	// MaxReplicas is the autoscaler's ceiling (CPU, and held requests when a route holds and
+	// Args.KEDA is set: autoscaler.go); Replicas is its floor. Equal to Replicas turns
+	// autoscaling off.
 	MaxReplicas    int    `json:"maxReplicas" pulumi:"maxReplicas"`
 	MaxBodySize    string `json:"maxBodySize" pulumi:"maxBodySize"`
 	TimeoutSeconds int    `json:"timeoutSeconds" pulumi:"timeoutSeconds"`
@@ -37,6 +38,24 @@ type Config struct {
 	// HoldSeconds of every route that holds. Empty: each route's own HoldSeconds (the stack
 	// sets it to the model's startup budget, startupTimeoutSeconds + 15 minutes).
 	ColdStartTimeout string `json:"coldStartTimeout" pulumi:"coldStartTimeout,optional"`
+	// HoldShare bounds the requests one pod holds for a model scaled to zero: at most
+	// HoldShare x MaxStreamsPerPod per model (at least 1), and half of MaxStreamsPerPod for all
+	// models together, so models with replicas keep the rest; past either, 503
+	// model_unavailable with Retry-After at once (nginx.HoldLimits). (0, 0.5]; 0 means
+	// DefaultHoldShare.
+	HoldShare float64 `json:"holdShare" pulumi:"holdShare,optional"`
+}
+
+// DefaultHoldShare is the default HoldShare (nginx.DefaultHoldShare, the one source of truth).
+const DefaultHoldShare = nginx.DefaultHoldShare
+
+// ValidHoldShare says what is wrong with a HoldShare value ("" when nothing).
+func ValidHoldShare(share float64) string {
+	if share > 0 && share <= nginx.MaxHoldShare {
+		return ""
+	}
+	return fmt.Sprintf("is %v; use a share of maxStreamsPerPod in (0, %v], e.g. %v (the requests one model scaled to zero may hold in a pod)",
+		share, nginx.MaxHoldShare, DefaultHoldShare)
 }
 
 // HoldSeconds is the hold of a model that scales to zero: ColdStartTimeout, or else the
@@ -72,6 +91,9 @@ func ValidColdStartTimeout(s string) string {
 func (c Config) withDefaults() Config {
 	if c.Routing == (nginx.Routing{}) {
 		c.Routing = DefaultRouting()
+	}
+	if c.HoldShare == 0 {
+		c.HoldShare = DefaultHoldShare
 	}
 	return c
 }

@@ -1,7 +1,7 @@
 // Package gateway declares the OpenAI-compatible router in front of every
 // model: OpenResty running the nginx.conf and Lua rendered by package
-// nginx, a Service, a disruption budget, a CPU autoscaler, and the API keys'
-// Secret.
+// nginx, a Service, a disruption budget, an autoscaler (CPU, and held requests
+// when a model scales to zero), and the API keys' Secret.
 package gateway
 
 import (
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
-	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
@@ -69,8 +68,10 @@ const (
 	// the limit refuses anyone (docs/gateway.md, "Capacity").
 	CPUTargetUtilization = 80
 	// scaleDownPodsPerMinute: every removed pod drains for up to
-	// timeoutSeconds, so the autoscaler removes them one at a time.
-	scaleDownPodsPerMinute = 1
+	// timeoutSeconds, so the autoscaler removes them one at a time, after
+	// scaleDownStabilizationSeconds of lower demand.
+	scaleDownPodsPerMinute        = 1
+	scaleDownStabilizationSeconds = 300
 )
 
 // TerminationGracePeriodSeconds is how long a gateway pod may take to stop:
@@ -126,6 +127,10 @@ type Args struct {
 	// APIKeys is a secret, comma-separated list of accepted keys; nil turns
 	// authentication off.
 	APIKeys pulumi.StringInput `pulumi:"apiKeys,optional"`
+	// KEDA, when set and some route holds requests (a model scaled to zero), makes the
+	// autoscaler a KEDA ScaledObject that adds pods for held requests as well as for CPU
+	// (autoscaler.go); otherwise it is a CPU HorizontalPodAutoscaler.
+	KEDA *KEDA `pulumi:"keda,optional"`
 }
 
 // Gateway is the deployed router.
@@ -177,6 +182,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if msg := ValidColdStartTimeout(args.Config.ColdStartTimeout); msg != "" {
 		return nil, argcheck.Invalid("Gateway", name, "config.coldStartTimeout", "%s", msg)
 	}
+	if msg := ValidHoldShare(args.Config.HoldShare); msg != "" {
+		return nil, argcheck.Invalid("Gateway", name, "config.holdShare", "%s", msg)
+	}
+	if args.KEDA != nil && args.KEDA.PrometheusURL == "" {
+		return nil, argcheck.Invalid("Gateway", name, "keda.prometheusURL", "is empty; KEDA reads the held requests from that Prometheus")
+	}
 	params := nginx.Params{
 		Routes:        holding(args.Routes, args.Config),
 		Listen:        fmt.Sprint(ContainerPort),
@@ -186,6 +197,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		MaxStreams:    args.Config.MaxStreamsPerPod,
 		Runtime:       nginx.ProductionRuntime(configDir),
 		Routing:       args.Config.Routing,
+		HoldShare:     args.Config.HoldShare,
 	}
 	params.Runtime.WorkerProcesses = workers
 	if args.APIKeys != nil {
@@ -326,36 +338,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	if autoscaled {
-		_, err = autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
-			Metadata: kube.Meta(objName, args.Namespace, labels),
-			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
-				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{
-					ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("Deployment"), Name: g.Deployment.Metadata.Name().Elem(),
-				},
-				MinReplicas: pulumi.Int(args.Config.Replicas),
-				MaxReplicas: pulumi.Int(args.Config.MaxReplicas),
-				Metrics: autoscalingv2.MetricSpecArray{&autoscalingv2.MetricSpecArgs{
-					Type: pulumi.String("Resource"),
-					Resource: &autoscalingv2.ResourceMetricSourceArgs{
-						Name: pulumi.String("cpu"),
-						Target: &autoscalingv2.MetricTargetArgs{
-							Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(CPUTargetUtilization),
-						},
-					},
-				}},
-				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehaviorArgs{
-					ScaleDown: &autoscalingv2.HPAScalingRulesArgs{
-						StabilizationWindowSeconds: pulumi.Int(300),
-						Policies: autoscalingv2.HPAScalingPolicyArray{&autoscalingv2.HPAScalingPolicyArgs{
-							Type: pulumi.String("Pods"), Value: pulumi.Int(scaleDownPodsPerMinute), PeriodSeconds: pulumi.Int(60),
-						}},
-					},
-				},
-			},
-		}, parent)
-		if err != nil {
+		if err := declareAutoscaler(ctx, name, objName, args, labels, parent); err != nil {
 			return nil, err
 		}
+	}
+	if msg := AutoscalerWarning(args); msg != "" {
+		_ = ctx.Log.Warn("gateway: "+msg, &pulumi.LogArgs{Resource: g})
 	}
 
 	svc, err := kube.HTTPService(ctx, name, kube.Meta(objName, args.Namespace, labels), selector, Port, parent)

@@ -15,8 +15,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 
+	"github.com/llm-platform/llm-platform/components/autoscaling"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/components/observability"
+	"github.com/llm-platform/llm-platform/internal/crdschema"
+	"github.com/llm-platform/llm-platform/internal/promcheck"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -191,7 +195,7 @@ func TestGatewayAutoscaler(t *testing.T) {
 	assert.Equal(t, gateway.MemoryRequest, res.Requests.Memory().String())
 	assert.Equal(t, 80, gateway.CPUTargetUtilization)
 	assert.True(t, res.Limits.Cpu().IsZero(), "no CPU limit: the two workers may burst")
-	assert.Equal(t, "464Mi", res.Limits.Memory().String(), "gateway.MemoryLimit: 16Mi + 2 workers x 48Mi at rest + 12Mi shared + 4000 streams x 52Ki + 8 bodies x (16Mi + 1Mi buffer)")
+	assert.Equal(t, "466Mi", res.Limits.Memory().String(), "gateway.MemoryLimit: 16Mi + 2 workers x 48Mi at rest + 14Mi shared + 4000 streams x 52Ki + 8 bodies x (16Mi + 1Mi buffer)")
 }
 
 func TestGatewayWithoutAutoscaler(t *testing.T) {
@@ -329,4 +333,94 @@ func TestColdStartTimeoutAppliesToHoldingRoutes(t *testing.T) {
 		return err
 	})
 	assert.ErrorContains(t, err, "config.coldStartTimeout")
+}
+
+// holdingRoutes: a model scaled to zero (its requests are held) and one that is up.
+var holdingRoutes = []nginx.Route{
+	{Name: "cold", Upstream: "cold.llm.svc.cluster.local:8000", Endpoints: "cold-headless.llm.svc.cluster.local:8000", HoldSeconds: 600},
+	{Name: "warm", Upstream: "warm.llm.svc.cluster.local:8000", Endpoints: "warm-headless.llm.svc.cluster.local:8000"},
+}
+
+const prometheusURL = "http://prometheus-operated.monitoring.svc.cluster.local:9090"
+
+func deployKEDA(t *testing.T, cfg spec.GatewayConfig, rs []nginx.Route) *pulumimock.Mocks {
+	t.Helper()
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		_, err := gateway.New(ctx, "gateway", gateway.Args{Name: gateway.DefaultName, Config: cfg, Namespace: "llm", Routes: rs,
+			KEDA: &gateway.KEDA{PrometheusURL: prometheusURL}})
+		return err
+	})
+	require.NoError(t, err)
+	return m
+}
+
+// TestGatewayScalesOnHeldRequests: with a model scaled to zero, the gateway's autoscaler is a
+// KEDA ScaledObject (valid against KEDA's CRD) on CPU, as the HPA was, and on the requests the
+// pods hold: a held request uses no CPU. It takes over the HPA the stack had before.
+func TestGatewayScalesOnHeldRequests(t *testing.T) {
+	m := deployKEDA(t, spec.Defaults().Gateway, holdingRoutes)
+	assert.False(t, m.Has("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway"), "one autoscaler per Deployment")
+	r := m.Find(t, "kubernetes:keda.sh/v1alpha1:ScaledObject", "gateway")
+	crds, err := crdschema.KEDA()
+	require.NoError(t, err)
+	assert.Empty(t, crds.Validate(pulumimock.Plain(r.Inputs)), "against KEDA's CRD")
+	var so pulumimock.CustomResource[autoscaling.ScaledObjectSpec]
+	require.NoError(t, pulumimock.DecodeInto(r.Inputs, &so), "strictly decoded")
+	assert.Equal(t, "llm-gateway", so.Metadata.Name)
+	assert.Equal(t, "true", so.Metadata.Annotations["scaledobject.keda.sh/transfer-hpa-ownership"])
+	s := so.Spec
+	assert.Equal(t, autoscaling.ScaleTarget{APIVersion: "apps/v1", Kind: "Deployment", Name: "llm-gateway"}, s.ScaleTargetRef)
+	assert.Equal(t, []int{2, 6}, []int{s.MinReplicaCount, s.MaxReplicaCount}, "gateway.replicas to gateway.maxReplicas")
+	hpa := s.Advanced.HorizontalPodAutoscalerConfig
+	assert.Equal(t, "llm-gateway", hpa.Name, "the HPA of the same name is taken over")
+	assert.Equal(t, []autoscaling.ScalingPolicy{{Type: "Pods", Value: 1, PeriodSeconds: 60}}, hpa.Behavior.ScaleDown.Policies,
+		"pods drain for minutes: removed one at a time, as before")
+	require.Len(t, s.Triggers, 2)
+	cpu, held := s.Triggers[0], s.Triggers[1]
+	assert.Equal(t, autoscaling.Trigger{Type: "cpu", Name: "cpu", MetricType: "Utilization",
+		Metadata: map[string]string{"value": "80"}}, cpu)
+	assert.Equal(t, gateway.TriggerHeld, held.Name)
+	assert.Equal(t, "prometheus", held.Type)
+	assert.Equal(t, "AverageValue", held.MetricType, "per pod")
+	assert.Equal(t, prometheusURL, held.Metadata["serverAddress"])
+	assert.Equal(t, "200", held.Metadata["threshold"], "half of the 400 one model may hold in a pod (0.1 x 4000 streams)")
+	assert.Equal(t, `sum(llm_gateway_requests_held{namespace="llm"})`, held.Metadata["query"])
+	assert.NoError(t, promcheck.Check(held.Metadata["query"], observability.SeriesNames(), observability.RemovedVLLMMetrics))
+	assert.Empty(t, gateway.AutoscalerWarning(gateway.Args{Config: spec.Defaults().Gateway, Routes: holdingRoutes, KEDA: &gateway.KEDA{PrometheusURL: prometheusURL}}))
+
+	// No model scaled to zero: nothing is ever held, the CPU autoscaler stays.
+	m = deployKEDA(t, spec.Defaults().Gateway, routes)
+	assert.True(t, m.Has("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "gateway"))
+	assert.Empty(t, m.ByType("kubernetes:keda.sh/v1alpha1:ScaledObject"))
+}
+
+// TestGatewayWarnsWhenHeldRequestsCannotScaleIt: held requests that cannot add pods are said so.
+func TestGatewayWarnsWhenHeldRequestsCannotScaleIt(t *testing.T) {
+	cfg := spec.Defaults().Gateway
+	keda := &gateway.KEDA{PrometheusURL: prometheusURL}
+	assert.Contains(t, gateway.AutoscalerWarning(gateway.Args{Config: cfg, Routes: holdingRoutes}), "without KEDA")
+	fixed := cfg
+	fixed.MaxReplicas = fixed.Replicas
+	assert.Contains(t, gateway.AutoscalerWarning(gateway.Args{Config: fixed, Routes: holdingRoutes, KEDA: keda}), "gateway.maxReplicas")
+	assert.Empty(t, gateway.AutoscalerWarning(gateway.Args{Config: fixed, Routes: routes}), "nothing is held")
+}
+
+// TestHoldShare: config.holdShare bounds each pod's held requests (rendered into the balancer),
+// defaults to 0.1 for library users, and a value outside (0, 0.5] is refused by key.
+func TestHoldShare(t *testing.T) {
+	cfg := spec.Defaults().Gateway
+	assert.Equal(t, gateway.DefaultHoldShare, cfg.HoldShare)
+	m, _ := deployWith(t, cfg, holdingRoutes, nil)
+	bal := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.BalancerFile]
+	assert.Contains(t, bal, "local HOLD_PER_MODEL, HOLD_TOTAL = 400, 2000", "0.1 x 4000 per model, half of 4000 in all")
+	cfg.HoldShare = 0
+	m, _ = deployWith(t, cfg, holdingRoutes, nil)
+	bal = pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway").Data[nginx.BalancerFile]
+	assert.Contains(t, bal, "local HOLD_PER_MODEL, HOLD_TOTAL = 400, 2000", "0 is the default")
+	cfg.HoldShare = 0.6
+	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		_, err := gateway.New(ctx, "gateway", gateway.Args{Name: gateway.DefaultName, Config: cfg, Namespace: "llm", Routes: holdingRoutes})
+		return err
+	})
+	assert.ErrorContains(t, err, "config.holdShare")
 }

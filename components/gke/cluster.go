@@ -19,8 +19,8 @@ const (
 
 // newCluster creates the cluster in its own private VPC, and its system pool.
 func newCluster(ctx *pulumi.Context, name string, cfg Config, location, base string, nodes *nodeIdentity,
-	parent pulumi.ResourceOption) (*container.Cluster, *container.NodePool, error) {
-	net, err := newVPC(ctx, name, cfg.Project, cfg.Region, base, parent)
+	ports []ControlPlanePort, parent pulumi.ResourceOption) (*container.Cluster, *container.NodePool, error) {
+	net, err := newVPC(ctx, name, cfg.Project, cfg.Region, base, ports, parent)
 	if err != nil {
 		return nil, nil, err
 	}

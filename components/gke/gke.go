@@ -32,6 +32,9 @@ type Args struct {
 	// ObjectReaders are the models that stream from Cloud Storage, each given read access to
 	// exactly its locations (weights.go).
 	ObjectReaders []ObjectReader `pulumi:"objectReaders,optional"`
+	// ControlPlanePorts are the webhook and aggregated-API ports of what will run in a created
+	// cluster; its firewall opens those GKE does not (firewall.go).
+	ControlPlanePorts []ControlPlanePort `pulumi:"controlPlanePorts,optional"`
 }
 
 // GKE is the cluster and its GPU pool.
@@ -103,7 +106,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	var metadataMode pulumi.StringInput = pulumi.String(gkeMetadata)
 	poolDeps := append([]pulumi.Resource{}, nodes.Grants...)
 	if cfg.Cluster.Create {
-		cluster, system, err := newCluster(ctx, name, cfg, location, base, nodes, parent)
+		cluster, system, err := newCluster(ctx, name, cfg, location, base, nodes, args.ControlPlanePorts, parent)
 		if err != nil {
 			return nil, err
 		}

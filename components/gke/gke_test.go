@@ -741,26 +741,3 @@ func TestAdoptedClusterWithoutNetworkPolicyEnforcementStillDeploys(t *testing.T)
 	require.NoError(t, err)
 	assert.True(t, m.Has(nodePoolType, "gke-gpu"))
 }
-
-// TestControlPlaneReachesIstiosWebhooks: private nodes accept only 443 and 10250 from the
-// control plane unless told otherwise; istiod's webhooks listen on 15017, and without this rule
-// every pod in the injected app namespace would fail to be created.
-func TestControlPlaneReachesIstiosWebhooks(t *testing.T) {
-	m, _ := deploy(t, config())
-	_, n := decode[network](t, m, networkType, "gke-network")
-	fw := pulumimock.View[struct {
-		Network      string   `json:"network"`
-		Direction    string   `json:"direction"`
-		SourceRanges []string `json:"sourceRanges"`
-		Allows       []struct {
-			Protocol string   `json:"protocol"`
-			Ports    []string `json:"ports"`
-		} `json:"allows"`
-	}](t, m.Find(t, "gcp:compute/firewall:Firewall", "gke-webhooks"))
-	assert.Equal(t, n.Name, fw.Network)
-	assert.Equal(t, "INGRESS", fw.Direction)
-	assert.Equal(t, []string{gke.NodesCIDR}, fw.SourceRanges, "a Private Service Connect control plane takes a node-subnet address")
-	require.Len(t, fw.Allows, 1)
-	assert.Equal(t, "tcp", fw.Allows[0].Protocol)
-	assert.Equal(t, []string{"15017"}, fw.Allows[0].Ports)
-}

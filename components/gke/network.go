@@ -29,8 +29,9 @@ type vpc struct {
 // `default` one (whose auto subnets and permissive firewall rules are shared
 // with everything else in the project), plus a Cloud Router and Cloud NAT:
 // the nodes are private, and they still pull images from Docker Hub and
-// ghcr.io and download weights from Hugging Face.
-func newVPC(ctx *pulumi.Context, name, project, region, base string, opts ...pulumi.ResourceOption) (*vpc, error) {
+// ghcr.io and download weights from Hugging Face. The control plane may reach ports on the
+// nodes' pods beyond GKE's own (firewall.go).
+func newVPC(ctx *pulumi.Context, name, project, region, base string, ports []ControlPlanePort, opts ...pulumi.ResourceOption) (*vpc, error) {
 	network, err := compute.NewNetwork(ctx, name+"-network", &compute.NetworkArgs{
 		Name:    pulumi.String(base),
 		Project: pulumi.String(project),
@@ -87,27 +88,8 @@ func newVPC(ctx *pulumi.Context, name, project, region, base string, opts ...pul
 	if err != nil {
 		return nil, err
 	}
-	// GKE opens only 443 and 10250 from the control plane to private nodes; Istio's sidecar
-	// injection and validation webhooks listen on istiod's 15017, so without this rule every
-	// pod creation in an injected namespace times out. A cluster without a masterIpv4CidrBlock
-	// uses Private Service Connect, whose control plane endpoint takes an address in the node
-	// subnet: that subnet is the source.
-	_, err = compute.NewFirewall(ctx, name+"-webhooks", &compute.FirewallArgs{
-		Name:         pulumi.String(base + "-webhooks"),
-		Project:      pulumi.String(project),
-		Network:      network.Name,
-		Direction:    pulumi.String("INGRESS"),
-		SourceRanges: pulumi.StringArray{pulumi.String(NodesCIDR)},
-		Allows: compute.FirewallAllowArray{&compute.FirewallAllowArgs{
-			Protocol: pulumi.String("tcp"), Ports: pulumi.StringArray{pulumi.String(IstioWebhookPort)},
-		}},
-		Description: pulumi.String("control plane to istiod's admission webhooks"),
-	}, opts...)
-	if err != nil {
+	if err := controlPlaneFirewall(ctx, name, project, base, network, ports, opts...); err != nil {
 		return nil, err
 	}
 	return &vpc{Network: network, Subnetwork: subnet}, nil
 }
-
-// IstioWebhookPort is istiod's webhook port, which the control plane must reach.
-const IstioWebhookPort = "15017"

@@ -208,14 +208,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{cacheClaim(s, labels)},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{
-					Labels: pulumi.ToStringMap(labels),
-					Annotations: pulumi.StringMap{
-						"prometheus.io/scrape": pulumi.String("true"),
-						"prometheus.io/port":   pulumi.String(strconv.Itoa(Port)),
-						"prometheus.io/path":   pulumi.String("/metrics"),
-						// Istio's sidecar outlives the drain (drain.go).
-						IstioProxyConfigAnnotation: pulumi.String(Drain(s).istioAnnotation()),
-					},
+					Labels:      pulumi.ToStringMap(labels),
+					Annotations: podAnnotations(args),
 				},
 				Spec: podSpec(args),
 			},

@@ -1,5 +1,11 @@
 package observability
 
+import (
+	"time"
+
+	prommodel "github.com/prometheus/common/model"
+)
+
 // The component's configuration types. Every field is plain Go, known at plan time: they
 // decide which resources exist and what the rules say. The JSON names are the stack config's
 // `observability` keys (package stacks/spec aliases these types).
@@ -21,6 +27,14 @@ type Config struct {
 	DashboardLabels map[string]string `json:"dashboardLabels" pulumi:"dashboardLabels"`
 	// DCGMExporter installs NVIDIA's DCGM exporter for GPU metrics (EKS only, with Install).
 	DCGMExporter bool `json:"dcgmExporter" pulumi:"dcgmExporter"`
+	// ScrapeControlPlane has the installed stack (Install) scrape kube-scheduler,
+	// kube-controller-manager and etcd, and alert on them; nil: on for the existing cloud, off on
+	// gke and eks, whose managed control planes keep them out of the cluster's reach.
+	ScrapeControlPlane *bool `json:"scrapeControlPlane" pulumi:"scrapeControlPlane"`
+	// ScrapeKubeProxy has the installed stack scrape kube-proxy and alert on it; nil: on for the
+	// existing cloud, off on gke (Dataplane V2 runs no kube-proxy) and eks (kube-proxy serves its
+	// metrics on 127.0.0.1 only).
+	ScrapeKubeProxy *bool `json:"scrapeKubeProxy" pulumi:"scrapeKubeProxy"`
 	// ScrapeInterval is how often Prometheus scrapes the models and the gateway ("15s").
 	ScrapeInterval string `json:"scrapeInterval" pulumi:"scrapeInterval"`
 	// Thresholds are the alerts' limits.
@@ -51,4 +65,14 @@ func (t Thresholds) TTFTThreshold(servedName string) float64 {
 		return v
 	}
 	return t.TTFTP95Seconds
+}
+
+// ScrapeDuration is ScrapeInterval as a duration; 0 when it is not a Prometheus duration (the
+// stack's validation reports that by key).
+func (c Config) ScrapeDuration() time.Duration {
+	d, err := prommodel.ParseDuration(c.ScrapeInterval)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(d)
 }

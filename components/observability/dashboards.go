@@ -1,8 +1,11 @@
 package observability
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -32,6 +35,28 @@ const (
 	OverviewDashboard = "llm-platform-overview"
 	ModelDashboard    = "llm-platform-model"
 )
+
+// MaxUIDLength is the longest dashboard UID Grafana accepts (its ErrDashboardUidTooLong,
+// "uid too long, max 40 characters"); a provisioned dashboard with a longer one is skipped with
+// only a log line.
+const MaxUIDLength = 40
+
+// uidHashLength is how many hex digits of the namespace's SHA-256 a shortened UID carries.
+const uidHashLength = 8
+
+// DashboardUID is dashboard name's UID for app namespace ns: "<name>-<ns>" when that fits
+// MaxUIDLength (the UIDs of earlier releases, so links keep working), else "<name>-<start of
+// ns>_<8 hex digits of sha256(ns)>", exactly MaxUIDLength long. It depends on nothing but its
+// inputs, so it is the same on every run; the "_", which no namespace contains, keeps a
+// shortened UID from ever equalling a short namespace's.
+func DashboardUID(name, ns string) string {
+	if uid := name + "-" + ns; len(uid) <= MaxUIDLength {
+		return uid
+	}
+	sum := sha256.Sum256([]byte(ns))
+	keep := MaxUIDLength - len(name) - 2 - uidHashLength
+	return name + "-" + strings.TrimRight(ns[:keep], "-") + "_" + hex.EncodeToString(sum[:])[:uidHashLength]
+}
 
 // rateInterval is Grafana's own step-aware range for rate(); the parser test stands in a
 // real duration for it.
@@ -106,7 +131,7 @@ func overview(ns, gatewayJob string) *dashboard.DashboardBuilder {
 	s := sel(ns)
 	m := VLLMModelLabel
 	return dashboard.NewDashboardBuilder("LLM platform: overview ("+ns+")").
-		Uid(OverviewDashboard+"-"+ns).
+		Uid(DashboardUID(OverviewDashboard, ns)).
 		Tags([]string{"llm-platform", "vllm", "gateway"}).
 		Refresh("30s").Time("now-3h", "now").Timezone(common.TimeZoneBrowser).
 		WithVariable(datasourceVariable()).
@@ -144,7 +169,16 @@ func overview(ns, gatewayJob string) *dashboard.DashboardBuilder {
 			q(fmt.Sprintf(`sum by (%s) (%s%s)`, GatewayModelLabel, gatewayInFlight, s), "{{model}}"))).
 		WithPanel(timeSeries("Gateway targets up", "Gateway pods Prometheus reaches, and model servers it could not.", "short", 12,
 			q(fmt.Sprintf(`sum(%s{namespace=%s, job=%s})`, PrometheusUp, promString(ns), promString(gatewayJob)), "gateway pods up"),
-			q(fmt.Sprintf(`sum by (%s) (rate(%s%s[%s]))`, GatewayModelLabel, gatewayUpstreamErr, s, rateInterval), "upstream failures {{model}}")))
+			q(fmt.Sprintf(`sum by (%s) (rate(%s%s[%s]))`, GatewayModelLabel, gatewayUpstreamErr, s, rateInterval), "upstream failures {{model}}"))).
+		WithPanel(timeSeries("Replica /metrics reads failing", "Failed reads of the replicas' /metrics by the gateway (a sidecar's 426, a 503, a timeout): "+
+			"while they fail, routing sees only each gateway pod's own requests; and DNS queries for the replicas that failed.", "reqps", 12,
+			q(fmt.Sprintf(`sum by (%s, reason) (rate(%s%s[%s]))`, GatewayModelLabel, nginx.MetricPollFailures, s, rateInterval), "poll {{reason}} {{model}}"),
+			q(fmt.Sprintf(`sum by (%s, reason) (rate(%s%s[%s]))`, GatewayModelLabel, nginx.MetricDNSFailures, s, rateInterval), "dns {{reason}} {{model}}"))).
+		WithPanel(timeSeries("Held and fallen back", "Requests held for models scaled to zero, held requests refused at the bound (per s), "+
+			"and models whose requests go to their Service because the DNS answer is not trusted.", "short", 12,
+			q(fmt.Sprintf(`sum by (%s) (%s%s)`, GatewayModelLabel, nginx.MetricHeld, s), "held {{model}}"),
+			q(fmt.Sprintf(`sum(rate(%s{namespace=%s, reason=%q}[%s]))`, gatewayRefused, promString(ns), nginx.RefusedHoldFull, rateInterval), "refused: hold full"),
+			q(fmt.Sprintf(`max by (%s) (%s%s)`, GatewayModelLabel, nginx.MetricServiceFallback, s), "fallback {{model}}")))
 }
 
 // modelDetail is one model in depth, picked with the $model variable.
@@ -158,7 +192,7 @@ func modelDetail(ns string) *dashboard.DashboardBuilder {
 		Query(dashboard.StringOrMap{String: cog.ToPtr(fmt.Sprintf(`label_values(%s%s, %s)`, VLLMRunning, sel(ns), m))}).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged)
 	return dashboard.NewDashboardBuilder("LLM platform: model ("+ns+")").
-		Uid(ModelDashboard+"-"+ns).
+		Uid(DashboardUID(ModelDashboard, ns)).
 		Tags([]string{"llm-platform", "vllm", "gateway"}).
 		Refresh("30s").Time("now-3h", "now").Timezone(common.TimeZoneBrowser).
 		WithVariable(datasourceVariable()).

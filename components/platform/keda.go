@@ -18,12 +18,28 @@ const kedaCPU, kedaMemory = "100m", "100Mi"
 // KEDARequests are one KEDA pod's requests.
 var KEDARequests = capacity.MustParse(kedaCPU, kedaMemory)
 
+// The ports the control plane calls on KEDA's pods (the chart's defaults at 2.20.2, set
+// explicitly in the values so that what we open and what listens cannot drift apart):
+// the metrics API server behind APIService v1beta1.external.metrics.k8s.io
+// (service.portHttpsTarget), and the admission webhooks of ValidatingWebhookConfiguration
+// keda-admission (webhooks.port).
+const (
+	KEDAMetricsAPIPort = 6443
+	KEDAWebhookPort    = 9443
+)
+
 type kedaValues struct {
 	Resources struct {
 		Operator     resources `json:"operator"`
 		MetricServer resources `json:"metricServer"`
 		Webhooks     resources `json:"webhooks"`
 	} `json:"resources"`
+	Service struct {
+		PortHTTPSTarget int `json:"portHttpsTarget"`
+	} `json:"service"`
+	Webhooks struct {
+		Port int `json:"port"`
+	} `json:"webhooks"`
 }
 
 // keda installs KEDA, which runs the models' ScaledObjects.
@@ -31,5 +47,7 @@ func keda(ctx *pulumi.Context, parent pulumi.ResourceOption) (*helmv3.Release, e
 	var v kedaValues
 	r := resources{Requests: map[string]string{"cpu": kedaCPU, "memory": kedaMemory}}
 	v.Resources.Operator, v.Resources.MetricServer, v.Resources.Webhooks = r, r, r
+	v.Service.PortHTTPSTarget = KEDAMetricsAPIPort
+	v.Webhooks.Port = KEDAWebhookPort
 	return release(ctx, "keda", versions.KEDA, KEDANamespace, v, parent)
 }

@@ -33,6 +33,24 @@ type MonitoringArgs struct {
 	DCGMExporter bool `pulumi:"dcgmExporter,optional"`
 	// GPUNodeSelector places the DCGM exporter on GPU nodes.
 	GPUNodeSelector map[string]string `pulumi:"gpuNodeSelector,optional"`
+	// Hidden are the cluster's own components the stack must neither scrape nor alert on; the
+	// zero value scrapes all of them (the chart's defaults).
+	Hidden HiddenComponents `pulumi:"hidden,optional"`
+}
+
+// HiddenComponents are cluster components Prometheus cannot reach. kube-prometheus-stack scrapes
+// each by default and alerts when it is missing: KubeSchedulerDown and KubeControllerManagerDown
+// are absent(up{...} == 1), critical, so on a cluster that hides them they fire for ever and bury
+// every other alert.
+type HiddenComponents struct {
+	// ControlPlane: kube-scheduler, kube-controller-manager and etcd (managed control planes,
+	// GKE and EKS, run them out of the cluster's reach).
+	ControlPlane bool `pulumi:"controlPlane,optional"`
+	// KubeProxy: absent (GKE Dataplane V2) or serving metrics on 127.0.0.1 only (EKS, kubeadm).
+	KubeProxy bool `pulumi:"kubeProxy,optional"`
+	// CoreDNS: the chart scrapes port 9153 of the kube-system pods labelled k8s-app=kube-dns,
+	// which on GKE are kube-dns, not CoreDNS: every scrape fails and TargetDown fires.
+	CoreDNS bool `pulumi:"coreDns,optional"`
 }
 
 // Requests of the monitoring stack's pods, set in the chart values and counted by the
@@ -69,6 +87,17 @@ type (
 		KubeStateMetrics struct {
 			Resources resources `json:"resources"`
 		} `json:"kube-state-metrics"`
+		// The cluster components' scrapes: each <component>.enabled turns off its Service,
+		// ServiceMonitor and (from 88.x on) its rules together; the defaultRules.rules keys
+		// say so again for the rules.
+		KubeControllerManager switchValues `json:"kubeControllerManager"`
+		KubeScheduler         switchValues `json:"kubeScheduler"`
+		KubeEtcd              switchValues `json:"kubeEtcd"`
+		KubeProxy             switchValues `json:"kubeProxy"`
+		CoreDNS               switchValues `json:"coreDns"`
+		DefaultRules          struct {
+			Rules map[string]bool `json:"rules"`
+		} `json:"defaultRules"`
 		Grafana struct {
 			Resources resources `json:"resources"`
 			Sidecar   struct {
@@ -94,6 +123,34 @@ type (
 	}
 )
 
+// switchValues turns one of the chart's exporters on or off.
+type switchValues struct {
+	Enabled bool `json:"enabled"`
+}
+
+// The chart's defaultRules.rules keys (values.yaml at 88.5.3) of the rule groups about each
+// hidden component.
+var (
+	controlPlaneRules = []string{"kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "etcd"}
+	kubeProxyRules    = []string{"kubeProxy"}
+)
+
+// clusterScrapes switches the cluster components' scrapes and rules, all explicitly.
+func clusterScrapes(v *kubePrometheusStackValues, hidden HiddenComponents) {
+	v.KubeControllerManager.Enabled = !hidden.ControlPlane
+	v.KubeScheduler.Enabled = !hidden.ControlPlane
+	v.KubeEtcd.Enabled = !hidden.ControlPlane
+	v.KubeProxy.Enabled = !hidden.KubeProxy
+	v.CoreDNS.Enabled = !hidden.CoreDNS
+	v.DefaultRules.Rules = map[string]bool{}
+	for _, r := range controlPlaneRules {
+		v.DefaultRules.Rules[r] = !hidden.ControlPlane
+	}
+	for _, r := range kubeProxyRules {
+		v.DefaultRules.Rules[r] = !hidden.KubeProxy
+	}
+}
+
 func requests(cpu, memory string) resources {
 	return resources{Requests: map[string]string{"cpu": cpu, "memory": memory}}
 }
@@ -111,6 +168,7 @@ func kubePrometheusStack(args *MonitoringArgs) kubePrometheusStackValues {
 	v.Grafana.Resources = requests(grafanaCPU, grafanaMemory)
 	d := &v.Grafana.Sidecar.Dashboards
 	d.Enabled, d.Label, d.LabelValue, d.SearchNamespace = true, args.DashboardLabel, args.DashboardLabelValue, "ALL"
+	clusterScrapes(&v, args.Hidden)
 	return v
 }
 

@@ -11,18 +11,26 @@
 // Names are matched case-insensitively, with or without the trailing dot. A name that was
 // never Set (or was Removed) answers NXDOMAIN; a name Set to no addresses answers NOERROR
 // with no records (what a headless Service with no ready pod gives). Queries for other types
-// (AAAA, ...) of a known name answer NOERROR with no records. UDP only; EDNS0 payload sizes
-// are honoured, otherwise answers above 512 bytes are truncated (TC bit).
+// (AAAA, ...) of a known name answer NOERROR with no records. UDP and TCP on the same port;
+// over UDP EDNS0 payload sizes are honoured, otherwise answers above 512 bytes are truncated
+// (TC bit); over TCP answers are whole.
+//
+// Faults, for the gateway's failure tests: Fail (SERVFAIL), SetUDPFault (silence, truncation,
+// garbage), SetTCP (refuse TCP), Close (the server is gone: UDP queries are refused).
 package dnstest
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -30,15 +38,37 @@ import (
 // DefaultTTL is the TTL, in seconds, of records set with Set.
 const DefaultTTL = 1
 
+// UDPFault is how the server misbehaves over UDP.
+type UDPFault int
+
+const (
+	UDPNormal UDPFault = iota
+	// UDPSilent reads queries and never answers (the client times out).
+	UDPSilent
+	// UDPTruncateEmpty answers with the TC bit set and no records.
+	UDPTruncateEmpty
+	// UDPTruncateMidRecord answers with the TC bit set and the packet cut in the middle of
+	// its first record.
+	UDPTruncateMidRecord
+	// UDPGarbage answers a datagram that looks like an answer to the query (its id, the response
+	// flags, one question and one record) but holds only 0xff bytes after that, then a second
+	// datagram of random noise.
+	UDPGarbage
+)
+
 // Server is a running DNS server.
 type Server struct {
 	conn *net.UDPConn
+	tcp  net.Listener
 	done chan struct{}
 
-	mu      sync.Mutex
-	records map[string]record
-	queries map[string]int
-	failing bool
+	mu       sync.Mutex
+	records  map[string]record
+	queries  map[string]int
+	ids      map[string][]uint16
+	failing  bool
+	udpFault UDPFault
+	noTCP    bool
 }
 
 type record struct {
@@ -46,19 +76,34 @@ type record struct {
 	addrs []netip.Addr
 }
 
-// Start listens on addr (UDP, e.g. "127.0.0.1:0") and serves until Close.
+// Start listens on addr (UDP and TCP on the same port, e.g. "127.0.0.1:0") and serves until
+// Close.
 func Start(addr string) (*Server, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.ListenUDP("udp", ua)
-	if err != nil {
-		return nil, err
+	var lastErr error
+	for range 20 { // port 0: find a port free for both
+		conn, err := net.ListenUDP("udp", ua)
+		if err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", conn.LocalAddr().String())
+		if err != nil {
+			_ = conn.Close()
+			lastErr = err
+			if ua.Port != 0 {
+				break
+			}
+			continue
+		}
+		s := &Server{conn: conn, tcp: ln, done: make(chan struct{}), records: map[string]record{}, queries: map[string]int{}, ids: map[string][]uint16{}}
+		go s.serve()
+		go s.serveTCP()
+		return s, nil
 	}
-	s := &Server{conn: conn, done: make(chan struct{}), records: map[string]record{}, queries: map[string]int{}}
-	go s.serve()
-	return s, nil
+	return nil, fmt.Errorf("dnstest: no port free for both UDP and TCP: %w", lastErr)
 }
 
 // New starts a server on 127.0.0.1:0 that is closed when the test ends.
@@ -75,7 +120,7 @@ func New(t testing.TB) *Server {
 // Addr is the server's "ip:port", the value for GATEWAY_NAMESERVERS.
 func (s *Server) Addr() string { return s.conn.LocalAddr().String() }
 
-// Close stops the server.
+// Close stops the server; its port then refuses queries.
 func (s *Server) Close() {
 	select {
 	case <-s.done:
@@ -84,6 +129,7 @@ func (s *Server) Close() {
 	}
 	close(s.done)
 	_ = s.conn.Close()
+	_ = s.tcp.Close()
 }
 
 // Set makes name answer addrs (IPv4 only) with DefaultTTL; nil or empty means no records.
@@ -110,6 +156,27 @@ func (s *Server) Fail(on bool) {
 	s.failing = on
 }
 
+// IDs are the transaction ids of the queries for name, in arrival order.
+func (s *Server) IDs(name string) []uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]uint16(nil), s.ids[canonical(name)]...)
+}
+
+// SetUDPFault changes how UDP queries are answered from now on.
+func (s *Server) SetUDPFault(f UDPFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.udpFault = f
+}
+
+// SetTCP turns TCP answers on or off (off: each connection is closed at once).
+func (s *Server) SetTCP(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noTCP = !on
+}
+
 // Queries is how many queries (of any type) for name the server has received.
 func (s *Server) Queries(name string) int {
 	s.mu.Lock()
@@ -129,14 +196,99 @@ func (s *Server) serve() {
 			}
 			continue
 		}
-		if resp, ok := s.answer(buf[:n]); ok {
+		s.mu.Lock()
+		fault := s.udpFault
+		s.mu.Unlock()
+		for _, resp := range s.udpAnswers(buf[:n], fault) {
 			_, _ = s.conn.WriteToUDPAddrPort(resp, peer)
 		}
 	}
 }
 
-// answer builds the response to one query; ok is false when the packet is not worth answering.
-func (s *Server) answer(query []byte) (resp []byte, ok bool) {
+// udpAnswers are the datagrams that answer query under fault.
+func (s *Server) udpAnswers(query []byte, fault UDPFault) [][]byte {
+	resp, ok := s.answer(query, 0)
+	if !ok {
+		return nil
+	}
+	switch fault {
+	case UDPSilent:
+		return nil
+	case UDPTruncateEmpty, UDPTruncateMidRecord:
+		return [][]byte{truncate(resp, fault == UDPTruncateMidRecord)}
+	case UDPGarbage:
+		junk := append([]byte{resp[0], resp[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0}, make([]byte, 52)...)
+		for i := 12; i < len(junk); i++ {
+			junk[i] = 0xff
+		}
+		noise := make([]byte, 48)
+		_, _ = rand.Read(noise)
+		return [][]byte{junk, noise}
+	}
+	return [][]byte{resp}
+}
+
+// truncate sets resp's TC bit and either drops its records or cuts it inside the first one.
+func truncate(resp []byte, midRecord bool) []byte {
+	out := append([]byte(nil), resp...)
+	out[2] |= 0x02
+	end := 12
+	for end < len(out) && out[end] != 0 { // the question's name
+		end += 1 + int(out[end])
+	}
+	end += 5 // its terminator, type and class
+	if midRecord && len(out) > end+8 {
+		return out[:end+8] // the answer count stays: the record is cut after its TTL
+	}
+	binary.BigEndian.PutUint16(out[6:], 0)
+	return out[:min(end, len(out))]
+}
+
+// serveTCP answers queries over TCP (two-byte length prefix, RFC 1035 4.2.2), whole.
+func (s *Server) serveTCP() {
+	for {
+		c, err := s.tcp.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go s.handleTCP(c)
+	}
+}
+
+func (s *Server) handleTCP(c net.Conn) {
+	defer c.Close()
+	s.mu.Lock()
+	refuse := s.noTCP
+	s.mu.Unlock()
+	if refuse {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		return
+	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	var n uint16
+	if binary.Read(c, binary.BigEndian, &n) != nil {
+		return
+	}
+	query := make([]byte, n)
+	if _, err := io.ReadFull(c, query); err != nil {
+		return
+	}
+	resp, ok := s.answer(query, 65535)
+	if !ok {
+		return
+	}
+	_ = binary.Write(c, binary.BigEndian, uint16(len(resp)))
+	_, _ = c.Write(resp)
+}
+
+// answer builds the response to one query, at most limit bytes (0: the query's EDNS0 payload
+// size, else 512); ok is false when the packet is not worth answering.
+func (s *Server) answer(query []byte, limit int) (resp []byte, ok bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(query)
 	if err != nil || h.Response {
@@ -149,23 +301,26 @@ func (s *Server) answer(query []byte) (resp []byte, ok bool) {
 	_ = p.SkipAllQuestions()
 	_ = p.SkipAllAnswers()
 	_ = p.SkipAllAuthorities()
-	limit := 512
-	for {
-		ah, err := p.AdditionalHeader()
-		if err != nil {
-			break
-		}
-		if ah.Type == dnsmessage.TypeOPT && int(ah.Class) > limit {
-			limit = min(int(ah.Class), 65000)
-		}
-		if err := p.SkipAdditional(); err != nil {
-			break
+	if limit == 0 {
+		limit = 512
+		for {
+			ah, err := p.AdditionalHeader()
+			if err != nil {
+				break
+			}
+			if ah.Type == dnsmessage.TypeOPT && int(ah.Class) > limit {
+				limit = min(int(ah.Class), 65000)
+			}
+			if err := p.SkipAdditional(); err != nil {
+				break
+			}
 		}
 	}
 
 	name := canonical(q.Name.String())
 	s.mu.Lock()
 	s.queries[name]++
+	s.ids[name] = append(s.ids[name], h.ID)
 	rec, known := s.records[name]
 	failing := s.failing
 	s.mu.Unlock()

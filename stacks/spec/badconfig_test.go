@@ -112,6 +112,8 @@ func TestBadConfig(t *testing.T) {
 		{"session header with an underscore", map[string]string{"gateway": `{"routing":{"sessionHeader":"x_session"}}`, "models": oneModel}, "gateway.routing.sessionHeader:"},
 		{"cold start timeout not a duration", map[string]string{"gateway": `{"coldStartTimeout":"ten minutes"}`, "models": oneModel}, "gateway.coldStartTimeout: \"ten minutes\" is not a duration"},
 		{"cold start timeout too long", map[string]string{"gateway": `{"coldStartTimeout":"5h"}`, "models": oneModel}, "gateway.coldStartTimeout: is 5h0m0s; use 1s to 2h0m0s"},
+		{"hold share above half", map[string]string{"gateway": `{"holdShare":0.9}`, "models": oneModel}, "gateway.holdShare: is 0.9; use a share of maxStreamsPerPod in (0, 0.5]"},
+		{"no hold share", map[string]string{"gateway": `{"holdShare":0}`, "models": oneModel}, "gateway.holdShare: is 0;"},
 		{"zero block size", map[string]string{"gateway": `{"routing":{"blockSize":0}}`, "models": oneModel}, "gateway.routing.blockSize: is 0"},
 		{"negative block size", map[string]string{"gateway": `{"routing":{"blockSize":-256}}`, "models": oneModel}, "gateway.routing.blockSize: is -256"},
 		{"block size not a multiple of 4", map[string]string{"gateway": `{"routing":{"blockSize":130}}`, "models": oneModel}, "gateway.routing.blockSize: is 130; use a multiple of 4"},
@@ -218,6 +220,15 @@ func TestBadConfig(t *testing.T) {
 		{"queue minutes zero", obs(`{"enabled":true,"thresholds":{"queueMinutes":0}}`), `observability.thresholds.queueMinutes: is 0`},
 		{"misspelt observability key", obs(`{"enabled":true,"tresholds":{}}`), `observability.tresholds: unknown key; did you mean "thresholds"?`},
 		{"observability switch not a bool", obs(`{"enabled":"yes"}`), `observability.enabled: expected true or false`},
+		{"control plane scrape on gke", map[string]string{"cloud": "gke", "gke": gke, "models": oneModel, "observability": `{"enabled":true,"scrapeControlPlane":true}`},
+			`observability.scrapeControlPlane: is true, but gke runs a managed control plane`},
+		{"control plane scrape on eks", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "models": oneModel, "observability": `{"enabled":true,"scrapeControlPlane":true}`},
+			`observability.scrapeControlPlane: is true, but eks runs a managed control plane`},
+		{"kube-proxy scrape on a created gke cluster", map[string]string{"cloud": "gke", "gke": gke, "models": oneModel, "observability": `{"enabled":true,"scrapeKubeProxy":true}`},
+			`observability.scrapeKubeProxy: is true, but the GKE cluster this stack creates runs Dataplane V2, which has no kube-proxy`},
+		{"cluster scrapes without the installed stack", obs(`{"enabled":true,"install":false,"scrapeKubeProxy":false}`),
+			`observability.scrapeKubeProxy: is set, but only the installed kube-prometheus-stack (observability.install: true) has this scrape`},
+		{"cluster scrape switch not a bool", obs(`{"enabled":true,"scrapeControlPlane":"no"}`), `observability.scrapeControlPlane: expected true or false`},
 	}...)
 	require.GreaterOrEqual(t, len(cases), 20)
 	for _, tc := range cases {

@@ -88,6 +88,7 @@ func Defaults() Config {
 			// limit hold with room to spare; the HPA adds pods well before it.
 			MaxStreamsPerPod: 4000,
 			Routing:          gateway.DefaultRouting(),
+			HoldShare:        gateway.DefaultHoldShare,
 		},
 		WebUI: WebUIConfig{
 			Enabled:         true,

@@ -118,6 +118,9 @@ func Validate(cfg *Config) error {
 	if msg := gateway.ValidColdStartTimeout(g.ColdStartTimeout); msg != "" {
 		p.add("gateway.coldStartTimeout", "%s", msg)
 	}
+	if msg := gateway.ValidHoldShare(g.HoldShare); msg != "" {
+		p.add("gateway.holdShare", "%s", msg)
+	}
 	if cfg.WebUI.Enabled {
 		p.quantity("webui.storageSize", cfg.WebUI.StorageSize, "1Gi")
 		p.oneOf("webui.defaultUserRole", cfg.WebUI.DefaultUserRole, webuiRoles)
@@ -532,6 +535,7 @@ func validateObservability(p *problems, cfg *Config) {
 	}
 	labels("observability.monitorLabels", o.MonitorLabels)
 	labels("observability.dashboardLabels", o.DashboardLabels)
+	validateClusterScrapes(p, cfg)
 	if o.Install && len(o.DashboardLabels) > 1 {
 		p.add("observability.dashboardLabels", "has %d labels, but the installed Grafana's sidecar looks for one; keep one (e.g. grafana_dashboard: \"1\")", len(o.DashboardLabels))
 	}

@@ -74,6 +74,9 @@ const (
 	// metricsDictSize holds every series: a few hundred bytes each, so tens of thousands (models x
 	// endpoints x labels) before nginx would evict any.
 	metricsDictSize = 10 << 20
+	// ledgerDictSize holds each worker's share of every gauge that goes up and down (models,
+	// replicas and hold counts, times the workers alive, old ones included during a reload).
+	ledgerDictSize = 2 << 20
 	// streamsZoneSize is limit_conn's zone (one key).
 	streamsZoneSize = 1 << 20
 	// dnsDictSize and loadDictSize: the replicas' DNS answers and load figures (replica routing).
@@ -81,10 +84,10 @@ const (
 	loadDictSize = 4 << 20
 )
 
-// SharedMemory is the shared memory the rendered nginx.conf declares: the metrics, the body
-// budget's counters, limit_conn's zone and, with replica routing, the DNS, load and prefix dicts.
+// SharedMemory is the shared memory the rendered nginx.conf declares: the metrics, the ledger, the
+// body budget's counters, limit_conn's zone and, with replica routing, the DNS, load and prefix dicts.
 func (p Params) SharedMemory() int64 {
-	total := int64(metricsDictSize + bodiesDictSize + streamsZoneSize)
+	total := int64(metricsDictSize + ledgerDictSize + bodiesDictSize + streamsZoneSize)
 	if p.HasEndpoints() {
 		total += dnsDictSize + loadDictSize + p.Routing.IndexBytes()
 	}

@@ -3,6 +3,8 @@ package nginx
 import (
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,4 +69,26 @@ func TestGatewayBodyBudget(t *testing.T) {
 
 	d := delta(before, series(gw.scrape(t)))
 	assert.Equal(t, 2.0, d[MetricRefused+`{reason="`+RefusedOverloaded+`"}`], "both refusals counted: %v", d)
+}
+
+// TestSharedMemoryIsWhatTheConfigDeclares: the pod's memory limit counts p.SharedMemory, so it must
+// be the sum of every lua_shared_dict and limit_conn zone the rendered nginx.conf declares, with
+// replica routing and without (a dict added to the config but not to the sum would be memory the
+// limit never allowed for).
+func TestSharedMemoryIsWhatTheConfigDeclares(t *testing.T) {
+	zone := regexp.MustCompile(`(?m)^\s*(?:lua_shared_dict \S+ |limit_conn_zone .*zone=\S+:)(\d+)([km]?);`)
+	unit := map[string]int64{"": 1, "k": 1 << 10, "m": 1 << 20}
+	for name, p := range map[string]Params{"one Service per model": validParams(), "replica routing": routedParams()} {
+		files, err := Generate(p)
+		require.NoError(t, err)
+		var declared int64
+		zones := zone.FindAllStringSubmatch(files[ConfigFile], -1)
+		for _, m := range zones {
+			n, err := strconv.ParseInt(m[1], 10, 64)
+			require.NoError(t, err)
+			declared += n * unit[m[2]]
+		}
+		require.NotEmpty(t, zones, name)
+		assert.Equal(t, declared, p.SharedMemory(), "%s: %d zones declared", name, len(zones))
+	}
 }

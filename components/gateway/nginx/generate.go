@@ -26,6 +26,8 @@ var files = map[string]string{
 	MetricsLuaFile: "metrics.lua.tmpl",
 	BodiesFile:     "bodies.lua.tmpl",
 	ScanFile:       "scan.lua.tmpl",
+	LedgerFile:     "ledger.lua.tmpl",
+	FetchFile:      "fetch.lua.tmpl",
 }
 
 // Generate returns the gateway's files, name -> content: ConfigFile, LuaFile, MetricsLuaFile, the

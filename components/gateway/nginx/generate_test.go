@@ -101,7 +101,7 @@ func TestRenderProductionConfig(t *testing.T) {
 	files, err := Generate(validParams())
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{ConfigFile, LuaFile, MetricsLuaFile, DNSFile, EndpointsFile, LoadFile, PrefixFile, BalancerFile,
-		BodiesFile, ScanFile}, keys2(files))
+		BodiesFile, ScanFile, LedgerFile, FetchFile}, keys2(files))
 	conf := files[ConfigFile]
 
 	for _, want := range []string{
@@ -118,6 +118,8 @@ func TestRenderProductionConfig(t *testing.T) {
 		"client_body_buffer_size 1048576;",
 		// trap 3: streaming, HTTP/1.1 keepalive upstreams, long timeouts
 		"proxy_pass http://$gw_upstream;",
+		// trap 20: the matched, normalized URI goes upstream, not the raw one
+		"rewrite ^ $uri break;",
 		"proxy_http_version 1.1;",
 		`proxy_set_header Connection "";`,
 		"proxy_set_header Host $gw_host;",

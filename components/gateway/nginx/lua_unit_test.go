@@ -56,6 +56,8 @@ http {
     lua_shared_dict gw_dns 1m;
     lua_shared_dict gw_load 1m;
     lua_shared_dict gw_prefix 1m;
+    lua_shared_dict gw_metrics 1m;
+    lua_shared_dict gw_ledger 1m;
     server {
         listen %s;
         client_body_buffer_size 1m;
@@ -135,14 +137,62 @@ return ans.rcode .. " " .. tostring(ans.ttl) .. " " .. #ans.addrs .. " " .. tabl
 	assert.Equal(t, "0 nil 0 ", query(good.Addr(), "empty.llm.svc.cluster.local"), "no records")
 	assert.Equal(t, "3 nil 0 ", query(good.Addr(), "gone.llm.svc.cluster.local"), "NXDOMAIN")
 	assert.Contains(t, query(broken.Addr(), name), "error: 127.0.0.1:", "every nameserver failed")
-	// 200 records do not fit 1232 bytes: the answer is truncated, TCP (which the test server
-	// does not serve) fails, and the records that fitted are used.
+	// 200 records do not fit 1232 bytes: the UDP answer is truncated and TCP brings them all.
+	assert.Equal(t, "0 1 200 10.2.0.1,10.2.0.2", query(good.Addr(), "many.llm.svc.cluster.local"), "over TCP")
+	// With TCP refused, the truncated answer is never used: the query failed (the caller
+	// keeps its last good answer).
+	good.SetTCP(false)
 	got := query(good.Addr(), "many.llm.svc.cluster.local")
-	var n int
-	_, err := fmt.Sscanf(strings.Fields(got)[2], "%d", &n)
-	require.NoError(t, err, got)
-	assert.Greater(t, n, 50, got)
-	assert.Less(t, n, 200, got)
+	assert.Contains(t, got, "error: ", "a truncated answer is not an answer")
+	assert.Contains(t, got, "truncated answer, and over TCP")
+	good.SetTCP(true)
+	// Truncated with no records at all, and cut inside a record: TCP both times.
+	for _, f := range []dnstest.UDPFault{dnstest.UDPTruncateEmpty, dnstest.UDPTruncateMidRecord} {
+		good.SetUDPFault(f)
+		assert.Equal(t, "0 7 2 10.1.0.5,10.1.0.4", query(good.Addr(), name), "UDP fault %d: the TCP answer", f)
+	}
+	// Garbage (and an answer to another question) is no answer; a good server after it is.
+	good.SetUDPFault(dnstest.UDPGarbage)
+	got = query(good.Addr(), name)
+	assert.Contains(t, got, "error: ", "garbage is not an answer")
+	other := dnstest.New(t)
+	other.Set(name, []netip.Addr{netip.MustParseAddr("10.9.9.9")})
+	assert.Equal(t, "0 1 1 10.9.9.9", query(good.Addr()+","+other.Addr(), name))
+}
+
+// TestLuaDNSIDsAreRandom: query ids come from /dev/urandom, not from math.random (whose seed is
+// guessable): two workers' id sequences never repeat each other, and reseeding math.random
+// does not change them.
+func TestLuaDNSIDsAreRandom(t *testing.T) {
+	t.Parallel()
+	l := startLua(t)
+	srv := dnstest.New(t)
+	srv.Set("x.example", nil)
+	ids := func() []string {
+		return strings.Fields(l.run(t, fmt.Sprintf(`local dns = require "dns"
+local out = {}
+math.randomseed(42)
+for i = 1, 16 do
+    local a = dns.query("x.example", dns.nameservers(%q), 1000)
+    out[#out + 1] = tostring(a and a.rcode)
+end
+return table.concat(out, " ")`, srv.Addr())))
+	}
+	got := ids()
+	require.Len(t, got, 16)
+	for _, rc := range got {
+		assert.Equal(t, "0", rc, "every query was answered (the id matched)")
+	}
+	seen := srv.IDs("x.example")
+	require.Len(t, seen, 16)
+	ids()
+	again := srv.IDs("x.example")[16:]
+	assert.NotEqual(t, seen, again, "the same seed, other ids")
+	distinct := map[uint16]bool{}
+	for _, id := range append(seen, again...) {
+		distinct[id] = true
+	}
+	assert.Greater(t, len(distinct), 28, "32 random 16-bit ids: hardly any repeat")
 }
 
 func TestLuaParseMetrics(t *testing.T) {
@@ -208,4 +258,31 @@ return k1 .. " " .. tostring(ip1) .. " " .. k0 .. " " .. tostring(ip0) .. " " ..
 	assert.Equal(t, []string{"0", "nil"}, got[2:4], "another model's index is separate")
 	assert.Equal(t, got[7], got[4], "after recording, turn 2 is known in full")
 	assert.Equal(t, "10.0.0.2", got[5], "the most recent server")
+}
+
+// TestLuaSweepDropsDepartedReplicas: once a replica has been out of the DNS answer for the
+// grace period and has nothing in flight, its keys in gw_load (and every worker's share of
+// its in-flight count) are dropped; one with a request still in flight keeps them.
+func TestLuaSweepDropsDepartedReplicas(t *testing.T) {
+	t.Parallel()
+	l := startLua(t)
+	got := l.run(t, `local load, endpoints = require "load", require "endpoints"
+local name = "qwen3-0-6b-headless.llm.svc.cluster.local"
+local gone, busy = "10.0.0.1:8000", "10.0.0.2:8000"
+load.inc(gone); load.dec(gone); load.mark_failed(gone)
+load.inc(busy)
+ngx.shared.gw_load:set("w|" .. gone, 3)
+for _, ip in ipairs({ "10.0.0.1", "10.0.0.2" }) do
+    ngx.shared.gw_dns:set("g|" .. name .. "|" .. ip, ngx.now() - 60)
+end
+endpoints.sweep(ngx.now())
+local function has(dict, s)
+    for _, k in ipairs(ngx.shared[dict]:get_keys(0)) do
+        if k:find(s, 1, true) then return "yes" end
+    end
+    return "no"
+end
+return table.concat({ has("gw_load", gone), has("gw_ledger", gone), has("gw_dns", "10.0.0.1"),
+    has("gw_load", busy), has("gw_ledger", busy), has("gw_dns", "10.0.0.2") }, " ")`)
+	assert.Equal(t, "no no no yes yes yes", got, "gone: load keys, ledger shares, departure; busy: all kept")
 }

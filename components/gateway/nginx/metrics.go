@@ -33,6 +33,37 @@ const (
 	// MetricHeld is the requests waiting for a model with no ready replica (scaling from
 	// zero), per model. They are counted in MetricInFlight too.
 	MetricHeld = MetricPrefix + "requests_held"
+	// MetricClientAborts counts routed requests whose client left before the end, per model
+	// and AbortPhases.
+	MetricClientAborts = MetricPrefix + "client_aborts_total"
+	// MetricReplicaFailures counts failures of a replica (then passed over for
+	// FailedEndpointSkip), per model and ReplicaFailureReasons.
+	MetricReplicaFailures = MetricPrefix + "replica_failures_total"
+	// MetricPollFailures counts failed reads of a replica's /metrics, per model and
+	// PollFailureReasons: while they fail, routing sees only this pod's own requests.
+	MetricPollFailures = MetricPrefix + "replica_poll_failures_total"
+	// MetricDNSFailures counts failed queries for a model's headless Service, per model and
+	// DNSFailureReasons (the last good answer is kept).
+	MetricDNSFailures = MetricPrefix + "dns_failures_total"
+	// MetricServiceFallback is 1 while a model's requests go to its ClusterIP Service because
+	// its DNS answer is not trusted (older than DNSStaleAfter, or empty while the Service
+	// answers), else 0, per model with replica endpoints.
+	MetricServiceFallback = MetricPrefix + "service_fallback"
+)
+
+// Label values of the newer metrics (their one place; docs/gateway.md lists them).
+var (
+	// AbortPhases: held (waiting for a replica of a model scaled to zero), waiting (before the
+	// response header: the replica's queue or prefill), streaming (after it).
+	AbortPhases = []string{"held", "waiting", "streaming"}
+	// ReplicaFailureReasons: connect (refused, reset or timed out before the request was sent),
+	// no_response (nothing back after it was sent), status_5xx (the replica answered a 5xx).
+	ReplicaFailureReasons = []string{"connect", "no_response", "status_5xx"}
+	// PollFailureReasons: connect, timeout, status (not 200, e.g. a sidecar's 426), malformed.
+	PollFailureReasons = []string{"connect", "timeout", "status", "malformed"}
+	// DNSFailureReasons: no_answer (timeout, refused), truncated (and TCP failed), malformed
+	// (garbage, wrong id or question), rcode (SERVFAIL and the like).
+	DNSFailureReasons = []string{"no_answer", "truncated", "malformed", "rcode"}
 )
 
 // Outcomes (the outcome label of MetricRequests).
@@ -55,12 +86,13 @@ const (
 	RefusedInternal     = "internal"           // 500: the body could not be read
 	RefusedOther        = "other"              // any other error nginx produced itself
 	RefusedUnavailable  = "model_unavailable"  // 503: the model has no ready replica
+	RefusedHoldFull     = "hold_full"          // 503 model_unavailable: the pod holds as many requests as it may
 )
 
 // RefusalReasons are every reason label value, in documentation order.
 var RefusalReasons = []string{
 	RefusedUnauthorized, RefusedBadJSON, RefusedInvalid, RefusedUnknownModel, RefusedTooLarge,
-	RefusedOverloaded, RefusedMethod, RefusedNotFound, RefusedInternal, RefusedOther, RefusedUnavailable,
+	RefusedOverloaded, RefusedMethod, RefusedNotFound, RefusedInternal, RefusedOther, RefusedUnavailable, RefusedHoldFull,
 }
 
 // Histogram buckets (upper bounds, seconds). Generations take minutes; first bytes should
@@ -85,4 +117,9 @@ var GatewayMetrics = []GatewayMetric{
 	{MetricUpstreamFailures, "counter", "Routed requests that got no answer from the model server, by served model and reason (connect, timeout)."},
 	{MetricRefused, "counter", "Requests the gateway refused itself, by reason."},
 	{MetricHeld, "gauge", "Requests waiting for a first ready replica of their model (scale from zero), per served model; also counted in requests_in_flight."},
+	{MetricClientAborts, "counter", "Routed requests whose client left before the end, per served model and phase (held, waiting, streaming)."},
+	{MetricReplicaFailures, "counter", "Replica failures (the replica is then passed over for a while), per served model and reason (connect, no_response, status_5xx)."},
+	{MetricPollFailures, "counter", "Failed reads of a replica's /metrics (routing then sees only this pod's requests there), per served model and reason (connect, timeout, status, malformed)."},
+	{MetricDNSFailures, "counter", "Failed DNS queries for a model's replicas (the last good answer is kept), per served model and reason (no_answer, truncated, malformed, rcode)."},
+	{MetricServiceFallback, "gauge", "1 while a model's requests go to its ClusterIP Service because its replicas' DNS answer is not trusted (too old, or empty while the Service answers), per served model."},
 }

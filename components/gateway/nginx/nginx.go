@@ -47,6 +47,10 @@ const (
 	// The body's modules: where it is read (bodies.lua) and its one-pass scan (scan.lua).
 	BodiesFile = "bodies.lua"
 	ScanFile   = "scan.lua"
+	// LedgerFile keeps each worker's share of the counts that go up and down (ledger.lua.tmpl).
+	LedgerFile = "ledger.lua"
+	// FetchFile is the gateway's own HTTP/1.1 client (replica /metrics, Service /health).
+	FetchFile = "fetch.lua"
 )
 
 // OpenRestyBinary is the nginx binary of the openresty/openresty images.
@@ -168,6 +172,25 @@ type Params struct {
 	// Routing picks a replica for each request of the routes with Endpoints (see
 	// DefaultRouting); ignored, and may be zero, when no route has Endpoints.
 	Routing Routing
+	// HoldShare bounds the requests held for models scaled to zero (Route.HoldSeconds): each
+	// model may hold HoldShare x MaxStreams at most in this pod (at least 1), and all models
+	// together half of MaxStreams (HoldLimits); past either, 503 model_unavailable at once.
+	// (0, MaxHoldShare]; DefaultHoldShare is suggested. Ignored, and may be 0, when no route
+	// holds.
+	HoldShare float64
+
+	// dnsStaleAfter replaces DNSStaleAfter when set (tests: minutes are too long to wait).
+	dnsStaleAfter time.Duration
+}
+
+// Holds reports whether any route holds requests for a model scaled to zero.
+func (p Params) Holds() bool {
+	for _, r := range p.Routes {
+		if r.HoldSeconds > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // HasEndpoints reports whether any route balances over replica endpoints.

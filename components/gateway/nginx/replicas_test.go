@@ -1,6 +1,7 @@
 package nginx
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -71,6 +72,15 @@ type replica struct {
 	// reset, when set, makes /v1 requests read the whole request and then reset the
 	// connection without answering.
 	reset atomic.Bool
+	// closeReused, when set, makes the next /v1 request that arrives on a connection that
+	// already served one close that connection without answering (once): the keep-alive race,
+	// where the server closes an idle connection as the proxy sends on it.
+	closeReused atomic.Bool
+	// envoy, when set, answers HTTP/1.0 requests 426 as Istio's sidecar does (no
+	// accept_http_10), and writes /metrics in 7-byte chunks (chunked encoding, lines split).
+	envoy atomic.Bool
+	// metricsStatus, when set, is /metrics' status (and it has no body).
+	metricsStatus atomic.Int64
 
 	mu     sync.Mutex
 	bodies []string
@@ -81,7 +91,10 @@ func newReplica(t testing.TB, name string) *replica {
 	t.Helper()
 	l, ip := listenReplica(t)
 	r := &replica{name: name, ip: ip}
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
+	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second,
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, servedKey{}, new(atomic.Int64))
+		}}
 	go func() { _ = r.srv.Serve(l) }()
 	t.Cleanup(func() {
 		r.release()
@@ -92,11 +105,28 @@ func newReplica(t testing.TB, name string) *replica {
 
 func (r *replica) addr() string { return netip.AddrPortFrom(r.ip, replicaPort).String() }
 
+// servedKey keys the requests a connection has served (in its context).
+type servedKey struct{}
+
 func (r *replica) serve(w http.ResponseWriter, req *http.Request) {
 	if req.URL.Path == "/metrics" {
 		r.scrapes.Add(1)
+	}
+	if r.envoy.Load() && req.ProtoAtLeast(1, 0) && !req.ProtoAtLeast(1, 1) {
+		w.WriteHeader(http.StatusUpgradeRequired)
+		return
+	}
+	if req.URL.Path == "/metrics" {
+		if st := r.metricsStatus.Load(); st != 0 {
+			w.WriteHeader(int(st))
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintf(w, "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"+
+		var out io.Writer = w
+		if r.envoy.Load() {
+			out = &chunky{w: w}
+		}
+		fmt.Fprintf(out, "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"+
 			"# TYPE vllm:num_requests_running gauge\n"+
 			"vllm:num_requests_running{engine=\"0\",model_name=\"m\"} %d.0\n"+
 			"# TYPE vllm:num_requests_waiting gauge\n"+
@@ -112,6 +142,12 @@ func (r *replica) serve(w http.ResponseWriter, req *http.Request) {
 	r.bodies = append(r.bodies, string(body))
 	r.hosts = append(r.hosts, req.Host)
 	r.mu.Unlock()
+	if served := req.Context().Value(servedKey{}).(*atomic.Int64); served.Add(1) > 1 && r.closeReused.CompareAndSwap(true, false) {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return
+	}
 	if r.reset.Load() {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -133,6 +169,20 @@ func (r *replica) serve(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("X-Backend", r.name)
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"backend":%q,"body_len":%d}`, r.name, len(body))
+}
+
+// chunky writes what it is given 7 bytes at a time, flushing each piece: a chunked answer
+// whose chunks split lines.
+type chunky struct{ w http.ResponseWriter }
+
+func (c *chunky) Write(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 7 {
+		if _, err := c.w.Write(p[i:min(i+7, len(p))]); err != nil {
+			return i, err
+		}
+		c.w.(http.Flusher).Flush()
+	}
+	return len(p), nil
 }
 
 // holdRequests makes /v1 requests wait until release.

@@ -83,6 +83,20 @@ const (
 	DNSMaxTTL  = 30 * time.Second
 	// DNSTimeout bounds one query to one nameserver.
 	DNSTimeout = 1 * time.Second
+	// DNSStaleAfter bounds how long the last good DNS answer is trusted while the DNS fails:
+	// past it (pods may have rotated since) a model's requests go to its ClusterIP Service.
+	DNSStaleAfter = 5 * time.Minute
+	// dnsRandomBytes is what one read of /dev/urandom takes for DNS query ids (2 bytes each).
+	dnsRandomBytes = 512
+	// SweepGrace is how long a replica must have been out of its model's DNS answer before its
+	// state (in-flight count, load figures, per-endpoint series) is dropped, once its requests
+	// have ended: longer than a request takes from reading the answer to counting its pick.
+	SweepGrace = 4 * time.Second
+	// LedgerReap is how often worker 0 takes back what workers that died had counted.
+	LedgerReap = 2 * time.Second
+	// KeepaliveTimeout is how long nginx keeps an idle connection to a model server: below
+	// uvicorn's (vLLM's) 5 s, so nginx never reuses a connection the server is closing.
+	KeepaliveTimeout = 4 * time.Second
 	// MetricsInterval is how often each replica's /metrics is read; MetricsTimeout bounds one
 	// read; readings older than MetricsStale are ignored.
 	MetricsInterval = 1 * time.Second
@@ -113,6 +127,25 @@ const (
 	// MaxIndexEntries bounds IndexEntries (160 MB of shared memory).
 	MaxIndexEntries = 1 << 20
 )
+
+// Holding requests for a model scaled to zero (Route.HoldSeconds) takes stream slots: a held
+// request counts against MaxStreams like a running one. So holds are bounded per pod.
+const (
+	// DefaultHoldShare is the suggested Params.HoldShare: a tenth of the pod's streams per model.
+	DefaultHoldShare = 0.1
+	// MaxHoldShare bounds Params.HoldShare, and heldTotalShare is the share of MaxStreams all
+	// models' held requests together may take: the rest stays for models with replicas.
+	MaxHoldShare   = 0.5
+	heldTotalShare = 0.5
+)
+
+// HoldLimits are the requests one pod holds at most: perModel for each model, total for all
+// models together (0 when maxStreams leaves no room: a hold would take the last slot).
+func HoldLimits(maxStreams int, share float64) (perModel, total int) {
+	total = int(float64(maxStreams) * heldTotalShare)
+	perModel = min(max(int(float64(maxStreams)*share), 1), total)
+	return perModel, total
+}
 
 // IndexBytes is the shared memory the prefix index takes: the lua_shared_dict size.
 func (r Routing) IndexBytes() int64 {

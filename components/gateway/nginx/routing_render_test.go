@@ -38,6 +38,10 @@ func TestRenderRoutingValidation(t *testing.T) {
 		{"endpoints without port", func(p *Params) { p.Routes[1].Endpoints = "llama-headless.llm.svc" }, "routes[1]"},
 		{"endpoints as an IP", func(p *Params) { p.Routes[1].Endpoints = "10.0.0.7:8000" }, "is an IP; want the DNS name of a headless Service"},
 		{"endpoints config injection", func(p *Params) { p.Routes[1].Endpoints = `a";b:8000` }, "routes[1]"},
+		{"holds without a hold share", func(p *Params) { p.Routes[1].HoldSeconds = 60 }, "hold share 0 must be in (0, 0.5]"},
+		{"hold share above half", func(p *Params) { p.Routes[1].HoldSeconds, p.HoldShare = 60, 0.6 }, "hold share 0.6"},
+		{"no stream to hold with", func(p *Params) { p.Routes[1].HoldSeconds, p.HoldShare, p.MaxStreams = 60, 0.1, 1 },
+			"max streams 1 leaves no slot to hold requests"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := routedParams()
@@ -53,6 +57,32 @@ func TestRenderRoutingValidation(t *testing.T) {
 	p.Routing = Routing{}
 	_, err := Generate(p)
 	assert.NoError(t, err)
+}
+
+// TestHoldLimits: a model holds HoldShare of the pod's streams (at least 1), all models half of
+// them, so the other half always stays for models with replicas.
+func TestHoldLimits(t *testing.T) {
+	for _, tc := range []struct {
+		streams         int
+		share           float64
+		perModel, total int
+	}{
+		{4000, DefaultHoldShare, 400, 2000},
+		{40, DefaultHoldShare, 4, 20},
+		{3, DefaultHoldShare, 1, 1},
+		{2, 0.5, 1, 1},
+		{1, DefaultHoldShare, 0, 0},
+		{100, MaxHoldShare, 50, 50},
+	} {
+		perModel, total := HoldLimits(tc.streams, tc.share)
+		assert.Equal(t, []int{tc.perModel, tc.total}, []int{perModel, total}, "%d streams, share %v", tc.streams, tc.share)
+		assert.Less(t, total, tc.streams, "holds never take every stream")
+	}
+	p := routedParams()
+	p.Routes[1].HoldSeconds, p.HoldShare = 60, DefaultHoldShare
+	files, err := Generate(p)
+	require.NoError(t, err)
+	assert.Contains(t, files[BalancerFile], "local HOLD_PER_MODEL, HOLD_TOTAL = 200, 1000", "2,000 streams")
 }
 
 func TestRenderRouting(t *testing.T) {
@@ -71,7 +101,10 @@ func TestRenderRouting(t *testing.T) {
 	assert.Contains(t, conf, "proxy_next_upstream error timeout;")
 	// The alias shares its model's headless Service: two names to resolve.
 	ep := files[EndpointsFile]
-	assert.Contains(t, ep, "local names = {\n    \"qwen3-0-6b-headless.llm.svc.cluster.local\",\n    \"llama-3-1-8b-headless.llm.svc.cluster.local\",\n}")
+	assert.Contains(t, ep, `["qwen3-0-6b-headless.llm.svc.cluster.local"] = { port = 8000,`)
+	assert.Contains(t, ep, `["llama-3-1-8b-headless.llm.svc.cluster.local"] = { port = 8000,`)
+	assert.Contains(t, ep, `models = {"qwen3-0.6b", "alias-of-qwen"},`, "the alias's per-endpoint series are dropped too")
+	assert.Contains(t, ep, `svc_host = "qwen3-0-6b.llm.svc.cluster.local", svc_port = 8000,`, "the Service to fall back to")
 	lua := files[LuaFile]
 	assert.Contains(t, lua, `endpoints_host = "qwen3-0-6b-headless.llm.svc.cluster.local:8000"`)
 	assert.Contains(t, lua, "port = 8000")
@@ -82,7 +115,7 @@ func TestRenderRouting(t *testing.T) {
 	assert.Contains(t, bal, "local LOAD_FACTOR = 1.5")
 	assert.Contains(t, bal, `\"code\":\"model_unavailable\"`, "the prerendered 503 body")
 	assert.Contains(t, files[PrefixFile], "local BLOCK = 256")
-	assert.Contains(t, files[LoadFile], `port = 8000, host = "llama-3-1-8b-headless.llm.svc.cluster.local:8000"`)
+	assert.Contains(t, ep, `port = 8000, host = "llama-3-1-8b-headless.llm.svc.cluster.local:8000"`)
 
 	// Nothing of it without Endpoints.
 	plain, err := Generate(validParams())

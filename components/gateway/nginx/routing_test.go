@@ -22,13 +22,33 @@ import (
 
 const routedModel = "qwen3-0.6b"
 
+// idleService is a model's ClusterIP Service whose pods are not ready: its /health answers
+// 503 (a sidecar's answer; without one kube-proxy refuses the connection), anything else is
+// echoed (so a request that reaches it shows).
+func idleService(t *testing.T) *backend {
+	t.Helper()
+	var b *backend
+	b = newBackend(t, "service", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			b.mu.Lock()
+			b.reqs = b.reqs[:len(b.reqs)-1] // not a request the gateway routed
+			b.mu.Unlock()
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"backend":"service","path":%q}`, r.URL.Path)
+	})
+	return b
+}
+
 // oneModel: a gateway for routedModel over replicas rs (its DNS name answers their addresses),
 // with fallback as the Service.
 func oneModel(t *testing.T, strategy string, rs []*replica, opts ...gatewayOption) routed {
 	t.Helper()
 	dns := dnstest.New(t)
 	dns.Set(modelHost(1), addrs(rs...))
-	fallback := newBackend(t, "service", nil)
+	fallback := idleService(t)
 	g := startRouted(t, dns, []Route{{Name: routedModel, Upstream: fallback.addr(), Endpoints: modelHost(1) + ":8000"}}, strategy, opts...)
 	t.Cleanup(func() { assert.Zero(t, fallback.count(), "the Service is only for names never resolved") })
 	return g

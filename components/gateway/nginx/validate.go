@@ -94,6 +94,16 @@ func (p Params) validate() error {
 	if p.HasEndpoints() {
 		p.Routing.validate(bad)
 	}
+	if p.Holds() {
+		if !(p.HoldShare > 0 && p.HoldShare <= MaxHoldShare) {
+			bad("hold share %v must be in (0, %v] (the share of max streams one model's held requests may take; suggested %v)",
+				p.HoldShare, MaxHoldShare, DefaultHoldShare)
+		}
+		if _, total := HoldLimits(p.MaxStreams, p.HoldShare); total < 1 && p.MaxStreams >= 1 {
+			bad("max streams %d leaves no slot to hold requests for models scaled to zero (holdSeconds is set): use 2 or more",
+				p.MaxStreams)
+		}
+	}
 	rt := p.Runtime
 	for i, m := range rt.LoadModules {
 		if !path.IsAbs(m) || !safeConfigToken(m) {

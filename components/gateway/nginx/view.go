@@ -35,6 +35,7 @@ type view struct {
 	Keepalive         int
 	RetryAfter        int
 	LimitConnStatus   int
+	KeepaliveTimeout  string // seconds an idle upstream connection is kept (KeepaliveTimeout)
 	Overloaded        string // nginx-quoted 503 body past MaxStreams
 	// ProxiedErrorPages are the error_page lines of the proxied location: the server's, except
 	// that nginx's own 503 there can only be limit_conn's, so it answers server_overloaded.
@@ -42,6 +43,8 @@ type view struct {
 	// Metrics (metrics.lua.tmpl and the metrics listener).
 	MetricsDict     string
 	MetricsDictSize string
+	LedgerDictSize  string
+	LedgerReap      string
 	MetricsPath     string
 	M               metricNames
 	Refused         refusalReasons
@@ -49,6 +52,8 @@ type view struct {
 	Families        []GatewayMetric
 	DurationBuckets []string // shortest exact decimal form: the le label values
 	TTFBBuckets     []string
+	// Label values of the newer metrics, declared at 0 at start.
+	AbortPhases, ReplicaFailureReasons, PollFailureReasons, DNSFailureReasons []string
 
 	// Request bodies (bodies.go).
 	MaxNameBytes, MaxDepth                 int
@@ -68,22 +73,28 @@ type view struct {
 	IndexBytes            int64
 	UnavailableRetryAfter int
 	// HasHolds: some model's requests wait for a first replica (Route.HoldSeconds); HoldPoll
-	// is how often a worker holding requests looks for one.
-	HasHolds bool
-	HoldPoll string
+	// is how often a worker holding requests looks for one; HoldPerModel and HoldTotal bound
+	// the held requests of the pod (HoldLimits).
+	HasHolds                bool
+	HoldPoll                string
+	HoldPerModel, HoldTotal int
 	// AdapterRecent is how long a replica counts as holding an adapter it served.
 	AdapterRecent string
 	// Seconds (Lua numbers), from the constants in routing.go.
 	DNSRefresh, DNSMinTTL, DNSMaxTTL, MetricsInterval, MetricsStale, FailedSkip, SessionIdle string
+	DNSStaleAfter, SweepGrace                                                                string
 	DNSTimeoutMS, MetricsTimeoutMS                                                           int64
+	DNSRandomBytes                                                                           int
 }
 
 type metricNames struct {
 	Requests, RequestDuration, TimeToFirstByte, InFlight, EndpointInFlight, UpstreamFailures, Refused, Held string
+	ClientAborts, ReplicaFailures, PollFailures, DNSFailures, ServiceFallback                               string
 }
 
 type refusalReasons struct {
 	Unauthorized, BadJSON, Invalid, UnknownModel, NotFound, Method, TooLarge, Internal, Overloaded, Other, Unavailable string
+	HoldFull                                                                                                           string
 }
 
 type outcomes struct{ Routed, Refused, Local string }
@@ -110,10 +121,15 @@ type routeView struct {
 	Hold    int // seconds a request may wait for a first replica (Route.HoldSeconds)
 }
 
-// endpointService is one headless Service: its name, replica port and the Host header sent.
+// endpointService is one headless Service: its name, replica port and the Host header sent,
+// the model it serves (metrics label; Models adds the routes that alias it) and the model's
+// ClusterIP Service (Service: host:port, the Host header; ServiceHost, ServicePort: where to
+// connect).
 type endpointService struct {
-	Name, Host string
-	Port       int
+	Name, Host, Model    string
+	Models               []string
+	Service, ServiceHost string
+	Port, ServicePort    int
 }
 
 type errorPageView struct {
@@ -135,25 +151,32 @@ func newView(p Params) (*view, error) {
 
 		MetricsDict:     MetricsDict,
 		MetricsDictSize: nginxSize(metricsDictSize),
+		LedgerDictSize:  nginxSize(ledgerDictSize),
+		LedgerReap:      secs(LedgerReap),
 		MetricsPath:     MetricsPath,
 		M: metricNames{
 			Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
 			InFlight: MetricInFlight, EndpointInFlight: MetricEndpointInFlight, UpstreamFailures: MetricUpstreamFailures,
-			Refused: MetricRefused, Held: MetricHeld,
+			Refused: MetricRefused, Held: MetricHeld, ClientAborts: MetricClientAborts, ReplicaFailures: MetricReplicaFailures,
+			PollFailures: MetricPollFailures, DNSFailures: MetricDNSFailures, ServiceFallback: MetricServiceFallback,
 		},
 		Refused: refusalReasons{
 			Unauthorized: RefusedUnauthorized, BadJSON: RefusedBadJSON, Invalid: RefusedInvalid, UnknownModel: RefusedUnknownModel,
 			NotFound: RefusedNotFound, Method: RefusedMethod, TooLarge: RefusedTooLarge,
 			Internal: RefusedInternal, Overloaded: RefusedOverloaded, Other: RefusedOther, Unavailable: RefusedUnavailable,
+			HoldFull: RefusedHoldFull,
 		},
 		O:               outcomes{Routed: OutcomeRouted, Refused: OutcomeRefused, Local: OutcomeLocal},
 		Families:        GatewayMetrics,
 		DurationBuckets: bucketLabels(DurationBuckets),
 		TTFBBuckets:     bucketLabels(TTFBBuckets),
 
+		AbortPhases: AbortPhases, ReplicaFailureReasons: ReplicaFailureReasons,
+		PollFailureReasons: PollFailureReasons, DNSFailureReasons: DNSFailureReasons,
+
 		MaxNameBytes: MaxServedNameBytes, MaxDepth: MaxJSONDepth,
 		InMemoryMax: p.InMemoryMax(), BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
-		ScanSlice: seconds(ScanSlice), TurnWait: seconds(TurnWait), ScanAlone: ScanAlone, BodiesDict: nginxSize(bodiesDictSize),
+		ScanSlice: secs(ScanSlice), TurnWait: secs(TurnWait), ScanAlone: ScanAlone, BodiesDict: nginxSize(bodiesDictSize),
 		StreamsZone: nginxSize(streamsZoneSize), DNSDict: nginxSize(dnsDictSize), LoadDict: nginxSize(loadDictSize),
 	}
 	if p.Runtime.WorkerProcesses > 0 {
@@ -163,6 +186,7 @@ func newView(p Params) (*view, error) {
 	v.Keepalive = UpstreamKeepalive
 	v.RetryAfter = OverloadRetryAfter
 	v.LimitConnStatus = limitConnStatus
+	v.KeepaliveTimeout = secs(KeepaliveTimeout)
 	// One upstream block per distinct address (models sharing a Service share its pool).
 	upstreamOf := map[string]string{}
 	for _, r := range p.Routes {
@@ -181,9 +205,14 @@ func newView(p Params) (*view, error) {
 			host, port, _ := net.SplitHostPort(r.Endpoints) // validated
 			rv.Endpoints, rv.EndpointsHost = host, r.Endpoints
 			rv.Port, _ = strconv.Atoi(port)
-			if !slices.Contains(v.EndpointNames, host) {
+			if i := slices.Index(v.EndpointNames, host); i >= 0 {
+				v.EndpointServices[i].Models = append(v.EndpointServices[i].Models, r.Name) // an alias
+			} else {
 				v.EndpointNames = append(v.EndpointNames, host)
-				v.EndpointServices = append(v.EndpointServices, endpointService{Name: host, Host: r.Endpoints, Port: rv.Port})
+				svcHost, svcPort, _ := net.SplitHostPort(r.Upstream) // validated
+				sp, _ := strconv.Atoi(svcPort)
+				v.EndpointServices = append(v.EndpointServices, endpointService{Name: host, Host: r.Endpoints, Port: rv.Port,
+					Model: r.Name, Models: []string{r.Name}, Service: r.Upstream, ServiceHost: svcHost, ServicePort: sp})
 			}
 			v.HasHolds = v.HasHolds || r.HoldSeconds > 0
 		}
@@ -231,6 +260,9 @@ func newView(p Params) (*view, error) {
 	return v, err
 }
 
+// secs renders a duration as Lua seconds.
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+
 func (v *view) setRouting(p Params) {
 	v.HasEndpoints = true
 	v.R = p.Routing
@@ -239,16 +271,18 @@ func (v *view) setRouting(p Params) {
 	v.EndpointsKeepalive = UpstreamKeepalive * len(v.EndpointNames)
 	v.IndexBytes = p.Routing.IndexBytes()
 	v.UnavailableRetryAfter = UnavailableRetryAfter
-	secs := seconds
+	v.HoldPerModel, v.HoldTotal = HoldLimits(p.MaxStreams, p.HoldShare)
+	stale := DNSStaleAfter
+	if p.dnsStaleAfter > 0 {
+		stale = p.dnsStaleAfter
+	}
+	v.DNSStaleAfter, v.SweepGrace, v.DNSRandomBytes = secs(stale), secs(SweepGrace), dnsRandomBytes
 	v.DNSRefresh, v.DNSMinTTL, v.DNSMaxTTL = secs(DNSRefresh), secs(DNSMinTTL), secs(DNSMaxTTL)
 	v.MetricsInterval, v.MetricsStale = secs(MetricsInterval), secs(MetricsStale)
 	v.FailedSkip, v.SessionIdle = secs(FailedEndpointSkip), secs(SessionIdle)
 	v.HoldPoll, v.AdapterRecent = secs(HoldPoll), secs(AdapterRecent)
 	v.DNSTimeoutMS, v.MetricsTimeoutMS = millis(DNSTimeout), millis(MetricsTimeout)
 }
-
-// seconds is d as a Lua number of seconds.
-func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
 
 // nginxSize writes a size the way nginx.conf reads it ("10m", "64k" or bytes).
 func nginxSize(n int64) string {

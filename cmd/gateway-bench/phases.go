@@ -25,8 +25,8 @@ var phaseNames = []string{"access", "scan", "balancer", "header", "log"}
 
 const phaseModule = `-- benchphases.lua: CPU timers around the gateway's phase handlers (gateway-bench -phases).
 local ffi = require "ffi"
-pcall(ffi.cdef, "typedef struct { long sec; long nsec; } gwb_timespec; int clock_gettime(int clk, gwb_timespec *tp);")
-local C, ts, tonumber = ffi.C, ffi.new("gwb_timespec"), tonumber
+pcall(ffi.cdef, "typedef struct { long sec; long nsec; } gw_timespec; int clock_gettime(int clk, gw_timespec *tp);") -- as scan.lua declares it
+local C, ts, tonumber = ffi.C, ffi.new("gw_timespec"), tonumber
 local dict = ngx.shared.gw_bench
 local function clock()
     C.clock_gettime(3, ts) -- CLOCK_THREAD_CPUTIME_ID

@@ -92,3 +92,53 @@ func TestSharedMemoryIsWhatTheConfigDeclares(t *testing.T) {
 		assert.Equal(t, declared, p.SharedMemory(), "%s: %d zones declared", name, len(zones))
 	}
 }
+
+// TestGatewayBodiesOnDisk: with a body buffer far below the bodies (16 KiB: every body here goes
+// to nginx's temporary file, which the router maps), each body is read whole from the file, sent
+// with Content-Length or chunked: the model named after 3 MiB of escaped prompt, first, or not at
+// all routes right; a truncated body, an array or an unknown model is refused as in memory; past the
+// limit it is 413. No body is ever sent to a model it does not name.
+func TestGatewayBodiesOnDisk(t *testing.T) {
+	t.Parallel()
+	x := startTrio(t, withParams(func(p *Params) { p.BodyBufferSize = 16 << 10; p.MaxBodySize = 4 << 20 }))
+	send := func(body string, chunked bool) response {
+		if chunked {
+			return x.gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(body)))
+		}
+		return x.gw.post(t, "/v1/chat/completions", body)
+	}
+	escaped := strings.Repeat(`\"\\\n\u00e9 `, (3<<20)/12)
+	pad := strings.Repeat(`{},`, (1<<20)/3)
+	routed := []struct {
+		name, body string
+		want       *backend
+	}{
+		{"model last, after 3 MiB of escapes", `{"messages":[{"role":"user","content":"` + escaped + `"}],"model":"odd]]\"name\\with'quotes-\u00fc"}`, x.c},
+		{"model first", `{"model":` + jsonString(modelB) + `,"x":[` + pad + `{}]}`, x.b},
+		{"no model: the default", `{"x":[` + pad + `{}]}`, x.a},
+	}
+	refused := []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"truncated", `{"x":[` + pad + `{}],"model":` + jsonString(modelB), http.StatusBadRequest, "invalid_json"},
+		{"an array", `[` + pad + `{"model":` + jsonString(modelB) + `}]`, http.StatusBadRequest, "invalid_json"},
+		{"unknown model", `{"x":[` + pad + `{}],"model":"nobody"}`, http.StatusNotFound, "model_not_found"},
+		{"past the limit", `{"x":"` + strings.Repeat("a", 5<<20) + `","model":` + jsonString(modelB) + `}`, http.StatusRequestEntityTooLarge, "request_too_large"},
+	}
+	for _, chunked := range []bool{false, true} {
+		for _, tc := range routed {
+			before := tc.want.count()
+			assertRouted(t, send(tc.body, chunked), tc.want, []byte(tc.body))
+			assert.Equal(t, before+1, tc.want.count(), "%s (chunked %v)", tc.name, chunked)
+		}
+		for _, tc := range refused {
+			before := x.a.count() + x.b.count() + x.c.count()
+			assertGatewayError(t, send(tc.body, chunked), tc.status, tc.code)
+			assert.Equal(t, before, x.a.count()+x.b.count()+x.c.count(), "%s (chunked %v): sent to a model", tc.name, chunked)
+		}
+	}
+	assert.Contains(t, x.gw.errorLog(t), "a client request body is buffered to a temporary file",
+		"the test must really exercise the file path")
+}

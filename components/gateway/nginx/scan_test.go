@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/llm-platform/llm-platform/internal/nginxproc"
 )
 
 // The body scanner (scan.lua) against lua-cjson, run by a real nginx: a test-only server whose
@@ -124,7 +122,6 @@ type scanServer struct{ url string }
 
 func startScanHarness(t testing.TB) scanServer {
 	t.Helper()
-	bin := requireNginx(t)
 	dir := t.TempDir()
 	p := validParams()
 	p.Runtime = DebianRuntime(dir)
@@ -132,42 +129,12 @@ func startScanHarness(t testing.TB) scanServer {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ScanFile), []byte(files[ScanFile]), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "harness.lua"), []byte(fmt.Sprintf(scanHarness, MaxServedNameBytes)), 0o644))
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
-	}
-	addr := "127.0.0.1:" + freePort(t)
-	conf := fmt.Sprintf(`load_module %s;
-load_module %s;
-%s
-worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/error.log warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path %s/body;
-    lua_package_path "%s/?.lua;;";
-    server {
-        listen %s;
-        client_body_buffer_size 64m;
+	addr := startTestNginx(t, dir, "", `        client_body_buffer_size 64m;
         client_max_body_size 64m;
         location = /compare {
             content_by_lua_block { require("harness").compare() }
         }
-    }
-}
-`, DebianNDKModule, DebianLuaModule, user, dir, dir, dir, dir, addr)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "scan-test.conf"), []byte(conf), 0o644))
-	argv := []string{bin, "-p", dir + "/", "-c", filepath.Join(dir, "scan-test.conf"), "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;"}
-	proc, err := nginxproc.Start(argv, nil, nginxproc.Listening(addr), 10*time.Second)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		proc.Stop()
-		if log, _ := os.ReadFile(filepath.Join(dir, "error.log")); t.Failed() || bytes.Contains(log, []byte("[error]")) {
-			t.Logf("nginx error log:\n%s", log)
-		}
-	})
+`)
 	return scanServer{url: "http://" + addr}
 }
 

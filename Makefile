@@ -58,7 +58,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseValidate -fuzztime $(FUZZTIME) ./stacks/spec/
 
 ## fuzz-gateway: the gateway's body scanner against lua-cjson on FUZZ_INPUTS generated and mutated
-## bodies (2,000,000 by default, about 10 minutes; CI runs 40,000 in go test). GATEWAY_FUZZ_SEED=n
+## bodies (2,000,000 by default, about a minute; CI runs 40,000 in go test). GATEWAY_FUZZ_SEED=n
 ## repeats a run.
 FUZZ_INPUTS ?= 2000000
 fuzz-gateway: deps

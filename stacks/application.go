@@ -132,6 +132,10 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 	if secrets.NumAPIKeys > 0 {
 		gwArgs.APIKeys = secrets.GatewayAPIKeys
 	}
+	limitsRedis, err := tenancy(ctx, o.Prefix, cfg, secrets, &gwArgs, app)
+	if err != nil {
+		return nil, err
+	}
 	gw, err := gateway.New(ctx, o.Prefix+"gateway", gwArgs, app...)
 	if err != nil {
 		return nil, err
@@ -159,7 +163,11 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 
 	var ui *webui.WebUI
 	if cfg.WebUI.Enabled {
-		if ui, err = webui.New(ctx, o.Prefix+"webui", webUIArgs(cfg, secrets, cloud, gw, served[0]), app...); err != nil {
+		uiArgs := webUIArgs(cfg, secrets, cloud, gw, served[0])
+		if limitsRedis != nil && cfg.WebUI.SharedData() {
+			uiArgs.RedisURL = limitsRedis.URL // one in-cluster Redis for both
+		}
+		if ui, err = webui.New(ctx, o.Prefix+"webui", uiArgs, app...); err != nil {
 			return nil, err
 		}
 	}

@@ -62,7 +62,7 @@ func TestWebUI(t *testing.T) {
 	}
 	for name, ref := range map[string][2]string{
 		"WEBUI_SECRET_KEY": {"open-webui", "webui-secret-key"},
-		"OPENAI_API_KEY":   {"llm-gateway-keys", "client"},
+		"OPENAI_API_KEY":   {"llm-gateway-client-key", "client"}, // its own tenant's generated key
 	} {
 		e := env[name]
 		assert.Empty(t, e.Value, "%s is never a literal", name)

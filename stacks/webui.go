@@ -53,8 +53,9 @@ func webUIArgs(cfg spec.Config, secrets spec.Secrets, cloud CloudAddOns, gw *gat
 		GatewayURL:   pulumi.String(gw.URL),
 		DefaultModel: pulumi.String(defaultModel),
 	}
-	if gw.KeysSecret != nil {
-		args.GatewayKeySecret, args.GatewayKeyKey = gw.KeysSecret.Metadata.Name().Elem(), gateway.ClientKeyKey
+	if gw.ClientKeySecret != nil {
+		// Open WebUI is a tenant of its own (tenancy.tenants may name "open-webui").
+		args.GatewayKeySecret, args.GatewayKeyKey = gw.ClientKeySecret.Metadata.Name().Elem(), gateway.ClientKeyKey
 	}
 	if secrets.HasWebUIKey {
 		args.SecretKey = secrets.WebUISecretKey

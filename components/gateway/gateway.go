@@ -42,8 +42,9 @@ const (
 	// ServiceMonitor's endpoint port).
 	MetricsPortName = "metrics"
 	configDir       = "/etc/llm-gateway"
-	apiKeysEnv      = "GATEWAY_API_KEYS"
-	apiKeysKey      = "keys"
+	// keysDir holds the keys Secret's files: the API keys (KeysFileKey) and the limits' Redis
+	// password (RedisPasswordKey).
+	keysDir = "/etc/llm-gateway-keys"
 	// ChecksumAnnotation carries the digest of the rendered config, so any
 	// change of the model list or limits rolls the pods (the ConfigMap is
 	// mounted as a directory, but nginx reads it only at start).
@@ -124,9 +125,20 @@ type Args struct {
 	// Upstreams are the models' Services (ClusterIP and headless). nginx resolves upstream names
 	// once at start, so the pods start only after the Services exist.
 	Upstreams []pulumi.Resource `pulumi:"upstreams,optional"`
-	// APIKeys is a secret, comma-separated list of accepted keys; nil turns
-	// authentication off.
+	// APIKeys is a secret, comma-separated list of accepted keys (the tenant "default"); nil
+	// and no TenantKeys turns authentication off.
 	APIKeys pulumi.StringInput `pulumi:"apiKeys,optional"`
+	// TenantKeys is a secret JSON object {"<tenant>": ["<key>", ...]}: each tenant's keys.
+	TenantKeys pulumi.StringInput `pulumi:"tenantKeys,optional"`
+	// ClientTenant, when set with keys, is the tenant of in-cluster clients (Open WebUI): a key
+	// is generated for it, kept, and published in ClientKeySecret.
+	ClientTenant string `pulumi:"clientTenant,optional"`
+	// Tenants are the tenants' policies (plain: rendered): models, limits, budgets.
+	Tenants []nginx.Tenant `pulumi:"tenants,optional"`
+	// Prices per million tokens by model (plain: rendered as a gauge for the cost queries).
+	Prices []nginx.Price `pulumi:"prices,optional"`
+	// Limits is the Redis the tenants' limits are counted in; required when a tenant has one.
+	Limits *Limits `pulumi:"limits,optional"`
 	// KEDA, when set and some route holds requests (a model scaled to zero), makes the
 	// autoscaler a KEDA ScaledObject that adds pods for held requests as well as for CPU
 	// (autoscaler.go); otherwise it is a CPU HorizontalPodAutoscaler.
@@ -148,8 +160,11 @@ type Gateway struct {
 	URLOutput pulumi.StringOutput `pulumi:"url"`
 	// ServiceName is the gateway's Service name.
 	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
-	// KeysSecret holds the API keys; nil without keys.
+	// KeysSecret holds the API keys file (and the Redis password); nil without keys.
 	KeysSecret *corev1.Secret
+	// ClientKeySecret holds the in-cluster clients' key under ClientKeyKey; nil without keys
+	// or Args.ClientTenant.
+	ClientKeySecret *corev1.Secret
 	// Deployment runs the gateway's pods.
 	Deployment *appsv1.Deployment
 	// MetricsService exposes only MetricsPort (named MetricsPortName), for a ServiceMonitor.
@@ -200,8 +215,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		HoldShare:     args.Config.HoldShare,
 	}
 	params.Runtime.WorkerProcesses = workers
-	if args.APIKeys != nil {
-		params.APIKeysEnv = apiKeysEnv
+	if err := args.tenancy(&params); err != nil {
+		return nil, argcheck.Invalid("Gateway", name, "limits", "%v", err)
 	}
 	files, err := nginx.Generate(params)
 	if err != nil {
@@ -229,29 +244,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	env := corev1.EnvVarArray{}
-	if args.APIKeys != nil {
-		g.KeysSecret, err = corev1.NewSecret(ctx, name+"-keys", &corev1.SecretArgs{
-			Metadata: kube.Meta(objName+"-keys", args.Namespace, labels),
-			Type:     pulumi.String("Opaque"),
-			StringData: pulumi.StringMap{
-				apiKeysKey: pulumi.ToSecret(args.APIKeys).(pulumi.StringOutput),
-				// In-cluster clients (Open WebUI) present the first key.
-				ClientKeyKey: args.APIKeys.ToStringOutput().ApplyT(func(keys string) string {
-					first, _, _ := strings.Cut(keys, ",")
-					return first
-				}).(pulumi.StringOutput),
-			},
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		env = append(env, &corev1.EnvVarArgs{
-			Name: pulumi.String(apiKeysEnv),
-			ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-				Name: g.KeysSecret.Metadata.Name().Elem(), Key: pulumi.String(apiKeysKey),
-			}},
-		})
+	volumes, mounts, err := g.declareKeys(ctx, name, objName, args, labels, parent)
+	if err != nil {
+		return nil, err
 	}
 
 	// With an autoscaler, it owns spec.replicas: Pulumi sets it at creation
@@ -295,7 +290,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 						Name:    pulumi.String("openresty"),
 						Image:   pulumi.String(args.Config.Image),
 						Command: pulumi.ToStringArray(nginx.ProductionCommand(configDir)),
-						Env:     env,
 						Ports: corev1.ContainerPortArray{
 							&corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP")},
 							&corev1.ContainerPortArgs{Name: pulumi.String(MetricsPortName), ContainerPort: pulumi.Int(MetricsPort), Protocol: pulumi.String("TCP")},
@@ -319,16 +313,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 						}},
 						ReadinessProbe: &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(2)},
 						LivenessProbe:  &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
-						VolumeMounts: corev1.VolumeMountArray{
+						VolumeMounts: append(corev1.VolumeMountArray{
 							&corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(configDir), ReadOnly: pulumi.Bool(true)},
 							&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-						},
+						}, mounts...),
 					}},
-					Volumes: corev1.VolumeArray{
+					Volumes: append(corev1.VolumeArray{
 						// Mounted as a directory (no subPath) so updates reach the pod.
 						&corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: &corev1.ConfigMapVolumeSourceArgs{Name: cm.Metadata.Name()}},
 						&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}},
-					},
+					}, volumes...),
 				},
 			},
 		},

@@ -110,31 +110,67 @@ func TestModelChangeRollsThePods(t *testing.T) {
 	assert.NotEqual(t, before, checksum([]nginx.Route{routes[1], routes[0]}), "a new default model rolls the gateway")
 }
 
+// TestAPIKeysComeFromASecret: the keys (default, tenants', and the generated client key) and the
+// limits' Redis password are one Secret's files, mounted read-only; nothing secret is in the
+// environment, the ConfigMap or anywhere but Secrets.
 func TestAPIKeysComeFromASecret(t *testing.T) {
 	const keys = "sk-first-111,sk-second-222"
-	m, g := deploy(t, routes, pulumi.ToSecret(pulumi.String(keys)).(pulumi.StringOutput))
+	var g *gateway.Gateway
+	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		var err error
+		g, err = gateway.New(ctx, "gateway", gateway.Args{
+			Name: gateway.DefaultName, Config: spec.Defaults().Gateway, Namespace: "llm", Routes: routes,
+			APIKeys:      pulumi.ToSecret(pulumi.String(keys)).(pulumi.StringOutput),
+			TenantKeys:   pulumi.ToSecret(pulumi.String(`{"team-a":["sk-team-a-333"]}`)).(pulumi.StringOutput),
+			ClientTenant: "open-webui",
+			Tenants:      []nginx.Tenant{{Name: "team-a", Limits: []nginx.Limit{{Kind: nginx.LimitRequests, Period: nginx.PeriodMinute, Amount: 60}}}},
+			Limits:       &gateway.Limits{Address: "llm-redis.llm.svc.cluster.local:6379", Password: pulumi.ToSecret(pulumi.String("redis-pw-444")).(pulumi.StringOutput)},
+		})
+		return err
+	})
+	require.NoError(t, err)
 	require.NotNil(t, g.KeysSecret)
 	secret := m.Find(t, "kubernetes:core/v1:Secret", "gateway-keys")
 	assert.Equal(t, []string{"stringData"}, pulumimock.SecretPaths(secret.Inputs))
 	data := pulumimock.Plain(secret.Inputs)["stringData"].(map[string]any)
-	assert.Equal(t, keys, data["keys"])
-	assert.Equal(t, "sk-first-111", data[gateway.ClientKeyKey], "in-cluster clients use the first key")
+	var file map[string][]string
+	require.NoError(t, json.Unmarshal([]byte(data[gateway.KeysFileKey].(string)), &file))
+	client := pulumimock.Decode[corev1.Secret](t, m, "kubernetes:core/v1:Secret", "gateway-client-key").StringData[gateway.ClientKeyKey]
+	assert.Len(t, client, 64, "a generated key for in-cluster clients")
+	assert.Equal(t, map[string][]string{"default": {"sk-first-111", "sk-second-222"}, "team-a": {"sk-team-a-333"}, "open-webui": {client}}, file)
+	assert.Equal(t, "redis-pw-444", data[gateway.RedisPasswordKey])
 
 	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
-	var found bool
-	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
-		if e.Name == "GATEWAY_API_KEYS" {
-			found = true
-			assert.Empty(t, e.Value)
-			assert.Equal(t, "llm-gateway-keys", e.ValueFrom.SecretKeyRef.Name)
-			assert.Equal(t, "keys", e.ValueFrom.SecretKeyRef.Key)
+	c := dep.Spec.Template.Spec.Containers[0]
+	assert.Empty(t, c.Env, "no key in the environment")
+	var mounted bool
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == "llm-gateway-keys" {
+			mounted = true
+			assert.Empty(t, v.Secret.Items, "the whole Secret as a directory (no subPath): rotations reach the pods")
 		}
 	}
-	assert.True(t, found)
+	assert.True(t, mounted)
+	assert.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "keys", MountPath: "/etc/llm-gateway-keys", ReadOnly: true})
 	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
-	raw, _ := json.Marshal(cm)
-	assert.NotContains(t, string(raw), "sk-first-111", "keys never reach the ConfigMap")
-	assert.True(t, strings.Contains(cm.Data[nginx.ConfigFile], "env GATEWAY_API_KEYS"), "nginx passes the variable to Lua")
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `"/etc/llm-gateway-keys/keys.json"`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `"/etc/llm-gateway-keys/redis-password"`)
+	for _, s := range []string{"sk-first-111", "sk-second-222", "sk-team-a-333", "redis-pw-444", client} {
+		pulumimock.AssertOnlyInSecrets(t, m, s)
+	}
+}
+
+// TestLimitsNeedRedis: a tenant with a limit and no Redis to count it in is refused.
+func TestLimitsNeedRedis(t *testing.T) {
+	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		_, err := gateway.New(ctx, "gateway", gateway.Args{
+			Name: gateway.DefaultName, Config: spec.Defaults().Gateway, Namespace: "llm", Routes: routes,
+			Tenants: []nginx.Tenant{{Name: "a", Limits: []nginx.Limit{{Kind: nginx.LimitTokens, Period: nginx.PeriodDay, Amount: 5}}}},
+		})
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "limits")
 }
 
 // The stream limit reaches nginx, and the connection settings derive from it: 3 connections

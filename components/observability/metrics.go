@@ -69,7 +69,7 @@ var Metrics = func() []Metric {
 		{KSMStatefulSetReplicas, "gauge", "kube-state-metrics"},
 		{PrometheusUp, "gauge", "prometheus"},
 	}
-	for _, g := range nginx.GatewayMetrics {
+	for _, g := range append(slices.Clip(nginx.GatewayMetrics), nginx.TenantMetrics...) {
 		ms = append(ms, Metric{g.Name, g.Type, "gateway"})
 	}
 	return ms

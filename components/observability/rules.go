@@ -7,6 +7,8 @@ import (
 
 	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 )
 
 // Alert names. docs/observability.md has a runbook section per alert (a test checks it).
@@ -17,10 +19,15 @@ const (
 	AlertQueueHigh           = "LLMModelQueueHigh"
 	AlertKVCacheFull         = "LLMModelKVCacheFullPreempting"
 	AlertGatewayDown         = "LLMGatewayDown"
+	// AlertTenantBudget: a tenant has used 80% of a token budget.
+	AlertTenantBudget = "LLMTenantBudget80Percent"
+	// AlertLimitsStoreDown: a gateway pod cannot reach the Redis its tenants' limits are counted in.
+	AlertLimitsStoreDown = "LLMGatewayLimitsStoreDown"
 )
 
 // Alerts are every alert name, in runbook order.
-var Alerts = []string{AlertModelNoReadyReplica, AlertGateway5xxRatio, AlertTTFTHigh, AlertQueueHigh, AlertKVCacheFull, AlertGatewayDown}
+var Alerts = []string{AlertModelNoReadyReplica, AlertGateway5xxRatio, AlertTTFTHigh, AlertQueueHigh, AlertKVCacheFull, AlertGatewayDown,
+	AlertTenantBudget, AlertLimitsStoreDown}
 
 // DefaultRunbookURL is where each alert's runbook_url points (with "#<alert name in lower case>").
 const DefaultRunbookURL = "https://github.com/llm-platform/llm-platform/blob/main/docs/observability.md"
@@ -128,6 +135,18 @@ func ruleGroups(args *Args) []monv1.RuleGroup {
 			2, "critical",
 			"No gateway pod can be scraped",
 			"Prometheus has not reached any gateway pod's metrics port for 2 minutes: the gateway is down (or its metrics Service, ServiceMonitor or NetworkPolicy is broken).",
+			nil),
+		alert(AlertTenantBudget,
+			fmt.Sprintf(`max by (tenant, period) (%s{namespace=%s}) > 0.8`, nginx.MetricTenantBudgetUsed, ns),
+			5, "warning",
+			"Tenant {{ $labels.tenant }} has used {{ $value | humanizePercentage }} of its {{ $labels.period }} token budget",
+			"A tenant has passed 80% of a token budget; at 100% its requests get 429 insufficient_quota until the next period (UTC).",
+			nil),
+		alert(AlertLimitsStoreDown,
+			fmt.Sprintf(`min(%s{namespace=%s}) == 0`, nginx.MetricLimitsBackendUp, ns),
+			2, "critical",
+			"A gateway pod cannot reach the Redis of the tenants' limits",
+			"For 2 minutes a gateway pod has not reached the Redis its tenants' limits are counted in: limits are enforced per pod (fail-open) or requests get 503 (fail-closed).",
 			nil),
 	}
 	return []monv1.RuleGroup{

@@ -242,6 +242,16 @@ func TestBadConfig(t *testing.T) {
 		{"cluster scrapes without the installed stack", obs(`{"enabled":true,"install":false,"scrapeKubeProxy":false}`),
 			`observability.scrapeKubeProxy: is set, but only the installed kube-prometheus-stack (observability.install: true) has this scrape`},
 		{"cluster scrape switch not a bool", obs(`{"enabled":true,"scrapeControlPlane":"no"}`), `observability.scrapeControlPlane: expected true or false`},
+		// Tenants (components/tenants' rules).
+		{"tenant allows an unknown model", tenancy(`{"tenants":[{"name":"a","models":["gpt-4"]}]}`), `tenancy.tenants[0].models[0]: "gpt-4" is not a served model or adapter`},
+		{"tenant limit below 1", tenancy(`{"tenants":[{"name":"a","limits":{"requestsPerMinute":0}}]}`), `tenancy.tenants[0].limits.requestsPerMinute: is 0; a limit is at least 1`},
+		{"tenant per-model limit below 1", tenancy(`{"tenants":[{"name":"a","limits":{"models":{"qwen3-0.6b":{"tokensPerMinute":-5}}}}]}`), `tenancy.tenants[0].limits.models["qwen3-0.6b"].tokensPerMinute: is -5`},
+		{"budget without a period", tenancy(`{"tenants":[{"name":"a","budgets":[{"tokens":1000}]}]}`), `tenancy.tenants[0].budgets[0].period: "": a budget needs its period, day or month`},
+		{"tenant name not a label", tenancy(`{"tenants":[{"name":"Team A"}]}`), `tenancy.tenants[0].name: "Team A" is not a DNS-1123 label`},
+		{"tenant twice", tenancy(`{"tenants":[{"name":"a"},{"name":"a"}]}`), `tenancy.tenants[1].name: "a" is declared twice`},
+		{"unknown redis-down policy", tenancy(`{"onRedisDown":"maybe"}`), `tenancy.onRedisDown: "maybe": use fail-open`},
+		{"external redis without address", tenancy(`{"redis":{"kind":"external"}}`), `tenancy.redis.address: is required with kind external`},
+		{"price for an unknown model", tenancy(`{"prices":{"gpt-4":{"prompt":1}}}`), `tenancy.prices["gpt-4"]: "gpt-4" is not a served model`},
 	}...)
 	require.GreaterOrEqual(t, len(cases), 20)
 	for _, tc := range cases {
@@ -276,3 +286,5 @@ func TestBadAdapterBucketIsReportedOnce(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(err.Error(), "models[0].loras[0].source:"), err.Error())
 	assert.Contains(t, err.Error(), `bucket "Bad_Bucket" is not a valid S3 bucket name`)
 }
+
+func tenancy(v string) map[string]string { return map[string]string{"models": oneModel, "tenancy": v} }

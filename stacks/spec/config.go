@@ -30,6 +30,8 @@ type Config struct {
 	Gateway   GatewayConfig  `json:"gateway"`
 	WebUI     WebUIConfig    `json:"webui"`
 	Edge      EdgeConfig     `json:"edge"`
+	// Tenancy: teams, their keys' policies (models, limits, budgets), prices, the limits' Redis.
+	Tenancy TenancyConfig `json:"tenancy"`
 	// Observability: monitors, dashboards, alerts, and optionally the monitoring stack.
 	Observability ObservabilityConfig `json:"observability"`
 	Render        RenderConfig        `json:"render"`

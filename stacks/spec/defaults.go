@@ -8,6 +8,7 @@ import (
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/tenants"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
@@ -95,6 +96,7 @@ func Defaults() Config {
 			Routing:          gateway.DefaultRouting(),
 			HoldShare:        gateway.DefaultHoldShare,
 		},
+		Tenancy: tenants.Defaults(),
 		WebUI: WebUIConfig{
 			Enabled:         true,
 			Image:           versions.OpenWebUIImage,

@@ -50,7 +50,7 @@ func Load(ctx *pulumi.Context) (Config, Secrets, error) {
 	}
 	// The URL's text is judged here, before anything is declared, and never printed.
 	databaseURL, _ := ctx.GetConfig(ctx.Project() + ":" + keyWebUIDatabaseURL)
-	if errs := checkWebUISecrets(cfg, secrets, databaseURL); len(errs) > 0 {
+	if errs := append(checkWebUISecrets(cfg, secrets, databaseURL), checkTenantKeys(cfg, secrets)...); len(errs) > 0 {
 		return Config{}, Secrets{}, configError(errs)
 	}
 	return cfg, secrets, nil

@@ -1,12 +1,15 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/llm-platform/llm-platform/components/tenants"
 )
 
 // Secret config keys. They are read only through the config package's
@@ -20,10 +23,15 @@ const (
 	keyWebUIDatabaseURL = "webuiDatabaseUrl"
 	// keyWebUIOIDCClientSecret is the identity provider's client secret with webui.oidc.
 	keyWebUIOIDCClientSecret = "webuiOidcClientSecret"
+	// keyGatewayTenantKeys are the tenants' API keys: {"<tenant>": ["<key>", ...]}.
+	keyGatewayTenantKeys = "gatewayTenantKeys"
+	// keyGatewayRedisPassword is the password of tenancy.redis.kind external.
+	keyGatewayRedisPassword = "gatewayRedisPassword"
 )
 
 // secretKeys are every secret config key; all are optional and default to empty.
-var secretKeys = []string{keyHFToken, keyGatewayAPIKeys, keyWebUISecretKey, keyWebUIAdmin, keyWebUIDatabaseURL, keyWebUIOIDCClientSecret}
+var secretKeys = []string{keyHFToken, keyGatewayAPIKeys, keyWebUISecretKey, keyWebUIAdmin, keyWebUIDatabaseURL, keyWebUIOIDCClientSecret,
+	keyGatewayTenantKeys, keyGatewayRedisPassword}
 
 // Secrets are the stack's sensitive values. Each output is a Pulumi secret;
 // the plain fields say only whether a value is present and how many keys
@@ -44,6 +52,13 @@ type Secrets struct {
 	// WebUIOIDCClientSecret is the identity provider's client secret (webui.oidc).
 	WebUIOIDCClientSecret    pulumi.StringOutput
 	HasWebUIOIDCClientSecret bool
+	// TenantKeys are the tenants' keys as JSON {"<tenant>": ["<key>", ...]}; TenantKeyCounts
+	// says how many each tenant has.
+	TenantKeys      pulumi.StringOutput
+	TenantKeyCounts map[string]int
+	// GatewayRedisPassword is the password of an external Redis (tenancy.redis.kind external).
+	GatewayRedisPassword    pulumi.StringOutput
+	HasGatewayRedisPassword bool
 }
 
 func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
@@ -70,6 +85,9 @@ func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
 	if cs, err := config.TrySecret(ctx, keyWebUIOIDCClientSecret); err == nil && present(ctx, keyWebUIOIDCClientSecret) {
 		s.WebUIOIDCClientSecret, s.HasWebUIOIDCClientSecret = cs, true
 	}
+	if pw, err := config.TrySecret(ctx, keyGatewayRedisPassword); err == nil && present(ctx, keyGatewayRedisPassword) {
+		s.GatewayRedisPassword, s.HasGatewayRedisPassword = pw, true
+	}
 	var keys []string
 	if _, err := config.TrySecretObject(ctx, keyGatewayAPIKeys, &keys); err == nil {
 		for i, k := range keys {
@@ -82,12 +100,51 @@ func loadSecrets(ctx *pulumi.Context) (Secrets, error) {
 	} else if !errors.Is(err, config.ErrMissingVar) {
 		errs = append(errs, fmt.Errorf("%s: must be a JSON list of strings, set with `pulumi config set --secret %s '[\"<key>\"]'`", keyGatewayAPIKeys, keyGatewayAPIKeys))
 	}
+	errs = append(errs, loadTenantKeys(ctx, &s, keys)...)
 	return s, errors.Join(errs...)
+}
+
+// loadTenantKeys reads gatewayTenantKeys; every key is checked (never printed) and must name
+// one tenant only, across the tenants and the default tenant's gatewayApiKeys.
+func loadTenantKeys(ctx *pulumi.Context, s *Secrets, defaultKeys []string) []error {
+	var errs []error
+	byTenant := map[string][]string{}
+	if _, err := config.TrySecretObject(ctx, keyGatewayTenantKeys, &byTenant); err != nil && !errors.Is(err, config.ErrMissingVar) {
+		return []error{fmt.Errorf("%s: must be a JSON object of tenant -> list of keys, set with `pulumi config set --secret --path '%s.<tenant>[0]' <key>`",
+			keyGatewayTenantKeys, keyGatewayTenantKeys)}
+	}
+	s.TenantKeyCounts = map[string]int{}
+	for tenant, keys := range byTenant {
+		s.TenantKeyCounts[tenant] = len(keys)
+		for i, k := range keys {
+			if k == "" || strings.ContainsAny(k, ", \t\r\n\"\\") {
+				errs = append(errs, fmt.Errorf("%s.%s[%d]: a key must be non-empty, without commas, quotes or whitespace; generate one with `openssl rand -hex 32`",
+					keyGatewayTenantKeys, tenant, i))
+			}
+		}
+	}
+	all := map[string][]string{tenants.Default: defaultKeys}
+	for t, k := range byTenant {
+		all[t] = append(all[t], k...)
+	}
+	errs = append(errs, tenants.DuplicateKeys(all, func(tenant string, i int) string {
+		if tenant == tenants.Default {
+			return fmt.Sprintf("%s[%d]", keyGatewayAPIKeys, i)
+		}
+		return fmt.Sprintf("%s.%s[%d]", keyGatewayTenantKeys, tenant, i)
+	})...)
+	s.TenantKeys = pulumi.ToSecret(pulumi.String(mustJSON(byTenant))).(pulumi.StringOutput)
+	return errs
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // present reports whether a config key is set to something non-empty,
 // without reading a secret through a non-secret getter.
 func present(ctx *pulumi.Context, key string) bool {
 	v, ok := ctx.GetConfig(ctx.Project() + ":" + key)
-	return ok && v != "" && v != "[]"
+	return ok && v != "" && v != "[]" && v != "{}"
 }

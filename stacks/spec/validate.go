@@ -91,6 +91,7 @@ func Validate(cfg *Config) error {
 		validateEKS(&p, cfg)
 	}
 	validateApps(&p, cfg)
+	validateTenancy(&p, cfg)
 
 	g := cfg.Gateway
 	if g.Image == "" {

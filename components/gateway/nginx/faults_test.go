@@ -656,7 +656,7 @@ func TestFaultPathTricksReachOnlyTheAuthorizedPath(t *testing.T) {
 		_, _ = io.WriteString(w, `{}`)
 	})
 	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
-		withEnv("GATEWAY_TEST_KEYS=k1"), withParams(func(p *Params) { p.APIKeysEnv = "GATEWAY_TEST_KEYS" }))
+		withKeys(t, map[string][]string{"default": {"k1"}}))
 	addr := strings.TrimPrefix(g.URL, "http://")
 	for _, tc := range []struct{ target, upstream string }{
 		// The issue's encodings, and more; "" = answered by the gateway, never proxied.

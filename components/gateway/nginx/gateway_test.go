@@ -204,8 +204,7 @@ func TestGatewayOversizeBody(t *testing.T) {
 func TestGatewayAPIKeys(t *testing.T) {
 	t.Parallel()
 	x := startTrio(t,
-		withParams(func(p *Params) { p.APIKeysEnv = "GW_TEST_API_KEYS" }),
-		withEnv("GW_TEST_API_KEYS= sk-first ,sk-second,,"))
+		withKeys(t, map[string][]string{"default": {"sk-first", "sk-second", ""}}))
 	body := chat(modelB)
 	for _, tc := range []struct {
 		name, auth string
@@ -246,10 +245,9 @@ func TestGatewayAPIKeys(t *testing.T) {
 
 func TestGatewayAPIKeysFailClosed(t *testing.T) {
 	t.Parallel()
-	// Keys configured but the variable is empty: nobody gets in.
-	x := startTrio(t,
-		withParams(func(p *Params) { p.APIKeysEnv = "GW_TEST_EMPTY_KEYS" }),
-		withEnv("GW_TEST_EMPTY_KEYS="))
+	// Keys configured but the file holds none: nobody gets in.
+	x := startTrio(t, withKeys(t, map[string][]string{}))
+	x.gw.expectLog("holds no API keys")
 	for _, auth := range []string{"", "Bearer ", "Bearer x"} {
 		r := x.gw.post(t, "/v1/chat/completions", chat(modelA), "Authorization", auth)
 		assertGatewayError(t, r, http.StatusUnauthorized, "invalid_api_key")

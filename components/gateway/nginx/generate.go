@@ -28,6 +28,10 @@ var files = map[string]string{
 	ScanFile:       "scan.lua.tmpl",
 	LedgerFile:     "ledger.lua.tmpl",
 	FetchFile:      "fetch.lua.tmpl",
+	TenantsFile:    "tenants.lua.tmpl",
+	RespFile:       "resp.lua.tmpl",
+	LimitsFile:     "limits.lua.tmpl",
+	UsageFile:      "usage.lua.tmpl",
 }
 
 // Generate returns the gateway's files, name -> content: ConfigFile, LuaFile, MetricsLuaFile, the

@@ -60,7 +60,7 @@ func TestRenderValidation(t *testing.T) {
 		{"zero body size", func(p *Params) { p.MaxBodySize = 0 }, []string{"max body size"}},
 		{"buffer above body size", func(p *Params) { p.BodyBufferSize = p.MaxBodySize + 1 }, []string{"body buffer size"}},
 		{"zero timeout", func(p *Params) { p.ProxyTimeout = 0 }, []string{"proxy timeout"}},
-		{"bad env name", func(p *Params) { p.APIKeysEnv = "1-KEYS" }, []string{"API keys env"}},
+		{"bad keys file", func(p *Params) { p.KeysFile = "/a b" }, []string{"keys file"}},
 		{"no stream limit", func(p *Params) { p.MaxStreams = 0 }, []string{"max streams 0 must be between 1 and 20000"}},
 		{"stream limit above the port range", func(p *Params) { p.MaxStreams = 20001 }, []string{"max streams 20001"}},
 		{"relative lua dir", func(p *Params) { p.Runtime.LuaDir = "gateway" }, []string{"runtime.luaDir"}},
@@ -101,7 +101,7 @@ func TestRenderProductionConfig(t *testing.T) {
 	files, err := Generate(validParams())
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{ConfigFile, LuaFile, MetricsLuaFile, DNSFile, EndpointsFile, LoadFile, PrefixFile, BalancerFile,
-		BodiesFile, ScanFile, LedgerFile, FetchFile}, keys2(files))
+		BodiesFile, ScanFile, LedgerFile, FetchFile, TenantsFile, RespFile, LimitsFile, UsageFile}, keys2(files))
 	conf := files[ConfigFile]
 
 	for _, want := range []string{
@@ -166,11 +166,11 @@ func keys2(m map[string]string) []string {
 
 func TestRenderAPIKeys(t *testing.T) {
 	p := validParams()
-	p.APIKeysEnv = "GATEWAY_API_KEYS"
+	p.KeysFile = "/etc/llm-gateway-keys/keys.json"
 	files, err := Generate(p)
 	require.NoError(t, err)
-	assert.Contains(t, files[ConfigFile], "\nenv GATEWAY_API_KEYS;\n")
-	assert.Contains(t, files[LuaFile], `os.getenv("GATEWAY_API_KEYS")`)
+	assert.NotContains(t, files[ConfigFile], "\nenv ", "keys come from a mounted Secret file, not the environment")
+	assert.Contains(t, files[TenantsFile], `local KEYS_FILE = "/etc/llm-gateway-keys/keys.json"`)
 }
 
 // The production config and the one the tests run differ only through Runtime.

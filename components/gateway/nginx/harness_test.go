@@ -403,3 +403,14 @@ func sseData(t testing.TB, r io.Reader) []string {
 	assert.NoError(t, sc.Err())
 	return out
 }
+
+// withKeys writes the API keys file (tenant -> keys, as the gateway's Secret holds it) and
+// points the gateway at it.
+func withKeys(t testing.TB, keys map[string][]string) gatewayOption {
+	t.Helper()
+	b, err := json.Marshal(keys)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "keys.json")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	return withParams(func(p *Params) { p.KeysFile = path })
+}

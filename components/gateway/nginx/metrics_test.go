@@ -148,8 +148,7 @@ func TestGatewayMetricsCountExactlyWhatWasSent(t *testing.T) {
 	})
 	down := "127.0.0.1:" + freePort(t) // nothing listens there
 	gw := startGateway(t, []Route{{Name: modelA, Upstream: a.addr()}, {Name: modelC, Upstream: sse.addr()}, {Name: "down", Upstream: down}},
-		withParams(func(p *Params) { p.APIKeysEnv = "GW_METRICS_KEYS"; p.MaxBodySize = 64 << 10 }),
-		withEnv("GW_METRICS_KEYS="+key))
+		withKeys(t, map[string][]string{"default": {key}}), withParams(func(p *Params) { p.MaxBodySize = 64 << 10 }))
 	auth := []string{"Authorization", "Bearer " + key}
 
 	fams := gw.scrape(t)
@@ -243,6 +242,14 @@ func TestGatewayMetricsCountExactlyWhatWasSent(t *testing.T) {
 		MetricRequestDuration + "_count" + dur("down"):             1,
 		MetricTimeToFirstByte + "_count" + dur(modelA):             3,
 		MetricTimeToFirstByte + "_count" + dur(modelC):             1,
+		// The same requests by tenant: those that got past the key check (not the 401s, the
+		// 413 nginx answers from Content-Length and the /v1 404, which come before it; the
+		// chunked 413 comes after it), the 502 included.
+		tenantReq("default", modelA, "2xx"): 3,
+		tenantReq("default", modelC, "2xx"): 1,
+		tenantReq("default", "down", "5xx"): 1,
+		tenantReq("default", "", "4xx"):     5,
+		tenantReq("default", "", "2xx"):     1,
 	}
 	// Sums move by amounts we cannot know exactly; check them apart, then drop them.
 	for k, v := range got {
@@ -288,7 +295,7 @@ func TestGatewayMetricsOnlyOnTheMetricsListener(t *testing.T) {
 	t.Parallel()
 	a := newBackend(t, "a", nil)
 	gw := startGateway(t, []Route{{Name: modelA, Upstream: a.addr()}},
-		withParams(func(p *Params) { p.APIKeysEnv = "GW_METRICS_KEYS2" }), withEnv("GW_METRICS_KEYS2=sk-x"))
+		withKeys(t, map[string][]string{"default": {"sk-x"}}))
 	for _, path := range []string{"/metrics", "/metrics/", "//metrics", "/./metrics", "/v1/../metrics", "/%6Detrics", "/v1/metrics"} {
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
 			r := gw.do(t, method, path, nil, "Authorization", "Bearer sk-x")
@@ -373,4 +380,8 @@ func TestGatewayMetricsTimeoutsAndOverload(t *testing.T) {
 		MetricRequestDuration + `_count{model="qwen3-0.6b"}`:             1,
 	}, got)
 	assert.Equal(t, 0.0, after[inflight], "nothing left in flight after the 504 error page")
+}
+
+func tenantReq(tenant, model, class string) string {
+	return fmt.Sprintf("%s{model=%q,status_class=%q,tenant=%q}", MetricTenantRequests, model, class, tenant)
 }

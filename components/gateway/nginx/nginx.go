@@ -51,6 +51,11 @@ const (
 	LedgerFile = "ledger.lua"
 	// FetchFile is the gateway's own HTTP/1.1 client (replica /metrics, Service /health).
 	FetchFile = "fetch.lua"
+	// Tenants (tenants.go): key -> tenant and policies, the Redis client, the limits, the usage.
+	TenantsFile = "tenants.lua"
+	RespFile    = "resp.lua"
+	LimitsFile  = "limits.lua"
+	UsageFile   = "usage.lua"
 )
 
 // OpenRestyBinary is the nginx binary of the openresty/openresty images.
@@ -157,11 +162,19 @@ type Params struct {
 	// ProxyTimeout is proxy_read_timeout and proxy_send_timeout (time between two reads/writes
 	// from/to the model server); generations stream for minutes, so >= 10m in production.
 	ProxyTimeout time.Duration
-	// APIKeysEnv, when non-empty, names the environment variable (nginx `env` directive) that
-	// holds the comma-separated API keys (from a Kubernetes Secret). Requests to /v1 then need
-	// "Authorization: Bearer <key>" or get 401 JSON. If the variable is empty or unset at
-	// start, every /v1 request is refused (fail closed). Empty = no auth.
-	APIKeysEnv string
+	// KeysFile, when non-empty, is the path of the API keys (a mounted Kubernetes Secret):
+	// a JSON object {"<tenant>": ["<key>", ...]}. Requests to /v1 then need
+	// "Authorization: Bearer <key>" or get 401 JSON; the key names the tenant. A file that is
+	// missing, empty or unreadable at start refuses every /v1 request (fail closed). Every
+	// worker reads it again every KeysReload, so rotated keys need no restart. Empty = no auth.
+	KeysFile string
+	// Tenants are the teams with a policy: allowed models, limits, budgets (tenants.go). A
+	// tenant that has keys but no entry here may use every model without limits.
+	Tenants []Tenant
+	// Limits is the Redis the tenants' limits are counted in; needed when a tenant has one.
+	Limits Limits
+	// Prices turn token counts into cost (a gauge per model for the queries).
+	Prices []Price
 	// MaxStreams is the number of concurrent /v1 requests (streamed or not) this nginx accepts,
 	// across all its workers; the next one gets 503 server_overloaded with Retry-After, from
 	// nginx itself. worker_connections and worker_rlimit_nofile are derived from it
@@ -181,6 +194,9 @@ type Params struct {
 
 	// dnsStaleAfter replaces DNSStaleAfter when set (tests: minutes are too long to wait).
 	dnsStaleAfter time.Duration
+	// limitWindow replaces the minute of the per-minute limits when set (tests only: the
+	// acceptance's 2,000 requests at 600 per window would take a minute otherwise).
+	limitWindow time.Duration
 }
 
 // Holds reports whether any route holds requests for a model scaled to zero.

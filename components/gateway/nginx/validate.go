@@ -88,9 +88,7 @@ func (p Params) validate() error {
 	if p.MaxStreams < 1 || p.MaxStreams > MaxStreamsCeiling {
 		bad("max streams %d must be between 1 and %d (concurrent requests one gateway accepts)", p.MaxStreams, MaxStreamsCeiling)
 	}
-	if p.APIKeysEnv != "" && !validEnvName(p.APIKeysEnv) {
-		bad("API keys env %q is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)", p.APIKeysEnv)
-	}
+	p.validateTenants(bad)
 	if p.HasEndpoints() {
 		p.Routing.validate(bad)
 	}
@@ -188,16 +186,6 @@ func samePort(a, b string) bool {
 		return l
 	}
 	return port(a) == port(b)
-}
-
-func validEnvName(s string) bool {
-	for i, c := range s {
-		if c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9') {
-			continue
-		}
-		return false
-	}
-	return s != ""
 }
 
 // safeConfigToken reports whether s can be written bare (or inside double quotes) into

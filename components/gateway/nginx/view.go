@@ -13,6 +13,7 @@ import (
 )
 
 type view struct {
+	tenancyView
 	P              Params
 	HealthPath     string
 	Workers        string
@@ -167,7 +168,7 @@ func newView(p Params) (*view, error) {
 			HoldFull: RefusedHoldFull,
 		},
 		O:               outcomes{Routed: OutcomeRouted, Refused: OutcomeRefused, Local: OutcomeLocal},
-		Families:        GatewayMetrics,
+		Families:        append(slices.Clip(GatewayMetrics), TenantMetrics...),
 		DurationBuckets: bucketLabels(DurationBuckets),
 		TTFBBuckets:     bucketLabels(TTFBBuckets),
 
@@ -178,6 +179,10 @@ func newView(p Params) (*view, error) {
 		InMemoryMax: p.InMemoryMax(), BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
 		ScanSlice: secs(ScanSlice), TurnWait: secs(TurnWait), ScanAlone: ScanAlone, BodiesDict: nginxSize(bodiesDictSize),
 		StreamsZone: nginxSize(streamsZoneSize), DNSDict: nginxSize(dnsDictSize), LoadDict: nginxSize(loadDictSize),
+	}
+	v.tenancyView = newTenancyView(p)
+	if v.HasLimits {
+		v.DNSRandomBytes, v.NameserversEnv = dnsRandomBytes, NameserversEnv // a Redis host name is resolved by dns.lua
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)

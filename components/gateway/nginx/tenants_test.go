@@ -1,0 +1,417 @@
+package nginx
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/components/redis"
+	"github.com/llm-platform/llm-platform/internal/vllmsim"
+)
+
+// The tenants' tests run Debian's redis-server with the config file components/redis renders
+// for the cluster (bound to loopback here) and real nginx gateways sharing it.
+
+const redisPassword = "test-redis-password"
+
+type redisServer struct {
+	t          testing.TB
+	bin, conf  string
+	port       int
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	cancel     context.CancelFunc
+	waitResult chan struct{}
+}
+
+func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+			t.Fatal("redis-server not found; CI installs it (scripts/install-test-deps.sh)")
+		}
+		t.Skip("redis-server not found: install it with scripts/install-test-deps.sh")
+	}
+	dir := t.TempDir()
+	port, err := strconv.Atoi(freePort(t))
+	require.NoError(t, err)
+	conf, err := redis.Render(redis.ServerConfig{Port: port, Password: redisPassword, Dir: dir, MaxMemory: redis.DefaultMaxMemory})
+	require.NoError(t, err)
+	conf = strings.Replace(conf, "bind * -::*", "bind 127.0.0.1", 1)
+	path := filepath.Join(dir, "valkey.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	r := &redisServer{t: t, bin: bin, conf: path, port: port}
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+
+func (r *redisServer) start() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cmd, r.cancel = exec.CommandContext(ctx, r.bin, r.conf), cancel
+	require.NoError(r.t, r.cmd.Start())
+	done := make(chan struct{})
+	go func(c *exec.Cmd) { _ = c.Wait(); close(done) }(r.cmd)
+	r.waitResult = done
+	require.Eventually(r.t, func() bool { return r.cli("PING") == "PONG" }, 10*time.Second, 20*time.Millisecond)
+}
+
+// kill stops the server at once (SIGKILL), as a crashed node would.
+func (r *redisServer) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cancel != nil {
+		r.cancel()
+		<-r.waitResult
+		r.cancel = nil
+	}
+}
+
+// cli runs one command with redis-cli and returns its raw output, trimmed.
+func (r *redisServer) cli(args ...string) string {
+	a := append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(r.port), "--no-auth-warning", "-a", redisPassword, "--raw"}, args...)
+	out, _ := exec.Command("redis-cli", a...).CombinedOutput()
+	return strings.TrimSpace(string(out))
+}
+
+// withTenants configures keys, tenants and the shared Redis.
+func withTenants(t testing.TB, r *redisServer, keys map[string][]string, tenants []Tenant, window time.Duration, failClosed bool) gatewayOption {
+	t.Helper()
+	pw := filepath.Join(t.TempDir(), "redis-password")
+	require.NoError(t, os.WriteFile(pw, []byte(redisPassword+"\n"), 0o600))
+	keysOpt := withKeys(t, keys)
+	return func(p *Params, env *[]string) {
+		keysOpt(p, env)
+		p.Tenants = tenants
+		p.Limits = Limits{Redis: r.addr(), PasswordFile: pw, FailClosed: failClosed}
+		p.limitWindow = window
+	}
+}
+
+// fastModel answers every chat request at once with a usage of 10 + 5 tokens.
+func fastModel(t testing.TB) *backend {
+	return newBackend(t, "fast", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"x","object":"chat.completion","choices":[],"usage":{"prompt_tokens":10,"total_tokens":15,"completion_tokens":5}}`))
+	})
+}
+
+// waitShared waits until every gateway has checked in with Redis (limits shared, pods counted).
+func waitShared(t testing.TB, pods int, gws ...*gateway) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, g := range gws {
+			s := series(g.scrape(t))
+			if s[MetricLimitsBackendUp+"{}"] != 1 || s[MetricLimitsPods+"{}"] != float64(pods) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 50*time.Millisecond, "every gateway reaches Redis and sees %d pods", pods)
+}
+
+var rateHeaders = []string{
+	"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+	"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+}
+
+// TestTenantLimitHoldsAcrossThreeGateways is the issue's acceptance, on a shortened window: a
+// tenant limited to 600 requests per window sends 2,000 spread evenly over one window across
+// three gateways; 540-660 are admitted. (The minute is shortened to 10 s only through the
+// test-only limitWindow: the same rate, the same counting in 12 buckets.) Every answer, 200 or
+// 429, carries the six x-ratelimit-* headers; the 429s carry retry-after and the error code.
+func TestTenantLimitHoldsAcrossThreeGateways(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	keys := map[string][]string{"batch": {"sk-batch"}}
+	tenants := []Tenant{{Name: "batch", Limits: []Limit{
+		{Kind: LimitRequests, Period: PeriodMinute, Amount: 600},
+		{Kind: LimitTokens, Period: PeriodMinute, Amount: 10_000_000},
+	}}}
+	const window = 10 * time.Second
+	var gws []*gateway
+	for range 3 {
+		gws = append(gws, startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+			withTenants(t, rs, keys, tenants, window, false)))
+	}
+	waitShared(t, 3, gws...)
+
+	const total = 2000
+	var admitted, limited, other atomic.Int64
+	var headerMissing atomic.Value
+	body := chat(modelA)
+	start := time.Now()
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i := range total {
+		// Open loop: request i leaves at i/total of the window, whatever the others do.
+		time.Sleep(time.Until(start.Add(window * time.Duration(i) / total)))
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(g *gateway) {
+			defer func() { <-sem; wg.Done() }()
+			r := g.post(t, "/v1/chat/completions", body, "Authorization", "Bearer sk-batch")
+			for _, h := range rateHeaders {
+				if r.Header.Get(h) == "" {
+					headerMissing.Store(fmt.Sprintf("%d answer without %s", r.Status, h))
+				}
+			}
+			switch r.Status {
+			case http.StatusOK:
+				admitted.Add(1)
+			case http.StatusTooManyRequests:
+				limited.Add(1)
+				var e struct{ Error struct{ Code, Type string } }
+				if json.Unmarshal(r.Body, &e) != nil || e.Error.Code != "rate_limit_exceeded" || e.Error.Type != "requests" ||
+					r.Header.Get("retry-after") == "" || r.Header.Get("retry-after-ms") == "" {
+					headerMissing.Store("429 without its code or retry-after: " + string(r.Body))
+				}
+			default:
+				other.Add(1)
+			}
+		}(gws[i%3])
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	t.Logf("%d admitted, %d limited, %d other in %v", admitted.Load(), limited.Load(), other.Load(), elapsed)
+	require.Less(t, elapsed, window+window/10, "the load must fit the window for the count to mean anything")
+	assert.Zero(t, other.Load())
+	assert.InDelta(t, 600, admitted.Load(), 60, "admitted across three gateways")
+	assert.Equal(t, int64(total), admitted.Load()+limited.Load())
+	assert.Nil(t, headerMissing.Load())
+	assert.Equal(t, admitted.Load(), int64(model.count()), "only admitted requests reach the model")
+}
+
+// simTokens is what the simulator counts for one chat message and max_tokens.
+func simTokens(content string, maxTokens int) (prompt, completion int) {
+	return vllmsim.Tokens(vllmsim.RenderChat([]vllmsim.Message{{Role: "user", Content: content}})), maxTokens
+}
+
+// TestTenantTokensAreTheModelServersOwn: usage counted per tenant and model equals what the
+// simulator counted, for plain answers and streams; a stream whose client did not ask for usage
+// gets it asked for (include_usage) and never sees the extra chunk; one that asked sees it. The
+// tokens-per-minute counter in Redis ends at the exact total (estimates settled).
+func TestTenantTokensAreTheModelServersOwn(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	params := vllmsim.Defaults()
+	params.TimeScale = 0.01
+	sim, err := vllmsim.Start(vllmsim.Config{Addrs: []string{"127.0.0.1:" + freePort(t)}, Model: routedModel, Params: params})
+	require.NoError(t, err)
+	t.Cleanup(sim.Close)
+	tenants := []Tenant{{Name: "team-a", Limits: []Limit{{Kind: LimitTokens, Period: PeriodMinute, Amount: 1_000_000}}}}
+	g := startGateway(t, []Route{{Name: routedModel, Upstream: sim.Addrs()[0]}},
+		withTenants(t, rs, map[string][]string{"team-a": {"sk-a"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+
+	var wantPrompt, wantCompletion int
+	auth := []string{"Authorization", "Bearer sk-a", "Content-Type", "application/json"}
+	for i := range 6 {
+		content := fmt.Sprintf("question %d %s", i, strings.Repeat("x", i*37))
+		maxTokens := 3 + i
+		p, c := simTokens(content, maxTokens)
+		wantPrompt, wantCompletion = wantPrompt+p, wantCompletion+c
+		switch i % 3 {
+		case 0: // plain JSON answer
+			r := g.post(t, "/v1/chat/completions", simChat(content, maxTokens, false), auth...)
+			require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+			assert.Contains(t, string(r.Body), fmt.Sprintf(`"prompt_tokens":%d`, p))
+		case 1: // a stream that did not ask for usage: it never sees the usage chunk
+			events := postStream(t, g, simChat(content, maxTokens, true), auth)
+			assert.Equal(t, "[DONE]", events[len(events)-1])
+			for _, e := range events {
+				assert.NotContains(t, e, `"usage":{`, "the client did not ask for usage")
+			}
+		case 2: // a stream that asked: the usage chunk is its own
+			body := strings.Replace(simChat(content, maxTokens, true), `"stream":true`, `"stream":true,"stream_options":{"include_usage":true}`, 1)
+			events := postStream(t, g, body, auth)
+			assert.Contains(t, events[len(events)-2], fmt.Sprintf(`"prompt_tokens":%d`, p), "the usage chunk the client asked for")
+		}
+	}
+	labels := func(kind string) string {
+		return fmt.Sprintf("%s{kind=%q,model=%q,tenant=%q}", MetricTenantTokens, kind, routedModel, "team-a")
+	}
+	s := series(g.scrape(t))
+	assert.Equal(t, float64(wantPrompt), s[labels("prompt")])
+	assert.Equal(t, float64(wantCompletion), s[labels("completion")])
+	// Settled: the tokens-per-minute counter holds exactly the real total.
+	require.Eventually(t, func() bool {
+		return sumHash(rs, "llm:rl:team-a:tokens:minute:*") == wantPrompt+wantCompletion
+	}, 5*time.Second, 50*time.Millisecond, "Redis counter %d, want %d", sumHash(rs, "llm:rl:team-a:tokens:minute:*"), wantPrompt+wantCompletion)
+}
+
+func sumHash(rs *redisServer, key string) int {
+	total := 0
+	lines := strings.Split(rs.cli("HVALS", key), "\n")
+	for _, l := range lines {
+		n, _ := strconv.Atoi(strings.TrimSpace(l))
+		total += n
+	}
+	return total
+}
+
+// postStream posts a streamed chat and returns its SSE data payloads.
+func postStream(t testing.TB, g *gateway, body string, header []string) []string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return sseData(t, resp.Body)
+}
+
+// TestTenantBudgetStopsWithinOneRequest: a daily budget of 200 tokens, requests of 15 tokens
+// each (estimate charged, real count settled): the tenant is stopped with 429
+// insufficient_quota once the budget is used, having spent at most one request past it.
+func TestTenantBudgetStopsWithinOneRequest(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "small", Limits: []Limit{{Kind: LimitTokens, Period: PeriodDay, Amount: 200}}}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, map[string][]string{"small": {"sk-small"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	admitted := 0
+	var last response
+	for range 40 {
+		last = g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-small")
+		if last.Status != http.StatusOK {
+			break
+		}
+		admitted++
+		// Settlement is sent by a timer after the answer: give it its moment.
+		require.Eventually(t, func() bool { return sumHash(rs, "llm:rl:small:tokens:day:*") == admitted*15 }, 2*time.Second, 5*time.Millisecond)
+	}
+	assertGatewayError(t, last, http.StatusTooManyRequests, "insufficient_quota")
+	spent := admitted * 15
+	assert.GreaterOrEqual(t, spent, 200, "stopped only once the budget was used")
+	assert.Less(t, spent, 200+15, "at most one request past the budget")
+	retry, err := strconv.Atoi(last.Header.Get("retry-after"))
+	require.NoError(t, err)
+	assert.InDelta(t, time.Until(time.Now().UTC().Truncate(24*time.Hour).Add(24*time.Hour)).Seconds(), retry, 5, "retry after the next UTC midnight")
+	s := series(g.scrape(t))
+	assert.Equal(t, 1.0, s[fmt.Sprintf("%s{limit=%q,tenant=%q}", MetricTenantLimited, "tokens_per_day", "small")])
+	assert.GreaterOrEqual(t, s[fmt.Sprintf("%s{period=%q,tenant=%q}", MetricTenantBudgetUsed, "day", "small")], 0.9)
+}
+
+// TestTenantAllowList: a model the tenant may not use does not exist for it (404
+// model_not_found naming only its own models), /v1/models lists only its models; another
+// tenant sees everything.
+func TestTenantAllowList(t *testing.T) {
+	t.Parallel()
+	keys := map[string][]string{"narrow": {"sk-n"}, "wide": {"sk-w"}}
+	tenants := []Tenant{{Name: "narrow", Models: []string{modelB}}}
+	x := startTrio(t, withKeys(t, keys), withParams(func(p *Params) { p.Tenants = tenants }))
+	g := x.gw
+	r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-n")
+	e := assertGatewayError(t, r, http.StatusNotFound, "model_not_found")
+	assert.NotContains(t, e["message"], modelC, "another tenant's models are never named")
+	assert.Contains(t, e["message"], modelB)
+	assertRouted(t, g.post(t, "/v1/chat/completions", chat(modelB), "Authorization", "Bearer sk-n"), x.b, []byte(chat(modelB)))
+	assertRouted(t, g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-w"), x.a, []byte(chat(modelA)))
+
+	var list modelList
+	require.NoError(t, json.Unmarshal(g.do(t, http.MethodGet, "/v1/models", nil, "Authorization", "Bearer sk-n").Body, &list))
+	require.Len(t, list.Data, 1)
+	assert.Equal(t, modelB, list.Data[0].ID)
+	require.NoError(t, json.Unmarshal(g.do(t, http.MethodGet, "/v1/models", nil, "Authorization", "Bearer sk-w").Body, &list))
+	assert.Len(t, list.Data, 3)
+	assertGatewayError(t, g.do(t, http.MethodGet, "/v1/models/"+modelA, nil, "Authorization", "Bearer sk-n"), http.StatusNotFound, "model_not_found")
+	assert.Equal(t, 1, x.a.count(), "only the wide tenant reached model A")
+}
+
+// TestTenantLimitsWhenRedisDies: three gateways share a limit of 30 per window; Redis is
+// killed: the fail-open gateways keep serving, each at its share (30 / 3 pods = 10), the
+// fail-closed one answers 503 limits_unavailable, none waits past the timeouts, and the
+// metrics say so. Redis back: enforcement is shared again.
+func TestTenantLimitsWhenRedisDies(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	keys := map[string][]string{"team": {"sk-t"}}
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 30}}}}
+	route := []Route{{Name: modelA, Upstream: model.addr()}}
+	var open []*gateway
+	for range 3 {
+		open = append(open, startGateway(t, route, withTenants(t, rs, keys, tenants, time.Minute, false)))
+	}
+	closed := startGateway(t, route, withTenants(t, rs, keys, tenants, time.Minute, true))
+	waitShared(t, 4, append(open, closed)...)
+	send := func(g *gateway) (int, time.Duration) {
+		start := time.Now()
+		r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
+		return r.Status, time.Since(start)
+	}
+	// Shared: 30 in all, whichever gateway.
+	ok := 0
+	for i := range 40 {
+		if s, _ := send(open[i%3]); s == http.StatusOK {
+			ok++
+		}
+	}
+	assert.Equal(t, 30, ok, "the limit holds across the gateways")
+
+	rs.kill()
+	for _, g := range append(open, closed) {
+		g.expectLog("Redis unreachable")
+	}
+	// Fail-open: a fresh count per pod at 30 / 4 pods seen = 7 each.
+	for _, g := range open {
+		ok := 0
+		for range 12 {
+			s, d := send(g)
+			assert.Less(t, d, time.Second, "never waits past the timeouts")
+			if s == http.StatusOK {
+				ok++
+			}
+		}
+		assert.Equal(t, 7, ok, "each pod enforces its share")
+		s := series(g.scrape(t))
+		assert.Equal(t, 0.0, s[MetricLimitsBackendUp+"{}"])
+	}
+	status, d := send(closed)
+	assert.Equal(t, http.StatusServiceUnavailable, status, "fail-closed")
+	assert.Less(t, d, time.Second)
+
+	rs.start()
+	for _, g := range append(open, closed) {
+		g.expectLog("Redis reachable again")
+	}
+	waitShared(t, 4, append(open, closed)...)
+	// The shared count resumes (AOF kept what was counted before the kill, or it starts
+	// over): either way no more than the limit is admitted from now on.
+	ok = 0
+	for i := range 40 {
+		if s, _ := send(open[i%3]); s == http.StatusOK {
+			ok++
+		}
+	}
+	assert.LessOrEqual(t, ok, 30, "enforcement is shared again")
+	s, _ := send(closed)
+	assert.Equal(t, http.StatusTooManyRequests, s, "the fail-closed gateway is back to the shared count")
+}

@@ -1,0 +1,93 @@
+package stacks
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/internal/pulumimock"
+)
+
+const tenancyConfig = `{"tenants":[
+  {"name":"team-a","models":["qwen3-8b"],"limits":{"requestsPerMinute":600,"tokensPerMinute":100000},"budgets":[{"tokens":5000000,"period":"month"}]},
+  {"name":"open-webui","limits":{"requestsPerMinute":300}}],
+ "prices":{"qwen3-8b":{"prompt":0.1,"completion":0.4}}}`
+
+// TestTenancyDeclared: tenants with keys (secret config) become the gateway's keys file (only in
+// its Secret), their policies its rendered Lua; a limit brings the in-cluster Redis that only
+// the gateway and Open WebUI reach, whose password reaches the gateway as a file.
+func TestTenancyDeclared(t *testing.T) {
+	m, _, err := run(t, map[string]string{
+		"models": twoModels, "tenancy": tenancyConfig,
+		"gatewayApiKeys": `["sk-default-1"]`, "gatewayTenantKeys": `{"team-a":["sk-team-a-1","sk-team-a-2"]}`,
+	}, "gatewayApiKeys", "gatewayTenantKeys")
+	require.NoError(t, err)
+	keys := pulumimock.Decode[corev1.Secret](t, m, "kubernetes:core/v1:Secret", "gateway-keys")
+	var file map[string][]string
+	require.NoError(t, json.Unmarshal([]byte(keys.StringData[gateway.KeysFileKey]), &file))
+	assert.Equal(t, []string{"sk-team-a-1", "sk-team-a-2"}, file["team-a"])
+	assert.Equal(t, []string{"sk-default-1"}, file["default"])
+	assert.Len(t, file["open-webui"], 1, "Open WebUI is a tenant of its own")
+	for _, k := range []string{"sk-default-1", "sk-team-a-1", "sk-team-a-2", file["open-webui"][0]} {
+		pulumimock.AssertOnlyInSecrets(t, m, k)
+	}
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:team-a:requests:minute:*"`)
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:open-webui:requests:minute:*"`)
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:team-a:tokens:month:*"`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local HOST, PORT = "llm-redis.llm.svc.cluster.local", 6379`)
+
+	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, "kubernetes:apps/v1:StatefulSet", "redis")
+	assert.Equal(t, "llm-redis", sts.Name)
+	policy := pulumimock.Decode[networkingv1.NetworkPolicy](t, m, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "redis")
+	var from []string
+	for _, p := range policy.Spec.Ingress[0].From {
+		from = append(from, p.PodSelector.MatchLabels["app.kubernetes.io/name"])
+	}
+	assert.ElementsMatch(t, []string{"llm-gateway", "open-webui"}, from)
+	password := pulumimock.Decode[corev1.Secret](t, m, "kubernetes:core/v1:Secret", "redis").StringData["password"]
+	assert.Equal(t, password, keys.StringData[gateway.RedisPasswordKey])
+	pulumimock.AssertOnlyInSecrets(t, m, password)
+}
+
+// TestTenancyWithoutLimitsDeclaresNoRedis: allow-lists alone need no shared counters.
+func TestTenancyWithoutLimitsDeclaresNoRedis(t *testing.T) {
+	m, _, err := run(t, map[string]string{"models": twoModels, "webui": `{"enabled":false}`,
+		"tenancy": `{"tenants":[{"name":"team-a","models":["qwen3-8b"]}]}`, "gatewayTenantKeys": `{"team-a":["k1"]}`}, "gatewayTenantKeys")
+	require.NoError(t, err)
+	for _, r := range m.ByType("kubernetes:apps/v1:StatefulSet") {
+		assert.NotEqual(t, "redis", r.Name, "no Redis without limits")
+	}
+}
+
+// TestTenantKeysRefused: a key shared by two tenants (or with gatewayApiKeys), a tenant without
+// keys and keys for a reserved tenant are refused by key path, never quoting the key, before
+// anything is declared.
+func TestTenantKeysRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		config map[string]string
+		want   string
+	}{
+		{"shared by two tenants", map[string]string{"gatewayTenantKeys": `{"a":["k1"],"b":["k2","k1"]}`}, "gatewayTenantKeys.b[1]: the same key as gatewayTenantKeys.a[0]"},
+		{"shared with the default tenant", map[string]string{"gatewayApiKeys": `["k1"]`, "gatewayTenantKeys": `{"a":["k1"]}`}, "gatewayTenantKeys.a[0]: the same key as gatewayApiKeys[0]"},
+		{"tenant without keys", map[string]string{"tenancy": `{"tenants":[{"name":"b"}]}`, "gatewayTenantKeys": `{"a":["k1"]}`}, `tenancy.tenants[0]: tenant "b" has no keys`},
+		{"keys for a reserved tenant", map[string]string{"gatewayTenantKeys": `{"open-webui":["k1"]}`}, `gatewayTenantKeys.open-webui: "open-webui" is reserved`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.config["models"] = twoModels
+			m, _, err := run(t, tc.config, "gatewayApiKeys", "gatewayTenantKeys")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "k1\"", "keys are never quoted")
+			assert.Empty(t, m.Resources(), "nothing declared")
+		})
+	}
+}

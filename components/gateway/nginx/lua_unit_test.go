@@ -275,6 +275,53 @@ return k1 .. " " .. tostring(ip1) .. " " .. k0 .. " " .. tostring(ip0) .. " " ..
 	assert.Equal(t, "10.0.0.2", got[5], "the most recent server")
 }
 
+// TestLuaPrefixChainIsPerBlockHash: the hash reads every word of the hashed blocks in one loop
+// (hash() in prefix.lua); its values are those of the definition, a loop per block (written out
+// here), for prompts of 1, 2, 63, 64 and more than 64 blocks, at any offset of the body.
+func TestLuaPrefixChainIsPerBlockHash(t *testing.T) {
+	t.Parallel()
+	l := startLua(t)
+	chunk := `local ffi, bit = require "ffi", require "bit"
+local prefix = require "prefix"
+local band, bxor, rol, rshift = bit.band, bit.bxor, bit.rol, bit.rshift
+local SEED, MIX = 0x2545F4914F6CDD1DULL, 0x9E3779B97F4A7C15ULL
+local function reference(s, start)
+    local p = ffi.cast("const uint8_t *", s)
+    local blocks = math.min(math.floor((#s - start) / 256), 64)
+    local out, h = {}, SEED
+    for k = 0, blocks - 1 do
+        local w = ffi.cast("const uint64_t *", p + start + k * 256)
+        for j = 0, 31 do
+            h = rol(bxor(h, w[j]), 31) * MIX
+        end
+        local f = bxor(h, rshift(h, 29)) * MIX
+        out[k + 1] = tonumber(band(bxor(f, rshift(f, 32)), 0xFFFFFFFFULL))
+    end
+    return out
+end
+local bad = {}
+math.randomseed(7)
+for _, len in ipairs({ 256, 300, 512, 16128, 16384, 16500, 40000 }) do
+    for _, start in ipairs({ 0, 1, 5, 12 }) do
+        local t = {}
+        for i = 1, start + len do
+            t[i] = string.char(math.random(32, 126))
+        end
+        local s = table.concat(t)
+        local got, want = prefix.chain(ffi.cast("const uint8_t *", s), #s, start), reference(s, start)
+        local same = #got == #want and #want > 0
+        for i = 1, #want do
+            same = same and got[i] == want[i]
+        end
+        if not same then
+            bad[#bad + 1] = len .. "@" .. start .. ":" .. #got .. "/" .. #want
+        end
+    end
+end
+return #bad == 0 and "same" or table.concat(bad, " ")`
+	assert.Equal(t, "same", l.run(t, chunk))
+}
+
 // TestLuaSweepDropsDepartedReplicas: once a replica has been out of the DNS answer for the
 // grace period and has nothing in flight, its keys in gw_load (and every worker's share of
 // its in-flight count) are dropped; one with a request still in flight keeps them.

@@ -153,26 +153,11 @@ func waitLimitHeaders(addr string, limited bool) error {
 
 // runLimits measures limits off against limits on and prints the ratios.
 func runLimits(cfg config) error {
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	if err := requireNginx(cfg.nginxBin); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "gateway-bench-limits-")
+	dir, be, cleanup, err := prepare(cfg, "gateway-bench-limits-")
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		fmt.Println("configs and logs in", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	be, err := startBackend()
-	if err != nil {
-		return err
-	}
-	defer be.srv.Close()
+	defer cleanup()
 	off, on, redisPid, stop, err := startLimitTargets(cfg, dir, be)
 	if err != nil {
 		return err

@@ -213,27 +213,32 @@ func requireNginx(bin string) error {
 	return nil
 }
 
-func run(cfg config) error {
+// prepare checks the settings and nginx, makes the work dir and starts the fake model server;
+// cleanup undoes both.
+func prepare(cfg config, prefix string) (dir string, be *backend, cleanup func(), err error) {
 	if err := cfg.validate(); err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	if err := requireNginx(cfg.nginxBin); err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	dir, err := os.MkdirTemp("", "gateway-bench-")
+	dir, rmDir, err := workDir(cfg, prefix)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if be, err = startBackend(); err != nil {
+		rmDir()
+		return "", nil, nil, err
+	}
+	return dir, be, func() { _ = be.srv.Close(); rmDir() }, nil
+}
+
+func run(cfg config) error {
+	dir, be, cleanup, err := prepare(cfg, "gateway-bench-")
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		fmt.Println("configs and logs in", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	be, err := startBackend()
-	if err != nil {
-		return err
-	}
-	defer be.srv.Close()
+	defer cleanup()
 	ts, stop, err := startTargets(cfg, dir, be)
 	if err != nil {
 		return err
@@ -241,6 +246,18 @@ func run(cfg config) error {
 	defer stop()
 	printHeader(cfg)
 	return measure(cfg, dir, ts, be)
+}
+
+// workDir is a new temp dir for configs and logs; cleanup removes it unless -keep.
+func workDir(cfg config, prefix string) (dir string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", nil, err
+	}
+	if cfg.keep {
+		fmt.Println("configs and logs in", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { _ = os.RemoveAll(dir) }, nil
 }
 
 // startTargets starts the bare proxy and the gateway in front of be and checks all three answer.

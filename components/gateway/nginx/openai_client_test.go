@@ -50,8 +50,8 @@ type seen struct {
 }
 
 // recordingProxy passes every request to the gateway unchanged and notes when each arrived, when
-// the gateway's answer came back and what it said.
-func recordingProxy(t testing.TB, gatewayURL string) (*httptest.Server, func() []seen) {
+// the gateway's answer came back and what it said. Before the first, it runs first.
+func recordingProxy(t testing.TB, gatewayURL string, first func()) (*httptest.Server, func() []seen) {
 	t.Helper()
 	target, err := url.Parse(gatewayURL)
 	require.NoError(t, err)
@@ -66,7 +66,9 @@ func recordingProxy(t testing.TB, gatewayURL string) (*httptest.Server, func() [
 		mu.Unlock()
 		return nil
 	}
+	var once sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(first)
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sentAt{}, time.Now())))
 	}))
 	t.Cleanup(srv.Close)
@@ -81,8 +83,8 @@ type sentAt struct{}
 
 // TestTenantOpenAIClientRetriesAfter429 runs the official OpenAI Node client (npm openai, pinned in
 // testdata/openai-client) against a real gateway whose tenant may send one request per window (3 s,
-// through the test-only limitWindow). The window's one request is spent first, so the client's
-// call is refused: its own retry logic (maxRetries 1) must wait what the 429 says (retry-after-ms,
+// through the test-only limitWindow). The window's one request is spent just before the client's
+// arrives, so the client's call is refused: its own retry logic (maxRetries 1) must wait what the 429 says (retry-after-ms,
 // about 3 s: six times the client's default first backoff of at most 0.5 s) and succeed. What the
 // gateway saw: exactly two requests from the client, a 429 then a 200, the second sent no earlier
 // than the first's answer plus its retry-after.
@@ -95,13 +97,15 @@ func TestTenantOpenAIClientRetriesAfter429(t *testing.T) {
 	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
 		withTenants(t, rs, map[string][]string{"app": {"sk-app"}}, tenants, 3*time.Second, false))
 	waitShared(t, 1, g)
-	first := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-app")
-	require.Equal(t, http.StatusOK, first.Status, "the window's one request: %s", first.Body)
-
-	proxy, requests := recordingProxy(t, g.URL)
+	// The window's one request, spent just before the client's first arrives (however long node
+	// takes to start), so that the client's retry-after is about the whole window.
+	var spent response
+	proxy, requests := recordingProxy(t, g.URL, func() {
+		spent = g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-app")
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "retry.mjs")
+	cmd := exec.CommandContext(ctx, node, "retry.cjs")
 	cmd.Dir = openAIClientDir
 	cmd.Env = append(os.Environ(), "GATEWAY_URL="+proxy.URL, "GATEWAY_API_KEY=sk-app", "GATEWAY_MODEL="+modelA)
 	out, err := cmd.Output()
@@ -114,6 +118,7 @@ func TestTenantOpenAIClientRetriesAfter429(t *testing.T) {
 		t.Logf("gateway saw request %d: %d (retry-after-ms %d), sent %v after the first's answer", i+1, r.status, r.retryAfterMS, r.sent.Sub(seenByGateway[0].answered))
 	}
 	t.Logf("client: %s %s", out, stderr)
+	require.Equal(t, http.StatusOK, spent.Status, "the window's one request: %s", spent.Body)
 	require.NoError(t, err, "the client must succeed after its retry: %s", stderr)
 	var answer struct{ ID string }
 	require.NoError(t, json.Unmarshal(out, &answer))

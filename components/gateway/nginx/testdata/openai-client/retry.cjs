@@ -2,7 +2,8 @@
 // logic (maxRetries 1): run by TestTenantOpenAIClientRetriesAfter429, which has spent the tenant's
 // one request of the window first, so the client must wait the 429's retry-after and try again.
 // Prints the answer's id on success; exits 1 with the client's error otherwise.
-import OpenAI from 'openai';
+// CommonJS: Debian's node 18 loads it without its ESM-to-CJS lexer package.
+const OpenAI = require('openai');
 
 const client = new OpenAI({
   baseURL: process.env.GATEWAY_URL + '/v1',
@@ -11,13 +12,10 @@ const client = new OpenAI({
   timeout: 10_000,
 });
 
-try {
-  const answer = await client.chat.completions.create({
-    model: process.env.GATEWAY_MODEL,
-    messages: [{ role: 'user', content: 'hello' }],
+client.chat.completions
+  .create({ model: process.env.GATEWAY_MODEL, messages: [{ role: 'user', content: 'hello' }] })
+  .then((answer) => console.log(JSON.stringify({ id: answer.id })))
+  .catch((err) => {
+    console.error(`openai client gave up: ${err.status ?? ''} ${err.message}`);
+    process.exit(1);
   });
-  console.log(JSON.stringify({ id: answer.id }));
-} catch (err) {
-  console.error(`openai client gave up: ${err.status ?? ''} ${err.message}`);
-  process.exit(1);
-}

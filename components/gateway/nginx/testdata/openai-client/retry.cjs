@@ -2,7 +2,7 @@
 // logic (maxRetries 1): run by TestTenantOpenAIClientRetriesAfter429, which has spent the tenant's
 // one request of the window first, so the client must wait the 429's retry-after and try again.
 // Prints the answer's id on success; exits 1 with the client's error otherwise.
-// CommonJS: Debian's node 18 loads it without its ESM-to-CJS lexer package.
+// CommonJS, no top-level await: plain on node 18 (Debian bookworm's) and later.
 const OpenAI = require('openai');
 
 const client = new OpenAI({

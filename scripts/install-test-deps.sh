@@ -35,7 +35,9 @@ install_openai_client() {
 	echo "install-test-deps: npm ci in $dir (the OpenAI Node client, pinned)"
 	local as=()
 	[ -z "${SUDO_USER:-}" ] || as=(sudo -u "$SUDO_USER")
-	"${as[@]}" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+	# Offline, say so and go on: the test then skips, and fails under CI=true.
+	"${as[@]}" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error ||
+		echo "install-test-deps: npm ci failed (no npm registry?): the OpenAI Node client test will skip, or fail under CI=true" >&2
 }
 missing=()
 for p in "${packages[@]}"; do

@@ -27,7 +27,7 @@ render:
 	@echo "render: compiling cmd/render with its cloud SDKs (the first time in a clone: about 4 min with a warm Go build cache, longer from an empty one; seconds after), then rendering the dev stack (15-35 s)"
 	$(GO) run ./cmd/render -stack dev
 
-## deps: nginx + Lua + cjson + shellcheck from Debian: when one is missing, prints which and why,
+## deps: nginx + Lua + cjson + shellcheck + redis + postgresql + node/npm from Debian (then `npm ci` of the pinned OpenAI Node client): when one is missing, prints which and why,
 ##   then installs them with apt-get (root or sudo); when all are there it installs nothing and needs no root
 deps:
 	scripts/install-test-deps.sh

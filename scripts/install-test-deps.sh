@@ -3,11 +3,13 @@
 # cjson (the gateway tests run the rendered config in real nginx), prometheus for its
 # promtool (the alert and autoscaling rules are tested with `promtool test rules`), for
 # actionlint the shellcheck linter (it checks the workflows' scripts), PostgreSQL and Redis
-# (Open WebUI's database bootstrap, backups and Redis config run against the real servers).
-# Idempotent: does nothing when all are present. Works as root or through sudo.
+# (Open WebUI's database bootstrap, backups and Redis config run against the real servers), and
+# node + npm for the official OpenAI Node client, which it then installs with `npm ci` from its
+# lock file (components/gateway/nginx/testdata/openai-client).
+# Idempotent: installs nothing when all are present. Works as root or through sudo.
 set -euo pipefail
 
-packages=(nginx libnginx-mod-http-lua lua-cjson prometheus shellcheck postgresql redis-server)
+packages=(nginx libnginx-mod-http-lua lua-cjson prometheus shellcheck postgresql redis-server nodejs npm)
 # Why each package is needed, printed before anything is installed.
 declare -A why=(
 	[nginx]="runs the rendered gateway config in the gateway tests"
@@ -17,13 +19,35 @@ declare -A why=(
 	[shellcheck]="actionlint checks the workflows' shell scripts with it (make lint)"
 	[postgresql]="initdb/pg_ctl/psql/pg_dump: the in-cluster database's init script, connection URL and backup script run against a real server (components/webui)"
 	[redis-server]="the Redis component's rendered config runs in a real server: auth required, the password accepted (components/redis)"
+	[nodejs]="runs the official OpenAI Node client against the gateway: it must retry a 429 after retry-after (components/gateway/nginx)"
+	[npm]="installs that client at its pinned version (npm ci, from package-lock.json)"
 )
+# Installs the pinned OpenAI Node client where the gateway test looks for it, as the user who ran
+# the script (not root under sudo). Skipped when the lock file's exact install is already there.
+install_openai_client() {
+	local dir lock
+	dir="$(cd "$(dirname "$0")/.." && pwd)/components/gateway/nginx/testdata/openai-client"
+	lock="$dir/node_modules/.package-lock.json"
+	if [ -f "$lock" ] && [ "$lock" -nt "$dir/package-lock.json" ]; then
+		echo "install-test-deps: OpenAI Node client present ($dir)"
+		return
+	fi
+	echo "install-test-deps: npm ci in $dir (the OpenAI Node client, pinned)"
+	local as=()
+	[ -z "${SUDO_USER:-}" ] || as=(sudo -u "$SUDO_USER")
+	# Offline, say so and go on: the test then skips, and fails under CI=true.
+	"${as[@]}" npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error ||
+		echo "install-test-deps: npm ci failed (no npm registry?): the OpenAI Node client test will skip, or fail under CI=true" >&2
+}
 missing=()
 for p in "${packages[@]}"; do
+	# node and npm from elsewhere (NodeSource, a CI runner's) serve as well as Debian's.
+	case "$p" in nodejs | npm) command -v "${p%js}" >/dev/null && continue ;; esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-test-deps: all present (${packages[*]})"
+	install_openai_client
 	exit 0
 fi
 
@@ -42,4 +66,5 @@ export DEBIAN_FRONTEND=noninteractive
 for svc in nginx prometheus postgresql redis-server; do
 	"${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
 done
+install_openai_client
 echo "install-test-deps: done"

@@ -161,7 +161,7 @@ func TestObservabilityOnExistingCluster(t *testing.T) {
 	for _, a := range observability.Alerts {
 		assert.Contains(t, alerts, a)
 	}
-	for _, d := range []string{observability.OverviewDashboard, observability.ModelDashboard} {
+	for _, d := range []string{observability.OverviewDashboard, observability.ModelDashboard, observability.UsageDashboard} {
 		cm := pulumimock.Decode[corev1.ConfigMap](t, m, configMapType, "observability-"+d)
 		assert.Equal(t, "monitoring", cm.Namespace, "beside Grafana")
 		assert.Equal(t, "1", cm.Labels["grafana_dashboard"], "labelled for the sidecar")

@@ -132,15 +132,11 @@ const (
 )
 
 func runCapacity(cfg config, cc capacityConfig) error {
-	dir, err := os.MkdirTemp("", "gateway-capacity-")
+	dir, cleanup, err := workDir(cfg, "gateway-capacity-")
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		fmt.Println("configs and logs in", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
+	defer cleanup()
 	be, err := startStreamBackend(cc.events, cc.interval)
 	if err != nil {
 		return err

@@ -25,13 +25,15 @@
 // With -capacity it measures the gateway's capacity instead (capacity.go): the concurrent
 // streams one pod holds at gateway.maxStreamsPerPod, memory and CPU per stream, and that every
 // request past the limit gets a 503 answer, never a reset. With -burst, a burst of the largest
-// bodies in their worst shapes (burst.go): routing, memory and the other requests' latency. Needs
-// Debian's nginx + Lua stack:
+// bodies in their worst shapes (burst.go): routing, memory and the other requests' latency. With
+// -limits, the tenants' shared limits (limits.go, needs redis-server too): limits on against off.
+// Needs Debian's nginx + Lua stack:
 //
 //	apt-get install -y nginx libnginx-mod-http-lua lua-cjson
 //	go run ./cmd/gateway-bench            # -h for flags
 //	go run ./cmd/gateway-bench -capacity
 //	go run ./cmd/gateway-bench -burst
+//	go run ./cmd/gateway-bench -limits
 package main
 
 import (
@@ -92,6 +94,8 @@ func main() {
 		"memory and CPU per stream, and what requests past the limit get (see capacity.go)")
 	var cc capacityConfig
 	capacityFlags(&cc, spec.Defaults().Gateway.MaxStreamsPerPod)
+	limitsMode := flag.Bool("limits", false, "measure the tenants' shared limits instead: throughput and latency with a never-refusing "+
+		"requests- and tokens-per-minute limit counted in redis-server on loopback, against the same key without limits (see limits.go)")
 	burstMode := flag.Bool("burst", false, "measure a burst of the largest bodies instead (see burst.go)")
 	var bc burstConfig
 	flag.IntVar(&bc.bodies, "burst-bodies", 8, "-burst: bodies sent at once")
@@ -107,6 +111,8 @@ func main() {
 			cc.offered = 2 * cc.maxStreams
 		}
 		err = runCapacity(cfg, cc)
+	case *limitsMode:
+		err = runLimits(cfg)
 	case *burstMode:
 		var g, bare burstResult
 		if g, bare, err = runBurst(cfg, bc); err == nil {
@@ -156,9 +162,11 @@ var completion = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","crea
 
 type target struct {
 	name string
-	addr string             // host:port
-	pid  int                // nginx master (0 for the backend itself)
-	proc *nginxproc.Process // nil for the backend itself
+	addr string // host:port
+	pid  int    // nginx master (0 for the backend itself)
+	// redisAddr is the Redis its limits are counted in (-limits; "" otherwise).
+	redisAddr string
+	proc      *nginxproc.Process // nil for the backend itself
 
 	// What was measured: the throughput rounds, the 1-connection rounds (nil without -c1),
 	// and the first streamed event's delays.
@@ -205,27 +213,32 @@ func requireNginx(bin string) error {
 	return nil
 }
 
-func run(cfg config) error {
+// prepare checks the settings and nginx, makes the work dir and starts the fake model server;
+// cleanup undoes both.
+func prepare(cfg config, prefix string) (dir string, be *backend, cleanup func(), err error) {
 	if err := cfg.validate(); err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	if err := requireNginx(cfg.nginxBin); err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	dir, err := os.MkdirTemp("", "gateway-bench-")
+	dir, rmDir, err := workDir(cfg, prefix)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if be, err = startBackend(); err != nil {
+		rmDir()
+		return "", nil, nil, err
+	}
+	return dir, be, func() { _ = be.srv.Close(); rmDir() }, nil
+}
+
+func run(cfg config) error {
+	dir, be, cleanup, err := prepare(cfg, "gateway-bench-")
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		fmt.Println("configs and logs in", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	be, err := startBackend()
-	if err != nil {
-		return err
-	}
-	defer be.srv.Close()
+	defer cleanup()
 	ts, stop, err := startTargets(cfg, dir, be)
 	if err != nil {
 		return err
@@ -233,6 +246,18 @@ func run(cfg config) error {
 	defer stop()
 	printHeader(cfg)
 	return measure(cfg, dir, ts, be)
+}
+
+// workDir is a new temp dir for configs and logs; cleanup removes it unless -keep.
+func workDir(cfg config, prefix string) (dir string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", nil, err
+	}
+	if cfg.keep {
+		fmt.Println("configs and logs in", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { _ = os.RemoveAll(dir) }, nil
 }
 
 // startTargets starts the bare proxy and the gateway in front of be and checks all three answer.
@@ -324,7 +349,7 @@ func measureThroughput(cfg config, ts targets) ([]float64, error) {
 		roundRatios = append(roundRatios, rps[ts.gateway]/rps[ts.bare])
 	}
 	fmt.Printf("throughput, %d connections, %v per target (%d rounds of %v):\n", cfg.conns, cfg.duration, cfg.rounds, per)
-	printTable(ts, func(t *target) *result { return t.loaded })
+	printTable(ts.all(), func(t *target) *result { return t.loaded })
 	return roundRatios, nil
 }
 
@@ -357,7 +382,7 @@ func measureSingle(cfg config, ts targets) error {
 		}
 	}
 	fmt.Printf("\nunloaded latency, 1 connection, %v per target:\n", cfg.c1Duration)
-	printTable(ts, func(t *target) *result { return t.single })
+	printTable(ts.all(), func(t *target) *result { return t.single })
 	return nil
 }
 

@@ -181,6 +181,10 @@ type gatewayOptions struct {
 	endpoints bool
 	// instrument wraps every Lua phase handler with CPU timers (phases.go).
 	instrument bool
+	// keysFile, tenants and limits: API keys, the tenants' policies and their Redis (-limits).
+	keysFile string
+	tenants  []nginx.Tenant
+	limits   nginx.Limits
 }
 
 // startGateway renders the gateway as deployed (limits from the stack's defaults) and runs it.
@@ -218,6 +222,7 @@ func startGateway(cfg config, dir string, o gatewayOptions) (target, func(), err
 	files, err := nginx.Generate(nginx.Params{
 		Routes: routes, Listen: listen, MaxBodySize: nginx.DefaultMaxBodySize, ProxyTimeout: nginx.DefaultProxyTimeout,
 		MaxStreams: spec.Defaults().Gateway.MaxStreamsPerPod, Runtime: rt, Routing: nginx.DefaultRouting(),
+		KeysFile: o.keysFile, Tenants: o.tenants, Limits: o.limits,
 	})
 	if err == nil && o.instrument {
 		err = instrument(files)

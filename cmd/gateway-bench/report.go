@@ -47,10 +47,10 @@ func nginxVersion(bin string) string {
 // Output
 
 // printTable prints one row per target of the result that of picks.
-func printTable(ts targets, of func(*target) *result) {
+func printTable(ts []*target, of func(*target) *result) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\trequests\treq/s\tp50\tp90\tp99\terrors\tnginx CPU/req\t")
-	for _, t := range ts.all() {
+	for _, t := range ts {
 		r := of(t)
 		cpu := "-"
 		if t.pid != 0 && r.requests > 0 {

@@ -255,7 +255,7 @@ func Dashboards(ns, gatewayJob string) ([]Dashboard, error) {
 	for _, d := range []struct {
 		name string
 		b    *dashboard.DashboardBuilder
-	}{{OverviewDashboard, overview(ns, gatewayJob)}, {ModelDashboard, modelDetail(ns)}} {
+	}{{OverviewDashboard, overview(ns, gatewayJob)}, {ModelDashboard, modelDetail(ns)}, {UsageDashboard, usage(ns)}} {
 		model, err := d.b.Build()
 		if err != nil {
 			return nil, fmt.Errorf("dashboard %s: %w", d.name, err)

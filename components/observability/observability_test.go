@@ -52,7 +52,7 @@ func TestComponentAlone(t *testing.T) {
 
 	uids := map[string]bool{}
 	for _, ns := range []string{"team-a", "team-b"} {
-		for _, d := range []string{observability.OverviewDashboard, observability.ModelDashboard} {
+		for _, d := range []string{observability.OverviewDashboard, observability.ModelDashboard, observability.UsageDashboard} {
 			cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "obs-"+ns+"-"+d)
 			assert.Equal(t, "monitoring", cm.Namespace, "beside Grafana")
 			assert.Equal(t, "1", cm.Labels["grafana_dashboard"])

@@ -51,7 +51,7 @@ func testArgs() observability.Args {
 
 // grafanaVars are Grafana's interpolations, replaced as Grafana would before the query
 // reaches Prometheus.
-var grafanaVars = strings.NewReplacer("$__rate_interval", "1m", "$model", "qwen3-0.6b")
+var grafanaVars = strings.NewReplacer("$__rate_interval", "1m", "$__range", "24h", "$model", "qwen3-0.6b", "$tenant", "team-a")
 
 // checkExpr is the rule every query lives by: it parses, and names only known metrics, none
 // that vLLM removed.

@@ -62,7 +62,7 @@ func TestDashboardUIDsFitGrafana(t *testing.T) {
 	lengths := map[int]bool{}
 	for _, ns := range namespaces(t) {
 		lengths[len(ns)] = true
-		for _, d := range []string{observability.OverviewDashboard, observability.ModelDashboard} {
+		for _, d := range []string{observability.OverviewDashboard, observability.ModelDashboard, observability.UsageDashboard} {
 			uid := observability.DashboardUID(d, ns)
 			require.LessOrEqual(t, len(uid), observability.MaxUIDLength, "%s for %q: %q", d, ns, uid)
 			require.Regexp(t, grafanaUID, uid)
@@ -83,6 +83,7 @@ func TestDashboardUIDsFitGrafana(t *testing.T) {
 	long := strings.Repeat("n", 63)
 	assert.Equal(t, "llm-platform-overview-nnnnnnnnn_73dcf996", observability.DashboardUID(observability.OverviewDashboard, long))
 	assert.Equal(t, "llm-platform-model-nnnnnnnnnnnn_73dcf996", observability.DashboardUID(observability.ModelDashboard, long))
+	assert.Equal(t, "llm-platform-usage-nnnnnnnnnnnn_73dcf996", observability.DashboardUID(observability.UsageDashboard, long))
 	// A dash where the namespace is cut is dropped, not doubled before the hash.
 	assert.NotContains(t, observability.DashboardUID(observability.OverviewDashboard, "abcdefg-hijklmnopqrstuvwxyz"), "-_")
 }
@@ -93,7 +94,7 @@ func TestDashboardsCarryTheirUID(t *testing.T) {
 	for _, ns := range []string{"llm", strings.Repeat("x", validation.DNS1123LabelMaxLength)} {
 		ds, err := observability.Dashboards(ns, "llm-gateway-metrics")
 		require.NoError(t, err)
-		require.Len(t, ds, 2)
+		require.Len(t, ds, 3)
 		for _, d := range ds {
 			require.NotNil(t, d.Model.Uid)
 			assert.Equal(t, observability.DashboardUID(d.Name, ns), *d.Model.Uid)

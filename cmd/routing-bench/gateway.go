@@ -68,6 +68,9 @@ func startGateway(cfg config, dir string, replicas []string, strategy string) (p
 	}
 	routing := nginx.DefaultRouting()
 	routing.Strategy = strategy
+	if strategy != nginx.StrategyRoundRobin {
+		routing.Weights = cfg.weights
+	}
 	files, err := nginx.Generate(nginx.Params{
 		Routes: []nginx.Route{{Name: cfg.model, Upstream: replicas[0], Endpoints: headless + ":" + port}},
 		Listen: listen, MaxBodySize: nginx.DefaultMaxBodySize, ProxyTimeout: nginx.DefaultProxyTimeout,

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/vllmsim"
 )
 
@@ -60,6 +61,7 @@ type config struct {
 	markdown    string // where to write the tables ("" = nowhere)
 	svg         string // where to write the chart ("" = nowhere)
 	keep        bool
+	weights     nginx.Weights // overrides of the scoring strategies' presets
 }
 
 func main() {
@@ -99,6 +101,9 @@ func main() {
 	flag.StringVar(&cfg.markdown, "markdown", "docs/routing-bench.md", "write the tables here (empty: only print them)")
 	flag.StringVar(&cfg.svg, "svg", "docs/routing-bench.svg", "write the chart here (empty: none)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with the nginx configs and logs")
+	flag.Func("weights", `scoring weights overriding the presets of prefix and least-load, e.g. "running=2,kvCache=16" (keys of gateway.routing.weights)`, func(s string) error {
+		return parseWeights(s, &cfg.weights)
+	})
 	flag.Parse()
 	var err error
 	if cfg.rates, err = parseRates(rates); err == nil {
@@ -130,6 +135,21 @@ func parseRates(s string) ([]float64, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// parseWeights reads "key=value,..." into w (keys as in gateway.routing.weights).
+func parseWeights(s string, w *nginx.Weights) error {
+	fields := map[string]**float64{"queue": &w.Queue, "prefix": &w.Prefix, "running": &w.Running, "kvCache": &w.KVCache, "newPrefix": &w.NewPrefix}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		f, known := fields[k]
+		x, err := strconv.ParseFloat(v, 64)
+		if !ok || !known || err != nil {
+			return fmt.Errorf("%q: want key=number with key one of queue, prefix, running, kvCache, newPrefix", kv)
+		}
+		*f = &x
+	}
+	return nil
 }
 
 func defaultNginx() string {

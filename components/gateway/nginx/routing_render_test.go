@@ -35,6 +35,8 @@ func TestRenderRoutingValidation(t *testing.T) {
 		{"min above max", func(p *Params) { p.Routing.MinPrefixBlocks, p.Routing.MaxPrefixBlocks = 9, 8 }, "routing.minPrefixBlocks 9 is above routing.maxPrefixBlocks 8"},
 		{"load factor below 1", func(p *Params) { p.Routing.LoadFactor = 0.9 }, "routing.loadFactor 0.9"},
 		{"zero index", func(p *Params) { p.Routing.IndexEntries = 0 }, "routing.indexEntries 0"},
+		{"weight above the bound", func(p *Params) { w := 1e9; p.Routing.Weights.Prefix = &w }, "routing.weights.prefix is 1e+09; use 0 to 1000"},
+		{"weight with round-robin", func(p *Params) { w := 1.0; p.Routing.Strategy, p.Routing.Weights.Queue = StrategyRoundRobin, &w }, "routing.weights.queue does nothing with strategy round-robin"},
 		{"endpoints without port", func(p *Params) { p.Routes[1].Endpoints = "llama-headless.llm.svc" }, "routes[1]"},
 		{"endpoints as an IP", func(p *Params) { p.Routes[1].Endpoints = "10.0.0.7:8000" }, "is an IP; want the DNS name of a headless Service"},
 		{"endpoints config injection", func(p *Params) { p.Routes[1].Endpoints = `a";b:8000` }, "routes[1]"},

@@ -469,9 +469,9 @@ func TestRoutingInFlightCountsSurviveErrorPages(t *testing.T) {
 	})
 }
 
-// A prefix nobody has served goes to its rendezvous replica only while that replica is within
-// one request of the least loaded: nothing is cached for it yet, so a busier replica is not
-// worth waiting for.
+// A prefix nobody has served goes to its rendezvous replica only while that replica costs at
+// most the new-prefix lean (weights.newPrefix KiB of prompt) more than the cheapest: nothing is
+// cached for it yet, so a busier replica is not worth waiting for.
 func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	t.Parallel()
 	a, b := newReplica(t, "a"), newReplica(t, "b")
@@ -489,12 +489,12 @@ func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	}
 	require.Len(t, toA, 2, "some new prefixes hash to a")
 
-	a.waiting.Store(1) // one request more than b: still a
+	a.waiting.Store(1) // one short prompt (~0.6 KiB) waiting: still a
 	a.waitScrapes(t, 4)
 	got, _ := fresh.send(t, toA[0])
-	assert.Equal(t, "a", got, "within one request of the least loaded, the rendezvous replica is kept")
+	assert.Equal(t, "a", got, "within the lean of the least loaded, the rendezvous replica is kept")
 
-	a.waiting.Store(2) // two more: b
+	a.waiting.Store(20) // ~12 KiB of prompt waiting: b
 	a.waitScrapes(t, 4)
 	got, _ = fresh.send(t, toA[1])
 	assert.Equal(t, "b", got, "a new prefix does not wait behind a busier replica")

@@ -17,8 +17,11 @@ import (
 //	+ Prefix  x this request's prompt KiB not known to be cached there (the prefix index)
 //	+ Running x requests running there (this pod's in flight; the other pods', from vLLM)
 //	+ KVCache x vLLM's KV-cache use there (0..1)
-//	- NewPrefix for the replica rendezvous hashing names, when no replica is known to hold
-//	            the prompt's prefix (every gateway pod then places it alike)
+//	- NewPrefix x this request's prompt KiB (the hashed window at most) x (the share of the
+//	            worker's last ~8 prompts that were not new to it)^2, for the replica rendezvous
+//	            hashing names, when no replica is known to hold the prompt's prefix: every
+//	            gateway pod then places it alike, unless most prompts are never seen twice
+//	            (unique prompts), where placing them alike gains nothing
 //
 // Costs within ScoreTie of the least are a tie, won by the replica the worker sent a request
 // to least recently: equal costs say nothing of which replica frees a slot first, and that
@@ -30,8 +33,8 @@ type Scores struct {
 
 // Presets are the weights each scoring strategy names (round-robin does not score).
 var Presets = map[string]Scores{
-	StrategyPrefix:    {Queue: 1, Prefix: 1, Running: 0.25, KVCache: 8, NewPrefix: 2},
-	StrategyLeastLoad: {Queue: 1, Prefix: 0, Running: 0.25, KVCache: 8, NewPrefix: 0},
+	StrategyPrefix:    {Queue: 1, Prefix: 2, Running: 0.25, KVCache: 2, NewPrefix: 4},
+	StrategyLeastLoad: {Queue: 1, Prefix: 0, Running: 0.25, KVCache: 2, NewPrefix: 0},
 }
 
 // Weights override a preset's weights one by one (nil: the preset's). The JSON names are the

@@ -95,7 +95,7 @@ func main() {
 	flag.StringVar(&uniqueRates, "unique-rates", "0.65", "unique workload: offered rates as multiples of the shared workload's round-robin capacity (empty: skip); "+
 		"0.65x is about the unique workload's own capacity, where an uneven spread costs throughput (far above it every replica is backlogged and all targets complete the same)")
 	flag.StringVar(&mixRates, "mix-rates", "1", "50/50 mix of the shared and unique workloads: offered rates as multiples of the capacity (empty: skip)")
-	flag.StringVar(&docRates, "doc-rates", "0.5", "long-document QA: offered rates as multiples of the capacity (empty: skip)")
+	flag.StringVar(&docRates, "doc-rates", "0.25", "long-document QA: offered rates as multiples of the capacity (empty: skip)")
 	flag.IntVar(&cfg.docs.docs, "docs", cfg.docs.docs, "long-document QA: documents (16k-32k tokens each)")
 	flag.IntVar(&cfg.pods, "pods", 3, "gateway pods of the many-pods target (under 2: none)")
 	flag.DurationVar(&cfg.slo, "slo", time.Second, "capacity at SLO: the TTFT p90 objective (simulated time)")

@@ -159,23 +159,7 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 
 	var ui *webui.WebUI
 	if cfg.WebUI.Enabled {
-		uiArgs := webui.Args{
-			Name:         webui.DefaultName,
-			Config:       cfg.WebUI,
-			Namespace:    cfg.Namespace,
-			GatewayURL:   pulumi.String(gw.URL),
-			DefaultModel: pulumi.String(served[0]),
-		}
-		if gw.KeysSecret != nil {
-			uiArgs.GatewayKeySecret, uiArgs.GatewayKeyKey = gw.KeysSecret.Metadata.Name().Elem(), gateway.ClientKeyKey
-		}
-		if secrets.HasWebUIKey {
-			uiArgs.SecretKey = secrets.WebUISecretKey
-		}
-		if secrets.HasWebUIAdminPassword {
-			uiArgs.AdminPassword = secrets.WebUIAdminPassword
-		}
-		if ui, err = webui.New(ctx, o.Prefix+"webui", uiArgs, app...); err != nil {
+		if ui, err = webui.New(ctx, o.Prefix+"webui", webUIArgs(cfg, secrets, cloud, gw, served[0]), app...); err != nil {
 			return nil, err
 		}
 	}

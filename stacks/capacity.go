@@ -233,7 +233,8 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 		{Name: gatewayPods, Requests: gateway.Requests.Add(sidecar), Count: cfg.Gateway.Replicas},
 	}
 	if cfg.WebUI.Enabled {
-		pods = append(pods, capacity.Pods{Name: webUIPods, Requests: webui.Requests.Add(sidecar), Count: 1})
+		// The stack never hands Open WebUI a Redis: with several replicas it runs its own.
+		pods = append(pods, webui.Pods(cfg.WebUI, true, sidecar)...)
 	}
 	if cfg.Cloud == spec.CloudEKS && cfg.EKS.ForCreatedClusters(cfg.EKS.EBSCSIDriver) {
 		// The add-on's controller: six containers of 10m / 40Mi each.

@@ -150,3 +150,27 @@ func parsed(t *testing.T, raw map[string]string) spec.Config {
 	require.NoError(t, spec.Validate(&cfg))
 	return cfg
 }
+
+// TestCapacityCountsOpenWebUIForATeam: every replica of Open WebUI, its Redis and the in-cluster
+// PostgreSQL with room for its backup Job count against the system pool; a team that does not
+// fit is refused with the pods named.
+func TestCapacityCountsOpenWebUIForATeam(t *testing.T) {
+	team := `{"replicas":8,"storageClass":"efs","database":{"kind":"in-cluster"}}`
+	err := capacityErrors(t, map[string]string{
+		"cloud": "eks", "eks": `{"region":"us-west-2"}`, "models": oneGPUModel, "webui": team,
+	})
+	require.Error(t, err)
+	for _, pods := range []string{"8 x Open WebUI", "1 x Open WebUI's Redis", "1 x Open WebUI's PostgreSQL", "1 x Open WebUI's database backup"} {
+		assert.Contains(t, err.Error(), pods)
+	}
+	assert.Contains(t, err.Error(), "eks.cluster.systemNodeCount: is 2")
+
+	// The default team (two replicas on the cloud's database) fits the default pools.
+	for _, config := range []map[string]string{
+		{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "models": oneGPUModel, "webui": `{"storageClass":"efs","database":{"kind":"managed"}}`},
+		{"cloud": "gke", "gke": `{"project":"p","region":"us-central1"}`, "models": oneGPUModel, "webui": `{"storageClass":"standard-rwx","database":{"kind":"managed"}}`},
+	} {
+		problems, _ := capacityProblems(parsed(t, config))
+		assert.Empty(t, problems, config["cloud"])
+	}
+}

@@ -25,6 +25,9 @@ import (
 type CloudAddOns struct {
 	LBController      *platform.LBControllerArgs
 	ClusterAutoscaler *platform.ClusterAutoscalerArgs
+	// WebUIDatabaseURL is the URL (secret) of the PostgreSQL instance the cloud created for Open
+	// WebUI (webui.database.kind managed); zero otherwise.
+	WebUIDatabaseURL pulumi.StringOutput
 }
 
 // newCluster provisions (or adopts) the cloud's cluster and returns it with one Kubernetes
@@ -40,11 +43,7 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 			Name: pulumi.String("rendered"), RenderDir: cfg.Render.Dir, GPUNodeSelector: modelNodeSelector(cfg),
 		})
 	case cfg.Cloud == spec.CloudGKE:
-		g, gerr := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg), ControlPlanePorts: controlPlanePorts(cfg)})
-		if gerr != nil {
-			return nil, addOns, gerr
-		}
-		c, err = g.Cluster(ctx, providerName)
+		c, addOns.WebUIDatabaseURL, err = newGKE(ctx, cfg)
 	case cfg.Cloud == spec.CloudEKS:
 		settings, serr := awsSettings(ctx)
 		if serr != nil {
@@ -81,6 +80,9 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 				DependsOn:      id.Ready,
 			}
 		}
+		if addOns.WebUIDatabaseURL, err = managedDatabase(ctx, cfg, nil, e); err != nil {
+			return nil, addOns, err
+		}
 		c, err = e.Cluster(ctx, providerName)
 	default:
 		// The existing cloud: the user's kubeconfig (current context unless
@@ -111,6 +113,21 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 		}
 	}
 	return c, addOns, nil
+}
+
+// newGKE creates or adopts the GKE cluster, and Open WebUI's Cloud SQL in its VPC when the
+// stack asks for one.
+func newGKE(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, pulumi.StringOutput, error) {
+	g, err := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg), ControlPlanePorts: controlPlanePorts(cfg)})
+	if err != nil {
+		return nil, pulumi.StringOutput{}, err
+	}
+	url, err := managedDatabase(ctx, cfg, g, nil)
+	if err != nil {
+		return nil, url, err
+	}
+	c, err := g.Cluster(ctx, providerName)
+	return c, url, err
 }
 
 // installsClusterAutoscaler resolves eks.clusterAutoscaler: as set, or (null) on when the stack

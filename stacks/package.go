@@ -59,6 +59,10 @@ type PlatformArgs struct {
 	WebUISecretKey pulumi.StringInput `pulumi:"webuiSecretKey,optional"`
 	// WebUIAdminPassword is the first admin's password; unset, one is generated once and kept.
 	WebUIAdminPassword pulumi.StringInput `pulumi:"webuiAdminPassword,optional"`
+	// WebUIDatabaseURL is Open WebUI's PostgreSQL URL, with webui.database.kind external.
+	WebUIDatabaseURL pulumi.StringInput `pulumi:"webuiDatabaseUrl,optional"`
+	// WebUIOIDCClientSecret is the identity provider's client secret, with webui.oidc.issuerUrl.
+	WebUIOIDCClientSecret pulumi.StringInput `pulumi:"webuiOidcClientSecret,optional"`
 }
 
 // PlatformAddOns switch the cluster add-ons the Platform installs (the stack config's
@@ -105,7 +109,7 @@ func PlatformConfig(inputs map[string]any) (spec.Config, error) {
 		case "metricsApi":
 			existing["metricsServer"] = v
 			continue
-		case "render", "hfToken", "gatewayApiKeys", "webuiSecretKey", "webuiAdminPassword":
+		case "render", "hfToken", "gatewayApiKeys", "webuiSecretKey", "webuiAdminPassword", "webuiDatabaseUrl", "webuiOidcClientSecret":
 			continue
 		}
 		if s, ok := v.(string); ok {
@@ -160,6 +164,12 @@ func NewPlatform(ctx *pulumi.Context, name string, cfg spec.Config, args Platfor
 	}
 	if args.WebUIAdminPassword != nil {
 		secrets.WebUIAdminPassword, secrets.HasWebUIAdminPassword = pulumi.ToSecret(args.WebUIAdminPassword).(pulumi.StringOutput), true
+	}
+	if args.WebUIDatabaseURL != nil {
+		secrets.WebUIDatabaseURL, secrets.HasWebUIDatabaseURL = pulumi.ToSecret(args.WebUIDatabaseURL).(pulumi.StringOutput), true
+	}
+	if args.WebUIOIDCClientSecret != nil {
+		secrets.WebUIOIDCClientSecret, secrets.HasWebUIOIDCClientSecret = pulumi.ToSecret(args.WebUIOIDCClientSecret).(pulumi.StringOutput), true
 	}
 	c := &cluster.Cluster{GPUNodeSelector: modelNodeSelector(cfg)}
 	out, err := Application(ctx, cfg, secrets, c, CloudAddOns{}, AppOptions{Rendering: args.Render, Prefix: name + "-", Opts: []pulumi.ResourceOption{pulumi.Parent(p)}})

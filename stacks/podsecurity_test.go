@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	psaapi "k8s.io/pod-security-admission/api"
@@ -32,11 +33,22 @@ func TestPodSecurityLevels(t *testing.T) {
 		"gateway": nil,
 		"webui":   rootImage,
 		"model":   rootImage,
+		// Open WebUI for a team: its Redis, the in-cluster PostgreSQL and its backup Job run as
+		// their images' unprivileged users.
+		"redis":    nil,
+		"database": nil,
+		"backup":   nil,
+	}
+	team := pulumimock.StackConfig(t, "../Pulumi.dev.yaml")
+	team["webui"] = `{"storageClass":"nfs","database":{"kind":"in-cluster"}}`
+	configs := map[string]map[string]string{"team": team}
+	for _, stack := range []string{"dev", "gke", "eks"} {
+		configs[stack] = pulumimock.StackConfig(t, "../Pulumi."+stack+".yaml")
 	}
 
-	for _, stack := range []string{"dev", "gke", "eks"} {
+	for stack, config := range configs {
 		t.Run(stack, func(t *testing.T) {
-			m, _, err := run(t, pulumimock.StackConfig(t, "../Pulumi."+stack+".yaml"))
+			m, _, err := run(t, config)
 			require.NoError(t, err)
 			ns := pulumimock.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
 			enforce := ns.Labels["pod-security.kubernetes.io/enforce"]
@@ -50,6 +62,10 @@ func TestPodSecurityLevels(t *testing.T) {
 			for _, r := range m.ByType("kubernetes:apps/v1:StatefulSet") {
 				s := pulumimock.View[appsv1.StatefulSet](t, r)
 				templates[s.Name] = s.Spec.Template
+			}
+			for _, r := range m.ByType("kubernetes:batch/v1:CronJob") {
+				c := pulumimock.View[batchv1.CronJob](t, r)
+				templates[c.Name] = c.Spec.JobTemplate.Spec.Template
 			}
 			judged := map[string]int{}
 			for name, tmpl := range templates {
@@ -66,6 +82,11 @@ func TestPodSecurityLevels(t *testing.T) {
 			assert.Positive(t, judged["gateway"], "the gateway was judged")
 			assert.Positive(t, judged["model"], "the models were judged")
 			assert.Positive(t, judged["webui"], "Open WebUI was judged")
+			if stack == "team" {
+				for _, c := range []string{"redis", "database", "backup"} {
+					assert.Positive(t, judged[c], "%s was judged", c)
+				}
+			}
 		})
 	}
 }

@@ -3,38 +3,41 @@
 //
 //   - requests/s and p50/p90/p99 latency of small non-streaming POSTs (many connections, and
 //     one connection for the unloaded per-request cost) three ways: directly, through a bare
-//     nginx reverse proxy (no Lua, upstream keepalive: the floor any proxy hop costs) and through
-//     the gateway (the configuration components/gateway/nginx renders, run by the same Debian
-//     nginx);
+//     nginx reverse proxy (no Lua, upstream keepalive, bodies kept in memory: the floor any proxy
+//     hop costs) and through the gateway (the configuration components/gateway/nginx renders, the
+//     model routed through its replica endpoints as deployed, run by the same Debian nginx with the
+//     same workers);
 //   - the delay from the model server flushing the first event of a streamed response to the
 //     client receiving it, through each;
-//   - throughput against the request body's size (-body-sizes: by default the 164-byte chat body
-//     and the same chat with a system prompt making it 16 KB; the gateway decodes the body, a
-//     bare proxy does not), bare and gateway alternating; -svg charts it;
+//   - throughput against the request body's size (-body-sizes: by default the 165-byte chat body
+//     and the same chat with its system prompt padded to 16 KiB, 128 KiB and 1 MiB), bare and
+//     gateway alternating; -svg charts it;
+//   - the gateway's CPU per request by phase (access with the body scan, balancer, header filter,
+//     log) for each body size (phases.go);
 //
-// and prints the ratios against the targets (gateway >= 0.85x bare throughput, added p50 < 1 ms,
-// first streamed byte within 5 ms of the backend sending it).
+// and prints the ratios against the targets (gateway >= 0.8x bare throughput for the small body,
+// >= 0.95x for the larger ones, added p50 < 1 ms, first streamed byte within 5 ms of the backend
+// sending it).
 //
 // Targets are measured in alternating rounds (direct, bare, gateway, direct, ...) so that other
 // load on the machine hits all three alike.
 //
 // With -capacity it measures the gateway's capacity instead (capacity.go): the concurrent
 // streams one pod holds at gateway.maxStreamsPerPod, memory and CPU per stream, and that every
-// request past the limit gets a 503 answer, never a reset. Needs Debian's nginx + Lua stack:
+// request past the limit gets a 503 answer, never a reset. With -burst, a burst of the largest
+// bodies in their worst shapes (burst.go): routing, memory and the other requests' latency. Needs
+// Debian's nginx + Lua stack:
 //
 //	apt-get install -y nginx libnginx-mod-http-lua lua-cjson
 //	go run ./cmd/gateway-bench            # -h for flags
 //	go run ./cmd/gateway-bench -capacity
+//	go run ./cmd/gateway-bench -burst
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +46,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
@@ -64,6 +66,9 @@ type config struct {
 	keep       bool
 	bodySizes  []int  // request body sizes of the throughput runs (the body-size axis)
 	svg        string // chart of the body-size axis ("" = none)
+	// endpoints routes the benchmark's model through its replica endpoints, as deployed.
+	endpoints bool
+	phases    time.Duration // time per body size of the CPU-by-phase profile (0: none)
 }
 
 func main() {
@@ -78,26 +83,23 @@ func main() {
 	flag.BoolVar(&cfg.accessLog, "access-log", false, "write access logs (to files) in both nginx configurations")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before the measured rounds, per target")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with the rendered configs and logs")
-	sizes := flag.String("body-sizes", fmt.Sprintf("%d,16384", len(chatBody)), "request body sizes (bytes) of the throughput runs: "+
-		"the smallest is the plain chat body, larger ones pad its system prompt (the gateway decodes the body)")
+	sizes := flag.String("body-sizes", fmt.Sprintf("%d,16384,131072,1048576", len(chatBody)), "request body sizes (bytes) of the throughput runs: "+
+		"the smallest is the plain chat body, larger ones pad its system prompt")
 	flag.StringVar(&cfg.svg, "svg", "", "write the body-size chart here (e.g. docs/gateway-bench.svg)")
+	flag.BoolVar(&cfg.endpoints, "endpoints", true, "route the benchmark's model through its replica endpoints (balancer, prefix hashing), as deployed")
+	flag.DurationVar(&cfg.phases, "phases", 2*time.Second, "time per body size of the CPU-by-phase profile (1 connection, an instrumented gateway); 0 skips")
 	capacity := flag.Bool("capacity", false, "measure capacity instead: concurrent streams one gateway pod holds at its limit, "+
 		"memory and CPU per stream, and what requests past the limit get (see capacity.go)")
 	var cc capacityConfig
 	capacityFlags(&cc, spec.Defaults().Gateway.MaxStreamsPerPod)
+	burstMode := flag.Bool("burst", false, "measure a burst of the largest bodies instead (see burst.go)")
+	var bc burstConfig
+	flag.IntVar(&bc.bodies, "burst-bodies", 8, "-burst: bodies sent at once")
+	flag.IntVar(&bc.bytes, "burst-bytes", int(nginx.DefaultMaxBodySize), "-burst: each body's size (the default limit)")
+	flag.IntVar(&bc.workers, "burst-workers", 1, "-burst: nginx worker_processes (1: every body in one worker, the worst case)")
+	flag.DurationVar(&bc.probe, "burst-probe", 5*time.Millisecond, "-burst: interval of the small requests sent meanwhile")
 	flag.Parse()
-	var err error
-	for _, f := range strings.Split(*sizes, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		n, perr := strconv.Atoi(f)
-		if perr != nil {
-			err = fmt.Errorf("-body-sizes %q: %v", f, perr)
-			break
-		}
-		cfg.bodySizes = append(cfg.bodySizes, n)
-	}
+	err := parseSizes(&cfg, *sizes)
 	switch {
 	case err != nil:
 	case *capacity:
@@ -105,6 +107,11 @@ func main() {
 			cc.offered = 2 * cc.maxStreams
 		}
 		err = runCapacity(cfg, cc)
+	case *burstMode:
+		var g, bare burstResult
+		if g, bare, err = runBurst(cfg, bc); err == nil {
+			err = checkBurst(bc, g, bare)
+		}
 	default:
 		err = run(cfg)
 	}
@@ -112,6 +119,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gateway-bench:", err)
 		os.Exit(1)
 	}
+}
+
+func parseSizes(cfg *config, sizes string) error {
+	for _, f := range strings.Split(sizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("-body-sizes %q: %v", f, err)
+		}
+		cfg.bodySizes = append(cfg.bodySizes, n)
+	}
+	return nil
 }
 
 func defaultNginx() string {
@@ -135,8 +156,9 @@ var completion = []byte(`{"id":"chatcmpl-bench","object":"chat.completion","crea
 
 type target struct {
 	name string
-	addr string // host:port
-	pid  int    // nginx master (0 for the backend itself)
+	addr string             // host:port
+	pid  int                // nginx master (0 for the backend itself)
+	proc *nginxproc.Process // nil for the backend itself
 
 	// What was measured: the throughput rounds, the 1-connection rounds (nil without -c1),
 	// and the first streamed event's delays.
@@ -170,17 +192,25 @@ func (c config) validate() error {
 	return errors.Join(errs...)
 }
 
-func run(cfg config) error {
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	if _, err := os.Stat(cfg.nginxBin); err != nil {
+// requireNginx says what to install when nginx or its Lua module is missing.
+func requireNginx(bin string) error {
+	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("nginx not found (%v): apt-get install -y nginx libnginx-mod-http-lua lua-cjson", err)
 	}
 	for _, m := range []string{nginx.DebianNDKModule, nginx.DebianLuaModule} {
 		if _, err := os.Stat(m); err != nil {
 			return fmt.Errorf("%s missing: apt-get install -y libnginx-mod-http-lua lua-cjson", m)
 		}
+	}
+	return nil
+}
+
+func run(cfg config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	if err := requireNginx(cfg.nginxBin); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "gateway-bench-")
 	if err != nil {
@@ -191,56 +221,103 @@ func run(cfg config) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-
 	be, err := startBackend()
 	if err != nil {
 		return err
 	}
 	defer be.srv.Close()
+	ts, stop, err := startTargets(cfg, dir, be)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	printHeader(cfg)
+	return measure(cfg, dir, ts, be)
+}
 
-	bare, stopBare, err := startBare(cfg, filepath.Join(dir, "bare"), be.addr)
+// startTargets starts the bare proxy and the gateway in front of be and checks all three answer.
+func startTargets(cfg config, dir string, be *backend) (targets, func(), error) {
+	bare, stopBare, err := startBare(cfg, filepath.Join(dir, "bare"), be.addr, "")
 	if err != nil {
-		return err
+		return targets{}, nil, err
 	}
-	defer stopBare()
-	gw, stopGW, err := startGateway(cfg, filepath.Join(dir, "gateway"), be.addr)
+	gw, stopGW, err := startGateway(cfg, filepath.Join(dir, "gateway"), gatewayOptions{
+		backends: benchBackends(be.addr), workers: cfg.workers, endpoints: cfg.endpoints})
 	if err != nil {
-		return err
+		stopBare()
+		return targets{}, nil, err
 	}
-	defer stopGW()
+	stop := func() { stopGW(); stopBare() }
 	ts := targets{direct: &target{name: "direct", addr: be.addr}, bare: &bare, gateway: &gw}
-
 	// Every target must answer the benchmark request correctly before anything is measured.
 	for _, t := range ts.all() {
 		if err := check(t.addr, chatRequest); err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
+			stop()
+			return targets{}, nil, fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
+	return ts, stop, nil
+}
 
-	fmt.Printf("gateway-bench: %s, %d CPUs (GOMAXPROCS %d), nginx worker_processes %s, access log %v\n",
-		nginxVersion(cfg.nginxBin), runtime.NumCPU(), runtime.GOMAXPROCS(0), workersString(cfg.workers), cfg.accessLog)
+func printHeader(cfg config) {
+	fmt.Printf("gateway-bench: %s, %d CPUs (GOMAXPROCS %d), nginx worker_processes %s, access log %v, gateway routes through replica endpoints %v\n",
+		nginxVersion(cfg.nginxBin), runtime.NumCPU(), runtime.GOMAXPROCS(0), workersString(cfg.workers), cfg.accessLog, cfg.endpoints)
 	fmt.Printf("load average at start: %s\n", loadavg())
 	fmt.Printf("request: POST /v1/chat/completions, %d-byte JSON body, %d-byte JSON response; load generator: Go, raw HTTP/1.1 keep-alive connections\n\n",
 		len(chatBody), len(completion))
+}
 
-	// Throughput: alternating rounds with many connections.
+// measure runs every part of the benchmark and prints it.
+func measure(cfg config, dir string, ts targets, be *backend) error {
+	roundRatios, err := measureThroughput(cfg, ts)
+	if err != nil {
+		return err
+	}
+	sizes, err := measureSizes(cfg, ts, sizeResult{bytes: len(chatBody), bare: ts.bare.loaded, gw: ts.gateway.loaded, perRound: roundRatios})
+	if err != nil {
+		return err
+	}
+	if err := measureSingle(cfg, ts); err != nil {
+		return err
+	}
+	if err := measureStreams(cfg, ts, be); err != nil {
+		return err
+	}
+	var phases map[int]phaseTimes
+	if cfg.phases > 0 {
+		if phases, err = measurePhases(cfg, dir, be); err != nil {
+			return err
+		}
+	}
+	printRatios(cfg, ts, roundRatios)
+	if err := printSizes(cfg, sizes); err != nil {
+		return err
+	}
+	if phases != nil {
+		printPhases(cfg, phases)
+	}
+	fmt.Printf("load average at end: %s\n", loadavg())
+	return nil
+}
+
+// measureThroughput: alternating rounds with many connections; the gateway/bare ratio of each
+// round (neighbours in time see the same background load).
+func measureThroughput(cfg config, ts targets) ([]float64, error) {
 	for _, t := range ts.all() {
 		if _, err := load(t.addr, cfg.conns, cfg.warmup, chatRequest); err != nil {
-			return fmt.Errorf("warm-up %s: %w", t.name, err)
+			return nil, fmt.Errorf("warm-up %s: %w", t.name, err)
 		}
 		t.loaded = &result{}
 	}
 	per := cfg.duration / time.Duration(cfg.rounds)
-	var roundRatios []float64 // gateway/bare per round: neighbours in time see the same background load
+	var roundRatios []float64
 	for r := 0; r < cfg.rounds; r++ {
 		rps := map[*target]float64{}
 		for _, t := range ts.all() {
-			before := cpuTicks(t.pid)
-			res, err := load(t.addr, cfg.conns, per, chatRequest)
+			res, err := loadCounted(t, cfg.conns, per, chatRequest)
 			if err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
+				return nil, err
 			}
-			res.cpuTicks = cpuTicks(t.pid) - before
 			rps[t] = res.rps()
 			t.loaded.merge(res)
 		}
@@ -248,36 +325,47 @@ func run(cfg config) error {
 	}
 	fmt.Printf("throughput, %d connections, %v per target (%d rounds of %v):\n", cfg.conns, cfg.duration, cfg.rounds, per)
 	printTable(ts, func(t *target) *result { return t.loaded })
-	sizes, err := measureSizes(cfg, ts, sizeResult{bytes: len(chatBody), bare: ts.bare.loaded, gw: ts.gateway.loaded, perRound: roundRatios})
+	return roundRatios, nil
+}
+
+// loadCounted is load with the target's nginx CPU counted.
+func loadCounted(t *target, conns int, d time.Duration, req []byte) (*result, error) {
+	before := cpuTicks(t.pid)
+	res, err := load(t.addr, conns, d, req)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s: %w", t.name, err)
 	}
+	res.cpuTicks = cpuTicks(t.pid) - before
+	return res, nil
+}
 
-	if cfg.c1Duration > 0 {
-		for _, t := range ts.all() {
-			t.single = &result{}
-		}
-		per1 := cfg.c1Duration / time.Duration(cfg.rounds)
-		for r := 0; r < cfg.rounds; r++ {
-			for _, t := range ts.all() {
-				before := cpuTicks(t.pid)
-				res, err := load(t.addr, 1, per1, chatRequest)
-				if err != nil {
-					return fmt.Errorf("%s: %w", t.name, err)
-				}
-				res.cpuTicks = cpuTicks(t.pid) - before
-				t.single.merge(res)
-			}
-		}
-		fmt.Printf("\nunloaded latency, 1 connection, %v per target:\n", cfg.c1Duration)
-		printTable(ts, func(t *target) *result { return t.single })
+func measureSingle(cfg config, ts targets) error {
+	if cfg.c1Duration <= 0 {
+		return nil
 	}
-
-	// Streaming: delay from the backend flushing the first event to the client reading it.
+	for _, t := range ts.all() {
+		t.single = &result{}
+	}
+	per1 := cfg.c1Duration / time.Duration(cfg.rounds)
 	for r := 0; r < cfg.rounds; r++ {
 		for _, t := range ts.all() {
-			n := max(1, cfg.streams/cfg.rounds)
-			for j := 0; j < n; j++ {
+			res, err := loadCounted(t, 1, per1, chatRequest)
+			if err != nil {
+				return err
+			}
+			t.single.merge(res)
+		}
+	}
+	fmt.Printf("\nunloaded latency, 1 connection, %v per target:\n", cfg.c1Duration)
+	printTable(ts, func(t *target) *result { return t.single })
+	return nil
+}
+
+// measureStreams: the delay from the backend flushing the first event to the client reading it.
+func measureStreams(cfg config, ts targets, be *backend) error {
+	for r := 0; r < cfg.rounds; r++ {
+		for _, t := range ts.all() {
+			for j := 0; j < max(1, cfg.streams/cfg.rounds); j++ {
 				d, err := streamOnce(t.addr, be)
 				if err != nil {
 					return fmt.Errorf("stream through %s: %w", t.name, err)
@@ -294,24 +382,23 @@ func run(cfg config) error {
 		slices.Sort(s)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", t.name, ms(pct(s, 50)), ms(pct(s, 90)), ms(pct(s, 99)), ms(s[len(s)-1]))
 	}
-	_ = tw.Flush()
+	return tw.Flush()
+}
 
-	// Ratios against the targets.
+// printRatios prints the gateway against the bare proxy, with the targets in brackets.
+func printRatios(cfg config, ts targets, roundRatios []float64) {
 	bareR, gwR := ts.bare.loaded, ts.gateway.loaded
 	ratio := gwR.rps() / bareR.rps()
 	fmt.Printf("\nratios (gateway vs bare nginx; targets in brackets):\n")
-	fmt.Printf("  throughput gateway/bare:            %.2fx  [>= 0.85x] %s   (bare/direct %.2fx, gateway/direct %.2fx)\n",
-		ratio, verdict(ratio >= 0.85), bareR.rps()/ts.direct.loaded.rps(), gwR.rps()/ts.direct.loaded.rps())
-	sortedRatios := slices.Clone(roundRatios)
-	slices.Sort(sortedRatios)
+	fmt.Printf("  throughput gateway/bare:            %.2fx  [>= 0.8x] %s   (bare/direct %.2fx, gateway/direct %.2fx)\n",
+		ratio, verdict(ratio >= 0.8), bareR.rps()/ts.direct.loaded.rps(), gwR.rps()/ts.direct.loaded.rps())
 	var rs []string
 	for _, r := range roundRatios {
 		rs = append(rs, fmt.Sprintf("%.2f", r))
 	}
-	fmt.Printf("  per-round gateway/bare:             median %.2fx of [%s]\n", sortedRatios[len(sortedRatios)/2], strings.Join(rs, " "))
+	fmt.Printf("  per-round gateway/bare:             median %.2fx of [%s]\n", median(roundRatios), strings.Join(rs, " "))
 	if bareR.cpuTicks > 0 && gwR.cpuTicks > 0 {
-		b := float64(bareR.cpuTicks) * 1e6 / clockTicksPerSecond / float64(bareR.requests)
-		g := float64(gwR.cpuTicks) * 1e6 / clockTicksPerSecond / float64(gwR.requests)
+		b, g := cpuPerRequest(bareR), cpuPerRequest(gwR)
 		fmt.Printf("  nginx CPU per request:              bare %.1f µs, gateway %.1f µs (+%.1f µs for Lua routing, %.2fx)\n", b, g, g-b, g/b)
 	}
 	if ts.gateway.single != nil {
@@ -325,181 +412,14 @@ func run(cfg config) error {
 	gwT, bareT := pct(ts.gateway.ttfb, 50), pct(ts.bare.ttfb, 50)
 	fmt.Printf("  first streamed event, gateway:      p50 %s, p99 %s after the backend sent it  [< 5 ms] %s   (bare p50 %s, delta %s)\n",
 		ms(gwT), ms(pct(ts.gateway.ttfb, 99)), verdict(pct(ts.gateway.ttfb, 99) < 5*time.Millisecond), ms(bareT), signed(gwT-bareT))
-	if err := printSizes(cfg, sizes); err != nil {
-		return err
-	}
-	fmt.Printf("load average at end: %s\n", loadavg())
-	return nil
 }
 
-// ---------------------------------------------------------------------------------------
-// Fake model server
-
-type backend struct {
-	srv  *http.Server
-	addr string
-	// Streams are measured one at a time: the handler reports when it flushed the first
-	// event and waits for the client to confirm receipt before it finishes.
-	sent chan time.Time
-	ack  chan struct{}
-}
-
-func startBackend() (*backend, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+// median of xs (unsorted; not changed).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
 	}
-	b := &backend{addr: l.Addr().String(), sent: make(chan time.Time, 1), ack: make(chan struct{}, 1)}
-	b.srv = &http.Server{Handler: http.HandlerFunc(b.serve), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = b.srv.Serve(l) }()
-	return b, nil
-}
-
-func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if !bytes.Contains(body, []byte(`"stream":true`)) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(completion)))
-		_, _ = w.Write(completion)
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, "data: {\"n\":1}\n\n")
-	t0 := time.Now()
-	w.(http.Flusher).Flush()
-	b.sent <- t0
-	select {
-	case <-b.ack:
-	case <-time.After(10 * time.Second):
-	}
-	_, _ = io.WriteString(w, "data: {\"n\":2}\n\ndata: [DONE]\n\n")
-}
-
-// ---------------------------------------------------------------------------------------
-// nginx instances
-
-const bareConf = `# Bare reverse proxy: the floor any nginx hop costs (no Lua), same binary and settings.
-{{if .User}}user {{.User}};{{end}}
-worker_processes {{.Workers}};
-pid {{.Dir}}/nginx.pid;
-error_log {{.Dir}}/error.log warn;
-events { worker_connections 4096; }
-http {
-    {{if .AccessLog}}access_log {{.Dir}}/access.log;{{else}}access_log off;{{end}}
-    tcp_nodelay on;
-    keepalive_requests 100000;
-    # Bodies stay in memory, as in the gateway (client_body_buffer_size = client_max_body_size):
-    # otherwise a body above 16 KB goes through a temp file and the comparison measures the disk.
-    client_max_body_size {{.MaxBody}};
-    client_body_buffer_size {{.MaxBody}};
-    client_body_temp_path {{.Dir}}/client_body_temp;
-    proxy_temp_path {{.Dir}}/proxy_temp;
-    fastcgi_temp_path {{.Dir}}/fastcgi_temp;
-    uwsgi_temp_path {{.Dir}}/uwsgi_temp;
-    scgi_temp_path {{.Dir}}/scgi_temp;
-    upstream backend {
-        server {{.Backend}};
-        keepalive 128;
-        keepalive_requests 100000;
-    }
-    server {
-        listen {{.Listen}};
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-        }
-    }
-}
-`
-
-func rootUser() string {
-	if os.Geteuid() == 0 {
-		return "root" // workers must reach the 0700 temp dir
-	}
-	return ""
-}
-
-var bareTmpl = template.Must(template.New("bare").Parse(bareConf))
-
-func startBare(cfg config, dir, backendAddr string) (target, func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return target{}, nil, err
-	}
-	listen, err := loopback()
-	if err != nil {
-		return target{}, nil, err
-	}
-	var conf bytes.Buffer
-	if err := bareTmpl.Execute(&conf, map[string]any{
-		"User": rootUser(), "Workers": workersString(cfg.workers), "Dir": dir,
-		"Backend": backendAddr, "Listen": listen, "AccessLog": cfg.accessLog, "MaxBody": nginx.DefaultMaxBodySize,
-	}); err != nil {
-		return target{}, nil, err
-	}
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
-		return target{}, nil, err
-	}
-	pid, stop, err := startNginx([]string{cfg.nginxBin, "-p", dir + "/", "-c", confPath, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;"}, listen)
-	return target{name: "bare nginx", addr: listen, pid: pid}, stop, err
-}
-
-func startGateway(cfg config, dir, backendAddr string) (target, func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return target{}, nil, err
-	}
-	rt := nginx.DebianRuntime(dir)
-	rt.WorkerProcesses = cfg.workers
-	rt.User = rootUser()
-	if !cfg.accessLog {
-		rt.AccessLog = "off"
-	}
-	listen, err := loopback()
-	if err != nil {
-		return target{}, nil, err
-	}
-	routes := make([]nginx.Route, len(models))
-	for i, m := range models {
-		routes[i] = nginx.Route{Name: m, Upstream: backendAddr}
-	}
-	files, err := nginx.Generate(nginx.Params{
-		Routes:       routes,
-		Listen:       listen,
-		MaxBodySize:  nginx.DefaultMaxBodySize,
-		ProxyTimeout: nginx.DefaultProxyTimeout,
-		MaxStreams:   spec.Defaults().Gateway.MaxStreamsPerPod, // as deployed
-		Runtime:      rt,
-	})
-	if err != nil {
-		return target{}, nil, err
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return target{}, nil, err
-		}
-	}
-	pid, stop, err := startNginx(nginx.Command(cfg.nginxBin, rt), listen)
-	return target{name: "gateway", addr: listen, pid: pid}, stop, err
-}
-
-// startNginx runs nginx until it listens on addr.
-func startNginx(argv []string, addr string) (int, func(), error) {
-	p, err := nginxproc.Start(argv, nil, nginxproc.Listening(addr), 10*time.Second)
-	if err != nil {
-		return 0, nil, err
-	}
-	return p.Pid(), p.Stop, nil
-}
-
-func loopback() (string, error) {
-	port, err := nginxproc.FreePort()
-	return "127.0.0.1:" + port, err
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

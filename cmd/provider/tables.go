@@ -19,10 +19,15 @@ var notExposed = map[string]string{
 
 // secretFields are inputs and outputs the schema marks secret, by "<package path>.<type>.<Field>".
 var secretFields = map[string]struct{}{
-	"components/gateway.Args.APIKeys":      {},
-	"components/webui.Args.SecretKey":      {},
-	"components/webui.Args.AdminPassword":  {},
-	"components/webui.WebUI.AdminPassword": {},
+	"components/gateway.Args.APIKeys":           {},
+	"components/webui.Args.SecretKey":           {},
+	"components/webui.Args.AdminPassword":       {},
+	"components/webui.WebUI.AdminPassword":      {},
+	"components/webui.Args.DatabaseURL":         {},
+	"components/webui.Args.RedisURL":            {},
+	"components/webui.Args.OIDCClientSecret":    {},
+	"stacks.PlatformArgs.WebUIDatabaseURL":      {},
+	"stacks.PlatformArgs.WebUIOIDCClientSecret": {},
 }
 
 // descriptions describe what has no doc comment of its own (a field documented together with

@@ -1,5 +1,7 @@
 package edge
 
+import "strings"
+
 // The component's configuration types. Every field is plain Go, known at plan time: they
 // decide which resources exist and how they are sized. The JSON names are the stack config's
 // keys (package stacks/spec aliases these types).
@@ -17,4 +19,20 @@ type Config struct {
 
 type TLSConfig struct {
 	CredentialName string `json:"credentialName" pulumi:"credentialName,optional"`
+}
+
+// PublicURL is the platform's public base URL when the config names it: the scheme (https with
+// a TLS credential) and the first host that is not a wildcard, e.g. "https://llm.example.com".
+// "" when every host is a wildcard (the load balancer's address is known only after deploying).
+func (c Config) PublicURL() string {
+	for _, h := range c.Hosts {
+		if !strings.Contains(h, "*") {
+			scheme := "http"
+			if c.TLS.CredentialName != "" {
+				scheme = "https"
+			}
+			return scheme + "://" + h
+		}
+	}
+	return ""
 }

@@ -35,6 +35,9 @@ type Config struct {
 	DefaultStorageClass *bool              `json:"defaultStorageClass" pulumi:"defaultStorageClass"`
 	Cluster             ClusterConfig      `json:"cluster" pulumi:"cluster"`
 	GPUNodeGroup        GPUNodeGroupConfig `json:"gpuNodeGroup" pulumi:"gpuNodeGroup"`
+	// Postgres sizes the RDS instance created for Open WebUI with webui.database.kind managed
+	// (rds.go).
+	Postgres PostgresConfig `json:"postgres" pulumi:"postgres,optional"`
 }
 
 type ClusterConfig struct {

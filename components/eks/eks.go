@@ -127,6 +127,13 @@ type EKS struct {
 	// ClusterAutoscaler is the Cluster Autoscaler's identity; nil when Args.ClusterAutoscaler
 	// is off.
 	ClusterAutoscaler *ClusterAutoscalerIdentity
+	// PrivateSubnetIDs are the subnets the nodes live in (created, or eks.cluster.subnetIds);
+	// NodeSecurityGroupID is the cluster security group, which EKS puts on every managed node.
+	// An RDS instance (EKS.RDS) lives in those subnets and admits that group.
+	PrivateSubnetIDs    pulumi.StringArrayOutput
+	NodeSecurityGroupID pulumi.StringOutput
+	// provider is the component's AWS provider (the stack's region and identity).
+	provider *aws.Provider
 }
 
 // GPUNodeSelector selects the GPU node group's nodes.
@@ -183,6 +190,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// Every child runs against the stack's region, whatever the ambient
 	// AWS configuration says.
 	child := []pulumi.ResourceOption{pulumi.Parent(e), pulumi.Provider(region)}
+	e.provider = region
 
 	var endpoint, caData, version pulumi.StringOutput
 	var subnetIDs pulumi.StringArrayInput
@@ -197,6 +205,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		e.ClusterName, endpoint, caData = c.cluster.Name, c.cluster.Endpoint, c.cluster.CertificateAuthority.Data().Elem()
 		e.VpcID, version = c.vpcID, c.cluster.Version
 		subnetIDs, clusterDeps = c.privateSubnets, []pulumi.Resource{c.system, c.cni}
+		e.PrivateSubnetIDs = c.privateSubnets.ToStringArrayOutput()
+		e.NodeSecurityGroupID = c.cluster.VpcConfig.ClusterSecurityGroupId().Elem()
 	} else {
 		if len(cfg.Cluster.SubnetIDs) == 0 {
 			return nil, fmt.Errorf("eks.cluster.subnetIds: is required when adopting cluster %q; list the private subnets the GPU nodes go in", cfg.Cluster.Name)
@@ -216,6 +226,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		// The cluster's own subnets often include public ones, where nodes
 		// without public IPs never join; the stack names private ones.
 		subnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs)
+		e.PrivateSubnetIDs = pulumi.ToStringArray(cfg.Cluster.SubnetIDs).ToStringArrayOutput()
+		e.NodeSecurityGroupID = pulumi.String(found.VpcConfig.ClusterSecurityGroupId).ToStringOutput()
 	}
 
 	if args.OneGPUZone {

@@ -52,10 +52,6 @@ const (
 	// the pod's, and a GPU node has dozens. Two, so one busy worker (a burst
 	// of request bodies to decode) does not stall every stream.
 	workers = 2
-	// memoryPerStream: measured ~18 KiB of nginx state per open stream, plus
-	// the request body, which nginx holds for the stream's whole life; 64 KiB
-	// leaves room for bodies of ~46 KiB on average.
-	memoryPerStream = 64 << 10
 
 	// PreStopSleepSeconds is how long a terminating pod keeps accepting
 	// before nginx stops listening: the time for its endpoint's removal to
@@ -308,10 +304,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 							// The autoscaler's utilisation is relative to the CPU
 							// request; the workers may burst above it (no CPU limit).
 							Requests: pulumi.StringMap{"cpu": pulumi.String(CPURequest), "memory": pulumi.String(MemoryRequest)},
-							// Bodies are kept in memory: leave room for a few
-							// maximum-size requests at once, and for every stream.
-							// (Plus the routing's shared memory: the prefix index.)
-							Limits: pulumi.StringMap{"memory": pulumi.String(memoryLimit(maxBody, args.Config.MaxStreamsPerPod, routingMemory(params)))},
+							// What nginx holds at worst: every stream, the request
+							// bodies' budget, shared memory (sizing.go).
+							Limits: pulumi.StringMap{"memory": pulumi.String(
+								resource.NewQuantity(MemoryLimit(params, workers), resource.BinarySI).String())},
 						},
 						SecurityContext: &corev1.SecurityContextArgs{
 							AllowPrivilegeEscalation: pulumi.Bool(false),
@@ -396,27 +392,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"selector":    pulumi.ToStringMap(g.Selector),
 		"serviceName": g.ServiceName,
 	})
-}
-
-// routingMemory is the shared memory replica-aware routing adds (the prefix index and the
-// small replica and load dicts), 0 without routes with Endpoints.
-func routingMemory(p nginx.Params) int64 {
-	if !p.HasEndpoints() {
-		return 0
-	}
-	return p.Routing.IndexBytes() + 5<<20
-}
-
-// memoryLimit allows 256 MiB, four maximum-size bodies in flight, memoryPerStream for each of
-// maxStreams streams and extra bytes of shared memory.
-func memoryLimit(maxBody resource.Quantity, maxStreams int, extra int64) string {
-	limit := resource.MustParse("256Mi")
-	limit.Add(*resource.NewQuantity(extra, resource.BinarySI))
-	for range 4 {
-		limit.Add(maxBody)
-	}
-	limit.Add(*resource.NewQuantity(int64(maxStreams)*memoryPerStream, resource.BinarySI))
-	return limit.String()
 }
 
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of

@@ -195,7 +195,7 @@ func TestGatewayAutoscaler(t *testing.T) {
 	assert.Equal(t, gateway.MemoryRequest, res.Requests.Memory().String())
 	assert.Equal(t, 80, gateway.CPUTargetUtilization)
 	assert.True(t, res.Limits.Cpu().IsZero(), "no CPU limit: the two workers may burst")
-	assert.Equal(t, "570Mi", res.Limits.Memory().String(), "256Mi + 4 x 16Mi bodies + 4000 streams x 64Ki")
+	assert.Equal(t, "466Mi", res.Limits.Memory().String(), "gateway.MemoryLimit: 16Mi + 2 workers x 48Mi at rest + 14Mi shared + 4000 streams x 52Ki + 8 bodies x (16Mi + 1Mi buffer)")
 }
 
 func TestGatewayWithoutAutoscaler(t *testing.T) {

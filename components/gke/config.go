@@ -11,6 +11,9 @@ type Config struct {
 	Zone    string        `json:"zone" pulumi:"zone"`
 	Cluster ClusterConfig `json:"cluster" pulumi:"cluster"`
 	GPUPool GPUPoolConfig `json:"gpuPool" pulumi:"gpuPool"`
+	// Postgres sizes the Cloud SQL instance created for Open WebUI with webui.database.kind
+	// managed (cloudsql.go).
+	Postgres PostgresConfig `json:"postgres" pulumi:"postgres,optional"`
 }
 
 type ClusterConfig struct {

@@ -48,6 +48,9 @@ type GKE struct {
 	GPUNodeSelector map[string]string
 	// ObjectReaders are the models' Cloud Storage read identities, by ObjectReader.Name.
 	ObjectReaders map[string]*ReaderIdentity
+	// Network is the cluster's VPC (projects/<project>/global/networks/<name>), where a Cloud
+	// SQL instance gets its private address (NewCloudSQL).
+	Network pulumi.StringOutput
 }
 
 // GPUTaint is the taint on the GPU pool's nodes.
@@ -114,6 +117,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		endpoint = cluster.Endpoint
 		caCert = cluster.MasterAuth.ClusterCaCertificate().Elem()
 		clusterZones = cluster.NodeLocations
+		g.Network = cluster.Network.Elem()
 		poolDeps = append(poolDeps, system)
 	} else {
 		found := container.LookupClusterOutput(ctx, container.LookupClusterOutputArgs{
@@ -125,6 +129,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		endpoint = found.Endpoint()
 		caCert = found.MasterAuths().Index(pulumi.Int(0)).ClusterCaCertificate()
 		clusterZones = found.NodeLocations()
+		g.Network = found.Network()
 		metadataMode = found.ApplyT(func(c container.LookupClusterResult) (string, error) {
 			return adoptedMetadataMode(ctx, cfg, location, c)
 		}).(pulumi.StringOutput)

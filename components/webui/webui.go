@@ -1,12 +1,13 @@
-// Package webui declares Open WebUI wired to the gateway: a single-replica
-// Deployment on a data claim, its Service, and the Secret holding the
-// session-signing key.
+// Package webui declares Open WebUI wired to the gateway. With SQLite (the default) it is one
+// Deployment on a data claim; with PostgreSQL (webui.database) it is a StatefulSet of several
+// replicas sharing the database, a Redis for their websockets, a ReadWriteMany data claim for
+// uploads and a disruption budget (team.go); single sign-on through OIDC is oidc.go; the
+// in-cluster PostgreSQL and its backups are postgres.go and backup.go.
 package webui
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
+	"errors"
+	"fmt"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -32,10 +33,15 @@ const (
 	dataDir       = "/app/backend/data"
 	secretKeyKey  = "webui-secret-key"
 	// dataSuffix names the data claim (<name>-data); adminSuffix the Secret holding the first
-	// admin's password under adminPasswordKey (<name>-admin).
-	dataSuffix       = "-data"
-	adminSuffix      = "-admin"
-	adminPasswordKey = "password"
+	// admin's password under adminPasswordKey (<name>-admin); credentialsSuffix the Secret with
+	// the connection URLs and the OIDC client secret (<name>-credentials).
+	dataSuffix        = "-data"
+	adminSuffix       = "-admin"
+	adminPasswordKey  = "password"
+	credentialsSuffix = "-credentials"
+	databaseURLKey    = "database-url"
+	redisURLKey       = "redis-url"
+	oidcSecretKey     = "oidc-client-secret"
 )
 
 // Requests are the Open WebUI container's resource requests (the stack's capacity check
@@ -50,11 +56,11 @@ var waitFirstStart = pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "20m", Updat
 
 // Args are Open WebUI's inputs.
 type Args struct {
-	// Name is the Kubernetes name of the UI's objects (Deployment, Service, claim <name>-data,
-	// Secrets <name> and <name>-admin); empty means the component's name. Plain: object names
-	// are fixed at plan time.
+	// Name is the Kubernetes name of the UI's objects (workload, Service, claim <name>-data,
+	// Secrets <name>, <name>-admin and <name>-credentials); empty means the component's name.
+	// Plain: object names are fixed at plan time.
 	Name string `pulumi:"name,optional"`
-	// Config configures the UI (plain: environment and claim size).
+	// Config configures the UI (plain: environment, sizes, which objects exist).
 	Config Config `pulumi:"config"`
 	// Namespace holds the objects (plain: part of the in-cluster Host).
 	Namespace string `pulumi:"namespace"`
@@ -72,6 +78,22 @@ type Args struct {
 	// AdminPassword is the password of the first account (Config.AdminEmail), which Open
 	// WebUI creates at its first start. When nil one is generated once and kept in state.
 	AdminPassword pulumi.StringInput `pulumi:"adminPassword,optional"`
+	// DatabaseURL is the PostgreSQL URL (secret) of a database the component does not declare:
+	// required with Config.Database.Kind managed or external, refused otherwise.
+	DatabaseURL pulumi.StringInput `pulumi:"databaseUrl,optional"`
+	// DatabaseTLS says the database server requires TLS (the clouds' managed instances): the
+	// pods then refuse a connection without it (PGSSLMODE=require).
+	DatabaseTLS bool `pulumi:"databaseTls,optional"`
+	// RedisURL is a Redis the replicas share websocket state through (secret,
+	// redis://:<password>@<host>:<port>/<db>); unset with several replicas, the component declares
+	// its own (components/redis).
+	RedisURL pulumi.StringInput `pulumi:"redisUrl,optional"`
+	// OIDCClientSecret is the identity provider's client secret (secret): required with
+	// Config.OIDC.IssuerURL, refused without it.
+	OIDCClientSecret pulumi.StringInput `pulumi:"oidcClientSecret,optional"`
+	// PublicURL is where users reach the UI (https://chat.example.com): Open WebUI's WEBUI_URL
+	// and the base of the OIDC redirect URI. Required with OIDC. Plain: it is config.
+	PublicURL string `pulumi:"publicUrl,optional"`
 }
 
 // WebUI is the deployed UI.
@@ -86,112 +108,105 @@ type WebUI struct {
 	AdminPassword pulumi.StringOutput `pulumi:"adminPassword"`
 	// ServiceName is the UI's Service name.
 	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
-	// Deployment runs the UI's pod.
-	Deployment *appsv1.Deployment
 }
 
 // Selector is the pod selector of the UI whose objects are named name.
 func Selector(name string) map[string]string { return kube.Selector(AppName, name) }
+
+// withDefaults fills what a Go program or the component package may leave unset (the stack's
+// config has every default already).
+func (a Args) withDefaults(name string) Args {
+	if a.Name == "" {
+		a.Name = name
+	}
+	d := &a.Config.Database
+	if d.Kind == "" {
+		d.Kind = DatabaseSQLite
+	}
+	if d.InCluster == (InClusterConfig{}) {
+		d.InCluster = DefaultInCluster()
+	}
+	o, def := &a.Config.OIDC, DefaultOIDC()
+	if o.ProviderName == "" {
+		o.ProviderName = def.ProviderName
+	}
+	if o.Scopes == "" {
+		o.Scopes = def.Scopes
+	}
+	return a
+}
+
+// check refuses settings that contradict each other before anything is declared.
+func (a Args) check(name string) error {
+	errs := a.Config.Validate("config")
+	invalid := func(path, format string, v ...any) {
+		errs = append(errs, argcheck.Invalid("WebUI", name, path, format, v...))
+	}
+	switch db := a.Config.Database; {
+	case db.NeedsURL() && a.DatabaseURL == nil:
+		invalid("databaseUrl", "is required with config.database.kind %q: the PostgreSQL URL Open WebUI connects to", db.Kind)
+	case !db.NeedsURL() && a.DatabaseURL != nil:
+		invalid("databaseUrl", "is set, but config.database.kind is %q, which does not use it; set kind external, or remove it", db.Kind)
+	}
+	if a.RedisURL != nil && !a.Config.SharedData() {
+		invalid("redisUrl", "is set, but one replica needs no Redis; remove it or set config.replicas above 1")
+	}
+	if err := a.Config.OIDC.CheckClientSecret("config.oidc", "oidcClientSecret", a.OIDCClientSecret != nil); err != nil {
+		errs = append(errs, fmt.Errorf("WebUI %q: %w", name, err))
+	}
+	if a.Config.OIDC.Enabled() && a.PublicURL == "" {
+		invalid("publicUrl", "is required with config.oidc.issuerUrl: the provider redirects users back to <publicUrl>%s", CallbackPath)
+	}
+	return errors.Join(errs...)
+}
 
 // New declares Open WebUI.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*WebUI, error) {
 	if err := argcheck.Required("WebUI", name, args); err != nil {
 		return nil, err
 	}
-	objName := args.Name
-	if objName == "" {
-		objName = name
+	args = args.withDefaults(name)
+	if err := args.check(name); err != nil {
+		return nil, err
 	}
-	dataClaim, adminSecret := objName+dataSuffix, objName+adminSuffix
+	objName := args.Name
 	w := &WebUI{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName)}
 	if err := ctx.RegisterComponentResource(Type, name, w, withFormerType(opts)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(w)
 	labels := kube.Labels(AppName, objName, "webui")
-	selector := w.Selector
 
 	// Sessions survive restarts and updates only with a stable key.
-	secret, err := keptSecret(ctx, name, kube.Meta(objName, args.Namespace, labels), secretKeyKey, args.SecretKey, parent)
+	secret, err := kube.KeptSecret(ctx, name, kube.Meta(objName, args.Namespace, labels), secretKeyKey, args.SecretKey, parent)
 	if err != nil {
 		return nil, err
 	}
-	admin, err := keptSecret(ctx, name+"-admin", kube.Meta(adminSecret, args.Namespace, labels), adminPasswordKey, args.AdminPassword, parent)
+	admin, err := kube.KeptSecret(ctx, name+"-admin", kube.Meta(objName+adminSuffix, args.Namespace, labels), adminPasswordKey, args.AdminPassword, parent)
 	if err != nil {
 		return nil, err
 	}
-	w.AdminPassword = storedValue(admin, adminPasswordKey)
-
-	claim := &corev1.PersistentVolumeClaimSpecArgs{
-		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-		Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(args.Config.StorageSize)}},
-	}
-	if args.Config.StorageClass != "" {
-		claim.StorageClassName = pulumi.String(args.Config.StorageClass)
-	}
-	_, err = corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
-		Metadata: kube.Meta(dataClaim, args.Namespace, labels),
-		Spec:     claim,
-	}, parent)
+	w.AdminPassword = kube.StoredValue(admin, adminPasswordKey)
+	creds, err := newCredentials(ctx, name, args, labels, parent)
 	if err != nil {
 		return nil, err
 	}
-
-	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
-	w.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-		Metadata: kube.Meta(objName, args.Namespace, labels),
-		Spec: &appsv1.DeploymentSpecArgs{
-			// One replica on a ReadWriteOnce claim (SQLite lives there);
-			// Recreate so the old pod releases the volume first.
-			Replicas: pulumi.Int(1),
-			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
-			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
-				Spec: &corev1.PodSpecArgs{
-					// Open WebUI never calls the Kubernetes API: no token in the pod.
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					// Its image runs as root and writes under /app: Pod Security baseline, not
-					// restricted (docs/istio.md).
-					SecurityContext: &corev1.PodSecurityContextArgs{
-						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-					},
-					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-						Name:            pulumi.String("open-webui"),
-						Image:           pulumi.String(args.Config.Image),
-						SecurityContext: &corev1.SecurityContextArgs{AllowPrivilegeEscalation: pulumi.Bool(false)},
-						Env:             env(args, secret, admin),
-						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
-							Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
-						}},
-						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String(cpuRequest), "memory": pulumi.String(memoryRequest)},
-							Limits:   pulumi.StringMap{"memory": pulumi.String("2Gi")},
-						},
-						VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{
-							Name: pulumi.String("data"), MountPath: pulumi.String(dataDir),
-						}},
-						// The first start migrates the database and loads
-						// embedding models: allow it 10 minutes.
-						StartupProbe:   &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(60)},
-						ReadinessProbe: &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
-						LivenessProbe:  &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(20), TimeoutSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(3)},
-					}},
-					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
-						Name: pulumi.String("data"),
-						// By name, not the claim's output: with WaitForFirstConsumer
-						// classes the claim binds only once this pod exists.
-						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(dataClaim)},
-					}},
-				},
-			},
-		},
-	}, parent, waitFirstStart)
+	if _, err := corev1.NewPersistentVolumeClaim(ctx, name, &corev1.PersistentVolumeClaimArgs{
+		Metadata: kube.Meta(objName+dataSuffix, args.Namespace, labels),
+		Spec:     kube.ClaimSpec(dataAccessMode(args.Config), args.Config.StorageSize, args.Config.StorageClass),
+	}, parent); err != nil {
+		return nil, err
+	}
+	pod := podTemplate(args, labels, env(args, secret, admin, creds))
+	if args.Config.Database.PostgreSQL() {
+		err = newTeamWorkload(ctx, name, args, labels, pod, parent)
+	} else {
+		err = newSingleWorkload(ctx, name, args, labels, pod, parent)
+	}
 	if err != nil {
 		return nil, err
 	}
-
-	svc, err := kube.HTTPService(ctx, name, kube.Meta(objName, args.Namespace, labels), selector, Port, parent, waitFirstStart)
+	svc, err := kube.HTTPService(ctx, name, kube.Meta(objName, args.Namespace, labels), w.Selector, Port, parent, waitFirstStart)
 	if err != nil {
 		return nil, err
 	}
@@ -204,71 +219,111 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	})
 }
 
-// keptSecret declares a Secret holding value under key. With no value a random one is
-// generated: it is generated anew on every run, but only the first is ever applied
-// (ignoreChanges), so it stays stable; setting a value replaces it.
-func keptSecret(ctx *pulumi.Context, name string, meta *metav1.ObjectMetaArgs, key string, value pulumi.StringInput, parent pulumi.ResourceOption) (*corev1.Secret, error) {
-	opts := []pulumi.ResourceOption{parent}
-	if value == nil {
-		generated, err := randomKey()
-		if err != nil {
-			return nil, err
-		}
-		value = pulumi.String(generated)
-		// The provider turns stringData into data, so both are ignored.
-		opts = append(opts, pulumi.IgnoreChanges([]string{"stringData", "data"}))
+// dataAccessMode: replicas sharing the data directory (uploads) need ReadWriteMany.
+func dataAccessMode(c Config) string {
+	if c.SharedData() {
+		return "ReadWriteMany"
 	}
-	return corev1.NewSecret(ctx, name, &corev1.SecretArgs{
-		Metadata:   meta,
-		Type:       pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{key: pulumi.ToSecret(value).(pulumi.StringOutput)},
-	}, opts...)
+	return "ReadWriteOnce"
 }
 
-// storedValue reads key back from the Secret's state (stringData, or data once the provider
-// has turned it into base64), so a generated value reports the one that was applied.
-func storedValue(s *corev1.Secret, key string) pulumi.StringOutput {
-	return pulumi.ToSecret(pulumi.All(s.StringData, s.Data).ApplyT(func(v []any) (string, error) {
-		if plain, ok := v[0].(map[string]string)[key]; ok {
-			return plain, nil
-		}
-		raw, err := base64.StdEncoding.DecodeString(v[1].(map[string]string)[key])
-		return string(raw), err
-	})).(pulumi.StringOutput)
+// newSingleWorkload is the SQLite UI: one replica on a ReadWriteOnce claim; Recreate, so the
+// old pod releases the volume first.
+func newSingleWorkload(ctx *pulumi.Context, name string, args Args, labels map[string]string, pod *corev1.PodTemplateSpecArgs, parent pulumi.ResourceOption) error {
+	_, err := appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+		Metadata: kube.Meta(args.Name, args.Namespace, labels),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(1),
+			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("Recreate")},
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(Selector(args.Name))},
+			Template: pod,
+		},
+	}, parent, waitFirstStart)
+	return err
 }
 
-func env(args Args, secret, admin *corev1.Secret) corev1.EnvVarArray {
-	plain := func(name, value string) corev1.EnvVarInput {
-		return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
+// podTemplate is Open WebUI's pod, the same for either workload.
+func podTemplate(args Args, labels map[string]string, env corev1.EnvVarArrayInput) *corev1.PodTemplateSpecArgs {
+	health := &corev1.HTTPGetActionArgs{Path: pulumi.String("/health"), Port: pulumi.String("http")}
+	return &corev1.PodTemplateSpecArgs{
+		Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(labels)},
+		Spec: &corev1.PodSpecArgs{
+			// Open WebUI never calls the Kubernetes API: no token in the pod.
+			AutomountServiceAccountToken: pulumi.Bool(false),
+			// Its image runs as root and writes under /app: Pod Security baseline, not
+			// restricted (docs/istio.md).
+			SecurityContext: &corev1.PodSecurityContextArgs{
+				SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+			},
+			Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+				Name:            pulumi.String("open-webui"),
+				Image:           pulumi.String(args.Config.Image),
+				SecurityContext: &corev1.SecurityContextArgs{AllowPrivilegeEscalation: pulumi.Bool(false)},
+				Env:             env,
+				Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{
+					Name: pulumi.String("http"), ContainerPort: pulumi.Int(ContainerPort), Protocol: pulumi.String("TCP"),
+				}},
+				Resources: &corev1.ResourceRequirementsArgs{
+					Requests: pulumi.StringMap{"cpu": pulumi.String(cpuRequest), "memory": pulumi.String(memoryRequest)},
+					Limits:   pulumi.StringMap{"memory": pulumi.String("2Gi")},
+				},
+				VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{
+					Name: pulumi.String("data"), MountPath: pulumi.String(dataDir),
+				}},
+				// The first start migrates the database and loads
+				// embedding models: allow it 10 minutes.
+				StartupProbe:   &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(60)},
+				ReadinessProbe: &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
+				LivenessProbe:  &corev1.ProbeArgs{HttpGet: health, PeriodSeconds: pulumi.Int(20), TimeoutSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(3)},
+			}},
+			Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
+				Name: pulumi.String("data"),
+				// By name, not the claim's output: with WaitForFirstConsumer
+				// classes the claim binds only once this pod exists.
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{ClaimName: pulumi.String(args.Name + dataSuffix)},
+			}},
+		},
 	}
-	fromSecret := func(name string, secretName pulumi.StringInput, key string) corev1.EnvVarInput {
-		return &corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
-			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secretName, Key: pulumi.String(key)},
-		}}
-	}
+}
+
+func plainEnv(name, value string) corev1.EnvVarInput {
+	return &corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
+}
+
+func secretEnv(name string, secretName pulumi.StringInput, key string) corev1.EnvVarInput {
+	return &corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
+		SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secretName, Key: pulumi.String(key)},
+	}}
+}
+
+func env(args Args, secret, admin *corev1.Secret, creds *credentials) corev1.EnvVarArray {
 	vars := corev1.EnvVarArray{
 		&corev1.EnvVarArgs{Name: pulumi.String("OPENAI_API_BASE_URL"), Value: args.GatewayURL},
-		plain("ENABLE_OPENAI_API", "True"),
-		plain("ENABLE_OLLAMA_API", "False"),
-		plain("WEBUI_AUTH", "True"),
-		plain("ENABLE_SIGNUP", pyBool(args.Config.EnableSignup)),
-		plain("DEFAULT_USER_ROLE", args.Config.DefaultUserRole),
+		plainEnv("ENABLE_OPENAI_API", "True"),
+		plainEnv("ENABLE_OLLAMA_API", "False"),
+		plainEnv("WEBUI_AUTH", "True"),
+		plainEnv("ENABLE_SIGNUP", pyBool(args.Config.EnableSignup)),
+		plainEnv("DEFAULT_USER_ROLE", args.Config.DefaultUserRole),
 		// Without this, Open WebUI stores these settings in its database at
 		// first start and ignores later changes to the stack config.
-		plain("ENABLE_PERSISTENT_CONFIG", "False"),
+		plainEnv("ENABLE_PERSISTENT_CONFIG", "False"),
 		&corev1.EnvVarArgs{Name: pulumi.String("DEFAULT_MODELS"), Value: args.DefaultModel},
-		fromSecret("WEBUI_SECRET_KEY", secret.Metadata.Name().Elem(), secretKeyKey),
+		secretEnv("WEBUI_SECRET_KEY", secret.Metadata.Name().Elem(), secretKeyKey),
 		// With sign-up off nobody could create the first account (the pinned version
 		// refuses sign-up unless ENABLE_INITIAL_ADMIN_SIGNUP); Open WebUI creates this admin at
 		// start while it has no users, and ignores these afterwards.
-		plain("WEBUI_ADMIN_EMAIL", args.Config.AdminEmail),
-		plain("WEBUI_ADMIN_NAME", args.Config.AdminName),
-		fromSecret("WEBUI_ADMIN_PASSWORD", admin.Metadata.Name().Elem(), adminPasswordKey),
+		plainEnv("WEBUI_ADMIN_EMAIL", args.Config.AdminEmail),
+		plainEnv("WEBUI_ADMIN_NAME", args.Config.AdminName),
+		secretEnv("WEBUI_ADMIN_PASSWORD", admin.Metadata.Name().Elem(), adminPasswordKey),
 	}
 	if args.GatewayKeySecret != nil {
-		vars = append(vars, fromSecret("OPENAI_API_KEY", args.GatewayKeySecret, args.GatewayKeyKey))
+		vars = append(vars, secretEnv("OPENAI_API_KEY", args.GatewayKeySecret, args.GatewayKeyKey))
 	}
-	return vars
+	if args.PublicURL != "" && !args.Config.OIDC.Enabled() {
+		vars = append(vars, plainEnv("WEBUI_URL", args.PublicURL))
+	}
+	vars = append(vars, teamEnv(args, creds)...)
+	return append(vars, oidcEnv(args.Config.OIDC, args.PublicURL, creds.name())...)
 }
 
 func pyBool(b bool) string {
@@ -276,14 +331,6 @@ func pyBool(b bool) string {
 		return "True"
 	}
 	return "False"
-}
-
-func randomKey() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
 }
 
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of

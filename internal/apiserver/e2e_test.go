@@ -249,6 +249,8 @@ func TestAgainstAPIServer(t *testing.T) {
 	// (admission judges pods), and its ReplicaSet cannot create a single pod, with Pod
 	// Security admission's reason. (The API server also sends a warning on the Deployment;
 	// the provider does not print it, so the test cannot read it in the output.)
+	t.Run("webui-team", func(t *testing.T) { webUITeam(t, c, root, state) })
+
 	t.Run("broken-pod-security", func(t *testing.T) {
 		ns := "llm-hostnetwork"
 		s := open(t, c, root, state, "hostnetwork", filepath.Join(root, "Pulumi.dev.yaml"), ns, nil, hostNetworkGateway())

@@ -72,6 +72,15 @@ type Mocks struct {
 	calls       []pulumi.MockCallArgs
 }
 
+// The addresses the mocks give managed database instances (Cloud SQL's private IP, RDS's
+// endpoint), which the clouds assign.
+const (
+	MockSQLAddress = "10.20.0.3"
+	MockRDSAddress = "webui-database.c0ffee.us-west-2.rds.amazonaws.com"
+	// MockClusterSecurityGroup is the security group EKS creates for a cluster.
+	MockClusterSecurityGroup = "sg-0c1u5te7"
+)
+
 // NewResource implements pulumi.MockResourceMonitor: it records the
 // resource and echoes its inputs back as its state.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -115,6 +124,19 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		state["resources"] = resource.NewProperty([]resource.PropertyValue{resource.NewProperty(resource.PropertyMap{
 			"autoscalingGroups": resource.NewProperty([]resource.PropertyValue{resource.NewProperty(asg)}),
 		})})
+	case "gcp:sql/databaseInstance:DatabaseInstance":
+		// Cloud SQL assigns the private address from the peered range.
+		state["privateIpAddress"] = resource.NewProperty(MockSQLAddress)
+	case "aws:eks/cluster:Cluster":
+		// EKS creates the cluster security group, which every managed node carries.
+		if v := args.Inputs["vpcConfig"]; v.IsObject() {
+			vpc := v.ObjectValue().Copy()
+			vpc["clusterSecurityGroupId"] = resource.NewProperty(MockClusterSecurityGroup)
+			state["vpcConfig"] = resource.NewProperty(vpc)
+		}
+	case "aws:rds/instance:Instance":
+		// RDS names the instance's endpoint.
+		state["address"] = resource.NewProperty(MockRDSAddress)
 	case "kubernetes:helm.sh/v3:Release":
 		// The provider reports the installed release's name and namespace.
 		state["status"] = resource.NewProperty(resource.PropertyMap{
@@ -289,27 +311,32 @@ func Plain(props resource.PropertyMap) map[string]any {
 	return plainValue(resource.NewProperty(props)).(map[string]any)
 }
 
-func plainValue(v resource.PropertyValue) any {
+func plainValue(v resource.PropertyValue) any { return convert(v, false) }
+
+// convert is a property value as plain Go values; with redact, every secret becomes a marker.
+func convert(v resource.PropertyValue, redact bool) any {
 	switch {
+	case redact && (v.IsSecret() || v.IsOutput() && v.OutputValue().Secret):
+		return "[secret]"
 	case v.IsSecret():
-		return plainValue(v.SecretValue().Element)
+		return convert(v.SecretValue().Element, redact)
 	case v.IsOutput():
 		if !v.OutputValue().Known {
 			return nil
 		}
-		return plainValue(v.OutputValue().Element)
+		return convert(v.OutputValue().Element, redact)
 	case v.IsComputed(), v.IsNull():
 		return nil
 	case v.IsObject():
 		out := map[string]any{}
 		for k, e := range v.ObjectValue() {
-			out[string(k)] = plainValue(e)
+			out[string(k)] = convert(e, redact)
 		}
 		return out
 	case v.IsArray():
 		out := make([]any, 0, len(v.ArrayValue()))
 		for _, e := range v.ArrayValue() {
-			out = append(out, plainValue(e))
+			out = append(out, convert(e, redact))
 		}
 		return out
 	case v.IsResourceReference():
@@ -375,6 +402,26 @@ func AssertOnlyInSecrets(t testing.TB, m *Mocks, values ...string) {
 	for _, v := range values {
 		assert.True(t, found[v], "%q is in a Kubernetes Secret", v)
 	}
+}
+
+// AssertSecretEverywhere is AssertOnlyInSecrets for values that cloud resources also take (a
+// database password): among Kubernetes objects only Secrets may carry them, as Pulumi secrets,
+// and any other resource only inside its secret properties.
+func AssertSecretEverywhere(t testing.TB, m *Mocks, values ...string) {
+	t.Helper()
+	kube := &Mocks{}
+	for _, r := range m.Resources() {
+		if strings.HasPrefix(r.Type, "kubernetes:") {
+			kube.resources = append(kube.resources, r)
+			continue
+		}
+		raw, err := json.Marshal(convert(resource.NewProperty(r.Inputs), true))
+		require.NoError(t, err)
+		for _, v := range values {
+			assert.NotContains(t, string(raw), v, "%s %s carries the value outside its secret properties", r.Type, r.Name)
+		}
+	}
+	AssertOnlyInSecrets(t, kube, values...)
 }
 
 // SecretPaths returns the dotted paths of every secret value in props.

@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/render"
@@ -186,6 +187,9 @@ func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
 			(args.Type != "kubernetes:apps/v1:Deployment" && args.Type != "kubernetes:apps/v1:StatefulSet") {
 			return nil
 		}
+		if outsideMesh(args.Props) {
+			return nil
+		}
 		r := platform.SidecarRequests
 		sidecar := pulumi.Map{
 			"name":  pulumi.String("istio-proxy"),
@@ -207,6 +211,18 @@ func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
 		}
 		return &pulumi.ResourceTransformResult{Props: props, Opts: args.Opts}
 	}
+}
+
+// outsideMesh: the pod template opts out of injection (webui.NoSidecarLabel "false"), as the
+// in-cluster PostgreSQL does; the webhook would add nothing to it.
+func outsideMesh(props pulumi.Map) bool {
+	out := false
+	render.EditMap(props, []string{"spec", "template", "metadata"}, func(meta pulumi.Map) {
+		labels, _ := meta["labels"].(pulumi.Map)
+		v, _ := labels[webui.NoSidecarLabel].(pulumi.String)
+		out = v == "false"
+	})
+	return out
 }
 
 // workloads are the namespace's Deployments and StatefulSets by kind/name with their

@@ -161,8 +161,9 @@ func Storage(ctx context.Context, c *testcluster.Cluster, n int) error {
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolume"},
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sim-pv-%02d", i)},
 			Spec: corev1.PersistentVolumeSpec{
-				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Ti")},
-				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Ti")},
+				// ReadWriteMany too: Open WebUI's replicas share one data claim.
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce, corev1.ReadWriteMany},
 				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 				StorageClassName:              StorageClassName,
 				PersistentVolumeSource: corev1.PersistentVolumeSource{

@@ -16,6 +16,15 @@ const (
 	OpenRestyImage = "openresty/openresty:1.31.1.1-0-bookworm"
 	// OpenWebUIImage is the chat UI.
 	OpenWebUIImage = "ghcr.io/open-webui/open-webui:v0.11.0"
+	// ValkeyImage is the Redis-compatible server components/redis runs (Open WebUI's websockets
+	// across replicas; the gateway's shared counters later). Valkey is the BSD-licensed fork of
+	// Redis 7.2 that Memorystore and ElastiCache also offer; 8.1.8 is the newest 8.1 in
+	// valkey-io/valkey-container's versions.json, on Debian trixie.
+	ValkeyImage = "valkey/valkey:8.1.8-trixie"
+	// PostgresImage is the in-cluster PostgreSQL of Open WebUI (webui.database.kind in-cluster):
+	// the official postgres:17 image with pgvector 0.8.6 added, as the pgvector project builds
+	// and publishes it (its README's Docker tags). Open WebUI keeps its vectors there too.
+	PostgresImage = "pgvector/pgvector:0.8.6-pg17-bookworm"
 )
 
 // Chart is a pinned Helm chart.

@@ -3,9 +3,12 @@ package spec
 import (
 	"fmt"
 
+	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
+	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -25,6 +28,7 @@ func Defaults() Config {
 				SystemMachineType:  "e2-standard-4",
 				SystemNodeCount:    1,
 			},
+			Postgres: gke.DefaultPostgres(),
 			GPUPool: GKEGPUPool{
 				MachineType:      "g2-standard-8",
 				AcceleratorType:  "nvidia-l4",
@@ -57,6 +61,7 @@ func Defaults() Config {
 				// your networks.
 				PublicAccessCIDRs: []string{"0.0.0.0/0"},
 			},
+			Postgres: eks.DefaultPostgres(),
 			GPUNodeGroup: EKSGPUNodeGroup{
 				// One L4 with 8 vCPUs and 32 GiB: a g6.xlarge (4 vCPUs, 16 GiB)
 				// cannot hold a 1-GPU model's default 4 CPU and 16Gi.
@@ -98,6 +103,9 @@ func Defaults() Config {
 			TimeoutSeconds:  300,
 			AdminEmail:      "admin@llm-platform.local",
 			AdminName:       "Admin",
+			// Replicas stays nil: 2 with PostgreSQL, 1 with SQLite (webui.Config.ReplicaCount).
+			Database: webui.DatabaseConfig{Kind: webui.DatabaseSQLite, InCluster: webui.DefaultInCluster()},
+			OIDC:     webui.DefaultOIDC(),
 		},
 		Edge: EdgeConfig{
 			Enabled:           true,

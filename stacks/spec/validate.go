@@ -33,7 +33,6 @@ var (
 		"nvidia-h200-141gb", "nvidia-b200", "nvidia-gb200", "nvidia-rtx-pro-6000",
 	}
 	eksCapacityTypes = []string{"ON_DEMAND", "SPOT"}
-	webuiRoles       = []string{"pending", "user"}
 	// The gateway's replica routing strategies.
 	routingStrategies = nginx.Strategies
 	// An HTTP header name nginx exposes as $http_<name>.
@@ -121,16 +120,7 @@ func Validate(cfg *Config) error {
 	if msg := gateway.ValidHoldShare(g.HoldShare); msg != "" {
 		p.add("gateway.holdShare", "%s", msg)
 	}
-	if cfg.WebUI.Enabled {
-		p.quantity("webui.storageSize", cfg.WebUI.StorageSize, "1Gi")
-		p.oneOf("webui.defaultUserRole", cfg.WebUI.DefaultUserRole, webuiRoles)
-		if local, domain, ok := strings.Cut(cfg.WebUI.AdminEmail, "@"); !ok || local == "" || domain == "" || strings.ContainsAny(cfg.WebUI.AdminEmail, " \t\n") {
-			p.add("webui.adminEmail", "%q is not an email address; it is the first admin's login, e.g. \"admin@example.com\"", cfg.WebUI.AdminEmail)
-		}
-		if strings.TrimSpace(cfg.WebUI.AdminName) == "" {
-			p.add("webui.adminName", "is empty; it is the first admin's display name, e.g. \"Admin\"")
-		}
-	}
+	validateWebUI(&p, cfg)
 	if cfg.Edge.Enabled && len(cfg.Edge.Hosts) == 0 {
 		p.add("edge.hosts", "is empty; use [\"*\"] or your DNS names")
 	}

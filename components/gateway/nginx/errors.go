@@ -83,7 +83,7 @@ type errorBodies struct {
 	Unauthorized, Method, NotFound, BadRequest  string
 	TooLarge, Internal, BadGateway, Unavailable string
 	Overloaded, Timeout                         string
-	ModelUnavailable                            string
+	ModelUnavailable, BodyMemory                string
 }
 
 // byField returns every body by its field name (for tests and checks over all of them).
@@ -137,6 +137,12 @@ func gatewayErrors(p Params) errorBodies {
 		}),
 		Timeout: server(fmt.Sprintf("The model server did not respond within %s.", nginxDuration(p.ProxyTimeout)),
 			"upstream_timeout"),
+		// The request bodies the pod holds are at their budget (Params.BodyBudget).
+		BodyMemory: errorJSON(apiError{
+			Message: fmt.Sprintf("The gateway holds as many request bodies as its memory allows (%d MiB beyond %d KiB each); retry after %d seconds.",
+				p.BodyBudget()>>20, StreamBodyAllowance>>10, OverloadRetryAfter),
+			Type: "server_overloaded", Code: ptr("server_overloaded"),
+		}),
 		// A model with replica endpoints and none ready (scaled to zero, all restarting).
 		ModelUnavailable: server(fmt.Sprintf("The model has no ready replica right now; retry after %d seconds.",
 			UnavailableRetryAfter), "model_unavailable"),

@@ -24,12 +24,15 @@ var files = map[string]string{
 	PrefixFile:     "prefix.lua.tmpl",
 	BalancerFile:   "balancer.lua.tmpl",
 	MetricsLuaFile: "metrics.lua.tmpl",
+	BodiesFile:     "bodies.lua.tmpl",
+	ScanFile:       "scan.lua.tmpl",
 	LedgerFile:     "ledger.lua.tmpl",
 	FetchFile:      "fetch.lua.tmpl",
 }
 
-// Generate returns the gateway's files, name -> content: ConfigFile, LuaFile, MetricsLuaFile and
-// the replica balancer's Lua modules (present whether or not a route has Endpoints, so the file set is fixed).
+// Generate returns the gateway's files, name -> content: ConfigFile, LuaFile, MetricsLuaFile, the
+// body's modules and the replica balancer's Lua modules (present whether or not a route has
+// Endpoints, so the file set is fixed).
 func Generate(p Params) (map[string]string, error) {
 	if err := p.validate(); err != nil {
 		return nil, err

@@ -101,7 +101,7 @@ func TestRenderProductionConfig(t *testing.T) {
 	files, err := Generate(validParams())
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{ConfigFile, LuaFile, MetricsLuaFile, DNSFile, EndpointsFile, LoadFile, PrefixFile, BalancerFile,
-		LedgerFile, FetchFile}, keys2(files))
+		BodiesFile, ScanFile, LedgerFile, FetchFile}, keys2(files))
 	conf := files[ConfigFile]
 
 	for _, want := range []string{
@@ -112,9 +112,10 @@ func TestRenderProductionConfig(t *testing.T) {
 		`lua_package_path "/etc/nginx/gateway/?.lua;;";`,
 		"client_body_temp_path /tmp/client_body_temp;",
 		"listen 8080;",
-		// trap 1: bodies stay in memory up to the limit
+		// trap 1: every body up to the limit is read (bodies up to 1.25 MiB in memory, larger ones
+		// from the temp file nginx writes them to, mapped by bodies.lua)
 		"client_max_body_size 33554432;",
-		"client_body_buffer_size 33554432;",
+		"client_body_buffer_size 1048576;",
 		// trap 3: streaming, HTTP/1.1 keepalive upstreams, long timeouts
 		"proxy_pass http://$gw_upstream;",
 		// trap 20: the matched, normalized URI goes upstream, not the raw one

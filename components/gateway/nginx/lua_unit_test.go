@@ -26,7 +26,6 @@ type luaRunner struct{ url string }
 
 func startLua(t *testing.T) luaRunner {
 	t.Helper()
-	bin := requireNginx(t)
 	dir := t.TempDir()
 	p := routedParams()
 	p.Runtime = DebianRuntime(dir)
@@ -37,6 +36,35 @@ func startLua(t *testing.T) luaRunner {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
 		}
 	}
+	addr := startTestNginx(t, dir, `    lua_shared_dict gw_dns 1m;
+    lua_shared_dict gw_load 1m;
+    lua_shared_dict gw_prefix 1m;
+    lua_shared_dict gw_metrics 1m;
+    lua_shared_dict gw_ledger 1m;
+`, `        client_body_buffer_size 1m;
+        client_max_body_size 1m;
+        location = /run {
+            content_by_lua_block {
+                ngx.req.read_body()
+                local chunk = assert(loadstring(ngx.req.get_body_data()))
+                local ok, out = pcall(chunk)
+                if not ok then
+                    ngx.status = 500
+                end
+                ngx.print(tostring(out))
+            }
+        }
+`)
+	return luaRunner{url: "http://" + addr + "/run"}
+}
+
+// startTestNginx runs a test-only nginx with the Lua module, one worker and the Lua files in dir on
+// its package path, one server on a free loopback port (server: its directives besides listen; http:
+// more directives of the http block), and returns the server's address. The error log is shown when
+// the test fails or it holds an [error].
+func startTestNginx(t testing.TB, dir, http, server string) string {
+	t.Helper()
+	bin := requireNginx(t)
 	user := ""
 	if os.Geteuid() == 0 {
 		user = "user root;"
@@ -53,35 +81,22 @@ http {
     access_log off;
     client_body_temp_path %s/body;
     lua_package_path "%s/?.lua;;";
-    lua_shared_dict gw_dns 1m;
-    lua_shared_dict gw_load 1m;
-    lua_shared_dict gw_prefix 1m;
-    lua_shared_dict gw_metrics 1m;
-    lua_shared_dict gw_ledger 1m;
-    server {
+%s    server {
         listen %s;
-        client_body_buffer_size 1m;
-        client_max_body_size 1m;
-        location = /run {
-            content_by_lua_block {
-                ngx.req.read_body()
-                local chunk = assert(loadstring(ngx.req.get_body_data()))
-                local ok, out = pcall(chunk)
-                if not ok then
-                    ngx.status = 500
-                end
-                ngx.print(tostring(out))
-            }
-        }
-    }
+%s    }
 }
-`, DebianNDKModule, DebianLuaModule, user, dir, dir, dir, dir, addr)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "lua-test.conf"), []byte(conf), 0o644))
-	argv := []string{bin, "-p", dir + "/", "-c", filepath.Join(dir, "lua-test.conf"), "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;"}
+`, DebianNDKModule, DebianLuaModule, user, dir, dir, dir, dir, http, addr, server)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "test.conf"), []byte(conf), 0o644))
+	argv := []string{bin, "-p", dir + "/", "-c", filepath.Join(dir, "test.conf"), "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;"}
 	proc, err := nginxproc.Start(argv, nil, nginxproc.Listening(addr), 10*time.Second)
 	require.NoError(t, err)
-	t.Cleanup(proc.Stop)
-	return luaRunner{url: "http://" + addr + "/run"}
+	t.Cleanup(func() {
+		proc.Stop()
+		if log, _ := os.ReadFile(filepath.Join(dir, "error.log")); t.Failed() || strings.Contains(string(log), "[error]") {
+			t.Logf("nginx error log:\n%s", log)
+		}
+	})
+	return addr
 }
 
 // run executes chunk and returns what it returned (as a string).

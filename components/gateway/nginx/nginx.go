@@ -44,6 +44,9 @@ const (
 	LoadFile      = "load.lua"
 	PrefixFile    = "prefix.lua"
 	BalancerFile  = "balancer.lua"
+	// The body's modules: where it is read (bodies.lua) and its one-pass scan (scan.lua).
+	BodiesFile = "bodies.lua"
+	ScanFile   = "scan.lua"
 	// LedgerFile keeps each worker's share of the counts that go up and down (ledger.lua.tmpl).
 	LedgerFile = "ledger.lua"
 	// FetchFile is the gateway's own HTTP/1.1 client (replica /metrics, Service /health).
@@ -140,12 +143,16 @@ type Params struct {
 	// Listen; the public listener never serves the metrics. Empty: the gateway still counts,
 	// but nothing serves the page.
 	MetricsListen string
-	// MaxBodySize in bytes is client_max_body_size and (unless BodyBufferSize says otherwise)
-	// client_body_buffer_size, so request bodies stay in memory.
+	// MaxBodySize in bytes is client_max_body_size. Bodies up to about 1 MiB stay in memory,
+	// larger ones go to a temp file (see BodyBuffer).
 	MaxBodySize int64
-	// BodyBufferSize overrides client_body_buffer_size when > 0. Leave it 0 in production.
-	// A smaller value makes nginx spill bigger bodies to a temp file under Runtime.Prefix; the
-	// router reads that file too (tests use this to prove the fallback).
+	// BodyMemory bounds the memory request bodies hold beyond StreamBodyAllowance each, across
+	// the pod (see BodyBudget, BodyCost); past it requests get 503 server_overloaded before their
+	// body is read. 0: DefaultLargeBodies maximum-size bodies. At least BodyCost(MaxBodySize).
+	BodyMemory int64
+	// BodyBufferSize overrides client_body_buffer_size (BodyBuffer) when > 0. Leave it 0 in
+	// production. nginx writes a body above 1.25 times it to a temp file under Runtime.Prefix,
+	// which the router maps (tests set it small to send small bodies that way).
 	BodyBufferSize int64
 	// ProxyTimeout is proxy_read_timeout and proxy_send_timeout (time between two reads/writes
 	// from/to the model server); generations stream for minutes, so >= 10m in production.

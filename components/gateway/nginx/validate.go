@@ -75,6 +75,10 @@ func (p Params) validate() error {
 	if p.MaxBodySize <= 0 {
 		bad("max body size must be > 0 bytes (suggested %d)", DefaultMaxBodySize)
 	}
+	if p.BodyMemory < 0 || (p.BodyMemory > 0 && p.BodyMemory < p.BodyCost(p.MaxBodySize)) {
+		bad("body memory %d must be 0 (%d maximum-size bodies) or at least %d, what one maximum-size body holds",
+			p.BodyMemory, DefaultLargeBodies, p.BodyCost(p.MaxBodySize))
+	}
 	if p.BodyBufferSize < 0 || p.BodyBufferSize > p.MaxBodySize {
 		bad("body buffer size %d must be between 0 (= max body size) and max body size %d", p.BodyBufferSize, p.MaxBodySize)
 	}

@@ -55,6 +55,13 @@ type view struct {
 	// Label values of the newer metrics, declared at 0 at start.
 	AbortPhases, ReplicaFailureReasons, PollFailureReasons, DNSFailureReasons []string
 
+	// Request bodies (bodies.go).
+	MaxNameBytes, MaxDepth                 int
+	InMemoryMax, BodyAllowance, BodyBudget int64
+	ScanSlice, BodiesDict, TurnWait        string
+	ScanAlone                              int
+	StreamsZone, DNSDict, LoadDict         string
+
 	// Replica-aware routing (routing.go).
 	HasEndpoints          bool
 	R                     Routing
@@ -93,14 +100,6 @@ type refusalReasons struct {
 }
 
 type outcomes struct{ Routed, Refused, Local string }
-
-// metricsDictSize holds every series: a few hundred bytes each, so tens of thousands (models x
-// endpoints x labels) before nginx would evict any.
-const metricsDictSize = "10m"
-
-// ledgerDictSize holds each worker's share of every gauge that goes up and down (models,
-// replicas and hold counts, times the workers alive, old ones included during a reload).
-const ledgerDictSize = "2m"
 
 func bucketLabels(bounds []float64) []string {
 	out := make([]string, len(bounds))
@@ -146,15 +145,15 @@ func newView(p Params) (*view, error) {
 		P:            p,
 		HealthPath:   HealthPath,
 		Workers:      "auto",
-		BodyBuffer:   p.MaxBodySize,
+		BodyBuffer:   p.BodyBuffer(),
 		ProxyTimeout: nginxDuration(p.ProxyTimeout),
 		DefaultName:  p.Routes[0].Name,
 		ModelsJSON:   modelsJSON(p.Routes),
 		Errors:       gatewayErrors(p),
 
 		MetricsDict:     MetricsDict,
-		MetricsDictSize: metricsDictSize,
-		LedgerDictSize:  ledgerDictSize,
+		MetricsDictSize: nginxSize(metricsDictSize),
+		LedgerDictSize:  nginxSize(ledgerDictSize),
 		LedgerReap:      secs(LedgerReap),
 		MetricsPath:     MetricsPath,
 		M: metricNames{
@@ -176,12 +175,14 @@ func newView(p Params) (*view, error) {
 
 		AbortPhases: AbortPhases, ReplicaFailureReasons: ReplicaFailureReasons,
 		PollFailureReasons: PollFailureReasons, DNSFailureReasons: DNSFailureReasons,
+
+		MaxNameBytes: MaxServedNameBytes, MaxDepth: MaxJSONDepth,
+		InMemoryMax: p.InMemoryMax(), BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
+		ScanSlice: secs(ScanSlice), TurnWait: secs(TurnWait), ScanAlone: ScanAlone, BodiesDict: nginxSize(bodiesDictSize),
+		StreamsZone: nginxSize(streamsZoneSize), DNSDict: nginxSize(dnsDictSize), LoadDict: nginxSize(loadDictSize),
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)
-	}
-	if p.BodyBufferSize > 0 {
-		v.BodyBuffer = p.BodyBufferSize
 	}
 	v.ConnectTimeout = nginxDuration(min(p.ProxyTimeout, 10*time.Second))
 	v.Keepalive = UpstreamKeepalive
@@ -284,4 +285,15 @@ func (v *view) setRouting(p Params) {
 	v.FailedSkip, v.SessionIdle = secs(FailedEndpointSkip), secs(SessionIdle)
 	v.HoldPoll, v.AdapterRecent = secs(HoldPoll), secs(AdapterRecent)
 	v.DNSTimeoutMS, v.MetricsTimeoutMS = millis(DNSTimeout), millis(MetricsTimeout)
+}
+
+// nginxSize writes a size the way nginx.conf reads it ("10m", "64k" or bytes).
+func nginxSize(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "m"
+	case n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "k"
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -1,0 +1,144 @@
+package nginx
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGatewayBodyBudget: large bodies (here 2 MiB: nginx writes them to a file, which the router
+// maps) draw on the pod's body budget while their requests last;
+// past it the next one is answered 503 before nginx reads its body, small bodies (within the
+// per-stream allowance) are never refused for it, and the budget comes back when requests end.
+func TestGatewayBodyBudget(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var held atomic.Int32
+	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"held":true}`)
+	})
+	fast := newBackend(t, "fast", nil)
+	const maxBody = 2 << 20
+	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}, {Name: "fast", Upstream: fast.addr()}},
+		withParams(func(p *Params) { p.MaxBodySize = maxBody; p.BodyMemory = 3 * p.BodyCost(maxBody) }))
+	large := func(model string) string { return string(bigBody(maxBody-200, model)) }
+	before := series(gw.scrape(t))
+
+	// Three maximum-size bodies fill the budget while the model server holds them.
+	var wg sync.WaitGroup
+	statuses := make([]int, 3)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = gw.post(t, "/v1/chat/completions", large("slow")).Status })
+	}
+	require.Eventually(t, func() bool { return held.Load() == 3 }, 10*time.Second, 10*time.Millisecond)
+
+	r := gw.post(t, "/v1/chat/completions", large("fast"))
+	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
+	assert.Equal(t, "2", r.Header.Get("Retry-After"))
+	// A chunked body is charged as the largest one (its size is known only once read).
+	r = gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(chat("fast"))))
+	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
+	noneReceived(t, fast)
+	// Within the allowance: routed.
+	small := chat("fast")
+	assertRouted(t, gw.post(t, "/v1/chat/completions", small), fast, []byte(small))
+
+	close(release)
+	wg.Wait()
+	assert.Equal(t, []int{200, 200, 200}, statuses)
+	// The budget is back: the largest body goes through, chunked too.
+	body := large("fast")
+	assertRouted(t, gw.post(t, "/v1/chat/completions", body), fast, []byte(body))
+	r = gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(body)))
+	assertRouted(t, r, fast, []byte(body))
+
+	d := delta(before, series(gw.scrape(t)))
+	assert.Equal(t, 2.0, d[MetricRefused+`{reason="`+RefusedOverloaded+`"}`], "both refusals counted: %v", d)
+}
+
+// TestSharedMemoryIsWhatTheConfigDeclares: the pod's memory limit counts p.SharedMemory, so it must
+// be the sum of every lua_shared_dict and limit_conn zone the rendered nginx.conf declares, with
+// replica routing and without (a dict added to the config but not to the sum would be memory the
+// limit never allowed for).
+func TestSharedMemoryIsWhatTheConfigDeclares(t *testing.T) {
+	zone := regexp.MustCompile(`(?m)^\s*(?:lua_shared_dict \S+ |limit_conn_zone .*zone=\S+:)(\d+)([km]?);`)
+	unit := map[string]int64{"": 1, "k": 1 << 10, "m": 1 << 20}
+	for name, p := range map[string]Params{"one Service per model": validParams(), "replica routing": routedParams()} {
+		files, err := Generate(p)
+		require.NoError(t, err)
+		var declared int64
+		zones := zone.FindAllStringSubmatch(files[ConfigFile], -1)
+		for _, m := range zones {
+			n, err := strconv.ParseInt(m[1], 10, 64)
+			require.NoError(t, err)
+			declared += n * unit[m[2]]
+		}
+		require.NotEmpty(t, zones, name)
+		assert.Equal(t, declared, p.SharedMemory(), "%s: %d zones declared", name, len(zones))
+	}
+}
+
+// TestGatewayBodiesOnDisk: with a body buffer far below the bodies (16 KiB: every body here goes
+// to nginx's temporary file, which the router maps), each body is read whole from the file, sent
+// with Content-Length or chunked: the model named after 3 MiB of escaped prompt, first, or not at
+// all routes right; a truncated body, an array or an unknown model is refused as in memory; past the
+// limit it is 413. No body is ever sent to a model it does not name.
+func TestGatewayBodiesOnDisk(t *testing.T) {
+	t.Parallel()
+	x := startTrio(t, withParams(func(p *Params) { p.BodyBufferSize = 16 << 10; p.MaxBodySize = 4 << 20 }))
+	send := func(body string, chunked bool) response {
+		if chunked {
+			return x.gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(body)))
+		}
+		return x.gw.post(t, "/v1/chat/completions", body)
+	}
+	escaped := strings.Repeat(`\"\\\n\u00e9 `, (3<<20)/12)
+	pad := strings.Repeat(`{},`, (1<<20)/3)
+	routed := []struct {
+		name, body string
+		want       *backend
+	}{
+		{"model last, after 3 MiB of escapes", `{"messages":[{"role":"user","content":"` + escaped + `"}],"model":"odd]]\"name\\with'quotes-\u00fc"}`, x.c},
+		{"model first", `{"model":` + jsonString(modelB) + `,"x":[` + pad + `{}]}`, x.b},
+		{"no model: the default", `{"x":[` + pad + `{}]}`, x.a},
+	}
+	refused := []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"truncated", `{"x":[` + pad + `{}],"model":` + jsonString(modelB), http.StatusBadRequest, "invalid_json"},
+		{"an array", `[` + pad + `{"model":` + jsonString(modelB) + `}]`, http.StatusBadRequest, "invalid_json"},
+		{"unknown model", `{"x":[` + pad + `{}],"model":"nobody"}`, http.StatusNotFound, "model_not_found"},
+		{"past the limit", `{"x":"` + strings.Repeat("a", 5<<20) + `","model":` + jsonString(modelB) + `}`, http.StatusRequestEntityTooLarge, "request_too_large"},
+	}
+	for _, chunked := range []bool{false, true} {
+		for _, tc := range routed {
+			before := tc.want.count()
+			assertRouted(t, send(tc.body, chunked), tc.want, []byte(tc.body))
+			assert.Equal(t, before+1, tc.want.count(), "%s (chunked %v)", tc.name, chunked)
+		}
+		for _, tc := range refused {
+			before := x.a.count() + x.b.count() + x.c.count()
+			assertGatewayError(t, send(tc.body, chunked), tc.status, tc.code)
+			assert.Equal(t, before, x.a.count()+x.b.count()+x.c.count(), "%s (chunked %v): sent to a model", tc.name, chunked)
+		}
+	}
+	assert.Contains(t, x.gw.errorLog(t), "a client request body is buffered to a temporary file",
+		"the test must really exercise the file path")
+}

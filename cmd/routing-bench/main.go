@@ -3,25 +3,26 @@
 //
 // Targets: a plain nginx upstream over the replicas (round robin per request: what a Service
 // gives at best), a client-side hash of the prompt's first block (a reference without proxy or
-// load bounds), and the gateway rendered by components/gateway/nginx with each routing strategy
-// when that build has them.
+// load bounds), the gateway rendered by components/gateway/nginx with each routing strategy,
+// and the default strategy as several gateway pods (separate nginx processes, requests spread
+// over them at random).
 //
 // Load is open loop: Poisson arrivals (the same seed, so the same arrival times and the same
-// requests, for every target) on two workloads:
-//
-//   - shared: many users, a few long system prompts of uneven popularity, multi-turn
-//     conversations whose history grows (each turn's prompt extends the previous turn's prompt
-//     and answer);
-//   - unique: prompts of the same length that share nothing.
+// requests, for every target) on four workloads: shared (a few long system prompts of uneven
+// popularity, multi-turn conversations whose history grows), unique (prompts of one length that
+// share nothing), mix (either, half each) and longdoc (a few 16k-32k-token documents, many short
+// questions on each).
 //
 // First it measures the round-robin capacity on the shared workload (completed req/s when
-// offered far more than it can do), then runs every target at rates relative to it. Per target
-// and rate it reports completed req/s, output tokens/s, TTFT p50/p90/p99 as the client sees it
-// (first streamed token), the simulator's prefix-cache hit rate and how the requests spread over
-// the replicas; it prints markdown tables and writes them, with an SVG chart, under docs/.
+// offered far more than it can do), then runs every target at rates relative to it, then sweeps
+// each target's offered rate for its capacity at SLO (TTFT p90 under -slo). Per target and rate
+// it reports completed req/s, output tokens/s, TTFT p50/p90/p99 as the client sees it (first
+// streamed token), the simulator's prefix-cache hit rate, how the requests spread over the
+// replicas and the gateways' prefix-index memory; it prints markdown tables and writes them, with
+// an SVG chart, under docs/.
 //
-//	go run ./cmd/routing-bench            # the full run, ~8 minutes
-//	go run ./cmd/routing-bench -quick     # a smoke run, ~1 minute
+//	go run ./cmd/routing-bench            # the full run, ~35 minutes on a busy 2-core machine
+//	go run ./cmd/routing-bench -quick     # a smoke run
 package main
 
 import (

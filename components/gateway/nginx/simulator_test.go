@@ -62,6 +62,11 @@ func TestRoutingWithTheSimulator(t *testing.T) {
 		}
 	}
 	assert.Positive(t, endpoints, "the balancer counted its picks per endpoint")
+	// The prefix index: its fixed size, and what the 12 prompts took of it.
+	capacity, used := sums[MetricPrefixIndexBytes+`{state="capacity"}`], sums[MetricPrefixIndexBytes+`{state="used"}`]
+	assert.InDelta(t, float64(DefaultRouting().IndexBytes()), capacity, float64(DefaultRouting().IndexBytes())/10, "lua_shared_dict gw_prefix")
+	assert.Positive(t, used)
+	assert.Less(t, used, capacity)
 
 	var hits, queries int64
 	for _, r := range sim.Replicas {

@@ -81,7 +81,7 @@ bench-gateway: deps
 bench-gateway-burst: deps
 	$(GO) run ./cmd/gateway-bench -burst
 
-## bench-routing: routing strategies over 4 simulated vLLM replicas (about 8 minutes; QUICK=1 for a ~3-minute smoke run);
+## bench-routing: routing strategies over 4 simulated vLLM replicas, 4 workloads, capacity at SLO (about 35 minutes; QUICK=1 for a ~10-minute smoke run);
 ##   prints the tables and writes docs/routing-bench.md and docs/routing-bench.svg
 bench-routing: deps
 	$(GO) run ./cmd/routing-bench $(if $(QUICK),-quick -markdown "" -svg "")

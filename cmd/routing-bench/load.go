@@ -136,6 +136,8 @@ type measured struct {
 	hitRate     float64
 	share       []float64 // fraction of the window's requests per replica (simulator's count)
 	preemptions int64
+	// The gateways' prefix index at the end of the run, bytes (summed over pods; 0: no index).
+	indexUsed, indexCap float64
 }
 
 func summarise(outs []outcome, from, to, cutoff time.Duration, offered float64) measured {

@@ -16,6 +16,7 @@ type report struct {
 	cfg      config
 	capacity float64
 	rows     []row
+	slo      []sloResult
 	elapsed  time.Duration
 }
 
@@ -50,17 +51,17 @@ func spread(share []float64) string {
 // table is the markdown table of one workload's rows.
 func (r report) table(workload string) string {
 	var b strings.Builder
-	b.WriteString("| target | offered | completed req/s | output tok/s | TTFT p50 | TTFT p90 | TTFT p99 | prefix-cache hits | requests per replica, % | preemptions | errors |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n")
+	b.WriteString("| target | offered | completed req/s | output tok/s | TTFT p50 | TTFT p90 | TTFT p99 | prefix-cache hits | requests per replica, % | preemptions | errors | prefix index |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n")
 	for _, row := range r.rows {
 		if row.workload != workload {
 			continue
 		}
 		m := row.m
-		fmt.Fprintf(&b, "| %s | %gx (%.1f/s) | %.2f | %.0f | %s | %s | %s | %.0f%% | %s | %d | %d |\n",
+		fmt.Fprintf(&b, "| %s | %gx (%.1f/s) | %.2f | %.0f | %s | %s | %s | %.0f%% | %s | %d | %d | %s |\n",
 			row.target, row.mult, m.offered, m.completed, m.outTokens,
 			fmtDur(m.ttft[0], m.censored[0]), fmtDur(m.ttft[1], m.censored[1]), fmtDur(m.ttft[2], m.censored[2]),
-			100*m.hitRate, spread(m.share), m.preemptions, m.errors)
+			100*m.hitRate, spread(m.share), m.preemptions, m.errors, indexCell(m))
 	}
 	return b.String()
 }
@@ -74,70 +75,43 @@ func (r report) find(workload, target string, mult float64) (measured, bool) {
 	return measured{}, false
 }
 
-func (r report) has(target string) bool {
+func (r report) hasWorkload(name string) bool {
 	for _, row := range r.rows {
-		if row.target == target {
+		if row.workload == name {
 			return true
 		}
 	}
 	return false
 }
 
-// verdicts compares the issue's targets with what was measured, side by side.
-func (r report) verdicts() string {
-	base := "gateway round-robin"
-	if !r.has(base) {
-		base = roundRobinName
+// write saves the page and the chart where the flags say.
+func (r report) write() error {
+	if r.cfg.markdown != "" {
+		if err := os.WriteFile(r.cfg.markdown, []byte(r.markdownFile()), 0o644); err != nil {
+			return err
+		}
+		fmt.Println("wrote", r.cfg.markdown)
 	}
-	var b strings.Builder
-	ok := func(v bool) string {
-		if v {
-			return "holds"
+	if r.cfg.svg != "" {
+		if err := os.WriteFile(r.cfg.svg, []byte(r.svg()), 0o644); err != nil {
+			return err
 		}
-		return "MISSED"
+		fmt.Println("wrote", r.cfg.svg)
 	}
-	cands := []string{"gateway prefix", "client prefix hash"}
-	fmt.Fprintf(&b, "Against %s (the issue's targets are for `gateway prefix`; the client hash is a reference):\n\n", base)
-	for _, c := range cands {
-		if !r.has(c) {
-			fmt.Fprintf(&b, "- %s: not measured in this run\n", c)
-			continue
-		}
-		if p, ok2 := r.find("shared", c, 2); ok2 {
-			if rr, ok3 := r.find("shared", base, 2); ok3 {
-				thr := p.completed / rr.completed
-				lat := float64(rr.ttft[1]) / float64(max(p.ttft[1], time.Millisecond))
-				fmt.Fprintf(&b, "- %s, shared, 2x capacity: %.2f vs %.2f req/s = %.2fx [>= 1.8x: %s]; TTFT p90 %s vs %s = %.0fx lower [>= 10x: %s]\n",
-					c, p.completed, rr.completed, thr, ok(thr >= 1.8), fmtDur(p.ttft[1], p.censored[1]), fmtDur(rr.ttft[1], rr.censored[1]), lat, ok(lat >= 10))
-			}
-		}
-		if p, ok2 := r.find("shared", c, 0.5); ok2 {
-			if rr, ok3 := r.find("shared", base, 0.5); ok3 {
-				fmt.Fprintf(&b, "- %s, shared, 0.5x capacity: TTFT p90 %s vs %s [no worse: %s]\n",
-					c, fmtDur(p.ttft[1], p.censored[1]), fmtDur(rr.ttft[1], rr.censored[1]), ok(p.ttft[1] <= rr.ttft[1]))
-			}
-		}
-	}
-	for _, c := range []string{"gateway prefix", "gateway least-load"} {
-		for _, mult := range r.cfg.uniqueRates {
-			p, ok2 := r.find("unique", c, mult)
-			rr, ok3 := r.find("unique", base, mult)
-			if !ok2 || !ok3 {
-				continue
-			}
-			d := p.completed/rr.completed - 1
-			fmt.Fprintf(&b, "- %s, unique, %gx: %.2f vs %.2f req/s (%+.1f%%) [within 5%%: %s]\n", c, mult, p.completed, rr.completed, 100*d, ok(d >= -0.05))
-		}
-	}
-	return b.String()
+	return nil
 }
 
 func (r report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Round-robin capacity (%s, shared workload, offered %.0f req/s): **%.2f req/s**\n\n", roundRobinName, r.cfg.probeRate, r.capacity)
-	b.WriteString("Shared prefixes:\n\n" + r.table("shared") + "\n")
-	if len(r.cfg.uniqueRates) > 0 {
-		b.WriteString("Unique prompts:\n\n" + r.table("unique") + "\n")
+	for _, wl := range []struct{ name, title string }{{"shared", "Shared prefixes"}, {"unique", "Unique prompts"},
+		{"mix", "Mix (half shared, half unique)"}, {"longdoc", "Long-document QA"}} {
+		if r.hasWorkload(wl.name) {
+			b.WriteString(wl.title + ":\n\n" + r.table(wl.name) + "\n")
+		}
+	}
+	if len(r.slo) > 0 {
+		b.WriteString(r.sloTable() + "\n")
 	}
 	b.WriteString(r.verdicts())
 	return b.String()
@@ -158,11 +132,14 @@ func (r report) markdownFile() string {
 		"chunk %d tokens, time scale %g.\n\n", r.cfg.replicas, p.PrefillTokensPerSec, p.DecodeStep, p.MaxNumSeqs, p.KVBlocks, vllmsim.BlockTokens, p.ChunkTokens, p.TimeScale)
 	fmt.Fprintf(&b, "Workloads: shared = %d system prompts of %d tokens (Zipf %.1f popularity), %d conversations at a time of 1-%d turns, user messages of %d-%d tokens, "+
 		"answers of %d-%d tokens; unique = prompts that share nothing, all of one size (a %d-token system prompt, a %d-token user message, %d-token answers). "+
-		"Poisson arrivals for %v per run (unique: %v; seed %d), the first %v left out, "+
-		"first tokens awaited %v after the last arrival (a TTFT marked ≥ is a request still waiting then).\n\n",
+		"mix = one of either at random, half each; longdoc = %d documents of %d-%d tokens, each request one of them (uniformly) and a question of %d-%d tokens, answers of %d-%d tokens. "+
+		"Poisson arrivals for %v per run (unique: %v; capacity sweep: %v; seed %d), the first %v left out, "+
+		"first tokens awaited %v after the last arrival (a TTFT marked ≥ is a request still waiting then). "+
+		"`%s` is %d gateway processes (real nginx, sharing only the DNS server and the replicas' /metrics), each request sent to one of them at random.\n\n",
 		w.prefixes, w.prefixTokens, w.zipf, w.active, w.maxTurns, w.userTokens[0], w.userTokens[1], w.outTokens[0], w.outTokens[1],
 		w.prefixTokens, (w.userTokens[0]+w.userTokens[1])/2, (w.outTokens[0]+w.outTokens[1])/2,
-		r.cfg.duration, r.cfg.uniqueDur, r.cfg.seed, r.cfg.warmup, r.cfg.grace)
+		r.cfg.docs.docs, r.cfg.docs.docTokens[0], r.cfg.docs.docTokens[1], r.cfg.docs.question[0], r.cfg.docs.question[1], r.cfg.docs.answer[0], r.cfg.docs.answer[1],
+		r.cfg.duration, r.cfg.uniqueDur, r.cfg.sloDur, r.cfg.seed, r.cfg.warmup, r.cfg.grace, podsName(r.cfg.pods), r.cfg.pods)
 	b.WriteString(r.markdown())
 	if r.cfg.svg != "" {
 		fmt.Fprintf(&b, "\n![TTFT p90 and throughput against offered rate](%s)\n", filepath.Base(r.cfg.svg))

@@ -14,9 +14,16 @@ import (
 // target is one way of spreading requests over the replicas.
 type target struct {
 	name string
-	// start brings the target up in dir, in front of the replicas' addresses; pick says where
-	// each request goes; stop tears it down.
-	start func(dir string, replicas []string) (pick pickFunc, stop func(), err error)
+	// start brings the target up in dir, in front of the replicas' addresses.
+	start func(dir string, replicas []string) (running, error)
+}
+
+// running is a target that is up: pick says where each request goes; stop tears it down;
+// index, when set, reads the gateways' prefix-index memory (used, capacity; summed over pods).
+type running struct {
+	pick  pickFunc
+	stop  func()
+	index func() (used, capacity float64, err error)
 }
 
 // roundRobinName is the target whose capacity the rates are relative to.
@@ -26,27 +33,27 @@ const roundRobinName = "nginx upstream"
 // nginx upstream over the four addresses (round robin per request, keep-alive to the
 // replicas). kube-proxy is worse still: it picks a replica per connection, not per request.
 func nginxUpstream(cfg config) target {
-	return target{name: roundRobinName, start: func(dir string, replicas []string) (pickFunc, func(), error) {
+	return target{name: roundRobinName, start: func(dir string, replicas []string) (running, error) {
 		listen, err := loopback()
 		if err != nil {
-			return nil, nil, err
+			return running{}, err
 		}
 		var conf bytes.Buffer
 		if err := upstreamTmpl.Execute(&conf, map[string]any{
 			"User": rootUser(), "Dir": dir, "Listen": listen, "Replicas": replicas,
 		}); err != nil {
-			return nil, nil, err
+			return running{}, err
 		}
 		confPath := filepath.Join(dir, "nginx.conf")
 		if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
-			return nil, nil, err
+			return running{}, err
 		}
 		p, err := nginxproc.Start([]string{cfg.nginxBin, "-p", dir + "/", "-c", confPath, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;"},
 			nil, nginxproc.Listening(listen), 10*time.Second)
 		if err != nil {
-			return nil, nil, err
+			return running{}, err
 		}
-		return func(request) string { return listen }, p.Stop, nil
+		return running{pick: func(request) string { return listen }, stop: p.Stop}, nil
 	}}
 }
 
@@ -54,8 +61,8 @@ func nginxUpstream(cfg config) target {
 // this workload, the system prompt) onto a replica, the plain consistent choice a prefix
 // router starts from, without its load bounds.
 func clientHash() target {
-	return target{name: "client prefix hash", start: func(_ string, replicas []string) (pickFunc, func(), error) {
-		return func(q request) string { return replicas[q.firstKey%uint64(len(replicas))] }, func() {}, nil
+	return target{name: "client prefix hash", start: func(_ string, replicas []string) (running, error) {
+		return running{pick: func(q request) string { return replicas[q.firstKey%uint64(len(replicas))] }, stop: func() {}}, nil
 	}}
 }
 

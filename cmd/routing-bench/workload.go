@@ -176,3 +176,48 @@ func footprint(reqs []request) int {
 	}
 	return len(seen) * vllmsim.BlockTokens
 }
+
+// mixWorkload interleaves the shared and the unique workloads, one request of either at
+// random (half each): a router must keep the shared prefixes together while spreading the
+// prompts nobody shares.
+func mixWorkload(shared, unique []request, seed uint64) []request {
+	r := rand.New(rand.NewPCG(seed, 4))
+	out := make([]request, 0, len(shared))
+	i, j := 0, 0
+	for len(out) < len(shared) {
+		if r.IntN(2) == 0 {
+			out, i = append(out, shared[i]), i+1
+		} else {
+			out, j = append(out, unique[j]), j+1
+		}
+	}
+	return out
+}
+
+// longDocConfig shapes the long-document QA workload: a few long documents, many short
+// questions on each (the workload that grows a per-prompt prefix table without bound).
+type longDocConfig struct {
+	docs      int    // documents
+	docTokens [2]int // a document's tokens: uniform in [min, max]
+	question  [2]int // a question's tokens
+	answer    [2]int // max_tokens
+}
+
+// longDocWorkload is n single-turn requests: a document (picked uniformly) as the system
+// prompt, then a short question of its own.
+func longDocWorkload(cfg longDocConfig, model string, n int, seed uint64) []request {
+	r := rand.New(rand.NewPCG(seed, 5))
+	docs := make([]string, cfg.docs)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("Document #%d. Answer questions about it.\n", i) + words(r, between(r, cfg.docTokens))
+	}
+	out := make([]request, 0, n)
+	for i := range n {
+		msgs := []vllmsim.Message{
+			{Role: "system", Content: docs[r.IntN(len(docs))]},
+			{Role: "user", Content: fmt.Sprintf("Question %d: ", i) + words(r, between(r, cfg.question))},
+		}
+		out = append(out, chatRequest(model, msgs, between(r, cfg.answer)))
+	}
+	return out
+}

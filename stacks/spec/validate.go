@@ -158,6 +158,9 @@ func validateRouting(p *problems, r RoutingConfig) {
 	if r.IndexEntries < 1 || r.IndexEntries > 1<<20 {
 		p.add("gateway.routing.indexEntries", "is %d; use 1 to 1048576 prefix-index entries (about 160 bytes of shared memory each)", r.IndexEntries)
 	}
+	for _, wp := range r.WeightProblems() {
+		p.add("gateway.routing."+wp.Key, "%s", wp.Msg)
+	}
 }
 
 func validateModels(p *problems, cfg *Config) {

@@ -332,8 +332,10 @@ func TestLuaSweepDropsDepartedReplicas(t *testing.T) {
 local name = "qwen3-0-6b-headless.llm.svc.cluster.local"
 local gone, busy = "10.0.0.1:8000", "10.0.0.2:8000"
 load.inc(gone); load.dec(gone); load.mark_failed(gone)
+load.enqueue(gone, 4096); load.dequeue(gone, 4096)
 load.inc(busy)
-ngx.shared.gw_load:set("w|" .. gone, 3)
+ngx.shared.gw_load:set("s|" .. gone, 3)
+ngx.shared.gw_load:set("o|" .. gone, 2)
 for _, ip in ipairs({ "10.0.0.1", "10.0.0.2" }) do
     ngx.shared.gw_dns:set("g|" .. name .. "|" .. ip, ngx.now() - 60)
 end

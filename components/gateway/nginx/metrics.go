@@ -49,6 +49,8 @@ const (
 	// its DNS answer is not trusted (older than DNSStaleAfter, or empty while the Service
 	// answers), else 0, per model with replica endpoints.
 	MetricServiceFallback = MetricPrefix + "service_fallback"
+	// MetricPrefixIndexBytes is the prefix index's shared memory (state "used" or "capacity").
+	MetricPrefixIndexBytes = MetricPrefix + "prefix_index_bytes"
 )
 
 // Label values of the newer metrics (their one place; docs/gateway.md lists them).
@@ -121,5 +123,6 @@ var GatewayMetrics = []GatewayMetric{
 	{MetricReplicaFailures, "counter", "Replica failures (the replica is then passed over for a while), per served model and reason (connect, no_response, status_5xx)."},
 	{MetricPollFailures, "counter", "Failed reads of a replica's /metrics (routing then sees only this pod's requests there), per served model and reason (connect, timeout, status, malformed)."},
 	{MetricDNSFailures, "counter", "Failed DNS queries for a model's replicas (the last good answer is kept), per served model and reason (no_answer, truncated, malformed, rcode)."},
+	{MetricPrefixIndexBytes, "gauge", "The replica balancer's prefix index in shared memory, in bytes: state capacity (its fixed size, gateway.routing.indexEntries) and used (least recently used entries are evicted past it)."},
 	{MetricServiceFallback, "gauge", "1 while a model's requests go to its ClusterIP Service because its replicas' DNS answer is not trusted (too old, or empty while the Service answers), per served model."},
 }

@@ -276,7 +276,7 @@ func TestGatewayMetricsCountExactlyWhatWasSent(t *testing.T) {
 	assert.Equal(t, uint64(1), bucket(t, fams, MetricRequestDuration, modelC, 60), "but is in le=60")
 	// Only models that hold requests have the held series (hold_test.go checks it); only models
 	// with replica endpoints the replica series (faults_test.go checks them).
-	replicaOnly := []string{MetricHeld, MetricReplicaFailures, MetricPollFailures, MetricDNSFailures, MetricServiceFallback}
+	replicaOnly := []string{MetricHeld, MetricReplicaFailures, MetricPollFailures, MetricDNSFailures, MetricServiceFallback, MetricPrefixIndexBytes}
 	for _, f := range GatewayMetrics {
 		if slices.Contains(replicaOnly, f.Name) {
 			continue

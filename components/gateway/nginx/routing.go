@@ -14,14 +14,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// Routing strategies (Routing.Strategy).
+// Routing strategies (Routing.Strategy). prefix and least-load are presets of the scoring
+// picker's weights (Presets); round-robin does not score.
 const (
-	// StrategyPrefix prefers the replica that most recently served the longest matching prompt
-	// prefix (an approximate index of vLLM's prefix cache), within a load bound, else the least
-	// loaded; a prefix nobody has served goes where rendezvous hashing of its first block says.
+	// StrategyPrefix scores each replica by the prompt prefix it is known to hold (an
+	// approximate index of vLLM's prefix cache) and its load; a prefix nobody is known to hold
+	// leans towards the replica rendezvous hashing of its first block names.
 	StrategyPrefix = "prefix"
-	// StrategyLeastLoad picks the replica with the fewest requests in flight (counted across
-	// nginx workers), ties broken by the replica's own queue from its /metrics.
+	// StrategyLeastLoad scores by load alone: the prompt work waiting for a first token there,
+	// then the requests running there and its KV-cache use.
 	StrategyLeastLoad = "least-load"
 	// StrategyRoundRobin takes the replicas in turn: the baseline and the escape hatch (no
 	// session affinity, no load).
@@ -58,6 +59,9 @@ type Routing struct {
 	// IndexEntries is the capacity of the prefix index (block hash -> replica), shared by the
 	// workers of one gateway pod; the least recently used entries are evicted.
 	IndexEntries int `json:"indexEntries" pulumi:"indexEntries"`
+	// Weights override the strategy's preset weights of the scoring picker, one by one; an
+	// unset weight keeps the preset's. Refused with round-robin, which does not score.
+	Weights Weights `json:"weights" pulumi:"weights"`
 }
 
 // DefaultRouting are the suggested routing settings (the gateway component's defaults).
@@ -71,6 +75,22 @@ func DefaultRouting() Routing {
 		LoadFactor:      1.5,
 		IndexEntries:    65536,
 	}
+}
+
+// Effective are the scoring weights the gateway runs with: the strategy's preset, overridden
+// by the weights that are set (the zero Weights for round-robin).
+func (r Routing) Effective() Scores {
+	s := Presets[r.Strategy]
+	w := r.Weights
+	for _, o := range []struct {
+		set *float64
+		to  *float64
+	}{{w.Queue, &s.Queue}, {w.Prefix, &s.Prefix}, {w.Running, &s.Running}, {w.KVCache, &s.KVCache}, {w.NewPrefix, &s.NewPrefix}} {
+		if o.set != nil {
+			*o.to = *o.set
+		}
+	}
+	return s
 }
 
 // Runtime constants of the balancer (documented in docs/gateway.md, "Routing across replicas").
@@ -176,6 +196,9 @@ func (r Routing) validate(bad func(format string, a ...any)) {
 	}
 	if r.IndexEntries < 1 || r.IndexEntries > MaxIndexEntries {
 		bad("routing.indexEntries %d must be between 1 and %d", r.IndexEntries, MaxIndexEntries)
+	}
+	for _, p := range r.WeightProblems() {
+		bad("routing.%s %s", p.Key, p.Msg)
 	}
 }
 

@@ -35,6 +35,8 @@ func TestRenderRoutingValidation(t *testing.T) {
 		{"min above max", func(p *Params) { p.Routing.MinPrefixBlocks, p.Routing.MaxPrefixBlocks = 9, 8 }, "routing.minPrefixBlocks 9 is above routing.maxPrefixBlocks 8"},
 		{"load factor below 1", func(p *Params) { p.Routing.LoadFactor = 0.9 }, "routing.loadFactor 0.9"},
 		{"zero index", func(p *Params) { p.Routing.IndexEntries = 0 }, "routing.indexEntries 0"},
+		{"weight above the bound", func(p *Params) { w := 1e9; p.Routing.Weights.Prefix = &w }, "routing.weights.prefix is 1e+09; use 0 to 1000"},
+		{"weight with round-robin", func(p *Params) { w := 1.0; p.Routing.Strategy, p.Routing.Weights.Queue = StrategyRoundRobin, &w }, "routing.weights.queue does nothing with strategy round-robin"},
 		{"endpoints without port", func(p *Params) { p.Routes[1].Endpoints = "llama-headless.llm.svc" }, "routes[1]"},
 		{"endpoints as an IP", func(p *Params) { p.Routes[1].Endpoints = "10.0.0.7:8000" }, "is an IP; want the DNS name of a headless Service"},
 		{"endpoints config injection", func(p *Params) { p.Routes[1].Endpoints = `a";b:8000` }, "routes[1]"},
@@ -115,6 +117,19 @@ func TestRenderRouting(t *testing.T) {
 	assert.Contains(t, bal, "local LOAD_FACTOR = 1.5")
 	assert.Contains(t, bal, `\"code\":\"model_unavailable\"`, "the prerendered 503 body")
 	assert.Contains(t, files[PrefixFile], "local BLOCK = 256")
+	assert.Contains(t, conf, `body_filter_by_lua_block {
+                require("balancer").answered()`, "the first answer byte ends a try's queued prompt work")
+	// The preset's weights, then one overridden: the rest keep the preset's.
+	assert.Contains(t, bal, "local W_QUEUE, W_PREFIX = 1 / 1024, 2 / 1024")
+	assert.Contains(t, bal, "local W_RUNNING, W_NEW = 0.25, 4 / 1024")
+	assert.Contains(t, files[LoadFile], "local W_QUEUE, W_RUNNING, W_KV = 1 / 1024, 0.25, 2")
+	half := 0.5
+	p.Routing.Strategy, p.Routing.Weights.KVCache = StrategyLeastLoad, &half
+	files, err = Generate(p)
+	require.NoError(t, err)
+	assert.Contains(t, files[BalancerFile], "local W_QUEUE, W_PREFIX = 1 / 1024, 0 / 1024")
+	assert.Contains(t, files[BalancerFile], "local W_RUNNING, W_NEW = 0.25, 0 / 1024")
+	assert.Contains(t, files[LoadFile], "local W_QUEUE, W_RUNNING, W_KV = 1 / 1024, 0.25, 0.5")
 	assert.Contains(t, ep, `port = 8000, host = "llama-3-1-8b-headless.llm.svc.cluster.local:8000"`)
 
 	// Nothing of it without Endpoints.

@@ -304,15 +304,46 @@ func TestRoutingTwoGatewaysAgreeOnNewPrefixes(t *testing.T) {
 	g2 := startRouted(t, dns, routes, StrategyPrefix)
 	spread := map[string]bool{}
 	for i := range 12 {
-		body := chatWith(routedModel, longText(fmt.Sprintf("system prompt %d", i), 800), "hi")
-		a, ra := g1.send(t, body)
-		b, rb := g2.send(t, body)
+		system := longText(fmt.Sprintf("system prompt %d", i), 4000)
+		a, ra := g1.send(t, chatWith(routedModel, system, "hi"))
+		b, rb := g2.send(t, chatWith(routedModel, system, "hi"))
 		require.Equal(t, http.StatusOK, ra.Status)
 		require.Equal(t, http.StatusOK, rb.Status)
 		assert.Equal(t, a, b, "prefix %d: two gateways with no shared state pick the same replica", i)
 		spread[a] = true
+		// Conversations go on (new prefixes are a minority, as where they will be reused).
+		for turn := range 3 {
+			g1.send(t, chatWith(routedModel, system, fmt.Sprintf("hi, follow-up %d", turn)))
+			g2.send(t, chatWith(routedModel, system, fmt.Sprintf("hello, follow-up %d", turn)))
+		}
 	}
 	assert.Greater(t, len(spread), 1, "new prefixes are spread over the replicas")
+}
+
+// Where nearly every prompt is new (unique prompts), placing them alike in every pod gains
+// nothing: the lean fades and each new prompt goes to the replica this pod picked least
+// recently, which spreads them evenly (the rendezvous hash would pile some up by chance).
+func TestRoutingUniquePromptsGoRoundTheReplicas(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 4)
+	g := oneModel(t, StrategyPrefix, rs)
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			got, r := g.send(t, chatWith(routedModel, longText(fmt.Sprintf("unique %d", i), 4000), "hi"))
+			require.Equal(t, http.StatusOK, r.Status)
+			require.NotEmpty(t, got)
+		}
+	}
+	send(0, 24) // the lean fades as new prompt follows new prompt
+	before := map[string]int{}
+	for _, r := range rs {
+		before[r.name] = r.count()
+	}
+	send(24, 56)
+	for _, r := range rs {
+		// (each nginx worker keeps its own least-recent order: one either way)
+		assert.InDelta(t, 8, r.count()-before[r.name], 1, "replica %s: 32 unique prompts go round the 4 replicas", r.name)
+	}
 }
 
 func TestRoutingRetriesARefusedConnectionOnAnotherReplica(t *testing.T) {
@@ -469,9 +500,9 @@ func TestRoutingInFlightCountsSurviveErrorPages(t *testing.T) {
 	})
 }
 
-// A prefix nobody has served goes to its rendezvous replica only while that replica is within
-// one request of the least loaded: nothing is cached for it yet, so a busier replica is not
-// worth waiting for.
+// A prefix nobody has served goes to its rendezvous replica only while that replica costs at
+// most the new-prefix lean (weights.newPrefix KiB of prompt) more than the cheapest: nothing is
+// cached for it yet, so a busier replica is not worth waiting for.
 func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	t.Parallel()
 	a, b := newReplica(t, "a"), newReplica(t, "b")
@@ -482,19 +513,19 @@ func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	fresh := startRouted(t, dns, routes, StrategyPrefix) // sees each prefix for the first time
 	var toA []string
 	for i := 0; len(toA) < 2 && i < 64; i++ {
-		body := chatWith(routedModel, longText(fmt.Sprintf("prompt %d", i), 600), "hi")
+		body := chatWith(routedModel, longText(fmt.Sprintf("prompt %d", i), 4000), "hi")
 		if got, _ := probe.send(t, body); got == "a" {
 			toA = append(toA, body)
 		}
 	}
 	require.Len(t, toA, 2, "some new prefixes hash to a")
 
-	a.waiting.Store(1) // one request more than b: still a
+	a.waiting.Store(1) // one prompt (~4 KiB) waiting: within the lean (the prompt's ~4 KiB), still a
 	a.waitScrapes(t, 4)
 	got, _ := fresh.send(t, toA[0])
-	assert.Equal(t, "a", got, "within one request of the least loaded, the rendezvous replica is kept")
+	assert.Equal(t, "a", got, "within the lean of the least loaded, the rendezvous replica is kept")
 
-	a.waiting.Store(2) // two more: b
+	a.waiting.Store(20) // ~80 KiB of prompt waiting: b
 	a.waitScrapes(t, 4)
 	got, _ = fresh.send(t, toA[1])
 	assert.Equal(t, "b", got, "a new prefix does not wait behind a busier replica")

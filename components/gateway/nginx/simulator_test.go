@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,6 +62,11 @@ func TestRoutingWithTheSimulator(t *testing.T) {
 		}
 	}
 	assert.Positive(t, endpoints, "the balancer counted its picks per endpoint")
+	// The prefix index: its fixed size, and what the 12 prompts took of it.
+	capacity, used := sums[MetricPrefixIndexBytes+`{state="capacity"}`], sums[MetricPrefixIndexBytes+`{state="used"}`]
+	assert.InDelta(t, float64(DefaultRouting().IndexBytes()), capacity, float64(DefaultRouting().IndexBytes())/10, "lua_shared_dict gw_prefix")
+	assert.Positive(t, used)
+	assert.Less(t, used, capacity)
 
 	var hits, queries int64
 	for _, r := range sim.Replicas {
@@ -78,4 +85,70 @@ func TestRoutingWithTheSimulator(t *testing.T) {
 	events := sseData(t, resp.Body)
 	require.GreaterOrEqual(t, len(events), 2)
 	assert.Equal(t, "[DONE]", events[len(events)-1])
+}
+
+// TestRoutingThreePodsKeepAffinity: three gateway pods (separate nginx processes sharing
+// nothing but the DNS server and the replicas' /metrics) in front of four simulated replicas,
+// each turn of a conversation sent to another pod, as a Service spreads connections; twelve
+// conversations over four system prompts. A pod that
+// sees a prompt's prefix for the first time places it where the others did (the new-prefix
+// lean towards the rendezvous replica), so every turn reaches the replica holding the earlier
+// ones and the replicas' prefix caches hit. Without the lean each pod places a prefix on the
+// replica it picked least recently, and the turns scatter (about half of the later turns go
+// elsewhere). About 1 s.
+func TestRoutingThreePodsKeepAffinity(t *testing.T) {
+	t.Parallel()
+	params := vllmsim.Defaults()
+	params.TimeScale = 0.05 // 20x the L40S: the test is about where requests go, not how fast
+	sim, ips := startSim(t, 4, routedModel, nil, params)
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), ips)
+	routes := []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}
+	pods := []routed{startRouted(t, dns, routes, StrategyPrefix), startRouted(t, dns, routes, StrategyPrefix),
+		startRouted(t, dns, routes, StrategyPrefix)}
+
+	const conversations, turns = 12, 4
+	var wg sync.WaitGroup
+	homes := make([][]string, conversations)
+	for c := range conversations {
+		time.Sleep(20 * time.Millisecond) // users arrive one after another, then overlap
+		wg.Go(func() {
+			system := longText(fmt.Sprintf("assistant %d", c%4), 4000) // 4 system prompts, 3 conversations each
+			user := fmt.Sprintf("question of conversation %d", c)
+			for turn := range turns {
+				r := pods[(c+turn)%len(pods)].post(t, "/v1/chat/completions", chatWith(routedModel, system, user))
+				if !assert.Equal(t, http.StatusOK, r.Status, "%s", r.Body) {
+					return
+				}
+				homes[c] = append(homes[c], r.Header.Get(vllmsim.ReplicaHeader))
+				user += fmt.Sprintf(" and follow-up %d", turn)
+			}
+		})
+	}
+	wg.Wait()
+	spread, followed := map[string]bool{}, 0
+	for c, h := range homes {
+		require.Len(t, h, turns)
+		spread[h[0]] = true
+		for turn := 1; turn < turns; turn++ {
+			if h[turn] == h[0] {
+				followed++
+			} else {
+				t.Logf("conversation %d, turn %d (pod %d) went to %s, not where pod %d placed it (%s)", c, turn, (c+turn)%3, h[turn], c%3, h[0])
+			}
+		}
+	}
+	// The conversations overlap, so a pod may find the rendezvous replica busy with its own
+	// queue and place one elsewhere; most later turns must still follow (without the lean,
+	// about half do).
+	assert.GreaterOrEqual(t, followed, conversations*(turns-1)*8/10, "later turns on the first turn's replica")
+	assert.Greater(t, len(spread), 1, "conversations are spread over the replicas")
+	var hits, queries int64
+	for _, r := range sim.Replicas {
+		s := r.Stats()
+		hits, queries = hits+s.PrefixHits, queries+s.PrefixQueries
+	}
+	// Most requests find their 4,000-byte system prompt cached: only the first of each prompt
+	// misses (and the first turn of a conversation, its user message).
+	assert.Greater(t, float64(hits)/float64(queries), 0.6, "prefix-cache hits across pods (%d of %d tokens)", hits, queries)
 }

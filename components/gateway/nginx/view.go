@@ -66,6 +66,8 @@ type view struct {
 	// Replica-aware routing (routing.go).
 	HasEndpoints          bool
 	R                     Routing
+	W                     Scores // R's effective scoring weights
+	ScoreTie              float64
 	NameserversEnv        string
 	SessionVar            string // the nginx variable of R.SessionHeader
 	EndpointNames         []string
@@ -90,7 +92,7 @@ type view struct {
 
 type metricNames struct {
 	Requests, RequestDuration, TimeToFirstByte, InFlight, EndpointInFlight, UpstreamFailures, Refused, Held string
-	ClientAborts, ReplicaFailures, PollFailures, DNSFailures, ServiceFallback                               string
+	ClientAborts, ReplicaFailures, PollFailures, DNSFailures, ServiceFallback, PrefixIndexBytes             string
 }
 
 type refusalReasons struct {
@@ -159,7 +161,7 @@ func newView(p Params) (*view, error) {
 			Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
 			InFlight: MetricInFlight, EndpointInFlight: MetricEndpointInFlight, UpstreamFailures: MetricUpstreamFailures,
 			Refused: MetricRefused, Held: MetricHeld, ClientAborts: MetricClientAborts, ReplicaFailures: MetricReplicaFailures,
-			PollFailures: MetricPollFailures, DNSFailures: MetricDNSFailures, ServiceFallback: MetricServiceFallback,
+			PollFailures: MetricPollFailures, DNSFailures: MetricDNSFailures, ServiceFallback: MetricServiceFallback, PrefixIndexBytes: MetricPrefixIndexBytes,
 		},
 		Refused: refusalReasons{
 			Unauthorized: RefusedUnauthorized, BadJSON: RefusedBadJSON, Invalid: RefusedInvalid, UnknownModel: RefusedUnknownModel,
@@ -271,6 +273,7 @@ func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f',
 func (v *view) setRouting(p Params) {
 	v.HasEndpoints = true
 	v.R = p.Routing
+	v.W, v.ScoreTie = p.Routing.Effective(), ScoreTie
 	v.NameserversEnv = NameserversEnv
 	v.SessionVar = headerVar(p.Routing.SessionHeader)
 	v.EndpointsKeepalive = UpstreamKeepalive * len(v.EndpointNames)

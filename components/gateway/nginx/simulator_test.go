@@ -113,7 +113,11 @@ func TestRoutingThreePodsKeepAffinity(t *testing.T) {
 	for c := range conversations {
 		time.Sleep(20 * time.Millisecond) // users arrive one after another, then overlap
 		wg.Go(func() {
-			system := longText(fmt.Sprintf("assistant %d", c%4), 4000) // 4 system prompts, 3 conversations each
+			// 6 system prompts, 2 conversations each. New prefixes lean to their rendezvous
+			// replica, which hashes the replicas' IPs (loopback addresses picked anew each run): with 4 prompts on 4
+			// replicas, all 4 named the same replica in about 1 run in 64 (4/4^4), and the
+			// spread check below failed by design, not by herding; 6 make that 1 in 1,024.
+			system := longText(fmt.Sprintf("assistant %d", c%6), 4000)
 			user := fmt.Sprintf("question of conversation %d", c)
 			for turn := range turns {
 				r := pods[(c+turn)%len(pods)].post(t, "/v1/chat/completions", chatWith(routedModel, system, user))

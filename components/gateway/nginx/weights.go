@@ -40,10 +40,18 @@ var Presets = map[string]Scores{
 // Weights override a preset's weights one by one (nil: the preset's). The JSON names are the
 // stack config's gateway.routing.weights keys.
 type Weights struct {
-	Queue     *float64 `json:"queue,omitempty" pulumi:"queue,optional"`
-	Prefix    *float64 `json:"prefix,omitempty" pulumi:"prefix,optional"`
-	Running   *float64 `json:"running,omitempty" pulumi:"running,optional"`
-	KVCache   *float64 `json:"kvCache,omitempty" pulumi:"kvCache,optional"`
+	// Queue weighs the prompt KiB sent to a replica that has not had its first token back
+	// (0-1000; unset: the strategy's preset).
+	Queue *float64 `json:"queue,omitempty" pulumi:"queue,optional"`
+	// Prefix weighs this request's prompt KiB not known to be cached on a replica (0-1000;
+	// unset: the strategy's preset).
+	Prefix *float64 `json:"prefix,omitempty" pulumi:"prefix,optional"`
+	// Running weighs the requests running on a replica (0-1000; unset: the strategy's preset).
+	Running *float64 `json:"running,omitempty" pulumi:"running,optional"`
+	// KVCache weighs a replica's KV-cache use, 0..1 (0-1000; unset: the strategy's preset).
+	KVCache *float64 `json:"kvCache,omitempty" pulumi:"kvCache,optional"`
+	// NewPrefix weighs the lean of a new prefix toward its rendezvous replica, so every gateway
+	// pod places it alike (0-1000; unset: the strategy's preset).
 	NewPrefix *float64 `json:"newPrefix,omitempty" pulumi:"newPrefix,optional"`
 }
 

@@ -611,7 +611,11 @@ func TestFaultPollingThroughTheMesh(t *testing.T) {
 	// Blind: the sidecar answers 503 for one replica's /metrics.
 	byN[second].metricsStatus.Store(http.StatusServiceUnavailable)
 	byN[second].waitScrapes(t, 2)
-	assert.GreaterOrEqual(t, g.metric(t, labelled(MetricPollFailures, routedModel, "reason", "status")), 2.0)
+	// The replica has answered the second scrape; the gateway counts the failure after it
+	// reads that answer (and metrics.lua's counters reach the shared dict a moment later).
+	assert.Eventually(t, func() bool {
+		return g.metric(t, labelled(MetricPollFailures, routedModel, "reason", "status")) >= 2
+	}, 3*time.Second, 50*time.Millisecond, "both failed reads counted")
 	blind := "cannot read " + byN[second].addr() + "/metrics"
 	assert.Equal(t, 1, strings.Count(g.errorLog(t), blind), "logged once, at warn")
 	assert.Contains(t, g.errorLog(t), "[warn]")

@@ -65,6 +65,12 @@ func (c Config) Validate(path string) []error {
 	}
 	if !slices.Contains(userRoles, c.DefaultUserRole) {
 		add("defaultUserRole", "%q is not allowed; use one of %s", c.DefaultUserRole, strings.Join(userRoles, ", "))
+	} else if c.OIDC.RolesClaim != "" && c.DefaultUserRole != "pending" {
+		// Open WebUI starts every provider sign-in at DEFAULT_USER_ROLE and maps the claim only
+		// when the token carries it: identity providers leave the claim out for someone with no
+		// role or group (Entra's roles, Keycloak's and Okta's groups), who would get this role.
+		add("defaultUserRole", "is %q while oidc.rolesClaim maps roles: a token without the %q claim keeps the default role, "+
+			"so anyone the provider accepts would be a %s; set it to \"pending\" (an admin approves them)", c.DefaultUserRole, c.OIDC.RolesClaim, c.DefaultUserRole)
 	}
 	if c.TimeoutSeconds < 1 {
 		add("timeoutSeconds", "is %d; use a positive number of seconds (the UI's requests at the edge)", c.TimeoutSeconds)

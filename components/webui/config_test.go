@@ -56,6 +56,11 @@ func TestValidateNamesTheKey(t *testing.T) {
 		"oidc settings while off": {func(c *webui.Config) { c.OIDC.ClientID = "id" }, "webui.oidc.issuerUrl: is empty, so single sign-on is off"},
 		"bad admin email":         {func(c *webui.Config) { c.AdminEmail = "admin" }, "webui.adminEmail"},
 		"bad role":                {func(c *webui.Config) { c.DefaultUserRole = "admin" }, "webui.defaultUserRole"},
+		"user role beside a roles claim": {func(c *webui.Config) {
+			sso(c)
+			c.OIDC.RolesClaim, c.OIDC.AdminRoles, c.OIDC.UserRoles = "groups", []string{"a"}, []string{"u"}
+			c.DefaultUserRole = "user"
+		}, "webui.defaultUserRole: is \"user\" while oidc.rolesClaim maps roles"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

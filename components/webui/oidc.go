@@ -32,8 +32,9 @@ type OIDCConfig struct {
 	RolesClaim string `json:"rolesClaim" pulumi:"rolesClaim,optional"`
 	// AdminRoles are the claim values that make an admin (with RolesClaim).
 	AdminRoles []string `json:"adminRoles" pulumi:"adminRoles,optional"`
-	// UserRoles are the claim values that make a user (with RolesClaim); a user with none of
-	// these or AdminRoles is refused.
+	// UserRoles are the claim values that make a user (with RolesClaim). A token whose claim
+	// holds none of these or AdminRoles is refused; a token without the claim keeps
+	// defaultUserRole, which must then be pending (Config.Validate).
 	UserRoles []string `json:"userRoles" pulumi:"userRoles,optional"`
 	// LocalLogin keeps the email and password form (the first admin's account; a way in when
 	// the provider is down).

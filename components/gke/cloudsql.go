@@ -55,7 +55,9 @@ func (p PostgresConfig) Validate(path string) []error {
 	}
 	// Shared-core tiers (db-f1-micro, db-g1-small) carry no SLA and too little memory for
 	// pgvector's index builds.
-	if !customTier.MatchString(p.Tier) && !strings.HasPrefix(p.Tier, "db-perf-optimized-") {
+	// Only custom tiers: db-perf-optimized-* needs the Enterprise Plus edition, and the
+	// instance is declared Enterprise (Cloud SQL refuses that pairing at apply time).
+	if !customTier.MatchString(p.Tier) {
 		add("tier", "%q is not a dedicated-core tier; use db-custom-<vCPUs>-<MiB>, e.g. \"db-custom-1-3840\" or \"db-custom-2-7680\"", p.Tier)
 	}
 	if !postgresVersion.MatchString(p.Version) {

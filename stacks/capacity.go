@@ -9,6 +9,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/redis"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/stacks/spec"
@@ -232,9 +233,13 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 		{Name: "cluster DNS", Requests: capacity.MustParse("100m", "70Mi"), Count: 2},
 		{Name: gatewayPods, Requests: gateway.Requests.Add(sidecar), Count: cfg.Gateway.Replicas},
 	}
+	if cfg.Tenancy.InClusterRedis() {
+		pods = append(pods, capacity.Pods{Name: "the limits' Redis", Requests: redis.Requests.Add(sidecar), Count: 1})
+	}
 	if cfg.WebUI.Enabled {
-		// The stack never hands Open WebUI a Redis: with several replicas it runs its own.
-		pods = append(pods, webui.Pods(cfg.WebUI, true, sidecar)...)
+		// With the limits' in-cluster Redis, Open WebUI's replicas share it (stacks/application.go);
+		// otherwise, with several replicas, it runs its own.
+		pods = append(pods, webui.Pods(cfg.WebUI, !cfg.Tenancy.InClusterRedis(), sidecar)...)
 	}
 	if cfg.Cloud == spec.CloudEKS && cfg.EKS.ForCreatedClusters(cfg.EKS.EBSCSIDriver) {
 		// The add-on's controller: six containers of 10m / 40Mi each.

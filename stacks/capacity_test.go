@@ -165,6 +165,16 @@ func TestCapacityCountsOpenWebUIForATeam(t *testing.T) {
 	}
 	assert.Contains(t, err.Error(), "eks.cluster.systemNodeCount: is 2")
 
+	// With the tenants' limits counted in the in-cluster Redis, Open WebUI shares that one:
+	// one Redis pod is counted, under its own name.
+	err = capacityErrors(t, map[string]string{
+		"cloud": "eks", "eks": `{"region":"us-west-2"}`, "models": oneGPUModel, "webui": team,
+		"tenancy": `{"tenants":[{"name":"open-webui","limits":{"requestsPerMinute":300}}]}`,
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "1 x the limits' Redis")
+	assert.NotContains(t, err.Error(), "Open WebUI's Redis")
+
 	// The default team (two replicas on the cloud's database) fits the default pools.
 	for _, config := range []map[string]string{
 		{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "models": oneGPUModel, "webui": `{"storageClass":"efs","database":{"kind":"managed"}}`},

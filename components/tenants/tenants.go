@@ -107,6 +107,10 @@ func (c Config) HasLimits() bool {
 	return false
 }
 
+// InClusterRedis reports whether the stack declares the in-cluster Redis for the limits (and then
+// Open WebUI shares it rather than running its own).
+func (c Config) InClusterRedis() bool { return c.HasLimits() && c.Redis.Kind == RedisInCluster }
+
 // Validate checks c against the served names (models and adapters); every error starts with
 // its key path under path.
 func (c Config) Validate(path string, served []string) []error {

@@ -157,7 +157,7 @@ func newTeamWorkload(ctx *pulumi.Context, name string, args Args, labels map[str
 			Selector:            selector,
 			Template:            pod,
 		},
-	}, parent, waitFirstStart)
+	}, parent, waitStarts(args.Config.ReplicaCount()))
 	if err != nil || !args.Config.SharedData() {
 		return err
 	}

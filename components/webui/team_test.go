@@ -72,6 +72,9 @@ func TestInClusterTeam(t *testing.T) {
 	assert.Equal(t, int32(2), *sts.Spec.Replicas, "two replicas by default with PostgreSQL")
 	assert.Equal(t, appsv1.OrderedReadyPodManagement, sts.Spec.PodManagementPolicy, "one pod at a time runs the migrations")
 	assert.Equal(t, appsv1.RollingUpdateStatefulSetStrategyType, sts.Spec.UpdateStrategy.Type)
+	r := m.Find(t, statefulSet, "webui")
+	assert.Equal(t, "30m", r.CreateTimeout, "two starts one after another, 10 minutes each, plus scheduling")
+	assert.Equal(t, "30m", r.UpdateTimeout)
 
 	pdb := pulumimock.Decode[policyv1.PodDisruptionBudget](t, m, pdbType, "webui")
 	assert.Equal(t, 1, pdb.Spec.MaxUnavailable.IntValue())

@@ -52,7 +52,15 @@ const cpuRequest, memoryRequest = "500m", "1Gi"
 
 // waitFirstStart covers the startup probe's 10 minutes (database migration,
 // embedding models) plus scheduling; Pulumi's default wait is 10 minutes.
-var waitFirstStart = pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "20m", Update: "20m"})
+var waitFirstStart = waitStarts(1)
+
+// waitStarts is the wait for n pods started one after another (a StatefulSet's OrderedReady
+// start and rolling update): each may take the startup probe's 10 minutes, plus 10 for
+// scheduling.
+func waitStarts(n int) pulumi.ResourceOption {
+	d := fmt.Sprintf("%dm", 10*n+10)
+	return pulumi.Timeouts(&pulumi.CustomTimeouts{Create: d, Update: d})
+}
 
 // Args are Open WebUI's inputs.
 type Args struct {

@@ -96,10 +96,12 @@ func TestPostgresConfigValidate(t *testing.T) {
 		want string
 	}{
 		"shared core": {func(p *gke.PostgresConfig) { p.Tier = "db-f1-micro" }, "gke.postgres.tier"},
-		"old version": {func(p *gke.PostgresConfig) { p.Version = "POSTGRES_13" }, "gke.postgres.version"},
-		"mysql":       {func(p *gke.PostgresConfig) { p.Version = "MYSQL_8_0" }, "gke.postgres.version"},
-		"tiny disk":   {func(p *gke.PostgresConfig) { p.DiskSizeGB = 5 }, "gke.postgres.diskSizeGb"},
-		"no backups":  {func(p *gke.PostgresConfig) { p.BackupRetentionDays = 0 }, "gke.postgres.backupRetentionDays"},
+		// Enterprise Plus only; the instance is declared Enterprise.
+		"enterprise plus tier": {func(p *gke.PostgresConfig) { p.Tier = "db-perf-optimized-N-2" }, "gke.postgres.tier"},
+		"old version":          {func(p *gke.PostgresConfig) { p.Version = "POSTGRES_13" }, "gke.postgres.version"},
+		"mysql":                {func(p *gke.PostgresConfig) { p.Version = "MYSQL_8_0" }, "gke.postgres.version"},
+		"tiny disk":            {func(p *gke.PostgresConfig) { p.DiskSizeGB = 5 }, "gke.postgres.diskSizeGb"},
+		"no backups":           {func(p *gke.PostgresConfig) { p.BackupRetentionDays = 0 }, "gke.postgres.backupRetentionDays"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := gke.DefaultPostgres()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +61,21 @@ func TestFreshCheckCold(t *testing.T) {
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "fake make render with GOCACHE="+filepath.Join(fresh, "gocache"))
 	assert.Contains(t, out, "GOCACHE="+filepath.Join(fresh, "gocache")+" (empty)")
+}
+
+// TestMakeRenderBuildsOnlyItsTwoTools reads the Makefile through make itself (-n: print, run
+// nothing; -B: as if nothing were built): `make render` builds exactly the CLI and the provider
+// and depends on no target that builds the others (`make tools` builds all eight).
+func TestMakeRenderBuildsOnlyItsTwoTools(t *testing.T) {
+	cmd := exec.Command("make", "-n", "-B", "render")
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var builds []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "build-tools.sh") {
+			builds = append(builds, strings.TrimSpace(line))
+		}
+	}
+	assert.Equal(t, []string{"scripts/build-tools.sh pulumi pulumi-resource-kubernetes"}, builds)
 }

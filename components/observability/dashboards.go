@@ -46,9 +46,9 @@ const uidHashLength = 8
 
 // DashboardUID is dashboard name's UID for app namespace ns: "<name>-<ns>" when that fits
 // MaxUIDLength (the UIDs of earlier releases, so links keep working), else "<name>-<start of
-// ns>_<8 hex digits of sha256(ns)>", exactly MaxUIDLength long. It depends on nothing but its
-// inputs, so it is the same on every run; the "_", which no namespace contains, keeps a
-// shortened UID from ever equalling a short namespace's.
+// ns>_<8 hex digits of sha256(ns)>", at most MaxUIDLength long (a dash where the namespace is cut
+// is dropped). It depends on nothing but its inputs, so it is the same on every run; the "_",
+// which no namespace contains, keeps a shortened UID from ever equalling a short namespace's.
 func DashboardUID(name, ns string) string {
 	if uid := name + "-" + ns; len(uid) <= MaxUIDLength {
 		return uid

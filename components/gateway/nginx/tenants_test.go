@@ -415,3 +415,26 @@ func TestTenantLimitsWhenRedisDies(t *testing.T) {
 	s, _ := send(closed)
 	assert.Equal(t, http.StatusTooManyRequests, s, "the fail-closed gateway is back to the shared count")
 }
+
+// TestTenantLimitsWhenRedisRefusesWrites: a Redis that answers but cannot write (-OOM under
+// noeviction here; -READONLY after a failover is the same) is down for the limits, found by the
+// check-in alone, without a request; writable again, it is back.
+func TestTenantLimitsWhenRedisRefusesWrites(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 30}}}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	g.expectLog("Redis unreachable")
+	g.expectLog("Redis reachable again")
+	was := strings.Split(rs.cli("CONFIG", "GET", "maxmemory"), "\n")
+	require.Len(t, was, 2)
+	require.Equal(t, "OK", rs.cli("CONFIG", "SET", "maxmemory", "1"))
+	require.Contains(t, rs.cli("ZADD", "probe", "1", "x"), "OOM", "writes are refused")
+	require.Eventually(t, func() bool { return series(g.scrape(t))[MetricLimitsBackendUp+"{}"] == 0 },
+		5*time.Second, 50*time.Millisecond, "a Redis refusing writes is down")
+	require.Equal(t, "OK", rs.cli("CONFIG", "SET", "maxmemory", was[1]))
+	waitShared(t, 1, g)
+}

@@ -438,3 +438,29 @@ func TestTenantLimitsWhenRedisRefusesWrites(t *testing.T) {
 	require.Equal(t, "OK", rs.cli("CONFIG", "SET", "maxmemory", was[1]))
 	waitShared(t, 1, g)
 }
+
+// TestTenantRefundsErrorsNginxAnswers: a model whose replica refuses connections gets a 502
+// from nginx itself (an error_page redirect, which clears ngx.ctx): the estimate charged at
+// admission is refunded all the same, as for any error answer.
+func TestTenantRefundsErrorsNginxAnswers(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{
+		{Kind: LimitTokens, Period: PeriodMinute, Amount: 1_000_000},
+		{Kind: LimitTokens, Period: PeriodDay, Amount: 1_000_000},
+	}}}
+	routes := []Route{{Name: modelA, Upstream: model.addr()}, {Name: modelB, Upstream: "127.0.0.1:" + freePort(t)}}
+	g := startGateway(t, routes, withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	auth := []string{"Authorization", "Bearer sk-t"}
+	require.Equal(t, http.StatusOK, g.post(t, "/v1/chat/completions", chat(modelA), auth...).Status)
+	for _, key := range []string{"llm:rl:team:tokens:minute:*", "llm:rl:team:tokens:day:*"} {
+		require.Eventually(t, func() bool { return sumHash(rs, key) == 15 }, 5*time.Second, 20*time.Millisecond, "%s settled", key)
+	}
+	assertGatewayError(t, g.post(t, "/v1/chat/completions", chat(modelB), auth...), http.StatusBadGateway, "bad_gateway")
+	for _, key := range []string{"llm:rl:team:tokens:minute:*", "llm:rl:team:tokens:day:*"} {
+		require.Eventually(t, func() bool { return sumHash(rs, key) == 15 }, 5*time.Second, 20*time.Millisecond,
+			"%s: the 502's estimate refunded (counter %d)", key, sumHash(rs, key))
+	}
+}

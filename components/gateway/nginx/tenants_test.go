@@ -183,7 +183,7 @@ func TestTenantLimitHoldsAcrossThreeGateways(t *testing.T) {
 				limited.Add(1)
 				var e struct{ Error struct{ Code, Type string } }
 				if json.Unmarshal(r.Body, &e) != nil || e.Error.Code != "rate_limit_exceeded" || e.Error.Type != "requests" ||
-					r.Header.Get("retry-after") == "" || r.Header.Get("retry-after-ms") == "" {
+					r.Header.Get("retry-after") == "" || r.Header.Get("retry-after-ms") == "" || r.Header.Get("x-should-retry") != "" {
 					headerMissing.Store("429 without its code or retry-after: " + string(r.Body))
 				}
 			default:
@@ -308,6 +308,7 @@ func TestTenantBudgetStopsWithinOneRequest(t *testing.T) {
 		require.Eventually(t, func() bool { return sumHash(rs, "llm:rl:small:tokens:day:*") == admitted*15 }, 2*time.Second, 5*time.Millisecond)
 	}
 	assertGatewayError(t, last, http.StatusTooManyRequests, "insufficient_quota")
+	assert.Equal(t, "false", last.Header.Get("x-should-retry"), "OpenAI's clients must not retry a budget")
 	spent := admitted * 15
 	assert.GreaterOrEqual(t, spent, 200, "stopped only once the budget was used")
 	assert.Less(t, spent, 200+15, "at most one request past the budget")

@@ -465,3 +465,30 @@ func TestTenantRefundsErrorsNginxAnswers(t *testing.T) {
 			"%s: the 502's estimate refunded (counter %d)", key, sumHash(rs, key))
 	}
 }
+
+// TestTenantMonthBudgetWhileRedisIsDown: the per-pod fallback refuses a spent monthly budget
+// until the start of the next UTC month (not for a day), and says not to retry.
+func TestTenantMonthBudgetWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitTokens, Period: PeriodMonth, Amount: 40}}}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	g.expectLog("Redis unreachable")
+	rs.kill()
+	var last response
+	for range 20 {
+		if last = g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t"); last.Status != http.StatusOK {
+			break
+		}
+	}
+	assertGatewayError(t, last, http.StatusTooManyRequests, "insufficient_quota")
+	assert.Equal(t, "false", last.Header.Get("x-should-retry"))
+	retry, err := strconv.Atoi(last.Header.Get("retry-after"))
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	assert.InDelta(t, time.Until(next).Seconds(), retry, 5, "retry after the next UTC month begins")
+}

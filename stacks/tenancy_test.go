@@ -80,6 +80,7 @@ func TestTenantKeysRefused(t *testing.T) {
 		{"shared with the default tenant", map[string]string{"gatewayApiKeys": `["k1"]`, "gatewayTenantKeys": `{"a":["k1"]}`}, "gatewayTenantKeys.a[0]: the same key as gatewayApiKeys[0]"},
 		{"tenant without keys", map[string]string{"tenancy": `{"tenants":[{"name":"b"}]}`, "gatewayTenantKeys": `{"a":["k1"]}`}, `tenancy.tenants[0]: tenant "b" has no keys`},
 		{"keys for a reserved tenant", map[string]string{"gatewayTenantKeys": `{"open-webui":["k1"]}`}, `gatewayTenantKeys.open-webui: "open-webui" is reserved`},
+		{"undeclared tenant name not a label", map[string]string{"gatewayTenantKeys": `{"Team \\\"A":["k1"]}`}, `gatewayTenantKeys."Team \\\"A": the tenant name is not a DNS-1123 label`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.config["models"] = twoModels

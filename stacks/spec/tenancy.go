@@ -2,6 +2,11 @@ package spec
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/llm-platform/llm-platform/components/tenants"
 )
@@ -42,8 +47,13 @@ func checkTenantKeys(cfg Config, s Secrets) []error {
 				i, t.Name, keyGatewayTenantKeys, t.Name))
 		}
 	}
-	for name := range s.TenantKeyCounts {
-		if name == tenants.Default || name == tenants.WebUI {
+	for _, name := range slices.Sorted(maps.Keys(s.TenantKeyCounts)) {
+		// A tenant with keys but no policy is a tenant all the same: its name labels metrics and
+		// keys Redis counters (unescaped), as a declared one's does.
+		if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s.%q: the tenant name is not a DNS-1123 label (%s); it names the tenant in metrics and counters, rename it",
+				keyGatewayTenantKeys, name, strings.Join(msgs, "; ")))
+		} else if name == tenants.Default || name == tenants.WebUI {
 			errs = append(errs, fmt.Errorf("%s.%s: %q is reserved (gatewayApiKeys are %q's keys; Open WebUI's key is generated)",
 				keyGatewayTenantKeys, name, name, tenants.Default))
 		}

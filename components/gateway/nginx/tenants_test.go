@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,6 +74,13 @@ func (r *redisServer) start() {
 	go func(c *exec.Cmd) { _ = c.Wait(); close(done) }(r.cmd)
 	r.waitResult = done
 	require.Eventually(r.t, func() bool { return r.cli("PING") == "PONG" }, 10*time.Second, 20*time.Millisecond)
+}
+
+// signal sends sig to the server (SIGSTOP: a hung node that still accepts connections).
+func (r *redisServer) signal(sig syscall.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.NoError(r.t, r.cmd.Process.Signal(sig))
 }
 
 // kill stops the server at once (SIGKILL), as a crashed node would.
@@ -183,7 +191,7 @@ func TestTenantLimitHoldsAcrossThreeGateways(t *testing.T) {
 				limited.Add(1)
 				var e struct{ Error struct{ Code, Type string } }
 				if json.Unmarshal(r.Body, &e) != nil || e.Error.Code != "rate_limit_exceeded" || e.Error.Type != "requests" ||
-					r.Header.Get("retry-after") == "" || r.Header.Get("retry-after-ms") == "" {
+					r.Header.Get("retry-after") == "" || r.Header.Get("retry-after-ms") == "" || r.Header.Get("x-should-retry") != "" {
 					headerMissing.Store("429 without its code or retry-after: " + string(r.Body))
 				}
 			default:
@@ -308,6 +316,7 @@ func TestTenantBudgetStopsWithinOneRequest(t *testing.T) {
 		require.Eventually(t, func() bool { return sumHash(rs, "llm:rl:small:tokens:day:*") == admitted*15 }, 2*time.Second, 5*time.Millisecond)
 	}
 	assertGatewayError(t, last, http.StatusTooManyRequests, "insufficient_quota")
+	assert.Equal(t, "false", last.Header.Get("x-should-retry"), "OpenAI's clients must not retry a budget")
 	spent := admitted * 15
 	assert.GreaterOrEqual(t, spent, 200, "stopped only once the budget was used")
 	assert.Less(t, spent, 200+15, "at most one request past the budget")
@@ -353,8 +362,9 @@ func TestTenantLimitsWhenRedisDies(t *testing.T) {
 	t.Parallel()
 	rs := startRedis(t)
 	model := fastModel(t)
-	keys := map[string][]string{"team": {"sk-t"}}
-	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 30}}}}
+	keys := map[string][]string{"team": {"sk-t"}, "fresh": {"sk-f"}}
+	perMinute30 := []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 30}}
+	tenants := []Tenant{{Name: "team", Limits: perMinute30}, {Name: "fresh", Limits: perMinute30}}
 	route := []Route{{Name: modelA, Upstream: model.addr()}}
 	var open []*gateway
 	for range 3 {
@@ -414,4 +424,181 @@ func TestTenantLimitsWhenRedisDies(t *testing.T) {
 	assert.LessOrEqual(t, ok, 30, "enforcement is shared again")
 	s, _ := send(closed)
 	assert.Equal(t, http.StatusTooManyRequests, s, "the fail-closed gateway is back to the shared count")
+	// A tenant that sent nothing before: exactly its limit across the gateways (shared, not the
+	// per-pod share of 7 each, and not nothing).
+	assert.Equal(t, 30, admittedOf(t, open, "sk-f", 40), "a fresh tenant's limit is shared again")
+}
+
+// admittedOf sends n chat requests with key round the gateways and counts the 200s.
+func admittedOf(t *testing.T, gws []*gateway, key string, n int) int {
+	t.Helper()
+	ok := 0
+	for i := range n {
+		if gws[i%len(gws)].post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer "+key).Status == http.StatusOK {
+			ok++
+		}
+	}
+	return ok
+}
+
+// TestTenantLimitsWhenRedisRefusesWrites: a Redis that answers but cannot write (-OOM under
+// noeviction here; -READONLY after a failover is the same) is down for the limits, found by the
+// check-in alone, without a request; writable again, it is back.
+func TestTenantLimitsWhenRedisRefusesWrites(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 30}}}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	g.expectLog("Redis unreachable")
+	g.expectLog("Redis reachable again")
+	was := strings.Split(rs.cli("CONFIG", "GET", "maxmemory"), "\n")
+	require.Len(t, was, 2)
+	require.Equal(t, "OK", rs.cli("CONFIG", "SET", "maxmemory", "1"))
+	require.Contains(t, rs.cli("ZADD", "probe", "1", "x"), "OOM", "writes are refused")
+	require.Eventually(t, func() bool { return series(g.scrape(t))[MetricLimitsBackendUp+"{}"] == 0 },
+		5*time.Second, 50*time.Millisecond, "a Redis refusing writes is down")
+	require.Equal(t, "OK", rs.cli("CONFIG", "SET", "maxmemory", was[1]))
+	waitShared(t, 1, g)
+}
+
+// TestTenantRefundsErrorsNginxAnswers: a model whose replica refuses connections gets a 502
+// from nginx itself (an error_page redirect, which clears ngx.ctx): the estimate charged at
+// admission is refunded all the same, as for any error answer.
+func TestTenantRefundsErrorsNginxAnswers(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{
+		{Kind: LimitTokens, Period: PeriodMinute, Amount: 1_000_000},
+		{Kind: LimitTokens, Period: PeriodDay, Amount: 1_000_000},
+	}}}
+	routes := []Route{{Name: modelA, Upstream: model.addr()}, {Name: modelB, Upstream: "127.0.0.1:" + freePort(t)}}
+	g := startGateway(t, routes, withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	auth := []string{"Authorization", "Bearer sk-t"}
+	require.Equal(t, http.StatusOK, g.post(t, "/v1/chat/completions", chat(modelA), auth...).Status)
+	for _, key := range []string{"llm:rl:team:tokens:minute:*", "llm:rl:team:tokens:day:*"} {
+		require.Eventually(t, func() bool { return sumHash(rs, key) == 15 }, 5*time.Second, 20*time.Millisecond, "%s settled", key)
+	}
+	assertGatewayError(t, g.post(t, "/v1/chat/completions", chat(modelB), auth...), http.StatusBadGateway, "bad_gateway")
+	for _, key := range []string{"llm:rl:team:tokens:minute:*", "llm:rl:team:tokens:day:*"} {
+		require.Eventually(t, func() bool { return sumHash(rs, key) == 15 }, 5*time.Second, 20*time.Millisecond,
+			"%s: the 502's estimate refunded (counter %d)", key, sumHash(rs, key))
+	}
+}
+
+// TestTenantLimitsWhenRedisHangs: Redis stopped (SIGSTOP: connections are accepted, nothing is
+// answered) is found by the read timeout: no request waits past the bound, fail-open gateways
+// serve their share, the fail-closed one answers 503. Resumed, the limit is shared again.
+func TestTenantLimitsWhenRedisHangs(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	keys := map[string][]string{"team": {"sk-t"}, "fresh": {"sk-f"}}
+	perMinute20 := []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 20}}
+	tenants := []Tenant{{Name: "team", Limits: perMinute20}, {Name: "fresh", Limits: perMinute20}}
+	route := []Route{{Name: modelA, Upstream: model.addr()}}
+	open := []*gateway{
+		startGateway(t, route, withTenants(t, rs, keys, tenants, time.Minute, false)),
+		startGateway(t, route, withTenants(t, rs, keys, tenants, time.Minute, false)),
+	}
+	closed := startGateway(t, route, withTenants(t, rs, keys, tenants, time.Minute, true))
+	all := append([]*gateway{closed}, open...)
+	waitShared(t, 3, all...)
+	for _, g := range all {
+		g.expectLog("Redis unreachable")
+		g.expectLog("Redis reachable again")
+	}
+	rs.signal(syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			rs.signal(syscall.SIGCONT)
+		}
+	}()
+	// The bound: connect 100 ms + read 250 ms, plus nginx and the model; a hang would be the
+	// client's timeout.
+	const bound = time.Second
+	for _, g := range open {
+		ok := 0
+		for range 10 {
+			start := time.Now()
+			r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
+			assert.Less(t, time.Since(start), bound, "never waits past the timeouts")
+			if r.Status == http.StatusOK {
+				ok++
+			}
+		}
+		assert.Equal(t, 6, ok, "fail-open: the pod's share, 20 / 3 pods")
+	}
+	start := time.Now()
+	r := closed.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
+	assert.Less(t, time.Since(start), bound)
+	assertGatewayError(t, r, http.StatusServiceUnavailable, "limits_unavailable")
+	s := series(open[0].scrape(t))
+	assert.Equal(t, 0.0, s[MetricLimitsBackendUp+"{}"])
+	assert.Positive(t, s[MetricLimitsBackendFailures+`{reason="timeout"}`], "the read timed out")
+
+	rs.signal(syscall.SIGCONT)
+	stopped = false
+	waitShared(t, 3, all...)
+	assert.Equal(t, 20, admittedOf(t, open, "sk-f", 30), "resumed: the limit is shared again")
+}
+
+// TestTenantScriptFlushedMidRun: Redis forgets the script (SCRIPT FLUSH, as a restart without
+// it or a failover does): the next EVALSHA gets NOSCRIPT and is sent again as EVAL; nothing is
+// marked down and every request is counted in Redis.
+func TestTenantScriptFlushedMidRun(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 1000}}}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	send := func(n int) {
+		for range n {
+			require.Equal(t, http.StatusOK, g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t").Status)
+		}
+	}
+	// Loaded as a gateway would have left it: the first requests need no fallback.
+	require.Equal(t, LimitsScriptSHA(), rs.cli("SCRIPT", "LOAD", limitsScript))
+	send(5)
+	require.Equal(t, 5, sumHash(rs, "llm:rl:team:requests:minute:*"))
+	require.Equal(t, "OK", rs.cli("SCRIPT", "FLUSH"))
+	send(5)
+	assert.Equal(t, 10, sumHash(rs, "llm:rl:team:requests:minute:*"), "counted in Redis after the flush")
+	s := series(g.scrape(t))
+	assert.Equal(t, 1.0, s[MetricLimitsBackendUp+"{}"])
+	assert.Zero(t, s[MetricLimitsBackendFailures+`{reason="error"}`])
+}
+
+// TestTenantMonthBudgetWhileRedisIsDown: the per-pod fallback refuses a spent monthly budget
+// until the start of the next UTC month (not for a day), and says not to retry.
+func TestTenantMonthBudgetWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitTokens, Period: PeriodMonth, Amount: 40}}}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+	g.expectLog("Redis unreachable")
+	rs.kill()
+	var last response
+	for range 20 {
+		if last = g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t"); last.Status != http.StatusOK {
+			break
+		}
+	}
+	assertGatewayError(t, last, http.StatusTooManyRequests, "insufficient_quota")
+	assert.Equal(t, "false", last.Header.Get("x-should-retry"))
+	retry, err := strconv.Atoi(last.Header.Get("retry-after"))
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	assert.InDelta(t, time.Until(next).Seconds(), retry, 5, "retry after the next UTC month begins")
 }

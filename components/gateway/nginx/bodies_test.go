@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,7 +51,8 @@ func TestGatewayBodyBudget(t *testing.T) {
 	r := gw.post(t, "/v1/chat/completions", large("fast"))
 	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
 	assert.Equal(t, "2", r.Header.Get("Retry-After"))
-	// A chunked body is charged as the largest one (its size is known only once read).
+	// A chunked body is charged as the largest one until it is read (its size is known only
+	// then): refused before nginx reads it.
 	r = gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(chat("fast"))))
 	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
 	noneReceived(t, fast)
@@ -69,6 +71,62 @@ func TestGatewayBodyBudget(t *testing.T) {
 
 	d := delta(before, series(gw.scrape(t)))
 	assert.Equal(t, 2.0, d[MetricRefused+`{reason="`+RefusedOverloaded+`"}`], "both refusals counted: %v", d)
+}
+
+// TestGatewayChunkedBodiesAreChargedTheirSize: a chunked body is charged as the largest one
+// only until it is read; then it holds what a body of its size holds: nothing for small ones
+// (within the allowance), its real cost for a large one. So small chunked requests held open by a
+// slow model server (here 10, where the budget has room for fewer than 2 maximum-size bodies) are
+// all answered, and a large chunked body leaves room for what the budget has left.
+func TestGatewayChunkedBodiesAreChargedTheirSize(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var held atomic.Int32
+	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"held":true}`)
+	})
+	const maxBody, large = 4 << 20, 2 << 20
+	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}}, withParams(func(p *Params) {
+		p.MaxBodySize = maxBody
+		p.BodyMemory = p.BodyCost(maxBody) + p.BodyCost(large)
+	}))
+	chunked := func(body string) io.Reader { return io.MultiReader(strings.NewReader(body)) }
+	var wg sync.WaitGroup
+	var statuses []int
+	var mu sync.Mutex
+	// hold sends a request and waits until the model server holds it (so it was read and its
+	// charge settled before the next one is admitted).
+	hold := func(body io.Reader) {
+		want := held.Load() + 1
+		wg.Go(func() {
+			s := gw.do(t, http.MethodPost, "/v1/chat/completions", body).Status
+			mu.Lock()
+			statuses = append(statuses, s)
+			mu.Unlock()
+		})
+		require.Eventually(t, func() bool { return held.Load() == want }, 10*time.Second, 5*time.Millisecond,
+			"request %d held", want)
+	}
+	for range 10 {
+		hold(chunked(chat("slow")))
+	}
+	// A large chunked body is charged its cost, not the largest one's: a maximum-size body still
+	// fits beside it.
+	hold(chunked(string(bigBody(large-200, "slow"))))
+	hold(strings.NewReader(string(bigBody(maxBody-200, "slow"))))
+	// The budget is full now.
+	assertGatewayError(t, gw.post(t, "/v1/chat/completions", string(bigBody(64<<10, "slow"))),
+		http.StatusServiceUnavailable, "server_overloaded")
+
+	close(release)
+	wg.Wait()
+	assert.Equal(t, slices.Repeat([]int{200}, 12), statuses)
 }
 
 // TestSharedMemoryIsWhatTheConfigDeclares: the pod's memory limit counts p.SharedMemory, so it must

@@ -131,12 +131,18 @@ func TestGatewayChunkedBodiesAreChargedTheirSize(t *testing.T) {
 
 // TestSharedMemoryIsWhatTheConfigDeclares: the pod's memory limit counts p.SharedMemory, so it must
 // be the sum of every lua_shared_dict and limit_conn zone the rendered nginx.conf declares, with
-// replica routing and without (a dict added to the config but not to the sum would be memory the
-// limit never allowed for).
+// replica routing and without, with tenants' limits and without (a dict added to the config but
+// not to the sum would be memory the limit never allowed for).
 func TestSharedMemoryIsWhatTheConfigDeclares(t *testing.T) {
 	zone := regexp.MustCompile(`(?m)^\s*(?:lua_shared_dict \S+ |limit_conn_zone .*zone=\S+:)(\d+)([km]?);`)
 	unit := map[string]int64{"": 1, "k": 1 << 10, "m": 1 << 20}
-	for name, p := range map[string]Params{"one Service per model": validParams(), "replica routing": routedParams()} {
+	limited := routedParams()
+	limited.KeysFile = "/etc/gateway/keys/keys.json"
+	limited.Tenants = []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 30}}}}
+	limited.Limits = Limits{Redis: "redis.example:6379"}
+	require.True(t, limited.HasLimits())
+	cases := map[string]Params{"one Service per model": validParams(), "replica routing": routedParams(), "tenants' limits": limited}
+	for name, p := range cases {
 		files, err := Generate(p)
 		require.NoError(t, err)
 		var declared int64

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,6 +128,38 @@ func TestGatewayChunkedBodiesAreChargedTheirSize(t *testing.T) {
 	close(release)
 	wg.Wait()
 	assert.Equal(t, slices.Repeat([]int{200}, 12), statuses)
+}
+
+// TestGatewayBodyBudgetOfACrashedWorker: a worker killed while a large body's request is in
+// flight never gives its charge back in the log phase; the ledger takes it back once the worker
+// is gone, so the budget (here one maximum-size body) is free again for the next worker.
+func TestGatewayBodyBudgetOfACrashedWorker(t *testing.T) {
+	t.Parallel()
+	var held atomic.Int32
+	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		<-r.Context().Done()
+	})
+	fast := newBackend(t, "fast", nil)
+	const maxBody = 2 << 20
+	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}, {Name: "fast", Upstream: fast.addr()}},
+		withParams(func(p *Params) { p.MaxBodySize = maxBody; p.BodyMemory = p.BodyCost(maxBody) }))
+	gw.expectLog("exited on signal 9")
+	large := func(model string) string { return string(bigBody(maxBody-200, model)) }
+	go func() {
+		_, _ = client.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(large("slow")))
+	}()
+	require.Eventually(t, func() bool { return held.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
+	assertGatewayError(t, gw.post(t, "/v1/chat/completions", large("fast")), http.StatusServiceUnavailable, "server_overloaded")
+
+	workers := gw.proc.Workers()
+	require.Len(t, workers, 1)
+	require.NoError(t, syscall.Kill(workers[0], syscall.SIGKILL))
+	body := large("fast")
+	require.Eventually(t, func() bool {
+		return gw.post(t, "/v1/chat/completions", body).Status == http.StatusOK
+	}, 10*time.Second, 100*time.Millisecond, "the dead worker's charge is taken back")
+	assert.Contains(t, gw.errorLog(t), "counted in total; taken back")
 }
 
 // TestSharedMemoryIsWhatTheConfigDeclares: the pod's memory limit counts p.SharedMemory, so it must

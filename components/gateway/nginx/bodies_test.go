@@ -17,15 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestGatewayBodyBudget: large bodies (here 2 MiB: nginx writes them to a file, which the router
-// maps) draw on the pod's body budget while their requests last;
-// past it the next one is answered 503 before nginx reads its body, small bodies (within the
-// per-stream allowance) are never refused for it, and the budget comes back when requests end.
-func TestGatewayBodyBudget(t *testing.T) {
-	t.Parallel()
-	release := make(chan struct{})
-	var held atomic.Int32
-	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+// holdingBackend is a model server "slow" that holds every request until release is closed (or
+// its client goes), and counts the requests it holds.
+func holdingBackend(t *testing.T) (slow *backend, held *atomic.Int32, release chan struct{}) {
+	release, held = make(chan struct{}), new(atomic.Int32)
+	slow = newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
 		held.Add(1)
 		select {
 		case <-release:
@@ -34,6 +30,16 @@ func TestGatewayBodyBudget(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"held":true}`)
 	})
+	return slow, held, release
+}
+
+// TestGatewayBodyBudget: large bodies (here 2 MiB: nginx writes them to a file, which the router
+// maps) draw on the pod's body budget while their requests last;
+// past it the next one is answered 503 before nginx reads its body, small bodies (within the
+// per-stream allowance) are never refused for it, and the budget comes back when requests end.
+func TestGatewayBodyBudget(t *testing.T) {
+	t.Parallel()
+	slow, held, release := holdingBackend(t)
 	fast := newBackend(t, "fast", nil)
 	const maxBody = 2 << 20
 	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}, {Name: "fast", Upstream: fast.addr()}},
@@ -81,17 +87,7 @@ func TestGatewayBodyBudget(t *testing.T) {
 // all answered, and a large chunked body leaves room for what the budget has left.
 func TestGatewayChunkedBodiesAreChargedTheirSize(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	var held atomic.Int32
-	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
-		held.Add(1)
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"held":true}`)
-	})
+	slow, held, release := holdingBackend(t)
 	const maxBody, large = 4 << 20, 2 << 20
 	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}}, withParams(func(p *Params) {
 		p.MaxBodySize = maxBody

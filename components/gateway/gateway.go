@@ -51,7 +51,8 @@ const (
 	ChecksumAnnotation = "llm-platform/config-checksum"
 	// workers is set explicitly: nginx's "auto" counts the node's CPUs, not
 	// the pod's, and a GPU node has dozens. Two, so one busy worker (a burst
-	// of request bodies to decode) does not stall every stream.
+	// of large request bodies to scan for their model) does not stall every
+	// stream.
 	workers = 2
 
 	// PreStopSleepSeconds is how long a terminating pod keeps accepting

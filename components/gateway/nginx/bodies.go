@@ -3,7 +3,10 @@
 
 package nginx
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 const (
 	// BodyBufferMax is client_body_buffer_size when the body limit is larger: nginx keeps a body of
@@ -85,11 +88,27 @@ const (
 )
 
 // SharedMemory is the shared memory the rendered nginx.conf declares: the metrics, the ledger, the
-// body budget's counters, limit_conn's zone and, with replica routing, the DNS, load and prefix dicts.
+// body budget's counters, limit_conn's zone, with replica routing the DNS, load and prefix dicts
+// and with tenants' limits the limits' dict.
 func (p Params) SharedMemory() int64 {
 	total := int64(metricsDictSize + ledgerDictSize + bodiesDictSize + streamsZoneSize)
 	if p.HasEndpoints() {
 		total += dnsDictSize + loadDictSize + p.Routing.IndexBytes()
 	}
+	if p.HasLimits() {
+		total += nginxBytes(newTenancyView(p).LimitsDictSize) // its size has one owner: tenants.go
+	}
 	return total
+}
+
+// nginxBytes reads a size as nginxSize writes it ("4m", "512k", "100"); 0 if it is not one.
+func nginxBytes(s string) int64 {
+	scale := map[string]int64{"k": 1 << 10, "m": 1 << 20}[s[max(len(s)-1, 0):]]
+	if scale == 0 {
+		scale = 1
+	} else {
+		s = s[:len(s)-1]
+	}
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n * scale
 }

@@ -4,10 +4,12 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,15 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestGatewayBodyBudget: large bodies (here 2 MiB: nginx writes them to a file, which the router
-// maps) draw on the pod's body budget while their requests last;
-// past it the next one is answered 503 before nginx reads its body, small bodies (within the
-// per-stream allowance) are never refused for it, and the budget comes back when requests end.
-func TestGatewayBodyBudget(t *testing.T) {
-	t.Parallel()
-	release := make(chan struct{})
-	var held atomic.Int32
-	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+// holdingBackend is a model server "slow" that holds every request until release is closed (or
+// its client goes), and counts the requests it holds.
+func holdingBackend(t *testing.T) (slow *backend, held *atomic.Int32, release chan struct{}) {
+	release, held = make(chan struct{}), new(atomic.Int32)
+	slow = newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
 		held.Add(1)
 		select {
 		case <-release:
@@ -32,6 +30,16 @@ func TestGatewayBodyBudget(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"held":true}`)
 	})
+	return slow, held, release
+}
+
+// TestGatewayBodyBudget: large bodies (here 2 MiB: nginx writes them to a file, which the router
+// maps) draw on the pod's body budget while their requests last;
+// past it the next one is answered 503 before nginx reads its body, small bodies (within the
+// per-stream allowance) are never refused for it, and the budget comes back when requests end.
+func TestGatewayBodyBudget(t *testing.T) {
+	t.Parallel()
+	slow, held, release := holdingBackend(t)
 	fast := newBackend(t, "fast", nil)
 	const maxBody = 2 << 20
 	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}, {Name: "fast", Upstream: fast.addr()}},
@@ -50,7 +58,8 @@ func TestGatewayBodyBudget(t *testing.T) {
 	r := gw.post(t, "/v1/chat/completions", large("fast"))
 	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
 	assert.Equal(t, "2", r.Header.Get("Retry-After"))
-	// A chunked body is charged as the largest one (its size is known only once read).
+	// A chunked body is charged as the largest one until it is read (its size is known only
+	// then): refused before nginx reads it.
 	r = gw.do(t, http.MethodPost, "/v1/chat/completions", io.MultiReader(strings.NewReader(chat("fast"))))
 	assertGatewayError(t, r, http.StatusServiceUnavailable, "server_overloaded")
 	noneReceived(t, fast)
@@ -71,14 +80,98 @@ func TestGatewayBodyBudget(t *testing.T) {
 	assert.Equal(t, 2.0, d[MetricRefused+`{reason="`+RefusedOverloaded+`"}`], "both refusals counted: %v", d)
 }
 
+// TestGatewayChunkedBodiesAreChargedTheirSize: a chunked body is charged as the largest one
+// only until it is read; then it holds what a body of its size holds: nothing for small ones
+// (within the allowance), its real cost for a large one. So small chunked requests held open by a
+// slow model server (here 10, where the budget has room for fewer than 2 maximum-size bodies) are
+// all answered, and a large chunked body leaves room for what the budget has left.
+func TestGatewayChunkedBodiesAreChargedTheirSize(t *testing.T) {
+	t.Parallel()
+	slow, held, release := holdingBackend(t)
+	const maxBody, large = 4 << 20, 2 << 20
+	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}}, withParams(func(p *Params) {
+		p.MaxBodySize = maxBody
+		p.BodyMemory = p.BodyCost(maxBody) + p.BodyCost(large)
+	}))
+	chunked := func(body string) io.Reader { return io.MultiReader(strings.NewReader(body)) }
+	var wg sync.WaitGroup
+	var statuses []int
+	var mu sync.Mutex
+	// hold sends a request and waits until the model server holds it (so it was read and its
+	// charge settled before the next one is admitted).
+	hold := func(body io.Reader) {
+		want := held.Load() + 1
+		wg.Go(func() {
+			s := gw.do(t, http.MethodPost, "/v1/chat/completions", body).Status
+			mu.Lock()
+			statuses = append(statuses, s)
+			mu.Unlock()
+		})
+		require.Eventually(t, func() bool { return held.Load() == want }, 10*time.Second, 5*time.Millisecond,
+			"request %d held", want)
+	}
+	for range 10 {
+		hold(chunked(chat("slow")))
+	}
+	// A large chunked body is charged its cost, not the largest one's: a maximum-size body still
+	// fits beside it.
+	hold(chunked(string(bigBody(large-200, "slow"))))
+	hold(strings.NewReader(string(bigBody(maxBody-200, "slow"))))
+	// The budget is full now.
+	assertGatewayError(t, gw.post(t, "/v1/chat/completions", string(bigBody(64<<10, "slow"))),
+		http.StatusServiceUnavailable, "server_overloaded")
+
+	close(release)
+	wg.Wait()
+	assert.Equal(t, slices.Repeat([]int{200}, 12), statuses)
+}
+
+// TestGatewayBodyBudgetOfACrashedWorker: a worker killed while a large body's request is in
+// flight never gives its charge back in the log phase; the ledger takes it back once the worker
+// is gone, so the budget (here one maximum-size body) is free again for the next worker.
+func TestGatewayBodyBudgetOfACrashedWorker(t *testing.T) {
+	t.Parallel()
+	var held atomic.Int32
+	slow := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		<-r.Context().Done()
+	})
+	fast := newBackend(t, "fast", nil)
+	const maxBody = 2 << 20
+	gw := startGateway(t, []Route{{Name: "slow", Upstream: slow.addr()}, {Name: "fast", Upstream: fast.addr()}},
+		withParams(func(p *Params) { p.MaxBodySize = maxBody; p.BodyMemory = p.BodyCost(maxBody) }))
+	gw.expectLog("exited on signal 9")
+	large := func(model string) string { return string(bigBody(maxBody-200, model)) }
+	go func() {
+		_, _ = client.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(large("slow")))
+	}()
+	require.Eventually(t, func() bool { return held.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
+	assertGatewayError(t, gw.post(t, "/v1/chat/completions", large("fast")), http.StatusServiceUnavailable, "server_overloaded")
+
+	workers := gw.proc.Workers()
+	require.Len(t, workers, 1)
+	require.NoError(t, syscall.Kill(workers[0], syscall.SIGKILL))
+	body := large("fast")
+	require.Eventually(t, func() bool {
+		return gw.post(t, "/v1/chat/completions", body).Status == http.StatusOK
+	}, 10*time.Second, 100*time.Millisecond, "the dead worker's charge is taken back")
+	assert.Contains(t, gw.errorLog(t), "counted in total; taken back")
+}
+
 // TestSharedMemoryIsWhatTheConfigDeclares: the pod's memory limit counts p.SharedMemory, so it must
 // be the sum of every lua_shared_dict and limit_conn zone the rendered nginx.conf declares, with
-// replica routing and without (a dict added to the config but not to the sum would be memory the
-// limit never allowed for).
+// replica routing and without, with tenants' limits and without (a dict added to the config but
+// not to the sum would be memory the limit never allowed for).
 func TestSharedMemoryIsWhatTheConfigDeclares(t *testing.T) {
 	zone := regexp.MustCompile(`(?m)^\s*(?:lua_shared_dict \S+ |limit_conn_zone .*zone=\S+:)(\d+)([km]?);`)
 	unit := map[string]int64{"": 1, "k": 1 << 10, "m": 1 << 20}
-	for name, p := range map[string]Params{"one Service per model": validParams(), "replica routing": routedParams()} {
+	limited := routedParams()
+	limited.KeysFile = "/etc/gateway/keys/keys.json"
+	limited.Tenants = []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 30}}}}
+	limited.Limits = Limits{Redis: "redis.example:6379"}
+	require.True(t, limited.HasLimits())
+	cases := map[string]Params{"one Service per model": validParams(), "replica routing": routedParams(), "tenants' limits": limited}
+	for name, p := range cases {
 		files, err := Generate(p)
 		require.NoError(t, err)
 		var declared int64

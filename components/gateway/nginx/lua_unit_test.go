@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +27,13 @@ type luaRunner struct{ url string }
 
 func startLua(t *testing.T) luaRunner {
 	t.Helper()
+	return startLuaWith(t, routedParams())
+}
+
+// startLuaWith is startLua with the modules rendered from p.
+func startLuaWith(t *testing.T, p Params) luaRunner {
+	t.Helper()
 	dir := t.TempDir()
-	p := routedParams()
 	p.Runtime = DebianRuntime(dir)
 	files, err := Generate(p)
 	require.NoError(t, err)
@@ -277,22 +283,32 @@ return k1 .. " " .. tostring(ip1) .. " " .. k0 .. " " .. tostring(ip0) .. " " ..
 
 // TestLuaPrefixChainIsPerBlockHash: the hash reads every word of the hashed blocks in one loop
 // (hash() in prefix.lua); its values are those of the definition, a loop per block (written out
-// here), for prompts of 1, 2, 63, 64 and more than 64 blocks, at any offset of the body.
+// here), for prompts of 1, 2, 63, 64 and more than 64 blocks, at any offset of the body. A block
+// of 260 bytes (a multiple of 4, not of 8) takes the loop per block and mixes its last 4 bytes
+// as one more word.
 func TestLuaPrefixChainIsPerBlockHash(t *testing.T) {
 	t.Parallel()
-	l := startLua(t)
-	chunk := `local ffi, bit = require "ffi", require "bit"
+	for _, block := range []int{256, 260} {
+		p := routedParams()
+		p.Routing.BlockSize = block
+		l := startLuaWith(t, p)
+		chunk := `local ffi, bit = require "ffi", require "bit"
 local prefix = require "prefix"
 local band, bxor, rol, rshift = bit.band, bit.bxor, bit.rol, bit.rshift
 local SEED, MIX = 0x2545F4914F6CDD1DULL, 0x9E3779B97F4A7C15ULL
+local BLOCK = ` + strconv.Itoa(block) + `
 local function reference(s, start)
     local p = ffi.cast("const uint8_t *", s)
-    local blocks = math.min(math.floor((#s - start) / 256), 64)
+    local blocks = math.min(math.floor((#s - start) / BLOCK), 64)
     local out, h = {}, SEED
     for k = 0, blocks - 1 do
-        local w = ffi.cast("const uint64_t *", p + start + k * 256)
-        for j = 0, 31 do
+        local b = p + start + k * BLOCK
+        local w = ffi.cast("const uint64_t *", b)
+        for j = 0, math.floor(BLOCK / 8) - 1 do
             h = rol(bxor(h, w[j]), 31) * MIX
+        end
+        if BLOCK % 8 ~= 0 then
+            h = rol(bxor(h, ffi.cast("const uint32_t *", b + BLOCK - 4)[0]), 31) * MIX
         end
         local f = bxor(h, rshift(h, 29)) * MIX
         out[k + 1] = tonumber(band(bxor(f, rshift(f, 32)), 0xFFFFFFFFULL))
@@ -301,7 +317,8 @@ local function reference(s, start)
 end
 local bad = {}
 math.randomseed(7)
-for _, len in ipairs({ 256, 300, 512, 16128, 16384, 16500, 40000 }) do
+for _, blocks in ipairs({ 1, 1.2, 2, 63, 64, 64.5, 156 }) do
+    local len = math.floor(blocks * BLOCK)
     for _, start in ipairs({ 0, 1, 5, 12 }) do
         local t = {}
         for i = 1, start + len do
@@ -319,7 +336,8 @@ for _, len in ipairs({ 256, 300, 512, 16128, 16384, 16500, 40000 }) do
     end
 end
 return #bad == 0 and "same" or table.concat(bad, " ")`
-	assert.Equal(t, "same", l.run(t, chunk))
+		assert.Equal(t, "same", l.run(t, chunk), "block %d", block)
+	}
 }
 
 // TestLuaSweepDropsDepartedReplicas: once a replica has been out of the DNS answer for the

@@ -43,8 +43,8 @@ type Routing struct {
 	// round-robin.
 	SessionHeader string `json:"sessionHeader" pulumi:"sessionHeader"`
 	// BlockSize is the length, in bytes of the prompt's JSON text, of one hashed block: a
-	// multiple of 4 (the hash reads 4 bytes at a time). A block is ~BlockSize/4 tokens; vLLM's
-	// KV blocks are 16 tokens.
+	// multiple of 4 (the hash reads 8 bytes at a time, and a block's last 4 as one more word). A
+	// block is ~BlockSize/4 tokens; vLLM's KV blocks are 16 tokens.
 	BlockSize int `json:"blockSize" pulumi:"blockSize"`
 	// MinPrefixBlocks is the shortest known prefix (in blocks) worth following; a shorter
 	// match falls back to the least loaded replica.
@@ -181,7 +181,7 @@ func (r Routing) validate(bad func(format string, a ...any)) {
 		bad("routing.sessionHeader %q is not an HTTP header name (letters, digits and '-')", r.SessionHeader)
 	}
 	if r.BlockSize < 16 || r.BlockSize > 65536 || r.BlockSize%4 != 0 {
-		bad("routing.blockSize %d must be a multiple of 4 between 16 and 65536 bytes (the hash reads 4 bytes at a time)", r.BlockSize)
+		bad("routing.blockSize %d must be a multiple of 4 between 16 and 65536 bytes (the hash reads 8 bytes at a time, and a block's last 4 as one more word)", r.BlockSize)
 	}
 	if r.MinPrefixBlocks < 1 {
 		bad("routing.minPrefixBlocks %d must be at least 1", r.MinPrefixBlocks)

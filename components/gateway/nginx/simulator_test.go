@@ -90,7 +90,7 @@ func TestRoutingWithTheSimulator(t *testing.T) {
 // TestRoutingThreePodsKeepAffinity: three gateway pods (separate nginx processes sharing
 // nothing but the DNS server and the replicas' /metrics) in front of four simulated replicas,
 // each turn of a conversation sent to another pod, as a Service spreads connections; twelve
-// conversations over four system prompts. A pod that
+// conversations over six system prompts. A pod that
 // sees a prompt's prefix for the first time places it where the others did (the new-prefix
 // lean towards the rendezvous replica), so every turn reaches the replica holding the earlier
 // ones and the replicas' prefix caches hit. Without the lean each pod places a prefix on the

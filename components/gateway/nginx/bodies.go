@@ -4,7 +4,6 @@
 package nginx
 
 import (
-	"strconv"
 	"time"
 )
 
@@ -85,6 +84,9 @@ const (
 	// dnsDictSize and loadDictSize: the replicas' DNS answers and load figures (replica routing).
 	dnsDictSize  = 1 << 20
 	loadDictSize = 4 << 20
+	// limitsDictSize is the tenants' limits' dict: the Redis script's SHA, the pods seen and the
+	// fail-open local counts.
+	limitsDictSize = 4 << 20
 )
 
 // SharedMemory is the shared memory the rendered nginx.conf declares: the metrics, the ledger, the
@@ -96,19 +98,7 @@ func (p Params) SharedMemory() int64 {
 		total += dnsDictSize + loadDictSize + p.Routing.IndexBytes()
 	}
 	if p.HasLimits() {
-		total += nginxBytes(newTenancyView(p).LimitsDictSize) // its size has one owner: tenants.go
+		total += limitsDictSize
 	}
 	return total
-}
-
-// nginxBytes reads a size as nginxSize writes it ("4m", "512k", "100"); 0 if it is not one.
-func nginxBytes(s string) int64 {
-	scale := map[string]int64{"k": 1 << 10, "m": 1 << 20}[s[max(len(s)-1, 0):]]
-	if scale == 0 {
-		scale = 1
-	} else {
-		s = s[:len(s)-1]
-	}
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n * scale
 }

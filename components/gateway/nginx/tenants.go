@@ -276,7 +276,7 @@ func newTenancyView(p Params) tenancyView {
 		RedisConnectMS: millis(DefaultRedisConnectTimeout), RedisReadMS: millis(DefaultRedisReadTimeout),
 		RedisRetry: secs(RedisRetry), PodSeenFor: secs(PodSeenFor),
 		BytesPerToken: BytesPerToken, UsageTail: usageTail, TM: tenantMetrics,
-		LimitsDictSize: "4m",
+		LimitsDictSize: nginxSize(limitsDictSize),
 		LimitsUnavailable: errorJSON(apiError{
 			Message: "The gateway cannot reach the store of its rate limits right now; retry shortly.",
 			Type:    "server_error", Code: ptr("limits_unavailable"),

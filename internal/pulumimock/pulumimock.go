@@ -313,6 +313,9 @@ func Plain(props resource.PropertyMap) map[string]any {
 
 func plainValue(v resource.PropertyValue) any { return convert(v, false) }
 
+// Redacted is Plain with every secret replaced by the marker "[secret]".
+func Redacted(props resource.PropertyMap) any { return convert(resource.NewProperty(props), true) }
+
 // convert is a property value as plain Go values; with redact, every secret becomes a marker.
 func convert(v resource.PropertyValue, redact bool) any {
 	switch {

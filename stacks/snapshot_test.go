@@ -65,6 +65,7 @@ type snapshotResource struct {
 	Inputs        any      `json:"inputs"`
 	DependsOn     []string `json:"dependsOn,omitempty"`
 	IgnoreChanges []string `json:"ignoreChanges,omitempty"`
+	AliasTypes    []string `json:"aliasTypes,omitempty"`
 	Timeouts      []string `json:"timeouts,omitempty"`
 }
 
@@ -76,7 +77,7 @@ func snapshotOf(m *pulumimock.Mocks) []snapshotResource {
 		s := snapshotResource{
 			URN: r.URN, Parent: r.Parent, Provider: r.Provider, Custom: r.Custom, ReadID: r.ReadID,
 			Inputs: pulumimock.Redacted(r.Inputs), DependsOn: slices.Compact(deps),
-			IgnoreChanges: r.IgnoreChanges,
+			IgnoreChanges: r.IgnoreChanges, AliasTypes: r.AliasTypes,
 		}
 		if r.CreateTimeout != "" || r.UpdateTimeout != "" {
 			s.Timeouts = []string{r.CreateTimeout, r.UpdateTimeout}

@@ -47,6 +47,8 @@ type Resource struct {
 	DependsOn []string
 	// IgnoreChanges are the property paths the resource ignores on update.
 	IgnoreChanges []string
+	// AliasTypes are the former type tokens the resource is aliased to.
+	AliasTypes []string
 	// ReadID is set for resources read (not created) by the program.
 	ReadID string
 	// CreateTimeout and UpdateTimeout are the custom timeouts, if any.
@@ -94,6 +96,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		for _, a := range rpc.GetAliases() {
+			if t := a.GetSpec().GetType(); t != "" {
+				r.AliasTypes = append(r.AliasTypes, t)
+			}
+		}
 		r.CreateTimeout = rpc.GetCustomTimeouts().GetCreate()
 		r.UpdateTimeout = rpc.GetCustomTimeouts().GetUpdate()
 		r.DependsOn = append(r.DependsOn, rpc.GetDependencies()...)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/internal/capacity"
+	"github.com/llm-platform/llm-platform/internal/formertype"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -180,7 +181,7 @@ const awsManaged = "arn:aws:iam::aws:policy/"
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*EKS, error) {
 	cfg := args.Config
 	e := &EKS{}
-	if err := ctx.RegisterComponentResource(Type, name, e, withFormerType(opts)...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, e, formertype.Aliased(opts, formerType)...); err != nil {
 		return nil, err
 	}
 	region, err := aws.NewProvider(ctx, name, providerArgs(cfg.Region, args.AWS), pulumi.Parent(e))
@@ -734,7 +735,3 @@ func lbControllerIdentity(ctx *pulumi.Context, name string, cluster pulumi.Strin
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
 // stacks deployed with it (and of every child, whose URNs include it): no replacement.
 const formerType = "llm-platform:eks:EKS"
-
-func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
-	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
-}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/argcheck"
+	"github.com/llm-platform/llm-platform/internal/formertype"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -230,7 +231,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	g := &Gateway{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName)}
 	g.URL = fmt.Sprintf("http://%s/v1", g.Host)
-	if err := ctx.RegisterComponentResource(Type, name, g, withFormerType(opts)...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, g, formertype.Aliased(opts, formerType)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
@@ -392,10 +393,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
 // stacks deployed with it (and of every child, whose URNs include it): no replacement.
 const formerType = "llm-platform:gateway:Gateway"
-
-func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
-	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
-}
 
 // holding applies config.coldStartTimeout to the routes that hold requests (HoldSeconds > 0):
 // one gateway-wide wait for every model that scales to zero.

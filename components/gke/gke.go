@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/components/cluster"
+	"github.com/llm-platform/llm-platform/internal/formertype"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -84,7 +85,7 @@ func (g *GKE) Cluster(ctx *pulumi.Context, name string, opts ...pulumi.ResourceO
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*GKE, error) {
 	cfg := args.Config
 	g := &GKE{GPUNodeSelector: map[string]string{AcceleratorLabel: cfg.GPUPool.AcceleratorType}}
-	if err := ctx.RegisterComponentResource(Type, name, g, withFormerType(opts)...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, g, formertype.Aliased(opts, formerType)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
@@ -205,7 +206,3 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
 // stacks deployed with it (and of every child, whose URNs include it): no replacement.
 const formerType = "llm-platform:gke:GKE"
-
-func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
-	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
-}

@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/llm-platform/llm-platform/internal/argcheck"
+	"github.com/llm-platform/llm-platform/internal/formertype"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -140,7 +141,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Endpoints:  fmt.Sprintf("%s:%d", kube.ServiceHost(HeadlessName(objName), args.Namespace), Port),
 		Selector:   Selector(objName),
 	}
-	if err := ctx.RegisterComponentResource(Type, name, m, withFormerType(opts)...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, m, formertype.Aliased(opts, formerType)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(m)
@@ -408,7 +409,3 @@ func env(args Args) corev1.EnvVarArray {
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
 // stacks deployed with it (and of every child, whose URNs include it): no replacement.
 const formerType = "llm-platform:model:Model"
-
-func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
-	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
-}

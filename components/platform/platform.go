@@ -27,6 +27,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/capacity"
+	"github.com/llm-platform/llm-platform/internal/formertype"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
@@ -168,7 +169,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 	p := &Platform{}
-	if err := ctx.RegisterComponentResource(Type, name, p, withFormerType(opts)...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, p, formertype.Aliased(opts, formerTypes...)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(p)
@@ -489,11 +490,3 @@ func devicePlugin(ctx *pulumi.Context, name string, nodeSelector map[string]stri
 // then llm-platform:index:Platform). The aliases keep the URNs of stacks deployed with them (and
 // of every child, whose URNs include them): no replacement.
 var formerTypes = []string{"llm-platform:platform:Platform", "llm-platform:index:Platform"}
-
-func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
-	aliases := make([]pulumi.Alias, len(formerTypes))
-	for i, t := range formerTypes {
-		aliases[i] = pulumi.Alias{Type: pulumi.String(t)}
-	}
-	return append(opts[:len(opts):len(opts)], pulumi.Aliases(aliases))
-}

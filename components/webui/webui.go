@@ -16,6 +16,7 @@ import (
 
 	"github.com/llm-platform/llm-platform/internal/argcheck"
 	"github.com/llm-platform/llm-platform/internal/capacity"
+	"github.com/llm-platform/llm-platform/internal/formertype"
 	"github.com/llm-platform/llm-platform/internal/kube"
 )
 
@@ -179,7 +180,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	objName := args.Name
 	w := &WebUI{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName)}
-	if err := ctx.RegisterComponentResource(Type, name, w, withFormerType(opts)...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, w, formertype.Aliased(opts, formerType)...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(w)
@@ -344,7 +345,3 @@ func pyBool(b bool) string {
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of
 // stacks deployed with it (and of every child, whose URNs include it): no replacement.
 const formerType = "llm-platform:webui:WebUI"
-
-func withFormerType(opts []pulumi.ResourceOption) []pulumi.ResourceOption {
-	return append(opts[:len(opts):len(opts)], pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(formerType)}}))
-}

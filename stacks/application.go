@@ -8,13 +8,13 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/observability"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
@@ -35,11 +35,11 @@ type AppOptions struct {
 }
 
 // Application declares the application layer on a cluster: the add-ons and the namespace
-// (platform.New), the Hugging Face token Secret, one Model per entry, the Gateway, Open WebUI
+// (addons.New), the Hugging Face token Secret, one Model per entry, the Gateway, Open WebUI
 // and the Edge. The stack program (Program) and the component package's Platform (NewPlatform)
 // both declare it through here, so they declare the same objects for the same config.
 func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *cluster.Cluster, cloud CloudAddOns, o AppOptions) (*Outputs, error) {
-	plat, err := platform.New(ctx, o.Prefix+"platform", addOnArgs(cfg, c.GPUNodeSelector, cloud, o.Rendering), o.Opts...)
+	plat, err := addons.New(ctx, o.Prefix+"platform", addOnArgs(cfg, c.GPUNodeSelector, cloud, o.Rendering), o.Opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,10 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gke"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -150,7 +150,7 @@ func CheckCapacity(cfg spec.Config) error {
 // check counts it: the cloud's DaemonSets (capacity.DaemonSetAllowance) and the add-ons' (Istio's
 // CNI agent).
 func NodeOverhead(cfg spec.Config) capacity.Resources {
-	return capacity.DaemonSetAllowance.Add(platform.NodeDaemonSets(platform.Args{Istio: cfg.Platform.Istio}))
+	return capacity.DaemonSetAllowance.Add(addons.NodeDaemonSets(addons.Args{Istio: cfg.Platform.Istio}))
 }
 
 // AddOnPods are the pods on the system pool that are not the platform's own workloads (cluster

@@ -24,7 +24,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
@@ -178,7 +178,7 @@ func shortWaits(timeout time.Duration) pulumi.ResourceTransform {
 
 // istioSidecars adds what Istio's injection webhook would add to every pod of the app namespace
 // when the stack injects sidecars (the edge's strict mutual TLS): a container requesting the
-// sidecar's resources (platform.SidecarRequests, as the config-time check counts it). There is no
+// sidecar's resources (addons.SidecarRequests, as the config-time check counts it). There is no
 // istiod here to inject it; without this every pod would be 100m / 128Mi lighter than in
 // production.
 func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
@@ -190,7 +190,7 @@ func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
 		if outsideMesh(args.Props) {
 			return nil
 		}
-		r := platform.SidecarRequests
+		r := addons.SidecarRequests
 		sidecar := pulumi.Map{
 			"name":  pulumi.String("istio-proxy"),
 			"image": pulumi.String("docker.io/istio/proxyv2"),

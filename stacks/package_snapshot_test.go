@@ -35,18 +35,17 @@ func packageInputs(render bool) map[string]any {
 // declarePackage declares the Platform component as the component package (cmd/provider)
 // does: the plain inputs read as a stack config, the secret inputs beside them.
 func declarePackage(ctx *pulumi.Context, inputs map[string]any) error {
-	cfg, err := PlatformConfig(inputs)
-	if err != nil {
-		return err
-	}
-	args := PlatformArgs{
+	in, err := ReadPlatformInputs(inputs, PlatformArgs{
 		Render:             inputs["render"].(bool),
 		HFToken:            pulumi.String("hf-token-value"),
 		GatewayAPIKeys:     pulumi.ToStringArray([]string{"sk-one", "sk-two"}),
 		WebUISecretKey:     pulumi.String("webui-secret-key"),
 		WebUIAdminPassword: pulumi.String("admin-password"),
+	})
+	if err != nil {
+		return err
 	}
-	_, err = NewPlatform(ctx, "pkg", cfg, args)
+	_, err = NewPlatform(ctx, "pkg", in)
 	return err
 }
 

@@ -91,6 +91,18 @@ func appLayer(namespace string) map[string]string {
 	}
 }
 
+// stackShape is the shape of a GKE or EKS stack's cluster: its node pools (the GPU pool at its
+// maximum) and what the clouds and the add-ons run on them, as the config-time check counts it.
+func stackShape(t *testing.T, cfg spec.Config) simcluster.Shape {
+	t.Helper()
+	pools, err := stacks.NodePools(cfg)
+	require.NoError(t, err)
+	return simcluster.Shape{
+		Nodes: simcluster.Nodes(pools), PerNode: stacks.NodeOverhead(cfg), AddOns: stacks.AddOnPods(cfg),
+		Volumes: simcluster.DefaultVolumes,
+	}
+}
+
 // appStackFile writes a copy of the repository's stack file with existing.nodeSelector set to
 // the selector the stack's cloud component gives GPU models (gke: the accelerator label, eks:
 // nvidia.com/gpu.present) and the top-level keys in replace replaced, and returns its path. It goes into the file, not through `pulumi

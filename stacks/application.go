@@ -93,7 +93,9 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		route := nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints, Adapters: mod.Adapters}
 		if m.ScalesToZero() {
 			// No replica while idle: the gateway holds its requests while one starts.
-			route.HoldSeconds = cfg.Gateway.HoldSeconds(m.StartupBudget())
+			// For its startup budget, unless gateway.coldStartTimeout says otherwise (the gateway
+			// applies it).
+			route.HoldSeconds = gateway.StartupHoldSeconds(m.StartupBudget())
 		}
 		routes = append(routes, route)
 		host, _, _ := strings.Cut(mod.Endpoints, ":")
@@ -102,12 +104,7 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		// gateway takes as "no replica" (503) until negative caches expire.
 		services = append(services, mod.Service, mod.Headless)
 		served = append(served, mod.ServedName)
-		ref := observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)}
-		if m.ScalesToZero() {
-			// Its no-ready-replica alert waits as long as the gateway holds its requests.
-			ref.ColdStartMinutes = int(math.Ceil(float64(route.HoldSeconds) / 60))
-		}
-		modelRefs = append(modelRefs, ref)
+		modelRefs = append(modelRefs, observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)})
 	}
 
 	if cfg.Autoscales() {
@@ -141,6 +138,13 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		return nil, err
 	}
 
+	for i, ref := range modelRefs {
+		if hold := gw.HoldSeconds[ref.ServedName]; hold > 0 {
+			// Its no-ready-replica alert waits as long as the gateway holds its requests.
+			modelRefs[i].ColdStartMinutes = int(math.Ceil(float64(hold) / 60))
+		}
+	}
+
 	if cfg.Observability.Enabled {
 		obsOpts := app
 		if plat.Monitoring != nil {
@@ -172,7 +176,7 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		}
 	}
 
-	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
+	out := &Outputs{GatewayURL: gw.PlainURL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
 		e, err := newEdge(ctx, o.Prefix+"edge", cfg, gw, ui, podServices, plat.IngressAddress, app)

@@ -7,7 +7,6 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -128,12 +127,6 @@ func declareBudget(ctx *pulumi.Context, name, objName string, args Args, labels 
 	if args.Config.Replicas <= 1 {
 		return nil
 	}
-	_, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
-		Metadata: kube.Meta(objName, args.Namespace, labels),
-		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-			MaxUnavailable: pulumi.Int(1),
-			Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(Selector(objName))},
-		},
-	}, parent)
+	_, err := kube.OneAtATime(ctx, name, kube.Meta(objName, args.Namespace, labels), Selector(objName), parent)
 	return err
 }

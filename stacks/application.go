@@ -1,22 +1,17 @@
 package stacks
 
 import (
-	"math"
 	"slices"
-	"strings"
 
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/cluster"
-	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/gateway"
-	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/observability"
+	"github.com/llm-platform/llm-platform/components/redis"
 	"github.com/llm-platform/llm-platform/components/webui"
-	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -35,147 +30,46 @@ type AppOptions struct {
 }
 
 // Application declares the application layer on a cluster: the add-ons and the namespace
-// (addons.New), the Hugging Face token Secret, one Model per entry, the Gateway, Open WebUI
-// and the Edge. The stack program (Program) and the component package's Platform (NewPlatform)
-// both declare it through here, so they declare the same objects for the same config.
+// (addons.New), the Hugging Face token Secret, one Model per entry, the models' autoscalers,
+// the Gateway, the monitors, Open WebUI and the Edge. The stack program (Program) and the
+// component package's Platform (NewPlatform) both declare it through here, so they declare the
+// same objects for the same config.
 func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *cluster.Cluster, cloud CloudAddOns, o AppOptions) (*Outputs, error) {
 	plat, err := addons.New(ctx, o.Prefix+"platform", addOnArgs(cfg, c.GPUNodeSelector, cloud, o.Rendering), o.Opts...)
 	if err != nil {
 		return nil, err
 	}
-	app := append(slices.Clip(o.Opts), pulumi.DependsOn(plat.Ready))
-
-	var hfToken *corev1.Secret
-	if secrets.HasHFToken {
-		hfToken, err = corev1.NewSecret(ctx, o.Prefix+"hf-token", &corev1.SecretArgs{
-			Metadata:   kube.Meta("hf-token", cfg.Namespace, kube.Labels("hf-token", "hf-token", "credentials")),
-			Type:       pulumi.String("Opaque"),
-			StringData: pulumi.StringMap{model.HFTokenKey: secrets.HFToken},
-		}, app...)
-		if err != nil {
-			return nil, err
-		}
+	l := &layer{ctx: ctx, cfg: cfg, secrets: secrets, cluster: c, cloud: cloud, o: o, plat: plat,
+		opts: append(slices.Clip(o.Opts), pulumi.DependsOn(plat.Ready))}
+	hfToken, err := l.declareHFToken()
+	if err != nil {
+		return nil, err
 	}
-
-	routes := make([]nginx.Route, 0, len(cfg.Models))
-	var modelRefs []observability.ModelRef
-	var podServices []edge.PodService // the models' headless Services, which the gateway calls by pod address
-	var services []pulumi.Resource
-	served := make([]string, 0, len(cfg.Models))
-	for _, m := range cfg.Models {
-		args := model.Args{
-			// The object names are the model's own, whatever the component's name.
-			Name:         spec.KubeName(m),
-			Spec:         m,
-			Image:        pulumi.String(cfg.VLLM.Image),
-			CPUImage:     pulumi.String(cfg.VLLM.CPUImage),
-			Namespace:    cfg.Namespace,
-			NodeSelector: pulumi.ToStringMap(c.GPUNodeSelector),
-		}
-		if hfToken != nil {
-			args.HFTokenSecret = hfToken.Metadata.Name().Elem()
-		}
-		access, ready, err := objectStoreAccess(ctx, o.Prefix, cfg, m, c, app)
-		if err != nil {
-			return nil, err
-		}
-		args.ObjectStore = access
-		modOpts := app
-		if len(ready) > 0 {
-			// The ServiceAccount and the cloud's grants before any pod (credentials are bound
-			// when a pod starts): the component registers once they exist, its children after.
-			modOpts = append(slices.Clip(app), pulumi.DependsOn(ready))
-		}
-		mod, err := model.New(ctx, o.Prefix+spec.KubeName(m), args, modOpts...)
-		if err != nil {
-			return nil, err
-		}
-		route := nginx.Route{Name: mod.ServedName, Upstream: mod.Upstream, Endpoints: mod.Endpoints, Adapters: mod.Adapters}
-		if m.ScalesToZero() {
-			// No replica while idle: the gateway holds its requests while one starts.
-			route.HoldSeconds = cfg.Gateway.HoldSeconds(m.StartupBudget())
-		}
-		routes = append(routes, route)
-		host, _, _ := strings.Cut(mod.Endpoints, ":")
-		podServices = append(podServices, edge.PodService{Host: host, Instance: spec.KubeName(m)})
-		// The headless one too: a name that does not exist yet answers NXDOMAIN, which the
-		// gateway takes as "no replica" (503) until negative caches expire.
-		services = append(services, mod.Service, mod.Headless)
-		served = append(served, mod.ServedName)
-		ref := observability.ModelRef{ServedName: mod.ServedName, KubeName: spec.KubeName(m)}
-		if m.ScalesToZero() {
-			// Its no-ready-replica alert waits as long as the gateway holds its requests.
-			ref.ColdStartMinutes = int(math.Ceil(float64(route.HoldSeconds) / 60))
-		}
-		modelRefs = append(modelRefs, ref)
+	mods, err := l.declareModels(hfToken)
+	if err != nil {
+		return nil, err
 	}
-
 	if cfg.Autoscales() {
 		if err := declareAutoscaling(ctx, o.Prefix+"autoscaling", cfg, plat, o.Opts); err != nil {
 			return nil, err
 		}
 	}
-
-	gwConfig := cfg.Gateway
-	if !hasMetricsAPI(cfg) {
-		// An autoscaler without the metrics API never scales: fixed replicas, like Istio's.
-		gwConfig.MaxReplicas = gwConfig.Replicas
-	}
-	gwArgs := gateway.Args{Name: gateway.DefaultName, Config: gwConfig, Namespace: cfg.Namespace, Routes: routes, Upstreams: services}
-	if cfg.Autoscales() {
-		// KEDA is there (installed, or the cluster's own): held requests scale the gateway too.
-		gwArgs.KEDA = &gateway.KEDA{PrometheusURL: cfg.PrometheusURL()}
-		if plat.KEDA != nil {
-			gwArgs.KEDA.DependsOn = []pulumi.Resource{plat.KEDA}
-		}
-	}
-	if secrets.NumAPIKeys > 0 {
-		gwArgs.APIKeys = secrets.GatewayAPIKeys
-	}
-	limitsRedis, err := tenancy(ctx, o.Prefix, cfg, secrets, &gwArgs, app)
+	gw, limitsRedis, err := l.declareGateway(mods)
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(ctx, o.Prefix+"gateway", gwArgs, app...)
+	if err := l.declareObservability(mods, gw); err != nil {
+		return nil, err
+	}
+	served := servedNames(mods)
+	ui, err := l.declareWebUI(gw, served[0], limitsRedis)
 	if err != nil {
 		return nil, err
 	}
-
-	if cfg.Observability.Enabled {
-		obsOpts := app
-		if plat.Monitoring != nil {
-			// The operator's CRDs and Grafana's sidecar come with the monitoring stack.
-			obsOpts = append(slices.Clip(o.Opts), pulumi.DependsOn(append(slices.Clip(plat.Ready), plat.Monitoring)))
-		}
-		if _, err := observability.New(ctx, o.Prefix+"observability", observability.Args{
-			Config:         cfg.Observability,
-			Namespace:      cfg.Namespace,
-			Models:         modelRefs,
-			ModelPods:      model.AllModelsSelector(),
-			ModelPort:      model.PortName,
-			GatewayService: gw.MetricsServiceLabels,
-			GatewayPort:    gateway.MetricsPortName,
-			GatewayJob:     gateway.MetricsServiceName(gateway.DefaultName),
-		}, obsOpts...); err != nil {
-			return nil, err
-		}
-	}
-
-	var ui *webui.WebUI
-	if cfg.WebUI.Enabled {
-		uiArgs := webUIArgs(cfg, secrets, cloud, gw, served[0])
-		if limitsRedis != nil && cfg.WebUI.SharedData() {
-			uiArgs.RedisURL = limitsRedis.URL // one in-cluster Redis for both
-		}
-		if ui, err = webui.New(ctx, o.Prefix+"webui", uiArgs, app...); err != nil {
-			return nil, err
-		}
-	}
-
-	out := &Outputs{GatewayURL: gw.URL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
+	out := &Outputs{GatewayURL: gw.PlainURL, Models: served, ClusterName: c.Name, Kubeconfig: c.Kubeconfig,
 		APIBaseURL: pulumi.String("").ToStringOutput(), WebUIURL: pulumi.String("").ToStringOutput()}
 	if cfg.Edge.Enabled {
-		e, err := newEdge(ctx, o.Prefix+"edge", cfg, gw, ui, podServices, plat.IngressAddress, app)
+		e, err := newEdge(ctx, o.Prefix+"edge", cfg, gw, ui, l.podServices(mods), plat.IngressAddress, l.opts)
 		if err != nil {
 			return nil, err
 		}
@@ -185,4 +79,55 @@ func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *
 		out.WebUIAdminPassword = ui.AdminPassword
 	}
 	return out, nil
+}
+
+// layer is the application layer as Application declares it, step by step: the config, the
+// cluster and add-ons it goes on, and the options its resources take.
+type layer struct {
+	ctx     *pulumi.Context
+	cfg     spec.Config
+	secrets spec.Secrets
+	cluster *cluster.Cluster
+	cloud   CloudAddOns
+	o       AppOptions
+	plat    *addons.AddOns
+	// opts go on every resource of the layer: o.Opts, and after the add-ons are ready.
+	opts []pulumi.ResourceOption
+}
+
+// declareObservability declares the monitors and alerts of the models and the gateway, when
+// observability is on: after the monitoring stack when the platform installs it (the
+// operator's CRDs and Grafana's sidecar come with it).
+func (l *layer) declareObservability(mods []*model.Model, gw *gateway.Gateway) error {
+	if !l.cfg.Observability.Enabled {
+		return nil
+	}
+	opts := l.opts
+	if l.plat.Monitoring != nil {
+		opts = append(slices.Clip(l.o.Opts), pulumi.DependsOn(append(slices.Clip(l.plat.Ready), l.plat.Monitoring)))
+	}
+	_, err := observability.New(l.ctx, l.o.Prefix+"observability", observability.Args{
+		Config:         l.cfg.Observability,
+		Namespace:      l.cfg.Namespace,
+		Models:         l.modelRefs(mods, gw),
+		ModelPods:      model.AllModelsSelector(),
+		ModelPort:      model.PortName,
+		GatewayService: gw.MetricsServiceLabels,
+		GatewayPort:    gateway.MetricsPortName,
+		GatewayJob:     gateway.MetricsServiceName(gateway.DefaultName),
+	}, opts...)
+	return err
+}
+
+// declareWebUI declares Open WebUI when it is on (nil when not), sharing the limits' Redis
+// when it has one and keeps its data shared.
+func (l *layer) declareWebUI(gw *gateway.Gateway, defaultModel string, limitsRedis *redis.Redis) (*webui.WebUI, error) {
+	if !l.cfg.WebUI.Enabled {
+		return nil, nil
+	}
+	args := webUIArgs(l.cfg, l.secrets, l.cloud, gw, defaultModel)
+	if limitsRedis != nil && l.cfg.WebUI.SharedData() {
+		args.RedisURL = limitsRedis.URL // one in-cluster Redis for both
+	}
+	return webui.New(l.ctx, l.o.Prefix+"webui", args, l.opts...)
 }

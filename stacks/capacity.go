@@ -64,6 +64,7 @@ func (p pool) nodeFree(t capacity.NodeType) capacity.Resources { return t.Free()
 
 func (p pool) typeName() string { return strings.Join(p.names, "/") }
 
+// capacityProblems are what checkCapacity refuses and warns about.
 func capacityProblems(cfg spec.Config) (problems []error, warnings []string) {
 	system, gpu := pools(cfg)
 	// Istio's CNI agent runs on every node, GPU nodes included.
@@ -73,26 +74,31 @@ func capacityProblems(cfg spec.Config) (problems []error, warnings []string) {
 			p.daemonSets = daemonSets
 		}
 	}
-	add := func(key, format string, args ...any) {
-		problems = append(problems, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
 	if cfg.Cloud == spec.CloudGKE {
-		problems = append(problems, gkeMachineProblems(cfg.GKE.GPUPool)...)
-		if len(problems) > 0 {
+		if problems := gkeMachineProblems(cfg.GKE.GPUPool); len(problems) > 0 {
 			return problems, nil // the sizes below would be judged on a machine that cannot exist
 		}
 	}
-	sidecar := capacity.Resources{}
-	if sidecars(cfg) {
-		sidecar = addons.SidecarRequests
-	}
-	withSidecar := " (with its Istio sidecar)"
-	if !sidecars(cfg) {
-		withSidecar = ""
-	}
+	pods := podsOf(cfg)
+	problems = append(gpuProblems(cfg, gpu, pods), systemProblems(system, pods)...)
+	return problems, unknownTypes(gpu, system)
+}
 
-	var gpuPods, systemPods []capacity.Pods
-	var gpuModels []int // gpuPods[i] are replicas of cfg.Models[gpuModels[i]]
+// podSet are the pods the config asks for, by the pool they run in.
+type podSet struct {
+	gpu       []capacity.Pods
+	gpuModels []int // gpu[i] are replicas of cfg.Models[gpuModels[i]]
+	system    []capacity.Pods
+	// sidecar is what each pod's Istio sidecar requests, when pods have one.
+	sidecar capacity.Resources
+}
+
+// podsOf are the models' replicas, at their peak, and the platform's own pods.
+func podsOf(cfg spec.Config) podSet {
+	var out podSet
+	if sidecars(cfg) {
+		out.sidecar = addons.SidecarRequests
+	}
 	for i, m := range cfg.Models {
 		req, err := capacity.Parse(m.CPU, m.Memory, m.GPURequestCount)
 		if err != nil {
@@ -103,16 +109,21 @@ func capacityProblems(cfg spec.Config) (problems []error, warnings []string) {
 			// An autoscaled model must fit at its peak: KEDA may ask for every replica.
 			name = fmt.Sprintf("models[%d] (%s) at models[%d].autoscaling.maxReplicas", i, m.ModelName, i)
 		}
-		pods := capacity.Pods{Name: name, Requests: req.Add(sidecar), Count: m.PeakReplicas()}
+		pods := capacity.Pods{Name: name, Requests: req.Add(out.sidecar), Count: m.PeakReplicas()}
 		if m.GPURequestCount > 0 {
-			gpuPods, gpuModels = append(gpuPods, pods), append(gpuModels, i)
+			out.gpu, out.gpuModels = append(out.gpu, pods), append(out.gpuModels, i)
 		} else {
-			systemPods = append(systemPods, pods)
+			out.system = append(out.system, pods)
 		}
 	}
-	systemPods = append(systemPods, platformPods(cfg, sidecar)...)
+	out.system = append(out.system, platformPods(cfg, out.sidecar)...)
+	return out
+}
 
-	for _, p := range []*pool{gpu, system} {
+// unknownTypes warns about the node types the capacity table lacks.
+func unknownTypes(pools ...*pool) []string {
+	var warnings []string
+	for _, p := range pools {
 		if p == nil {
 			continue
 		}
@@ -122,66 +133,87 @@ func capacityProblems(cfg spec.Config) (problems []error, warnings []string) {
 			}
 		}
 	}
+	return warnings
+}
 
-	if gpu != nil && len(gpu.types) > 0 && len(gpuPods) > 0 {
-		free := gpu.free()
-		fits := true
-		for i, pods := range gpuPods {
-			idx := gpuModels[i]
-			if pods.Requests.GPUs > free.GPUs {
-				continue // spec.Validate reports a model with more GPUs than a node has
-			}
-			if pods.Requests.Fits(free) {
-				continue
-			}
-			fits = false
-			msg := fmt.Sprintf("one replica of %s requests %s%s, but a %s node has only %s left after %s's reservation and its DaemonSets",
-				pods.Name, pods.Requests, withSidecar, gpu.typeName(), free, strings.ToUpper(gpu.cloud))
-			if t, ok := smallestFit(gpu, pods.Requests, cfg.Models[idx].GPURequestCount); ok {
-				msg += fmt.Sprintf("; use %q, or", t)
-			} else {
-				msg += "; "
-			}
-			msg += fmt.Sprintf(" lower models[%d].cpu to %s and models[%d].memory to %s at most", idx, cpuString(free.MilliCPU-sidecar.MilliCPU), idx, capacity.GiB(free.Memory-sidecar.Memory))
-			add(gpu.typeKey, "%s", msg)
-		}
-		if fits {
-			if need := nodesNeeded(free, gpuPods); need > gpu.nodes {
-				add(gpu.countKey, "is %d, but the GPU models need %d %s nodes (%s); set %s to %d or more",
-					gpu.nodes, need, gpu.typeName(), describe(gpuPods), gpu.countKey, need)
-			}
-		}
-	}
+// keyError is a problem with the config key key.
+func keyError(key, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...))
+}
 
-	if system != nil && len(system.types) > 0 {
-		free := system.free()
-		fits := true
-		for _, pods := range systemPods {
-			if pods.Requests.Fits(free) {
-				continue
-			}
-			fits = false
-			msg := fmt.Sprintf("a %s node has %s left after %s's reservation and its DaemonSets, but one pod of %s requests %s",
-				system.typeName(), free, strings.ToUpper(system.cloud), pods.Name, pods.Requests)
-			if t, ok := smallestFit(system, pods.Requests, 0); ok {
-				msg += fmt.Sprintf("; use a bigger type such as %q", t)
-			}
-			add(system.typeKey, "%s", msg)
-		}
-		if fits {
-			if need := nodesNeeded(free, systemPods); need > system.nodes {
-				count, set := system.nodes, need
-				unit := ""
-				if system.perZone > 0 {
-					count, set = system.nodes/system.perZone, (need+system.perZone-1)/system.perZone
-					unit = fmt.Sprintf(" per zone (%d zones)", system.perZone)
-				}
-				add(system.countKey, "is %d%s, but the platform's own pods need %d %s nodes (%s); set %s to %d or use a bigger %s",
-					count, unit, need, system.typeName(), describe(systemPods), system.countKey, set, system.typeKey)
-			}
-		}
+// gpuProblems: a model replica larger than one GPU node, or GPU models that need more nodes
+// than the pool's maximum.
+func gpuProblems(cfg spec.Config, gpu *pool, pods podSet) []error {
+	if gpu == nil || len(gpu.types) == 0 || len(pods.gpu) == 0 {
+		return nil
 	}
-	return problems, warnings
+	withSidecar := ""
+	if sidecars(cfg) {
+		withSidecar = " (with its Istio sidecar)"
+	}
+	var problems []error
+	free := gpu.free()
+	for i, replica := range pods.gpu {
+		idx := pods.gpuModels[i]
+		if replica.Requests.GPUs > free.GPUs {
+			continue // spec.Validate reports a model with more GPUs than a node has
+		}
+		if replica.Requests.Fits(free) {
+			continue
+		}
+		msg := fmt.Sprintf("one replica of %s requests %s%s, but a %s node has only %s left after %s's reservation and its DaemonSets",
+			replica.Name, replica.Requests, withSidecar, gpu.typeName(), free, strings.ToUpper(gpu.cloud))
+		if t, ok := smallestFit(gpu, replica.Requests, cfg.Models[idx].GPURequestCount); ok {
+			msg += fmt.Sprintf("; use %q, or", t)
+		} else {
+			msg += "; "
+		}
+		msg += fmt.Sprintf(" lower models[%d].cpu to %s and models[%d].memory to %s at most", idx, cpuString(free.MilliCPU-pods.sidecar.MilliCPU), idx, capacity.GiB(free.Memory-pods.sidecar.Memory))
+		problems = append(problems, keyError(gpu.typeKey, "%s", msg))
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	if need := nodesNeeded(free, pods.gpu); need > gpu.nodes {
+		return []error{keyError(gpu.countKey, "is %d, but the GPU models need %d %s nodes (%s); set %s to %d or more",
+			gpu.nodes, need, gpu.typeName(), describe(pods.gpu), gpu.countKey, need)}
+	}
+	return nil
+}
+
+// systemProblems: a platform pod larger than one system node, or more pods than the system
+// pool's nodes hold.
+func systemProblems(system *pool, pods podSet) []error {
+	if system == nil || len(system.types) == 0 {
+		return nil
+	}
+	var problems []error
+	free := system.free()
+	for _, p := range pods.system {
+		if p.Requests.Fits(free) {
+			continue
+		}
+		msg := fmt.Sprintf("a %s node has %s left after %s's reservation and its DaemonSets, but one pod of %s requests %s",
+			system.typeName(), free, strings.ToUpper(system.cloud), p.Name, p.Requests)
+		if t, ok := smallestFit(system, p.Requests, 0); ok {
+			msg += fmt.Sprintf("; use a bigger type such as %q", t)
+		}
+		problems = append(problems, keyError(system.typeKey, "%s", msg))
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	if need := nodesNeeded(free, pods.system); need > system.nodes {
+		count, set := system.nodes, need
+		unit := ""
+		if system.perZone > 0 {
+			count, set = system.nodes/system.perZone, (need+system.perZone-1)/system.perZone
+			unit = fmt.Sprintf(" per zone (%d zones)", system.perZone)
+		}
+		return []error{keyError(system.countKey, "is %d%s, but the platform's own pods need %d %s nodes (%s); set %s to %d or use a bigger %s",
+			count, unit, need, system.typeName(), describe(pods.system), system.countKey, set, system.typeKey)}
+	}
+	return nil
 }
 
 // gkeMachineProblems checks the GPU pool's machine type against its accelerator settings:
@@ -195,7 +227,7 @@ func gkeMachineProblems(p spec.GKEGPUPool) []error {
 	}
 	var errs []error
 	add := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, keyError(key, format, args...))
 	}
 	switch {
 	case t.GPUs > 0:

@@ -45,61 +45,9 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 	case cfg.Cloud == spec.CloudGKE:
 		c, addOns.WebUIDatabaseURL, err = newGKE(ctx, cfg)
 	case cfg.Cloud == spec.CloudEKS:
-		settings, serr := awsSettings(ctx)
-		if serr != nil {
-			return nil, addOns, serr
-		}
-		e, eerr := eks.New(ctx, "eks", eks.Args{
-			Config: cfg.EKS, AWS: settings, ObjectReaders: eksReaders(cfg),
-			ClusterAutoscaler: installsClusterAutoscaler(cfg),
-			// An adopted cluster's own autoscaler needs the tags as much as ours.
-			ScaleFromZero: cfg.Autoscales(),
-			// Only a model that goes to zero needs its node back from zero in its claim's zone.
-			OneGPUZone: cfg.ScalesToZero(),
-		})
-		if eerr != nil {
-			return nil, addOns, eerr
-		}
-		if id := e.LBController; id != nil {
-			addOns.LBController = &addons.LBControllerArgs{
-				ClusterName:    e.ClusterName,
-				Region:         cfg.EKS.Region,
-				VpcID:          e.VpcID,
-				Namespace:      id.Namespace,
-				ServiceAccount: id.ServiceAccount,
-				DefaultTags:    settings.DefaultTags,
-				DependsOn:      id.Ready,
-			}
-		}
-		if id := e.ClusterAutoscaler; id != nil {
-			addOns.ClusterAutoscaler = &addons.ClusterAutoscalerArgs{
-				ClusterName:    e.ClusterName,
-				Region:         cfg.EKS.Region,
-				Namespace:      id.Namespace,
-				ServiceAccount: id.ServiceAccount,
-				DependsOn:      id.Ready,
-			}
-		}
-		if addOns.WebUIDatabaseURL, err = managedDatabase(ctx, cfg, nil, e); err != nil {
-			return nil, addOns, err
-		}
-		c, err = e.Cluster(ctx, providerName)
+		c, addOns, err = newEKS(ctx, cfg)
 	default:
-		// The existing cloud: the user's kubeconfig (current context unless
-		// told otherwise).
-		args := cluster.Args{GPUNodeSelector: modelNodeSelector(cfg)}
-		if cfg.Existing.Kubeconfig != "" {
-			args.Kubeconfig = pulumi.String(cfg.Existing.Kubeconfig)
-		}
-		if cfg.Existing.Context != "" {
-			args.Context = pulumi.String(cfg.Existing.Context)
-		}
-		name := cfg.Existing.Context
-		if name == "" {
-			name = "current-context"
-		}
-		args.Name = pulumi.String(name)
-		c, err = cluster.New(ctx, providerName, args)
+		c, err = existingCluster(ctx, cfg)
 	}
 	if err != nil {
 		return nil, addOns, err
@@ -113,6 +61,77 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 		}
 	}
 	return c, addOns, nil
+}
+
+// existingCluster is the existing cloud: the user's kubeconfig (current context unless told
+// otherwise).
+func existingCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, error) {
+	args := cluster.Args{GPUNodeSelector: modelNodeSelector(cfg)}
+	if cfg.Existing.Kubeconfig != "" {
+		args.Kubeconfig = pulumi.String(cfg.Existing.Kubeconfig)
+	}
+	if cfg.Existing.Context != "" {
+		args.Context = pulumi.String(cfg.Existing.Context)
+	}
+	name := cfg.Existing.Context
+	if name == "" {
+		name = "current-context"
+	}
+	args.Name = pulumi.String(name)
+	return cluster.New(ctx, providerName, args)
+}
+
+// newEKS creates or adopts the EKS cluster, with the AWS side of the add-ons the platform
+// installs and Open WebUI's RDS instance when the stack asks for one.
+func newEKS(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAddOns, error) {
+	settings, err := awsSettings(ctx)
+	if err != nil {
+		return nil, CloudAddOns{}, err
+	}
+	e, err := eks.New(ctx, "eks", eks.Args{
+		Config: cfg.EKS, AWS: settings, ObjectReaders: eksReaders(cfg),
+		ClusterAutoscaler: installsClusterAutoscaler(cfg),
+		// An adopted cluster's own autoscaler needs the tags as much as ours.
+		ScaleFromZero: cfg.Autoscales(),
+		// Only a model that goes to zero needs its node back from zero in its claim's zone.
+		OneGPUZone: cfg.ScalesToZero(),
+	})
+	if err != nil {
+		return nil, CloudAddOns{}, err
+	}
+	addOns := eksAddOns(cfg, settings, e)
+	if addOns.WebUIDatabaseURL, err = managedDatabase(ctx, cfg, nil, e); err != nil {
+		return nil, addOns, err
+	}
+	c, err := e.Cluster(ctx, providerName)
+	return c, addOns, err
+}
+
+// eksAddOns hands the identities the EKS component created to the charts the platform
+// installs.
+func eksAddOns(cfg spec.Config, settings eks.AWSSettings, e *eks.EKS) CloudAddOns {
+	var addOns CloudAddOns
+	if id := e.LBController; id != nil {
+		addOns.LBController = &addons.LBControllerArgs{
+			ClusterName:    e.ClusterName,
+			Region:         cfg.EKS.Region,
+			VpcID:          e.VpcID,
+			Namespace:      id.Namespace,
+			ServiceAccount: id.ServiceAccount,
+			DefaultTags:    settings.DefaultTags,
+			DependsOn:      id.Ready,
+		}
+	}
+	if id := e.ClusterAutoscaler; id != nil {
+		addOns.ClusterAutoscaler = &addons.ClusterAutoscalerArgs{
+			ClusterName:    e.ClusterName,
+			Region:         cfg.EKS.Region,
+			Namespace:      id.Namespace,
+			ServiceAccount: id.ServiceAccount,
+			DependsOn:      id.Ready,
+		}
+	}
+	return addOns
 }
 
 // newGKE creates or adopts the GKE cluster, and Open WebUI's Cloud SQL in its VPC when the

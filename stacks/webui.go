@@ -50,7 +50,7 @@ func webUIArgs(cfg spec.Config, secrets spec.Secrets, cloud CloudAddOns, gw *gat
 		Name:         webui.DefaultName,
 		Config:       cfg.WebUI,
 		Namespace:    cfg.Namespace,
-		GatewayURL:   pulumi.String(gw.URL),
+		GatewayURL:   pulumi.String(gw.PlainURL),
 		DefaultModel: pulumi.String(defaultModel),
 	}
 	if gw.ClientKeySecret != nil {

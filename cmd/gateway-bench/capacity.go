@@ -22,21 +22,13 @@ package main
 // reported as a failure.
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
@@ -53,83 +45,15 @@ type capacityConfig struct {
 	bodyBytes       int
 }
 
-// chunk is one streamed token as vLLM sends it (an OpenAI chat.completion.chunk).
-var chunk = []byte(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764300000,` +
-	`"model":"bench-model-b","choices":[{"index":0,"delta":{"content":" token"},"logprobs":null,` +
-	`"finish_reason":null}]}` + "\n\n")
-
-// streamBackend is the fake model server of the capacity run.
-type streamBackend struct {
-	srv      *http.Server
-	addr     string
-	events   int
-	interval time.Duration
-	release  chan struct{}
-	opened   atomic.Int64
+// capacityMeasures is what one capacity run measured.
+type capacityMeasures struct {
+	ramp      time.Duration // until every offered stream had its answer
+	streaming time.Duration // from the release until every stream ended
+	admitted  int           // streams the model server saw
+	// The nginx workers' VmRSS: idle, with every admitted stream open, peak while streaming.
+	baseline, open, peak int64
+	cpu                  float64 // nginx CPU seconds while streaming
 }
-
-func startStreamBackend(events int, interval time.Duration) (*streamBackend, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	b := &streamBackend{addr: l.Addr().String(), events: events, interval: interval, release: make(chan struct{})}
-	b.srv = &http.Server{Handler: http.HandlerFunc(b.serve), ReadHeaderTimeout: 30 * time.Second}
-	go func() { _ = b.srv.Serve(l) }()
-	return b, nil
-}
-
-func (b *streamBackend) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if !bytes.Contains(body, []byte(`"stream":true`)) { // warm-up requests
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(completion)
-		return
-	}
-	b.opened.Add(1)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl := w.(http.Flusher)
-	_, _ = w.Write(chunk)
-	fl.Flush()
-	select { // hold until every offered request has its answer
-	case <-b.release:
-	case <-r.Context().Done():
-		return
-	case <-time.After(5 * time.Minute):
-		return
-	}
-	tick := time.NewTicker(b.interval)
-	defer tick.Stop()
-	for n := 2; n <= b.events; n++ {
-		select {
-		case <-tick.C:
-		case <-r.Context().Done():
-			return
-		}
-		if _, err := w.Write(chunk); err != nil {
-			return
-		}
-		fl.Flush()
-	}
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-}
-
-// capacityOutcome is one offered stream's end.
-type capacityOutcome int
-
-const (
-	outComplete   capacityOutcome = iota // 200, every event and [DONE]
-	outOverloaded                        // 503 server_overloaded with Retry-After
-	outNoAnswer                          // connection reset / closed / timed out before a status line
-	outCut                               // 200 but the stream ended early
-	outOther                             // any other status or a malformed 503
-)
 
 func runCapacity(cfg config, cc capacityConfig) error {
 	dir, cleanup, err := workDir(cfg, "gateway-capacity-")
@@ -142,18 +66,46 @@ func runCapacity(cfg config, cc capacityConfig) error {
 		return err
 	}
 	defer be.srv.Close()
+	listen, proc, err := startCapacityGateway(cfg, cc, dir, be.addr)
+	if err != nil {
+		return err
+	}
+	defer proc.Stop()
+	printCapacityHeader(cfg, cc)
 
+	var m capacityMeasures
+	if m.baseline, err = warmCapacity(listen, proc); err != nil {
+		return err
+	}
+	tally := newCapacityTally()
+	finished, err := admitStreams(listen, cc, be, proc, tally, &m)
+	if err != nil {
+		return err
+	}
+	if err := releaseStreams(be, proc, finished, &m); err != nil {
+		return err
+	}
+	printCapacity(cc, m, tally)
+	if bad := tally.failures(); bad > 0 {
+		return fmt.Errorf("%d offered streams ended without a complete stream or a 503 answer", bad)
+	}
+	return nil
+}
+
+// startCapacityGateway renders the gateway as the cluster runs it (cc.maxStreams, cc.workers)
+// in front of the stream backend and starts it.
+func startCapacityGateway(cfg config, cc capacityConfig, dir, backendAddr string) (string, *nginxproc.Process, error) {
 	rt := nginx.DebianRuntime(dir)
 	rt.WorkerProcesses = cc.workers
 	rt.User = rootUser()
 	rt.AccessLog = "off"
 	listen, err := loopback()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	routes := make([]nginx.Route, len(models))
 	for i, m := range models {
-		routes[i] = nginx.Route{Name: m, Upstream: be.addr}
+		routes[i] = nginx.Route{Name: m, Upstream: backendAddr}
 	}
 	params := nginx.Params{
 		Routes: routes, Listen: listen, MaxBodySize: nginx.DefaultMaxBodySize,
@@ -161,213 +113,118 @@ func runCapacity(cfg config, cc capacityConfig) error {
 	}
 	files, err := nginx.Generate(params)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
+			return "", nil, err
 		}
 	}
 	proc, err := nginxproc.Start(nginx.Command(cfg.nginxBin, rt), nil, nginxproc.Listening(listen), 10*time.Second)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	defer proc.Stop()
-	wc, nofile := nginx.ConnectionBudget(cc.maxStreams, 1)
+	return listen, proc, nil
+}
 
+func printCapacityHeader(cfg config, cc capacityConfig) {
+	wc, nofile := nginx.ConnectionBudget(cc.maxStreams, 1)
 	fmt.Printf("gateway-bench -capacity: %s, %d CPUs, nginx worker_processes %d\n", nginxVersion(cfg.nginxBin), runtime.NumCPU(), cc.workers)
 	fmt.Printf("load average at start: %s\n", loadavg())
 	fmt.Printf("gateway: MaxStreams %d -> worker_connections %d, worker_rlimit_nofile %d (per worker)\n", cc.maxStreams, wc, nofile)
 	fmt.Printf("offered: %d concurrent streams, each %d events of %d bytes, %v apart (%.0f events/s per stream), request body %d bytes\n\n",
 		cc.offered, cc.events, len(chunk), cc.interval, float64(time.Second)/float64(cc.interval), max(cc.bodyBytes, len(streamBody)))
+}
 
-	// Warm both workers' Lua (first requests load the router and JIT it) before the baseline.
+// warmCapacity warms both workers' Lua (the first requests load the router and JIT it) and
+// returns the workers' idle RSS, the baseline.
+func warmCapacity(listen string, proc *nginxproc.Process) (int64, error) {
 	for range 50 {
 		if err := check(listen, chatRequest); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
+			return 0, fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	baseline, err := proc.WorkersRSS()
-	if err != nil {
-		return err
-	}
+	return proc.WorkersRSS()
+}
 
-	// 1. Open every offered stream; each reports once it has its answer (first event or status).
-	var (
-		answered  sync.WaitGroup
-		finished  sync.WaitGroup
-		dials     = make(chan struct{}, cc.dialConcurrency)
-		counts    [5]atomic.Int64
-		firstMu   sync.Mutex
-		firstBad  = map[capacityOutcome]string{}
-		rampStart = time.Now()
-	)
-	note := func(o capacityOutcome, msg string) {
-		counts[o].Add(1)
-		if o >= outNoAnswer {
-			firstMu.Lock()
-			if _, ok := firstBad[o]; !ok {
-				firstBad[o] = msg
-			}
-			firstMu.Unlock()
-		}
+// admitStreams opens every offered stream and waits until each has its answer, then reads the
+// workers' RSS with the admitted streams held open; finished is done once every stream ended.
+func admitStreams(listen string, cc capacityConfig, be *streamBackend, proc *nginxproc.Process, tally *capacityTally, m *capacityMeasures) (finished *sync.WaitGroup, err error) {
+	rampStart := time.Now()
+	answered, finished := offerStreams(listen, cc, tally)
+	if !waitTimeout(answered, 5*time.Minute) {
+		return nil, errors.New("offered streams not all answered within 5 minutes")
 	}
-	body := streamBody
-	if pad := cc.bodyBytes - len(body); pad > 0 {
-		body = []byte(`{"model":"bench-model-b","stream":true,"messages":[{"role":"user","content":"` +
-			strings.Repeat("x", pad) + `"}]}`)
-	}
-	req := "POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
-	for range cc.offered {
-		answered.Add(1)
-		finished.Add(1)
-		go func() {
-			defer finished.Done()
-			var once sync.Once
-			ready := func() { once.Do(answered.Done) }
-			defer ready()
-			dials <- struct{}{}
-			c, err := net.DialTimeout("tcp", listen, 30*time.Second)
-			<-dials
-			if err != nil {
-				note(outNoAnswer, "dial: "+err.Error())
-				return
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(5 * time.Minute))
-			if _, err := io.WriteString(c, req); err != nil {
-				note(outNoAnswer, "write: "+err.Error())
-				return
-			}
-			o, msg := readStream(bufio.NewReader(c), cc.events, ready)
-			note(o, msg)
-		}()
-	}
-	if !waitTimeout(&answered, 5*time.Minute) {
-		return errors.New("offered streams not all answered within 5 minutes")
-	}
-	ramp := time.Since(rampStart)
-	admitted := int(be.opened.Load())
+	m.ramp = time.Since(rampStart)
+	m.admitted = int(be.opened.Load())
 	time.Sleep(200 * time.Millisecond) // let the last answers settle before reading memory
-	open, err := proc.WorkersRSS()
-	if err != nil {
-		return err
+	if m.open, err = proc.WorkersRSS(); err != nil {
+		return nil, err
 	}
+	return finished, nil
+}
 
-	// 2. Release: every admitted stream receives its remaining events at the token rate.
+// releaseStreams lets every admitted stream receive its remaining events at the token rate,
+// sampling the workers' RSS (the peak) and counting nginx's CPU time until all have ended.
+func releaseStreams(be *streamBackend, proc *nginxproc.Process, finished *sync.WaitGroup, m *capacityMeasures) error {
 	cpu0 := cpuTicks(proc.Pid())
 	streamStart := time.Now()
 	close(be.release)
-	peak := open
+	m.peak = m.open
 	done := make(chan struct{})
 	go func() { finished.Wait(); close(done) }()
 	tick := time.NewTicker(100 * time.Millisecond)
-sample:
+	defer tick.Stop()
 	for {
 		select {
 		case <-done:
-			break sample
+			m.streaming = time.Since(streamStart)
+			m.cpu = float64(cpuTicks(proc.Pid())-cpu0) / clockTicksPerSecond
+			return nil
 		case <-tick.C:
-			if rss, err := proc.WorkersRSS(); err == nil && rss > peak {
-				peak = rss
+			if rss, err := proc.WorkersRSS(); err == nil && rss > m.peak {
+				m.peak = rss
 			}
 		case <-time.After(5 * time.Minute):
-			tick.Stop()
 			return errors.New("streams not finished within 5 minutes of the release")
 		}
 	}
-	tick.Stop()
-	streaming := time.Since(streamStart)
-	cpu := float64(cpuTicks(proc.Pid())-cpu0) / clockTicksPerSecond
+}
 
-	fmt.Printf("outcome of %d offered streams (all open within %v):\n", cc.offered, ramp.Round(time.Millisecond))
-	fmt.Printf("  complete (200, %d events + [DONE]):        %d\n", cc.events, counts[outComplete].Load())
-	fmt.Printf("  503 server_overloaded with Retry-After:    %d\n", counts[outOverloaded].Load())
-	fmt.Printf("  no HTTP answer (reset/EOF/timeout):        %d\n", counts[outNoAnswer].Load())
-	fmt.Printf("  cut streams (200, events missing):         %d\n", counts[outCut].Load())
-	fmt.Printf("  other answers:                             %d\n", counts[outOther].Load())
-	for o, msg := range firstBad {
+// printCapacity prints how the offered streams ended and what the admitted ones cost.
+func printCapacity(cc capacityConfig, m capacityMeasures, tally *capacityTally) {
+	fmt.Printf("outcome of %d offered streams (all open within %v):\n", cc.offered, m.ramp.Round(time.Millisecond))
+	fmt.Printf("  complete (200, %d events + [DONE]):        %d\n", cc.events, tally.counts[outComplete].Load())
+	fmt.Printf("  503 server_overloaded with Retry-After:    %d\n", tally.counts[outOverloaded].Load())
+	fmt.Printf("  no HTTP answer (reset/EOF/timeout):        %d\n", tally.counts[outNoAnswer].Load())
+	fmt.Printf("  cut streams (200, events missing):         %d\n", tally.counts[outCut].Load())
+	fmt.Printf("  other answers:                             %d\n", tally.counts[outOther].Load())
+	for o, msg := range tally.firstBad {
 		fmt.Printf("  first failure (%d): %s\n", o, msg)
 	}
-	fmt.Printf("  streams the model server saw:              %d\n", admitted)
+	fmt.Printf("  streams the model server saw:              %d\n", m.admitted)
 	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	fmt.Printf("\nnginx workers' VmRSS: idle %s, %d streams open %s, peak while streaming %s\n", mib(baseline), admitted, mib(open), mib(peak))
-	if admitted > 0 {
-		fmt.Printf("  memory per open stream:      %.1f KiB  ((open - idle) / streams)\n", float64(open-baseline)/1024/float64(admitted))
-		fmt.Printf("  memory per streaming stream: %.1f KiB  ((peak - idle) / streams)\n", float64(peak-baseline)/1024/float64(admitted))
-		events := float64(admitted * (cc.events - 1))
-		perEvent := cpu / events // seconds of nginx CPU per event delivered
-		fmt.Printf("\nnginx CPU while %d streams received %d more events each: %.2f s in %v (%.0f events/s achieved, %.1f per stream; %v asked)\n",
-			admitted, cc.events-1, cpu, streaming.Round(time.Millisecond), events/streaming.Seconds(),
-			events/streaming.Seconds()/float64(admitted), cc.interval)
-		fmt.Printf("  CPU per event: %.1f µs\n", perEvent*1e6)
-		for _, rate := range []float64{10, 30, 60} {
-			fmt.Printf("  at %2.0f events/s per stream: %.2f millicores per stream, %.2f cores for %d streams\n",
-				rate, perEvent*rate*1000, perEvent*rate*float64(cc.maxStreams), cc.maxStreams)
-		}
+	fmt.Printf("\nnginx workers' VmRSS: idle %s, %d streams open %s, peak while streaming %s\n", mib(m.baseline), m.admitted, mib(m.open), mib(m.peak))
+	if m.admitted > 0 {
+		printStreamCosts(cc, m)
 	}
 	fmt.Printf("load average at end: %s\n", loadavg())
-	if bad := counts[outNoAnswer].Load() + counts[outCut].Load() + counts[outOther].Load(); bad > 0 {
-		return fmt.Errorf("%d offered streams ended without a complete stream or a 503 answer", bad)
-	}
-	return nil
 }
 
-// readStream reads one response: a 200 stream to its end, or a 503's body. It calls ready once
-// the answer is known (the first event of a 200, the whole 503).
-func readStream(r *bufio.Reader, events int, ready func()) (capacityOutcome, string) {
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		return outNoAnswer, err.Error()
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusServiceUnavailable {
-		body, err := io.ReadAll(resp.Body)
-		ready()
-		if err != nil {
-			return outOther, "503 body: " + err.Error()
-		}
-		if !bytes.Contains(body, []byte(`"type":"server_overloaded"`)) || resp.Header.Get("Retry-After") == "" {
-			return outOther, fmt.Sprintf("503 without server_overloaded/Retry-After: %s", body)
-		}
-		return outOverloaded, ""
-	}
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		ready()
-		return outOther, fmt.Sprintf("status %d: %s", resp.StatusCode, body)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	n := 0
-	for sc.Scan() {
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0:
-		case bytes.Equal(line, []byte("data: [DONE]")):
-			if n != events {
-				return outCut, fmt.Sprintf("[DONE] after %d of %d events", n, events)
-			}
-			return outComplete, ""
-		case bytes.HasPrefix(line, []byte("data: {")):
-			n++
-			if n == 1 {
-				ready()
-			}
-		}
-	}
-	return outCut, fmt.Sprintf("stream ended after %d of %d events: %v", n, events, sc.Err())
-}
-
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
+// printStreamCosts prints the memory and CPU per admitted stream.
+func printStreamCosts(cc capacityConfig, m capacityMeasures) {
+	fmt.Printf("  memory per open stream:      %.1f KiB  ((open - idle) / streams)\n", float64(m.open-m.baseline)/1024/float64(m.admitted))
+	fmt.Printf("  memory per streaming stream: %.1f KiB  ((peak - idle) / streams)\n", float64(m.peak-m.baseline)/1024/float64(m.admitted))
+	events := float64(m.admitted * (cc.events - 1))
+	perEvent := m.cpu / events // seconds of nginx CPU per event delivered
+	fmt.Printf("\nnginx CPU while %d streams received %d more events each: %.2f s in %v (%.0f events/s achieved, %.1f per stream; %v asked)\n",
+		m.admitted, cc.events-1, m.cpu, m.streaming.Round(time.Millisecond), events/m.streaming.Seconds(),
+		events/m.streaming.Seconds()/float64(m.admitted), cc.interval)
+	fmt.Printf("  CPU per event: %.1f µs\n", perEvent*1e6)
+	for _, rate := range []float64{10, 30, 60} {
+		fmt.Printf("  at %2.0f events/s per stream: %.2f millicores per stream, %.2f cores for %d streams\n",
+			rate, perEvent*rate*1000, perEvent*rate*float64(cc.maxStreams), cc.maxStreams)
 	}
 }
 

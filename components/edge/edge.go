@@ -1,6 +1,7 @@
 // Package edge exposes the API and the UI on one address through the Istio
 // ingress gateway, and fences the application namespace: STRICT mutual TLS
-// inside the mesh and NetworkPolicies that say who may talk to whom.
+// inside the mesh and NetworkPolicies that say who may talk to whom
+// (fence.go). The Istio objects' specs and the routes are in routes.go.
 package edge
 
 import (
@@ -8,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/internal/argcheck"
@@ -92,86 +91,6 @@ type Edge struct {
 	APIBaseURL pulumi.StringOutput `pulumi:"apiBaseUrl"`
 	WebUIURL   pulumi.StringOutput `pulumi:"webUiUrl"`
 }
-
-// Istio networking.istio.io/v1 specs: just the fields we set.
-type (
-	GatewaySpec struct {
-		Selector map[string]string `json:"selector"`
-		Servers  []Server          `json:"servers"`
-	}
-	Server struct {
-		Port  ServerPort `json:"port"`
-		Hosts []string   `json:"hosts"`
-		TLS   *ServerTLS `json:"tls,omitempty"`
-	}
-	ServerPort struct {
-		Number   int    `json:"number"`
-		Name     string `json:"name"`
-		Protocol string `json:"protocol"`
-	}
-	ServerTLS struct {
-		HTTPSRedirect  bool   `json:"httpsRedirect,omitempty"`
-		Mode           string `json:"mode,omitempty"`
-		CredentialName string `json:"credentialName,omitempty"`
-	}
-	VirtualServiceSpec struct {
-		Hosts    []string    `json:"hosts"`
-		Gateways []string    `json:"gateways"`
-		HTTP     []HTTPRoute `json:"http"`
-	}
-	HTTPRoute struct {
-		Name    string             `json:"name"`
-		Match   []HTTPMatch        `json:"match"`
-		Route   []RouteDestination `json:"route"`
-		Timeout string             `json:"timeout,omitempty"` // "" = no timeout; Istio refuses "0s"
-		Retries *Retries           `json:"retries,omitempty"`
-	}
-	HTTPMatch struct {
-		URI StringMatch `json:"uri"`
-	}
-	StringMatch struct {
-		Prefix string `json:"prefix,omitempty"`
-		Exact  string `json:"exact,omitempty"`
-	}
-	RouteDestination struct {
-		Destination Destination `json:"destination"`
-	}
-	Destination struct {
-		Host string `json:"host"`
-		Port struct {
-			Number int `json:"number"`
-		} `json:"port"`
-	}
-	Retries struct {
-		Attempts int    `json:"attempts"`
-		RetryOn  string `json:"retryOn,omitempty"`
-	}
-	PeerAuthenticationSpec struct {
-		// Selector limits a workload's policy to its pods (nil: the whole namespace).
-		Selector *WorkloadSelector `json:"selector,omitempty"`
-		MTLS     struct {
-			Mode string `json:"mode"`
-		} `json:"mtls"`
-		// PortLevelMTLS overrides the mode per container port (needs a Selector).
-		PortLevelMTLS map[string]MTLSMode `json:"portLevelMtls,omitempty"`
-	}
-	WorkloadSelector struct {
-		MatchLabels map[string]string `json:"matchLabels"`
-	}
-	MTLSMode struct {
-		Mode string `json:"mode"`
-	}
-	// DestinationRuleSpec is the part of an Istio DestinationRule the edge sets: the client
-	// side's TLS mode for one host.
-	DestinationRuleSpec struct {
-		Host          string `json:"host"`
-		TrafficPolicy struct {
-			TLS struct {
-				Mode string `json:"mode"`
-			} `json:"tls"`
-		} `json:"trafficPolicy"`
-	}
-)
 
 // New declares the Gateway, VirtualService, PeerAuthentication and policies.
 //
@@ -265,153 +184,6 @@ func publicHost(hosts []string, lbAddress string) string {
 		return lbAddress
 	}
 	return ExternalAddressHint
-}
-
-func gatewaySpec(args Args) GatewaySpec {
-	hosts := args.Config.Hosts
-	http := Server{Port: ServerPort{Number: 80, Name: "http", Protocol: "HTTP"}, Hosts: hosts}
-	if args.Config.TLS.CredentialName == "" {
-		return GatewaySpec{Selector: args.IngressSelector, Servers: []Server{http}}
-	}
-	http.TLS = &ServerTLS{HTTPSRedirect: true}
-	https := Server{
-		Port:  ServerPort{Number: 443, Name: "https", Protocol: "HTTPS"},
-		Hosts: hosts,
-		// The credential is a kubernetes.io/tls Secret in the ingress
-		// gateway's namespace.
-		TLS: &ServerTLS{Mode: "SIMPLE", CredentialName: args.Config.TLS.CredentialName},
-	}
-	return GatewaySpec{Selector: args.IngressSelector, Servers: []Server{https, http}}
-}
-
-func destination(b Backend) []RouteDestination {
-	var d Destination
-	d.Host, d.Port.Number = b.Host, b.Port
-	return []RouteDestination{{Destination: d}}
-}
-
-func virtualServiceSpec(args Args) VirtualServiceSpec {
-	routes := []HTTPRoute{{
-		Name:  "api",
-		Match: []HTTPMatch{{URI: StringMatch{Prefix: "/v1/"}}, {URI: StringMatch{Exact: "/v1"}}},
-		Route: destination(args.Gateway),
-		// No Timeout: leaving it out is what disables Istio's route timeout,
-		// so a generation streams for as long as it takes (the gateway's own
-		// timeouts still apply). "0s" does not mean "none" here: the API
-		// server refuses it (the CRD's rule wants at least 1ms).
-		// Generations are not idempotent, so they are never retried.
-		Retries: &Retries{Attempts: 0},
-	}}
-	if args.WebUI != nil {
-		routes = append(routes, HTTPRoute{
-			Name:    "ui",
-			Match:   []HTTPMatch{{URI: StringMatch{Prefix: "/"}}},
-			Route:   destination(*args.WebUI),
-			Timeout: fmt.Sprintf("%ds", args.UITimeoutSeconds),
-			Retries: &Retries{Attempts: 2, RetryOn: "connect-failure,refused-stream,unavailable"},
-		})
-	}
-	return VirtualServiceSpec{Hosts: args.Config.Hosts, Gateways: []string{Name}, HTTP: routes}
-}
-
-// networkPolicies: models accept only the gateway (and metrics scrapers in
-// the configured namespaces), the gateway only the ingress gateway and Open
-// WebUI (and, on its metrics port alone, the scrapers), Open WebUI only the
-// ingress gateway.
-func networkPolicies(ctx *pulumi.Context, name string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
-	ingress := peer(args.IngressSelector, args.IngressNamespace)
-	gatewayPeers := []networkingv1.NetworkPolicyPeerInput{ingress}
-	if args.WebUI != nil {
-		gatewayPeers = append(gatewayPeers, peer(args.WebUI.Pods, ""))
-	}
-	modelPeers := []networkingv1.NetworkPolicyPeerInput{peer(args.Gateway.Pods, "")}
-	var scrapers []networkingv1.NetworkPolicyPeerInput
-	for _, ns := range args.Config.MetricsNamespaces {
-		scrapers = append(scrapers, peer(nil, ns))
-	}
-	modelPeers = append(modelPeers, scrapers...)
-	type policy struct {
-		suffix string
-		pods   map[string]string
-		port   int
-		from   []networkingv1.NetworkPolicyPeerInput
-		// metricsPort, when set, is admitted from the metrics namespaces only.
-		metricsPort int
-	}
-	policies := []policy{
-		{suffix: "models", pods: args.Models, port: args.ModelPort, from: modelPeers},
-		{suffix: "gateway", pods: args.Gateway.Pods, port: args.Gateway.TargetPort, from: gatewayPeers, metricsPort: args.Gateway.MetricsPort},
-	}
-	if args.WebUI != nil {
-		policies = append(policies, policy{suffix: "webui", pods: args.WebUI.Pods, port: args.WebUI.TargetPort, from: []networkingv1.NetworkPolicyPeerInput{ingress}})
-	}
-	for _, p := range policies {
-		rules := networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
-			From: networkingv1.NetworkPolicyPeerArray(p.from),
-			Ports: networkingv1.NetworkPolicyPortArray{
-				&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.port), Protocol: pulumi.String("TCP")},
-				// Istio's sidecar serves health checks that the
-				// kubelet's rewritten probes and scrapers use.
-				&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(15020), Protocol: pulumi.String("TCP")},
-			},
-		}}
-		if p.metricsPort != 0 && len(scrapers) > 0 {
-			rules = append(rules, &networkingv1.NetworkPolicyIngressRuleArgs{
-				From:  networkingv1.NetworkPolicyPeerArray(scrapers),
-				Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p.metricsPort), Protocol: pulumi.String("TCP")}},
-			})
-		}
-		_, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+p.suffix, &networkingv1.NetworkPolicyArgs{
-			Metadata: kube.Meta("allow-"+p.suffix, args.Namespace, labels),
-			Spec: &networkingv1.NetworkPolicySpecArgs{
-				PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.pods)},
-				PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
-				Ingress:     rules,
-			},
-		}, parent)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// plaintextMetrics relaxes STRICT mutual TLS on the metrics ports only, per workload: the
-// model pods' port (vLLM serves /metrics on its API port) and the gateway's metrics port.
-func plaintextMetrics(ctx *pulumi.Context, name string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
-	for _, w := range []struct {
-		suffix string
-		pods   map[string]string
-		port   int
-	}{{"models", args.Models, args.ModelPort}, {"gateway", args.Gateway.Pods, args.Gateway.MetricsPort}} {
-		if w.port == 0 || len(w.pods) == 0 {
-			continue
-		}
-		var pa PeerAuthenticationSpec
-		pa.Selector = &WorkloadSelector{MatchLabels: w.pods}
-		pa.MTLS.Mode = "STRICT"
-		pa.PortLevelMTLS = map[string]MTLSMode{fmt.Sprint(w.port): {Mode: "PERMISSIVE"}}
-		if _, err := kube.NewCustomResource(ctx, name+"-metrics-"+w.suffix, "security.istio.io/v1", "PeerAuthentication",
-			kube.Meta("metrics-"+w.suffix, args.Namespace, labels), pa, parent); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// peer selects pods by labels in a namespace ("" = the policy's own), or a
-// whole namespace when pods is nil.
-func peer(pods map[string]string, namespace string) networkingv1.NetworkPolicyPeerInput {
-	p := &networkingv1.NetworkPolicyPeerArgs{}
-	if pods != nil {
-		p.PodSelector = &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(pods)}
-	}
-	if namespace != "" {
-		p.NamespaceSelector = &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
-			"kubernetes.io/metadata.name": pulumi.String(namespace),
-		}}
-	}
-	return p
 }
 
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of

@@ -147,36 +147,9 @@ func tagGPUGroup(ctx *pulumi.Context, name string, ng *eks.NodeGroup, tags map[s
 // identity agent, the nodes) come before the association, and the association before the
 // chart.
 func clusterAutoscalerIdentity(ctx *pulumi.Context, name string, cluster pulumi.StringOutput, deps []pulumi.Resource, child []pulumi.ResourceOption) (*ClusterAutoscalerIdentity, error) {
-	r, err := role(ctx, name+"-cluster-autoscaler", "pods.eks.amazonaws.com", nil, child)
-	if err != nil {
-		return nil, err
-	}
-	policy, err := iam.NewPolicy(ctx, name+"-cluster-autoscaler", &iam.PolicyArgs{
+	id, err := podIdentity(ctx, name+"-cluster-autoscaler", cluster, ClusterAutoscalerNamespace, ClusterAutoscalerServiceAccount, &iam.PolicyArgs{
 		Description: pulumi.String("Cluster Autoscaler: scales the Auto Scaling groups of this EKS cluster"),
 		Policy:      cluster.ApplyT(clusterAutoscalerPolicy).(pulumi.StringOutput),
-	}, child...)
-	if err != nil {
-		return nil, err
-	}
-	attachment, err := iam.NewRolePolicyAttachment(ctx, name+"-cluster-autoscaler", &iam.RolePolicyAttachmentArgs{
-		Role: r.role.Name, PolicyArn: policy.Arn,
-	}, child...)
-	if err != nil {
-		return nil, err
-	}
-	assoc, err := eks.NewPodIdentityAssociation(ctx, name+"-cluster-autoscaler", &eks.PodIdentityAssociationArgs{
-		ClusterName:    cluster,
-		Namespace:      pulumi.String(ClusterAutoscalerNamespace),
-		ServiceAccount: pulumi.String(ClusterAutoscalerServiceAccount),
-		RoleArn:        r.role.Arn,
-	}, append(child, pulumi.DependsOn(append(slices.Clone(deps), attachment)))...)
-	if err != nil {
-		return nil, err
-	}
-	return &ClusterAutoscalerIdentity{
-		Namespace:      ClusterAutoscalerNamespace,
-		ServiceAccount: ClusterAutoscalerServiceAccount,
-		RoleARN:        r.role.Arn,
-		Ready:          []pulumi.Resource{assoc},
-	}, nil
+	}, deps, child)
+	return (*ClusterAutoscalerIdentity)(id), err
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -56,17 +55,6 @@ func ValidHoldShare(share float64) string {
 	}
 	return fmt.Sprintf("is %v; use a share of maxStreamsPerPod in (0, %v], e.g. %v (the requests one model scaled to zero may hold in a pod)",
 		share, nginx.MaxHoldShare, DefaultHoldShare)
-}
-
-// HoldSeconds is the hold of a model that scales to zero: ColdStartTimeout, or else the
-// model's startup budget up to MaxColdStartTimeout. ColdStartTimeout must be valid
-// (ValidColdStartTimeout).
-func (c Config) HoldSeconds(startupBudget time.Duration) int {
-	d := min(startupBudget, MaxColdStartTimeout)
-	if c.ColdStartTimeout != "" {
-		d, _ = time.ParseDuration(c.ColdStartTimeout)
-	}
-	return int(math.Ceil(d.Seconds()))
 }
 
 // MaxColdStartTimeout bounds gateway.coldStartTimeout: a client held longer has long given up.

@@ -93,7 +93,7 @@ func TestGatewayWorkload(t *testing.T) {
 	assert.Nil(t, budget.Spec.MinAvailable)
 	assert.Equal(t, 1, budget.Spec.MaxUnavailable.IntValue(), "one pod at a time, whatever the autoscaler chose")
 	assert.Equal(t, dep.Spec.Selector.MatchLabels, budget.Spec.Selector.MatchLabels)
-	assert.Equal(t, "http://llm-gateway.llm.svc.cluster.local/v1", g.URL)
+	assert.Equal(t, "http://llm-gateway.llm.svc.cluster.local/v1", g.PlainURL)
 }
 
 // TestModelChangeRollsThePods: any change of the model list changes the

@@ -17,6 +17,61 @@ const (
 	AdvancedDatapath = "ADVANCED_DATAPATH"
 )
 
+// controlPlane is the cluster the GPU pool joins, created or adopted.
+type controlPlane struct {
+	name, endpoint, caCert pulumi.StringOutput
+	// zones are the cluster's node locations; network is its VPC.
+	zones   pulumi.StringArrayOutput
+	network pulumi.StringOutput
+	// metadataMode is GKE_METADATA, which needs Workload Identity on the cluster (checked on an
+	// adopted one).
+	metadataMode pulumi.StringInput
+	// ready is what the GPU pool waits for besides the node account's grants: a created
+	// cluster's system pool.
+	ready []pulumi.Resource
+}
+
+// newControlPlane creates the cluster, or looks up the one to adopt.
+func newControlPlane(ctx *pulumi.Context, name string, cfg Config, location, base string, nodes *nodeIdentity,
+	ports []ControlPlanePort, parent pulumi.ResourceOrInvokeOption) (*controlPlane, error) {
+	if !cfg.Cluster.Create {
+		return adoptCluster(ctx, cfg, location, parent), nil
+	}
+	cluster, system, err := newCluster(ctx, name, cfg, location, base, nodes, ports, parent)
+	if err != nil {
+		return nil, err
+	}
+	return &controlPlane{
+		name:         cluster.Name,
+		endpoint:     cluster.Endpoint,
+		caCert:       cluster.MasterAuth.ClusterCaCertificate().Elem(),
+		zones:        cluster.NodeLocations,
+		network:      cluster.Network.Elem(),
+		metadataMode: pulumi.String(gkeMetadata),
+		ready:        []pulumi.Resource{system},
+	}, nil
+}
+
+// adoptCluster reads an existing cluster; the GPU pool's metadata mode fails the deployment
+// when the cluster lacks Workload Identity (adoptedMetadataMode).
+func adoptCluster(ctx *pulumi.Context, cfg Config, location string, parent pulumi.InvokeOption) *controlPlane {
+	found := container.LookupClusterOutput(ctx, container.LookupClusterOutputArgs{
+		Name:     pulumi.String(cfg.Cluster.Name),
+		Location: pulumi.String(location),
+		Project:  pulumi.String(cfg.Project),
+	}, parent)
+	return &controlPlane{
+		name:     found.Name(),
+		endpoint: found.Endpoint(),
+		caCert:   found.MasterAuths().Index(pulumi.Int(0)).ClusterCaCertificate(),
+		zones:    found.NodeLocations(),
+		network:  found.Network(),
+		metadataMode: found.ApplyT(func(c container.LookupClusterResult) (string, error) {
+			return adoptedMetadataMode(ctx, cfg, location, c)
+		}).(pulumi.StringOutput),
+	}
+}
+
 // newCluster creates the cluster in its own private VPC, and its system pool.
 func newCluster(ctx *pulumi.Context, name string, cfg Config, location, base string, nodes *nodeIdentity,
 	ports []ControlPlanePort, parent pulumi.ResourceOption) (*container.Cluster, *container.NodePool, error) {

@@ -5,12 +5,12 @@
 // A created cluster lives in a VPC of its own with private nodes, Cloud NAT
 // for their egress and Dataplane V2 enforcing NetworkPolicy (cluster.go,
 // network.go). Every node the component creates runs as a dedicated,
-// minimal service account (identity.go). GPU pool sizes are totals over
-// the pool's zones (sizing.go).
+// minimal service account (identity.go). The GPU pool (gpupool.go) sizes are
+// totals over the pool's zones (sizing.go). Models that read Cloud Storage get
+// a service account of their own (objectstore.go).
 package gke
 
 import (
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/container"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/llm-platform/llm-platform/components/cluster"
@@ -31,7 +31,7 @@ var cloudPlatformScope = pulumi.StringArray{pulumi.String("https://www.googleapi
 type Args struct {
 	Config Config `pulumi:"config"`
 	// ObjectReaders are the models that stream from Cloud Storage, each given read access to
-	// exactly its locations (weights.go).
+	// exactly its locations (objectstore.go).
 	ObjectReaders []ObjectReader `pulumi:"objectReaders,optional"`
 	// ControlPlanePorts are the webhook and aggregated-API ports of what will run in a created
 	// cluster; its firewall opens those GKE does not (firewall.go).
@@ -89,12 +89,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
-	// A zonal cluster when a zone is given (cheaper, one control plane
-	// zone), otherwise regional.
-	location := cfg.Region
-	if cfg.Zone != "" {
-		location = cfg.Zone
-	}
+	location := clusterLocation(cfg)
 	base := baseName(cfg.Project, location, cfg.Cluster.Name)
 
 	// Every pool, adopted cluster or not, runs as this account rather than
@@ -103,104 +98,40 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-
-	var endpoint, caCert pulumi.StringOutput
-	var clusterZones pulumi.StringArrayOutput
-	// The GKE_METADATA mode needs Workload Identity on the cluster.
-	var metadataMode pulumi.StringInput = pulumi.String(gkeMetadata)
-	poolDeps := append([]pulumi.Resource{}, nodes.Grants...)
-	if cfg.Cluster.Create {
-		cluster, system, err := newCluster(ctx, name, cfg, location, base, nodes, args.ControlPlanePorts, parent)
-		if err != nil {
-			return nil, err
-		}
-		g.ClusterName = cluster.Name
-		endpoint = cluster.Endpoint
-		caCert = cluster.MasterAuth.ClusterCaCertificate().Elem()
-		clusterZones = cluster.NodeLocations
-		g.Network = cluster.Network.Elem()
-		poolDeps = append(poolDeps, system)
-	} else {
-		found := container.LookupClusterOutput(ctx, container.LookupClusterOutputArgs{
-			Name:     pulumi.String(cfg.Cluster.Name),
-			Location: pulumi.String(location),
-			Project:  pulumi.String(cfg.Project),
-		}, pulumi.Parent(g))
-		g.ClusterName = found.Name()
-		endpoint = found.Endpoint()
-		caCert = found.MasterAuths().Index(pulumi.Int(0)).ClusterCaCertificate()
-		clusterZones = found.NodeLocations()
-		g.Network = found.Network()
-		metadataMode = found.ApplyT(func(c container.LookupClusterResult) (string, error) {
-			return adoptedMetadataMode(ctx, cfg, location, c)
-		}).(pulumi.StringOutput)
-	}
-
-	if g.ObjectReaders, err = objectReaders(ctx, name, cfg.Project, base, args.ObjectReaders, parent); err != nil {
-		return nil, err
-	}
-
-	pool := cfg.GPUPool
-	_, err = container.NewNodePool(ctx, name+"-gpu", &container.NodePoolArgs{
-		Name:     pulumi.String("gpu"),
-		Project:  pulumi.String(cfg.Project),
-		Location: pulumi.String(location),
-		Cluster:  g.ClusterName,
-		// GPU types exist only in some zones of a region.
-		NodeLocations: pulumi.ToStringArray(pool.NodeLocations),
-		// Per zone (see InitialPerZone); the totals below bound the pool.
-		InitialNodeCount: initialNodeCount(cfg, clusterZones),
-		Autoscaling: &container.NodePoolAutoscalingArgs{
-			// minNodes/maxNodes are totals over all the pool's zones;
-			// minNodeCount/maxNodeCount would be per zone (maxNodes 3 over
-			// 2 zones would allow 6 GPU nodes).
-			TotalMinNodeCount: pulumi.Int(pool.MinNodes),
-			TotalMaxNodeCount: pulumi.Int(pool.MaxNodes),
-			LocationPolicy:    pulumi.String(LocationPolicy(pool.Spot)),
-		},
-		Management: &container.NodePoolManagementArgs{AutoRepair: pulumi.Bool(true), AutoUpgrade: pulumi.Bool(true)},
-		NodeConfig: &container.NodePoolNodeConfigArgs{
-			MachineType:    pulumi.String(pool.MachineType),
-			Spot:           pulumi.Bool(pool.Spot),
-			DiskSizeGb:     pulumi.Int(pool.DiskSizeGB),
-			DiskType:       pulumi.String(pool.DiskType),
-			ServiceAccount: nodes.Email,
-			OauthScopes:    cloudPlatformScope,
-			Labels:         pulumi.ToStringMap(pool.Labels),
-			GuestAccelerators: container.NodePoolNodeConfigGuestAcceleratorArray{&container.NodePoolNodeConfigGuestAcceleratorArgs{
-				Type:  pulumi.String(pool.AcceleratorType),
-				Count: pulumi.Int(pool.AcceleratorCount),
-				// GKE installs the driver itself (LATEST by default), so the
-				// pool needs no driver DaemonSet.
-				GpuDriverInstallationConfig: &container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs{
-					GpuDriverVersion: pulumi.String(pool.DriverVersion),
-				},
-			}},
-			// GKE adds this taint itself only when the cluster also has a
-			// non-GPU pool; declared so non-GPU pods never land here.
-			Taints: container.NodePoolNodeConfigTaintArray{&container.NodePoolNodeConfigTaintArgs{
-				Key: pulumi.String(GPUTaint.Key), Value: pulumi.String(GPUTaint.Value), Effect: pulumi.String("NO_SCHEDULE"),
-			}},
-			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: metadataMode},
-		},
-	}, parent, pulumi.DependsOn(poolDeps),
-		// initialNodeCount forces a replacement when changed; the autoscaler
-		// owns the size after creation, so a later minNodes change must not
-		// recreate the pool.
-		pulumi.IgnoreChanges([]string{"initialNodeCount"}))
+	cp, err := newControlPlane(ctx, name, cfg, location, base, nodes, args.ControlPlanePorts, parent)
 	if err != nil {
 		return nil, err
 	}
+	g.ClusterName, g.Network = cp.name, cp.network
+	if g.ObjectReaders, err = objectReaders(ctx, name, cfg.Project, base, args.ObjectReaders, parent); err != nil {
+		return nil, err
+	}
+	if err := gpuPool(ctx, name, cfg, location, cp, nodes, parent); err != nil {
+		return nil, err
+	}
+	g.Kubeconfig = kubeconfig(cp)
+	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"clusterName": g.ClusterName, "kubeconfig": g.Kubeconfig})
+}
 
-	g.Kubeconfig = pulumi.ToSecret(pulumi.All(g.ClusterName, endpoint, caCert).ApplyT(func(v []any) string {
-		// gke-gcloud-auth-plugin is the only method GKE supports since 1.26.
+// clusterLocation is a zonal cluster's zone when a zone is given (cheaper, one control plane
+// zone), otherwise the region of a regional cluster.
+func clusterLocation(cfg Config) string {
+	if cfg.Zone != "" {
+		return cfg.Zone
+	}
+	return cfg.Region
+}
+
+// kubeconfig reaches the cluster through gke-gcloud-auth-plugin, the only method GKE supports
+// since 1.26; it is secret.
+func kubeconfig(cp *controlPlane) pulumi.StringOutput {
+	return pulumi.ToSecret(pulumi.All(cp.name, cp.endpoint, cp.caCert).ApplyT(func(v []any) string {
 		return kube.Kubeconfig(v[0].(string), "https://"+v[1].(string), v[2].(string), kube.ExecAuth{
 			Command:            "gke-gcloud-auth-plugin",
 			InstallHint:        "Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)",
 			ProvideClusterInfo: true,
 		})
 	})).(pulumi.StringOutput)
-	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"clusterName": g.ClusterName, "kubeconfig": g.Kubeconfig})
 }
 
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of

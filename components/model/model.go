@@ -21,8 +21,6 @@ import (
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -124,117 +122,27 @@ func AllModelsSelector() map[string]string {
 	return map[string]string{"app.kubernetes.io/name": AppName, "app.kubernetes.io/component": "model"}
 }
 
-// New declares the workload, Service and disruption budget of one model.
+// New declares the workload, Services and disruption budget of one model.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Model, error) {
 	if err := args.validate(name); err != nil {
 		return nil, err
 	}
-	s := args.Spec
-	objName := args.Name
-	if objName == "" {
-		objName = name
-	}
-	m := &Model{
-		ServedName: s.ModelName,
-		Adapters:   s.AdapterNames(),
-		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(objName, args.Namespace), Port),
-		Endpoints:  fmt.Sprintf("%s:%d", kube.ServiceHost(HeadlessName(objName), args.Namespace), Port),
-		Selector:   Selector(objName),
-	}
-	if err := ctx.RegisterComponentResource(Type, name, m, formertype.Aliased(opts, formerType)...); err != nil {
+	objName := args.objectName(name)
+	m, err := register(ctx, name, objName, args, opts)
+	if err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(m)
 	labels := kube.Labels(AppName, objName, "model")
-	selector := m.Selector
-
-	// Pulumi would otherwise wait, up to 10 minutes, for the Service's
-	// endpoints: the pods' readiness, which is the StatefulSet's to report.
-	svcMeta := kube.Meta(objName, args.Namespace, labels)
-	svcMeta.Annotations = pulumi.StringMap{"pulumi.com/skipAwait": pulumi.String("true")}
-	svc, err := kube.HTTPService(ctx, name, svcMeta, selector, Port, parent)
-	if err != nil {
+	if err := m.declareServices(ctx, name, objName, args.Namespace, labels, parent); err != nil {
 		return nil, err
 	}
-	m.Service = svc
-
-	// The headless Service: cluster DNS answers its name with one A record per ready pod
-	// (publishNotReadyAddresses false: a pod still loading weights is not listed), which the
-	// gateway resolves itself to balance per request. Under Istio its pod-IP traffic keeps
-	// mTLS: the sidecars know the Service's endpoints (docs/gateway.md, "Routing across
-	// replicas").
-	hlMeta := kube.Meta(HeadlessName(objName), args.Namespace, labels)
-	hlMeta.Annotations = pulumi.StringMap{"pulumi.com/skipAwait": pulumi.String("true")}
-	m.Headless, err = corev1.NewService(ctx, name+HeadlessSuffix, &corev1.ServiceArgs{
-		Metadata: hlMeta,
-		Spec: &corev1.ServiceSpecArgs{
-			Type:                     pulumi.String("ClusterIP"),
-			ClusterIP:                pulumi.String("None"),
-			PublishNotReadyAddresses: pulumi.Bool(false),
-			Selector:                 pulumi.ToStringMap(selector),
-			Ports: corev1.ServicePortArray{&corev1.ServicePortArgs{
-				Name: pulumi.String("http"), Port: pulumi.Int(Port),
-				TargetPort: pulumi.String("http"), AppProtocol: pulumi.String("http"),
-			}},
-		},
-	}, parent)
-	if err != nil {
+	if m.StatefulSet, err = declareStatefulSet(ctx, name, objName, args, labels, parent); err != nil {
 		return nil, err
 	}
-	// `pulumi up` reports a model ready only when it serves, and the first
-	// start downloads the weights: allow the startup probe's whole budget.
-	ready := s.StartupBudget().String()
-
-	stsOpts := []pulumi.ResourceOption{parent, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: ready, Update: ready})}
-	if s.Autoscaling.Enabled {
-		// KEDA owns the replica count: an `up` after it scaled must not set it back.
-		stsOpts = append(stsOpts, pulumi.IgnoreChanges([]string{"spec.replicas"}))
-	}
-	m.StatefulSet, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
-		Metadata: kube.Meta(objName, args.Namespace, labels),
-		Spec: &appsv1.StatefulSetSpecArgs{
-			Replicas: pulumi.Int(s.InitialReplicas()),
-			// A plain name, not the Service's output: a StatefulSet that
-			// depends on a Service whose await needs its pods deadlocks.
-			ServiceName:         pulumi.String(objName),
-			PodManagementPolicy: pulumi.String("Parallel"),
-			Selector:            &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
-			UpdateStrategy:      &appsv1.StatefulSetUpdateStrategyArgs{Type: pulumi.String("RollingUpdate")},
-			// Deleting the model deletes its caches; scaling down keeps them
-			// for the next scale-up.
-			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs{
-				WhenDeleted: pulumi.String("Delete"),
-				WhenScaled:  pulumi.String("Retain"),
-			},
-			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{cacheClaim(s, labels)},
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{
-					Labels:      pulumi.ToStringMap(labels),
-					Annotations: podAnnotations(args),
-				},
-				Spec: podSpec(args),
-			},
-		},
-	}, stsOpts...)
-	if err != nil {
+	if err := declareBudget(ctx, name, objName, args, labels, parent); err != nil {
 		return nil, err
 	}
-
-	if s.PeakReplicas() > 1 {
-		_, err = policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
-			Metadata: kube.Meta(objName, args.Namespace, labels),
-			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-				MaxUnavailable: pulumi.Int(1),
-				Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(selector)},
-			},
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	m.URL = pulumi.Sprintf("http://%s/v1", m.Upstream)
-	m.ServiceName = svc.Metadata.Name().Elem()
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{
 		"servedName":  pulumi.String(m.ServedName),
 		"upstream":    pulumi.String(m.Upstream),
@@ -243,6 +151,38 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"url":         m.URL,
 		"serviceName": m.ServiceName,
 	})
+}
+
+// objectName is the Kubernetes name of the model's objects: Args.Name, or the component's.
+func (a Args) objectName(name string) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return name
+}
+
+// register registers the component with what is known at plan time: the served names, the
+// Services' addresses and URL, and the pod selector.
+func register(ctx *pulumi.Context, name, objName string, args Args, opts []pulumi.ResourceOption) (*Model, error) {
+	m := &Model{
+		ServedName: args.Spec.ModelName,
+		Adapters:   args.Spec.AdapterNames(),
+		Upstream:   fmt.Sprintf("%s:%d", kube.ServiceHost(objName, args.Namespace), Port),
+		Endpoints:  fmt.Sprintf("%s:%d", kube.ServiceHost(HeadlessName(objName), args.Namespace), Port),
+		Selector:   Selector(objName),
+	}
+	m.URL = pulumi.Sprintf("http://%s/v1", m.Upstream)
+	return m, ctx.RegisterComponentResource(Type, name, m, formertype.Aliased(opts, formerType)...)
+}
+
+// declareBudget declares the pods' disruption budget when the model may run more than one
+// replica: one down at a time.
+func declareBudget(ctx *pulumi.Context, name, objName string, args Args, labels map[string]string, parent pulumi.ResourceOption) error {
+	if args.Spec.PeakReplicas() <= 1 {
+		return nil
+	}
+	_, err := kube.OneAtATime(ctx, name, kube.Meta(objName, args.Namespace, labels), Selector(objName), parent)
+	return err
 }
 
 // validate reports unset required inputs and sizes that are not Kubernetes quantities, by
@@ -264,22 +204,6 @@ func (a Args) validate(name string) error {
 	errs = append(errs, a.validateDrain(name)...)
 	errs = append(errs, a.checkSource(name)...)
 	return errors.Join(errs...)
-}
-
-func cacheClaim(s Spec, labels map[string]string) corev1.PersistentVolumeClaimTypeInput {
-	claim := &corev1.PersistentVolumeClaimSpecArgs{
-		AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-		Resources: &corev1.VolumeResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"storage": pulumi.String(s.PVCSize)},
-		},
-	}
-	if s.StorageClass != "" {
-		claim.StorageClassName = pulumi.String(s.StorageClass)
-	}
-	return &corev1.PersistentVolumeClaimTypeArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("cache"), Labels: pulumi.ToStringMap(labels)},
-		Spec:     claim,
-	}
 }
 
 func podSpec(args Args) *corev1.PodSpecArgs {
@@ -355,55 +279,6 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 		pod.InitContainers = corev1.ContainerArray{fetch}
 	}
 	return pod
-}
-
-// vllmArgs are the arguments of `vllm serve`, free-form extraArgs last so
-// they can add anything the typed keys do not cover.
-func vllmArgs(s Spec) []string {
-	a := []string{modelArg(s),
-		"--served-model-name", s.ModelName,
-		"--host", "0.0.0.0",
-		"--port", strconv.Itoa(Port),
-		"--dtype", s.Dtype,
-	}
-	if s.GPURequestCount > 0 {
-		a = append(a,
-			"--tensor-parallel-size", strconv.Itoa(s.GPURequestCount),
-			"--gpu-memory-utilization", strconv.FormatFloat(s.GPUMemoryUtilization, 'f', -1, 64))
-	}
-	if s.MaxModelLen > 0 {
-		a = append(a, "--max-model-len", strconv.Itoa(s.MaxModelLen))
-	}
-	if s.TrustRemoteCode {
-		a = append(a, "--trust-remote-code")
-	}
-	a = append(a, loadArgs(s)...)
-	a = append(a, loraArgs(s)...)
-	a = append(a, Drain(s).shutdownArgs()...)
-	return append(a, s.ExtraArgs...)
-}
-
-func env(args Args) corev1.EnvVarArray {
-	vars := corev1.EnvVarArray{
-		&corev1.EnvVarArgs{Name: pulumi.String("HF_HOME"), Value: pulumi.String(hfHome)},
-		// The compile cache on the claim too: a restart skips compiling again.
-		&corev1.EnvVarArgs{Name: pulumi.String("VLLM_CACHE_ROOT"), Value: pulumi.String(compileCache)},
-		// vLLM >= 0.20 reads the user name at start; containers without a
-		// passwd entry for their uid need it set.
-		&corev1.EnvVarArgs{Name: pulumi.String("USER"), Value: pulumi.String("vllm")},
-		&corev1.EnvVarArgs{Name: pulumi.String("VLLM_NO_USAGE_STATS"), Value: pulumi.String("1")},
-	}
-	vars = append(vars, objectStoreEnv(args)...)
-	if args.HFTokenSecret != nil {
-		vars = append(vars, &corev1.EnvVarArgs{
-			Name: pulumi.String("HF_TOKEN"),
-			ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-				Name: args.HFTokenSecret,
-				Key:  pulumi.String(HFTokenKey),
-			}},
-		})
-	}
-	return vars
 }
 
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of

@@ -8,7 +8,6 @@
 package pulumimock
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,6 +113,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
 	m.mu.Unlock()
+	return args.Name + "-id", mockState(args), nil
+}
+
+// mockState is a resource's state as the mocks answer it: its inputs, plus the outputs the
+// cloud or the cluster would set and the program reads.
+func mockState(args pulumi.MockResourceArgs) resource.PropertyMap {
 	state := args.Inputs.Copy()
 	switch args.TypeToken {
 	case "kubernetes:core/v1:Service":
@@ -152,7 +156,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			"status":    resource.NewProperty("deployed"),
 		})
 	}
-	return args.Name + "-id", state, nil
+	return state
 }
 
 // urn is the resource's URN as the engine forms it (the SDK's resource.NewURN): its type
@@ -309,153 +313,6 @@ func (m *Mocks) Children(r Resource) []Resource {
 			out = append(out, c)
 		}
 	}
-	return out
-}
-
-// Plain converts a property map into plain Go values (what encoding/json
-// produces), unwrapping secrets and outputs; unknown values become nil.
-func Plain(props resource.PropertyMap) map[string]any {
-	return plainValue(resource.NewProperty(props)).(map[string]any)
-}
-
-func plainValue(v resource.PropertyValue) any { return convert(v, false) }
-
-// Redacted is Plain with every secret replaced by the marker "[secret]".
-func Redacted(props resource.PropertyMap) any { return convert(resource.NewProperty(props), true) }
-
-// convert is a property value as plain Go values; with redact, every secret becomes a marker.
-func convert(v resource.PropertyValue, redact bool) any {
-	switch {
-	case redact && (v.IsSecret() || v.IsOutput() && v.OutputValue().Secret):
-		return "[secret]"
-	case v.IsSecret():
-		return convert(v.SecretValue().Element, redact)
-	case v.IsOutput():
-		if !v.OutputValue().Known {
-			return nil
-		}
-		return convert(v.OutputValue().Element, redact)
-	case v.IsComputed(), v.IsNull():
-		return nil
-	case v.IsObject():
-		out := map[string]any{}
-		for k, e := range v.ObjectValue() {
-			out[string(k)] = convert(e, redact)
-		}
-		return out
-	case v.IsArray():
-		out := make([]any, 0, len(v.ArrayValue()))
-		for _, e := range v.ArrayValue() {
-			out = append(out, convert(e, redact))
-		}
-		return out
-	case v.IsResourceReference():
-		return string(v.ResourceReferenceValue().URN)
-	}
-	return v.V
-}
-
-// DecodeInto strictly decodes a resource's inputs into out (a k8s.io/api
-// type): a field the type does not know fails, so typos cannot hide.
-func DecodeInto(props resource.PropertyMap, out any) error {
-	raw, err := json.Marshal(Plain(props))
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	return dec.Decode(out)
-}
-
-// Decode finds the resource typ/name and decodes its inputs into a T.
-func Decode[T any](t testing.TB, m *Mocks, typ, name string) T {
-	t.Helper()
-	var out T
-	r := m.Find(t, typ, name)
-	require.NoError(t, DecodeInto(r.Inputs, &out), "decoding %s %s", typ, name)
-	return out
-}
-
-// View decodes a resource's inputs into T, a partial view with just the
-// fields a test reads (cloud resources and Helm values have no k8s.io/api
-// type to decode strictly into).
-func View[T any](t testing.TB, r Resource) T {
-	t.Helper()
-	raw, err := json.Marshal(Plain(r.Inputs))
-	require.NoError(t, err)
-	var out T
-	require.NoError(t, json.Unmarshal(raw, &out), "decoding %s %s into %T", r.Type, r.Name, out)
-	return out
-}
-
-// AssertOnlyInSecrets fails if any value appears in the inputs of a
-// resource other than a Kubernetes Secret, or in a Secret's inputs as
-// anything but a Pulumi secret. Each value must appear in some Secret.
-func AssertOnlyInSecrets(t testing.TB, m *Mocks, values ...string) {
-	t.Helper()
-	found := map[string]bool{}
-	for _, r := range m.Resources() {
-		raw, err := json.Marshal(Plain(r.Inputs))
-		require.NoError(t, err)
-		for _, v := range values {
-			if !strings.Contains(string(raw), v) {
-				continue
-			}
-			if r.Type != "kubernetes:core/v1:Secret" {
-				assert.Failf(t, "secret value outside a Secret", "%s %s carries %q", r.Type, r.Name, v)
-				continue
-			}
-			found[v] = true
-			assert.Contains(t, SecretPaths(r.Inputs), "stringData", "Secret %s holds %q as a Pulumi secret", r.Name, v)
-		}
-	}
-	for _, v := range values {
-		assert.True(t, found[v], "%q is in a Kubernetes Secret", v)
-	}
-}
-
-// AssertSecretEverywhere is AssertOnlyInSecrets for values that cloud resources also take (a
-// database password): among Kubernetes objects only Secrets may carry them, as Pulumi secrets,
-// and any other resource only inside its secret properties.
-func AssertSecretEverywhere(t testing.TB, m *Mocks, values ...string) {
-	t.Helper()
-	kube := &Mocks{}
-	for _, r := range m.Resources() {
-		if strings.HasPrefix(r.Type, "kubernetes:") {
-			kube.resources = append(kube.resources, r)
-			continue
-		}
-		raw, err := json.Marshal(convert(resource.NewProperty(r.Inputs), true))
-		require.NoError(t, err)
-		for _, v := range values {
-			assert.NotContains(t, string(raw), v, "%s %s carries the value outside its secret properties", r.Type, r.Name)
-		}
-	}
-	AssertOnlyInSecrets(t, kube, values...)
-}
-
-// SecretPaths returns the dotted paths of every secret value in props.
-func SecretPaths(props resource.PropertyMap) []string {
-	var out []string
-	var walk func(path string, v resource.PropertyValue)
-	walk = func(path string, v resource.PropertyValue) {
-		switch {
-		case v.IsSecret():
-			out = append(out, path)
-		case v.IsOutput() && v.OutputValue().Secret:
-			out = append(out, path)
-		case v.IsObject():
-			for k, e := range v.ObjectValue() {
-				walk(strings.TrimPrefix(path+"."+string(k), "."), e)
-			}
-		case v.IsArray():
-			for i, e := range v.ArrayValue() {
-				walk(fmt.Sprintf("%s[%d]", path, i), e)
-			}
-		}
-	}
-	walk("", resource.NewProperty(props))
-	sort.Strings(out)
 	return out
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/llm-platform/llm-platform/internal/crdschema"
 )
@@ -91,4 +92,23 @@ func kwokConfig(root, dir string) (string, error) {
 	}
 	out := filepath.Join(dir, "kwok.yaml")
 	return out, os.WriteFile(out, []byte(strings.Join(docs, "\n---\n")+"\n"), 0o644)
+}
+
+// startKWOK runs kwok for the Nodes annotated KWOKNodeAnnotation=KWOKNodeValue.
+func startKWOK(t testing.TB, bin, dir string, c *Cluster) error {
+	root := filepath.Dir(bin)
+	config, err := kwokConfig(root, dir)
+	if err != nil {
+		return err
+	}
+	return run(t, dir, filepath.Join(bin, "kwok"),
+		"--kubeconfig="+c.Kubeconfig,
+		"--config="+config,
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+KWOKNodeAnnotation+"="+KWOKNodeValue,
+		// Pod IPs come from here; nothing routes them.
+		"--cidr=10.244.0.0/16",
+		"--node-ip=10.255.0.1",
+		"--node-lease-duration-seconds=40",
+	)
 }

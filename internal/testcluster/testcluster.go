@@ -12,8 +12,6 @@
 package testcluster
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,16 +19,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -161,21 +155,61 @@ func start(t testing.TB, bin, dir string, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	token, err := randomToken()
+	c, addrs, err := newCluster(dir, p)
 	if err != nil {
 		return nil, err
+	}
+	if err := startEtcd(t, bin, dir, addrs); err != nil {
+		return nil, err
+	}
+	if err := startAPIServer(t, bin, dir, p, addrs, c); err != nil {
+		return nil, err
+	}
+	if err := startControllerManager(t, bin, dir, p, c); err != nil {
+		return nil, err
+	}
+	if opts.Scheduler {
+		if err := startScheduler(t, bin, dir, c); err != nil {
+			return nil, err
+		}
+	}
+	if opts.KWOK {
+		if err := startKWOK(t, bin, dir, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// addresses are where the control plane's processes listen, and the admin's token file.
+type addresses struct {
+	etcdClient, etcdPeer string
+	apiPort              int
+	tokenFile            string
+}
+
+// newCluster makes the admin's token, picks the ports and writes the token file and the
+// kubeconfig: everything about the cluster that is known before a process runs.
+func newCluster(dir string, p *pki) (*Cluster, addresses, error) {
+	token, err := randomToken()
+	if err != nil {
+		return nil, addresses{}, err
 	}
 	tokenFile := filepath.Join(dir, "tokens.csv")
 	// token,user,uid,"group1,group2"
 	if err := os.WriteFile(tokenFile, fmt.Appendf(nil, "%s,%s,%s,\"system:masters\"\n", token, AdminUser, AdminUser), 0o600); err != nil {
-		return nil, err
+		return nil, addresses{}, err
 	}
 	ports, err := freePorts(3)
 	if err != nil {
-		return nil, err
+		return nil, addresses{}, err
 	}
-	etcdClient := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	etcdPeer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	addrs := addresses{
+		etcdClient: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		etcdPeer:   fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
+		apiPort:    ports[2],
+		tokenFile:  tokenFile,
+	}
 	c := &Cluster{
 		URL:        fmt.Sprintf("https://127.0.0.1:%d", ports[2]),
 		Token:      token,
@@ -189,197 +223,9 @@ func start(t testing.TB, bin, dir string, opts Options) (*Cluster, error) {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
 	}
 	if err := os.WriteFile(c.Kubeconfig, kubeconfig(c.URL, p.caPEM, token), 0o600); err != nil {
-		return nil, err
+		return nil, addresses{}, err
 	}
-
-	if err := run(t, dir, filepath.Join(bin, "etcd"),
-		"--name=default",
-		"--data-dir="+filepath.Join(dir, "etcd"),
-		"--listen-client-urls="+etcdClient,
-		"--advertise-client-urls="+etcdClient,
-		"--listen-peer-urls="+etcdPeer,
-		"--initial-advertise-peer-urls="+etcdPeer,
-		"--initial-cluster=default="+etcdPeer,
-		// A test's data is thrown away: no fsync keeps etcd fast on a
-		// loaded machine, where fsync latency otherwise times out requests.
-		"--unsafe-no-fsync",
-		"--log-level=warn",
-	); err != nil {
-		return nil, err
-	}
-
-	if err := run(t, dir, filepath.Join(bin, "kube-apiserver"),
-		"--etcd-servers="+etcdClient,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(ports[2]),
-		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
-		"--tls-cert-file="+p.CertFile,
-		"--tls-private-key-file="+p.KeyFile,
-		"--token-auth-file="+tokenFile,
-		"--authorization-mode=Node,RBAC",
-		"--service-cluster-ip-range="+serviceCIDR,
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+p.SAPubFile,
-		"--service-account-signing-key-file="+p.SAKeyFile,
-		// The `kubernetes` Service's endpoints would point at the advertise
-		// address, and the API server refuses a loopback one for that; no
-		// pod runs here to use it anyway.
-		"--endpoint-reconciler-type=none",
-		"--allow-privileged=true",
-		"--v=1",
-	); err != nil {
-		return nil, err
-	}
-	if err := c.waitReady(3 * time.Minute); err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, tail(filepath.Join(dir, "kube-apiserver.log"), 40))
-	}
-
-	// The controller manager finalizes deleted namespaces, collects
-	// garbage (ReplicaSets of a deleted Deployment) and creates every
-	// namespace's default ServiceAccount: what `destroy` relies on.
-	if err := run(t, dir, filepath.Join(bin, "kube-controller-manager"),
-		"--kubeconfig="+c.Kubeconfig,
-		"--leader-elect=false",
-		"--secure-port=0",
-		"--service-account-private-key-file="+p.SAKeyFile,
-		"--root-ca-file="+p.CAFile,
-		"--use-service-account-credentials=false",
-		"--v=1",
-	); err != nil {
-		return nil, err
-	}
-	if opts.Scheduler {
-		// The default profile: every plugin a cloud cluster's scheduler runs
-		// (resources, taints, affinity, volume binding, spreading).
-		if err := run(t, dir, filepath.Join(bin, "kube-scheduler"),
-			"--kubeconfig="+c.Kubeconfig,
-			"--leader-elect=false",
-			"--secure-port=0",
-			"--v=1",
-		); err != nil {
-			return nil, err
-		}
-	}
-	if opts.KWOK {
-		root := filepath.Dir(bin)
-		config, err := kwokConfig(root, dir)
-		if err != nil {
-			return nil, err
-		}
-		if err := run(t, dir, filepath.Join(bin, "kwok"),
-			"--kubeconfig="+c.Kubeconfig,
-			"--config="+config,
-			"--manage-all-nodes=false",
-			"--manage-nodes-with-annotation-selector="+KWOKNodeAnnotation+"="+KWOKNodeValue,
-			// Pod IPs come from here; nothing routes them.
-			"--cidr=10.244.0.0/16",
-			"--node-ip=10.255.0.1",
-			"--node-lease-duration-seconds=40",
-		); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-// run starts one control-plane process in its own process group, logging to
-// dir/<name>.log, and registers its shutdown.
-func run(t testing.TB, dir, path string, args ...string) error {
-	name := filepath.Base(path)
-	log, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Its own group, so the kill reaches anything it forks.
-		Setpgid: true,
-		// Killed with the test binary even when that dies without running
-		// cleanups (a panic in another goroutine, `go test -timeout`).
-		Pdeathsig: syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return fmt.Errorf("starting %s: %w", name, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		defer log.Close()
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-exited
-		}
-	})
-	// A process that dies at once (a bad flag, a taken port) is reported
-	// with its own words instead of as a readiness timeout.
-	select {
-	case err := <-exited:
-		exited <- err
-		return fmt.Errorf("%s exited at start: %v\n%s", name, err, tail(log.Name(), 30))
-	case <-time.After(500 * time.Millisecond):
-		return nil
-	}
-}
-
-// waitReady polls /readyz until the API server is ready (every post-start
-// hook done: RBAC bootstrap roles, priority classes, system namespaces).
-func (c *Cluster) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		status, body, err := c.Do(context.Background(), http.MethodGet, "/readyz", nil)
-		if err == nil && status == http.StatusOK {
-			return nil
-		}
-		if err != nil {
-			last = err.Error()
-		} else {
-			last = fmt.Sprintf("%d: %s", status, body)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	return fmt.Errorf("kube-apiserver not ready after %s: %s", timeout, last)
-}
-
-// Do sends one request as the admin and returns the status and body.
-func (c *Cluster) Do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
-	return c.send(ctx, method, path, "application/json", body)
-}
-
-// Patch sends a JSON merge patch (RFC 7386) as the admin.
-func (c *Cluster) Patch(ctx context.Context, path string, body []byte) (int, []byte, error) {
-	return c.send(ctx, http.MethodPatch, path, "application/merge-patch+json", body)
-}
-
-func (c *Cluster) send(ctx context.Context, method, path, contentType string, body []byte) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, out, err
+	return c, addrs, nil
 }
 
 func randomToken() (string, error) {
@@ -431,17 +277,4 @@ contexts:
     user: %s
 current-context: testcluster
 `, server, base64.StdEncoding.EncodeToString(caPEM), AdminUser, token, AdminUser)
-}
-
-// tail is the end of a log file, for error messages.
-func tail(path string, lines int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return "--- " + filepath.Base(path) + " (last lines) ---\n" + strings.Join(all, "\n")
 }

@@ -151,87 +151,23 @@ func newView(p Params) (*view, error) {
 		DefaultName:  p.Routes[0].Name,
 		ModelsJSON:   modelsJSON(p.Routes),
 		Errors:       gatewayErrors(p),
-
-		MetricsDict:     MetricsDict,
-		MetricsDictSize: nginxSize(metricsDictSize),
-		LedgerDictSize:  nginxSize(ledgerDictSize),
-		LedgerReap:      secs(LedgerReap),
-		MetricsPath:     MetricsPath,
-		M: metricNames{
-			Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
-			InFlight: MetricInFlight, EndpointInFlight: MetricEndpointInFlight, UpstreamFailures: MetricUpstreamFailures,
-			Refused: MetricRefused, Held: MetricHeld, ClientAborts: MetricClientAborts, ReplicaFailures: MetricReplicaFailures,
-			PollFailures: MetricPollFailures, DNSFailures: MetricDNSFailures, ServiceFallback: MetricServiceFallback, PrefixIndexBytes: MetricPrefixIndexBytes,
-		},
-		Refused: refusalReasons{
-			Unauthorized: RefusedUnauthorized, BadJSON: RefusedBadJSON, Invalid: RefusedInvalid, UnknownModel: RefusedUnknownModel,
-			NotFound: RefusedNotFound, Method: RefusedMethod, TooLarge: RefusedTooLarge,
-			Internal: RefusedInternal, Overloaded: RefusedOverloaded, Other: RefusedOther, Unavailable: RefusedUnavailable,
-			HoldFull: RefusedHoldFull,
-		},
-		O:               outcomes{Routed: OutcomeRouted, Refused: OutcomeRefused, Local: OutcomeLocal},
-		Families:        append(slices.Clip(GatewayMetrics), TenantMetrics...),
-		DurationBuckets: bucketLabels(DurationBuckets),
-		TTFBBuckets:     bucketLabels(TTFBBuckets),
-
-		AbortPhases: AbortPhases, ReplicaFailureReasons: ReplicaFailureReasons,
-		PollFailureReasons: PollFailureReasons, DNSFailureReasons: DNSFailureReasons,
-
-		MaxNameBytes: MaxServedNameBytes, MaxDepth: MaxJSONDepth,
-		InMemoryMax: p.InMemoryMax(), BodyAllowance: StreamBodyAllowance, BodyBudget: p.BodyBudget(),
-		ScanSlice: secs(ScanSlice), TurnWait: secs(TurnWait), ScanAlone: ScanAlone, BodiesDict: nginxSize(bodiesDictSize),
-		StreamsZone: nginxSize(streamsZoneSize), DNSDict: nginxSize(dnsDictSize), LoadDict: nginxSize(loadDictSize),
-	}
-	v.tenancyView = newTenancyView(p)
-	if v.HasLimits {
-		v.DNSRandomBytes, v.NameserversEnv = dnsRandomBytes, NameserversEnv // a Redis host name is resolved by dns.lua
 	}
 	if p.Runtime.WorkerProcesses > 0 {
 		v.Workers = strconv.Itoa(p.Runtime.WorkerProcesses)
+	}
+	v.setMetrics()
+	v.setBodies(p)
+	v.tenancyView = newTenancyView(p)
+	if v.HasLimits {
+		v.DNSRandomBytes, v.NameserversEnv = dnsRandomBytes, NameserversEnv // a Redis host name is resolved by dns.lua
 	}
 	v.ConnectTimeout = nginxDuration(min(p.ProxyTimeout, 10*time.Second))
 	v.Keepalive = UpstreamKeepalive
 	v.RetryAfter = OverloadRetryAfter
 	v.LimitConnStatus = limitConnStatus
 	v.KeepaliveTimeout = secs(KeepaliveTimeout)
-	// One upstream block per distinct address (models sharing a Service share its pool).
-	upstreamOf := map[string]string{}
 	for _, r := range p.Routes {
-		name, ok := upstreamOf[r.Upstream]
-		if !ok {
-			name = fmt.Sprintf("gw_model_%d", len(v.Upstreams))
-			upstreamOf[r.Upstream] = name
-			v.Upstreams = append(v.Upstreams, upstreamView{Name: name, Addr: r.Upstream})
-		}
-		rv := routeView{
-			ID:   len(v.Routes) + 1,
-			Name: r.Name, Upstream: name, Host: r.Upstream, Object: marshal(newModelObject(r.Name)),
-			Model: r.Name, Hold: r.HoldSeconds,
-		}
-		if r.Endpoints != "" {
-			host, port, _ := net.SplitHostPort(r.Endpoints) // validated
-			rv.Endpoints, rv.EndpointsHost = host, r.Endpoints
-			rv.Port, _ = strconv.Atoi(port)
-			if i := slices.Index(v.EndpointNames, host); i >= 0 {
-				v.EndpointServices[i].Models = append(v.EndpointServices[i].Models, r.Name) // an alias
-			} else {
-				v.EndpointNames = append(v.EndpointNames, host)
-				svcHost, svcPort, _ := net.SplitHostPort(r.Upstream) // validated
-				sp, _ := strconv.Atoi(svcPort)
-				v.EndpointServices = append(v.EndpointServices, endpointService{Name: host, Host: r.Endpoints, Port: rv.Port,
-					Model: r.Name, Models: []string{r.Name}, Service: r.Upstream, ServiceHost: svcHost, ServicePort: sp})
-			}
-			v.HasHolds = v.HasHolds || r.HoldSeconds > 0
-		}
-		v.Routes = append(v.Routes, rv)
-		// Each adapter is a route of its own (its own id, so its own prefix index: vLLM keys an
-		// adapter's KV cache apart from the base's) to the same replicas.
-		for _, a := range r.Adapters {
-			av := rv
-			av.ID, av.Name, av.Adapter = len(v.Routes)+1, a, true
-			av.Object = marshal(newAdapterObject(a, r.Name))
-			v.Routes = append(v.Routes, av)
-		}
+		v.addRoute(r)
 	}
 	upstreams := len(v.Upstreams)
 	if p.HasEndpoints() {
@@ -240,31 +176,120 @@ func newView(p Params) (*view, error) {
 		upstreams += len(v.EndpointNames)
 	}
 	v.WorkerConnections, v.RlimitNofile = ConnectionBudget(p.MaxStreams, upstreams)
+	if err := v.setErrorBodies(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// setMetrics sets the metrics' names, label values and dictionaries (metrics.go).
+func (v *view) setMetrics() {
+	v.MetricsDict, v.MetricsDictSize = MetricsDict, nginxSize(metricsDictSize)
+	v.LedgerDictSize, v.LedgerReap = nginxSize(ledgerDictSize), secs(LedgerReap)
+	v.MetricsPath = MetricsPath
+	v.M = metricNames{
+		Requests: MetricRequests, RequestDuration: MetricRequestDuration, TimeToFirstByte: MetricTimeToFirstByte,
+		InFlight: MetricInFlight, EndpointInFlight: MetricEndpointInFlight, UpstreamFailures: MetricUpstreamFailures,
+		Refused: MetricRefused, Held: MetricHeld, ClientAborts: MetricClientAborts, ReplicaFailures: MetricReplicaFailures,
+		PollFailures: MetricPollFailures, DNSFailures: MetricDNSFailures, ServiceFallback: MetricServiceFallback, PrefixIndexBytes: MetricPrefixIndexBytes,
+	}
+	v.Refused = refusalReasons{
+		Unauthorized: RefusedUnauthorized, BadJSON: RefusedBadJSON, Invalid: RefusedInvalid, UnknownModel: RefusedUnknownModel,
+		NotFound: RefusedNotFound, Method: RefusedMethod, TooLarge: RefusedTooLarge,
+		Internal: RefusedInternal, Overloaded: RefusedOverloaded, Other: RefusedOther, Unavailable: RefusedUnavailable,
+		HoldFull: RefusedHoldFull,
+	}
+	v.O = outcomes{Routed: OutcomeRouted, Refused: OutcomeRefused, Local: OutcomeLocal}
+	v.Families = append(slices.Clip(GatewayMetrics), TenantMetrics...)
+	v.DurationBuckets, v.TTFBBuckets = bucketLabels(DurationBuckets), bucketLabels(TTFBBuckets)
+	v.AbortPhases, v.ReplicaFailureReasons = AbortPhases, ReplicaFailureReasons
+	v.PollFailureReasons, v.DNSFailureReasons = PollFailureReasons, DNSFailureReasons
+}
+
+// setBodies sets the request bodies' bounds and the shared memory zones' sizes (bodies.go).
+func (v *view) setBodies(p Params) {
+	v.MaxNameBytes, v.MaxDepth = MaxServedNameBytes, MaxJSONDepth
+	v.InMemoryMax, v.BodyAllowance, v.BodyBudget = p.InMemoryMax(), StreamBodyAllowance, p.BodyBudget()
+	v.ScanSlice, v.TurnWait, v.ScanAlone, v.BodiesDict = secs(ScanSlice), secs(TurnWait), ScanAlone, nginxSize(bodiesDictSize)
+	v.StreamsZone, v.DNSDict, v.LoadDict = nginxSize(streamsZoneSize), nginxSize(dnsDictSize), nginxSize(loadDictSize)
+}
+
+// addRoute adds a route, with one upstream block per distinct address (models sharing a
+// Service share its pool), its headless Service if it has one, and a route per adapter.
+func (v *view) addRoute(r Route) {
+	upstreamOf := func(addr string) string {
+		for _, u := range v.Upstreams {
+			if u.Addr == addr {
+				return u.Name
+			}
+		}
+		name := fmt.Sprintf("gw_model_%d", len(v.Upstreams))
+		v.Upstreams = append(v.Upstreams, upstreamView{Name: name, Addr: addr})
+		return name
+	}
+	rv := routeView{
+		ID:   len(v.Routes) + 1,
+		Name: r.Name, Upstream: upstreamOf(r.Upstream), Host: r.Upstream, Object: marshal(newModelObject(r.Name)),
+		Model: r.Name, Hold: r.HoldSeconds,
+	}
+	if r.Endpoints != "" {
+		v.addEndpoints(r, &rv)
+	}
+	v.Routes = append(v.Routes, rv)
+	// Each adapter is a route of its own (its own id, so its own prefix index: vLLM keys an
+	// adapter's KV cache apart from the base's) to the same replicas.
+	for _, a := range r.Adapters {
+		av := rv
+		av.ID, av.Name, av.Adapter = len(v.Routes)+1, a, true
+		av.Object = marshal(newAdapterObject(a, r.Name))
+		v.Routes = append(v.Routes, av)
+	}
+}
+
+// addEndpoints sets the route's headless Service and adds it to the view's, once per Service
+// (another route to it is an alias).
+func (v *view) addEndpoints(r Route, rv *routeView) {
+	host, port, _ := net.SplitHostPort(r.Endpoints) // validated
+	rv.Endpoints, rv.EndpointsHost = host, r.Endpoints
+	rv.Port, _ = strconv.Atoi(port)
+	if i := slices.Index(v.EndpointNames, host); i >= 0 {
+		v.EndpointServices[i].Models = append(v.EndpointServices[i].Models, r.Name) // an alias
+	} else {
+		v.EndpointNames = append(v.EndpointNames, host)
+		svcHost, svcPort, _ := net.SplitHostPort(r.Upstream) // validated
+		sp, _ := strconv.Atoi(svcPort)
+		v.EndpointServices = append(v.EndpointServices, endpointService{Name: host, Host: r.Endpoints, Port: rv.Port,
+			Model: r.Name, Models: []string{r.Name}, Service: r.Upstream, ServiceHost: svcHost, ServicePort: sp})
+	}
+	v.HasHolds = v.HasHolds || r.HoldSeconds > 0
+}
+
+// setErrorBodies sets the error bodies nginx answers itself, quoted for nginx.conf, and the
+// error_page lines that send each status to them.
+func (v *view) setErrorBodies() error {
 	var found bool
 	v.UnknownPrefix, v.UnknownSuffix, found = strings.Cut(v.Errors.ModelUnknown, modelPlaceholder)
 	if !found {
-		return nil, errors.New("gateway: internal error: model placeholder lost in the 404 message")
+		return errors.New("gateway: internal error: model placeholder lost in the 404 message")
 	}
 	var err error
-	var qerr error
-	for _, ep := range nginxErrorPages {
-		var body string
-		body, qerr = nginxQuote(ep.Body(v.Errors))
+	quote := func(s string) string {
+		q, qerr := nginxQuote(s)
 		err = errors.Join(err, qerr)
+		return q
+	}
+	for _, ep := range nginxErrorPages {
 		loc := fmt.Sprintf("@gw_%d", ep.Status)
-		v.ErrorPages = append(v.ErrorPages, errorPageView{Status: ep.Status, Body: body, Location: loc})
+		v.ErrorPages = append(v.ErrorPages, errorPageView{Status: ep.Status, Body: quote(ep.Body(v.Errors)), Location: loc})
 		if ep.Status == limitConnStatus {
 			loc = "@gw_overloaded"
 		}
 		v.ProxiedErrorPages = append(v.ProxiedErrorPages, errorPageView{Status: ep.Status, Location: loc})
 	}
-	v.Overloaded, qerr = nginxQuote(v.Errors.Overloaded)
-	err = errors.Join(err, qerr)
-	v.NotFound, qerr = nginxQuote(v.Errors.NotFound)
-	err = errors.Join(err, qerr)
-	v.Health, qerr = nginxQuote(`{"status":"ok"}`)
-	err = errors.Join(err, qerr)
-	return v, err
+	v.Overloaded = quote(v.Errors.Overloaded)
+	v.NotFound = quote(v.Errors.NotFound)
+	v.Health = quote(`{"status":"ok"}`)
+	return err
 }
 
 // secs renders a duration as Lua seconds.

@@ -571,7 +571,7 @@ func TestNoLBControllerUnlessAsked(t *testing.T) {
 	assert.False(t, m.Has(releaseType, "aws-load-balancer-controller"))
 }
 
-// TestAddOnsAreOnePerCluster: a second Platform with add-ons fails clearly; one with every
+// TestAddOnsAreOnePerCluster: a second AddOns component with add-ons fails clearly; one with every
 // add-on off only creates its namespace.
 func TestAddOnsAreOnePerCluster(t *testing.T) {
 	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {

@@ -1,18 +1,18 @@
 package stacks
 
 import (
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/gke"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
 // addOnArgs are the cluster add-ons the config installs. In render mode nothing that needs a
 // live cluster (the Helm releases) is installed.
-func addOnArgs(cfg spec.Config, gpuNodeSelector map[string]string, cloud CloudAddOns, rendering bool) platform.Args {
+func addOnArgs(cfg spec.Config, gpuNodeSelector map[string]string, cloud CloudAddOns, rendering bool) addons.Args {
 	istio, argo := cfg.Platform.Istio, cfg.Platform.ArgoCD
 	istio.Enabled = istio.Enabled && !rendering
 	argo.Enabled = argo.Enabled && !rendering
-	return platform.Args{
+	return addons.Args{
 		Namespace:        cfg.Namespace,
 		SidecarInjection: sidecars(cfg),
 		Istio:            istio,
@@ -38,7 +38,7 @@ func addOnArgs(cfg spec.Config, gpuNodeSelector map[string]string, cloud CloudAd
 // addOnArgs decide what Application installs, so the two cannot disagree.
 func controlPlanePorts(cfg spec.Config) []gke.ControlPlanePort {
 	var out []gke.ControlPlanePort
-	for _, e := range platform.ControlPlaneEndpoints(addOnArgs(cfg, nil, CloudAddOns{}, false)) {
+	for _, e := range addons.ControlPlaneEndpoints(addOnArgs(cfg, nil, CloudAddOns{}, false)) {
 		out = append(out, gke.ControlPlanePort{Port: e.Port, For: e.Release + " " + e.Object})
 	}
 	return out

@@ -5,11 +5,11 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/observability"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/redis"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/stacks/spec"
@@ -30,12 +30,12 @@ type AppOptions struct {
 }
 
 // Application declares the application layer on a cluster: the add-ons and the namespace
-// (platform.New), the Hugging Face token Secret, one Model per entry, the models' autoscalers,
+// (addons.New), the Hugging Face token Secret, one Model per entry, the models' autoscalers,
 // the Gateway, the monitors, Open WebUI and the Edge. The stack program (Program) and the
 // component package's Platform (NewPlatform) both declare it through here, so they declare the
 // same objects for the same config.
 func Application(ctx *pulumi.Context, cfg spec.Config, secrets spec.Secrets, c *cluster.Cluster, cloud CloudAddOns, o AppOptions) (*Outputs, error) {
-	plat, err := platform.New(ctx, o.Prefix+"platform", addOnArgs(cfg, c.GPUNodeSelector, cloud, o.Rendering), o.Opts...)
+	plat, err := addons.New(ctx, o.Prefix+"platform", addOnArgs(cfg, c.GPUNodeSelector, cloud, o.Rendering), o.Opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ type layer struct {
 	cluster *cluster.Cluster
 	cloud   CloudAddOns
 	o       AppOptions
-	plat    *platform.Platform
+	plat    *addons.AddOns
 	// opts go on every resource of the layer: o.Opts, and after the add-ons are ready.
 	opts []pulumi.ResourceOption
 }

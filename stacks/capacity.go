@@ -7,8 +7,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/gateway"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/redis"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/capacity"
@@ -68,7 +68,7 @@ func (p pool) typeName() string { return strings.Join(p.names, "/") }
 func capacityProblems(cfg spec.Config) (problems []error, warnings []string) {
 	system, gpu := pools(cfg)
 	// Istio's CNI agent runs on every node, GPU nodes included.
-	daemonSets := platform.NodeDaemonSets(platform.Args{Istio: cfg.Platform.Istio})
+	daemonSets := addons.NodeDaemonSets(addons.Args{Istio: cfg.Platform.Istio})
 	for _, p := range []*pool{system, gpu} {
 		if p != nil {
 			p.daemonSets = daemonSets
@@ -97,7 +97,7 @@ type podSet struct {
 func podsOf(cfg spec.Config) podSet {
 	var out podSet
 	if sidecars(cfg) {
-		out.sidecar = platform.SidecarRequests
+		out.sidecar = addons.SidecarRequests
 	}
 	for i, m := range cfg.Models {
 		req, err := capacity.Parse(m.CPU, m.Memory, m.GPURequestCount)
@@ -277,7 +277,7 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 		// The add-on's controller: six containers of 10m / 40Mi each.
 		pods = append(pods, capacity.Pods{Name: "the EBS CSI controller", Requests: capacity.MustParse("60m", "240Mi"), Count: 2})
 	}
-	return append(pods, platform.SystemPods(platform.Args{
+	return append(pods, addons.SystemPods(addons.Args{
 		Istio:         cfg.Platform.Istio,
 		ArgoCD:        cfg.Platform.ArgoCD,
 		MetricsServer: installsMetricsServer(cfg),
@@ -290,9 +290,9 @@ func platformPods(cfg spec.Config, sidecar capacity.Resources) []capacity.Pods {
 
 // clusterAutoscalerPods stands for the Cluster Autoscaler in the capacity check: non-nil when
 // the stack installs it.
-func clusterAutoscalerPods(cfg spec.Config) *platform.ClusterAutoscalerArgs {
+func clusterAutoscalerPods(cfg spec.Config) *addons.ClusterAutoscalerArgs {
 	if installsClusterAutoscaler(cfg) {
-		return &platform.ClusterAutoscalerArgs{}
+		return &addons.ClusterAutoscalerArgs{}
 	}
 	return nil
 }

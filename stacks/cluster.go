@@ -11,10 +11,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gke"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/kube"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -23,8 +23,8 @@ import (
 // whose chart the platform installs: on EKS the AWS Load Balancer Controller and the Cluster
 // Autoscaler. Each is nil when not installed.
 type CloudAddOns struct {
-	LBController      *platform.LBControllerArgs
-	ClusterAutoscaler *platform.ClusterAutoscalerArgs
+	LBController      *addons.LBControllerArgs
+	ClusterAutoscaler *addons.ClusterAutoscalerArgs
 	// WebUIDatabaseURL is the URL (secret) of the PostgreSQL instance the cloud created for Open
 	// WebUI (webui.database.kind managed); zero otherwise.
 	WebUIDatabaseURL pulumi.StringOutput
@@ -112,7 +112,7 @@ func newEKS(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAddOns
 func eksAddOns(cfg spec.Config, settings eks.AWSSettings, e *eks.EKS) CloudAddOns {
 	var addOns CloudAddOns
 	if id := e.LBController; id != nil {
-		addOns.LBController = &platform.LBControllerArgs{
+		addOns.LBController = &addons.LBControllerArgs{
 			ClusterName:    e.ClusterName,
 			Region:         cfg.EKS.Region,
 			VpcID:          e.VpcID,
@@ -123,7 +123,7 @@ func eksAddOns(cfg spec.Config, settings eks.AWSSettings, e *eks.EKS) CloudAddOn
 		}
 	}
 	if id := e.ClusterAutoscaler; id != nil {
-		addOns.ClusterAutoscaler = &platform.ClusterAutoscalerArgs{
+		addOns.ClusterAutoscaler = &addons.ClusterAutoscalerArgs{
 			ClusterName:    e.ClusterName,
 			Region:         cfg.EKS.Region,
 			Namespace:      id.Namespace,

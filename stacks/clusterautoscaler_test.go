@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
@@ -161,7 +161,7 @@ func TestCapacityCountsTheClusterAutoscaler(t *testing.T) {
 		n := 0
 		for _, p := range platformPods(parsed(t, config), capacity.Resources{}) {
 			if p.Name == "the Cluster Autoscaler" {
-				assert.Equal(t, platform.ClusterAutoscalerRequests, p.Requests)
+				assert.Equal(t, addons.ClusterAutoscalerRequests, p.Requests)
 				n += p.Count
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
 
@@ -16,7 +16,7 @@ func scrapes(t *testing.T, m *pulumimock.Mocks) map[string]bool {
 	t.Helper()
 	rel := pulumimock.View[struct {
 		Values map[string]any `json:"values"`
-	}](t, m.Find(t, helmReleaseType, platform.MonitoringRelease))
+	}](t, m.Find(t, helmReleaseType, addons.MonitoringRelease))
 	out := map[string]bool{}
 	for _, k := range []string{"kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy", "coreDns"} {
 		v, ok := valueAt(rel.Values, k+".enabled")

@@ -3,12 +3,11 @@ package stacks
 import (
 	"fmt"
 	"maps"
-	"strings"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gke"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -25,47 +24,21 @@ const (
 	eksCapacityLabel  = "eks.amazonaws.com/capacityType"
 )
 
-// NodePool is one node pool a GKE or EKS stack declares, as its nodes look to the scheduler:
-// the node type (from the capacity table, the same one the config-time check uses), how many
-// nodes, in which zones, with which labels and taints. A simulated cluster builds its Nodes
-// from it (internal/simcluster).
-type NodePool struct {
-	// Name is the pool's (node group's) name in the cloud: "system" or "gpu".
-	Name  string
-	Cloud string
-	// TypeKey and CountKey are the config keys that set the type and the node count.
-	TypeKey, CountKey string
-	// Type is the node type; a pool listing several (EKS) gets its first one, which the
-	// config-time check also judges (it takes the smallest of each resource over all).
-	Type capacity.NodeType
-	// Nodes is the most nodes the pool runs: the system pool's count (over all its zones), the
-	// GPU pool's maximum, so that every scale-up the config allows can happen.
-	Nodes int
-	// Zones the nodes are spread over, in order.
-	Zones []string
-	// Labels are what the cloud and this program put on every node of the pool (without the
-	// per-node hostname and zone).
-	Labels map[string]string
-	// Taints are the pool's taints (the GPU pool's, which this program declares).
-	Taints []cluster.Taint
-	// GPU reports the GPU pool.
-	GPU bool
-}
-
 // NodePools are the node pools of a GKE or EKS stack that creates its cluster: the system pool
-// and the GPU pool. It fails for an existing cluster (its nodes are not the stack's), for an
-// adopted one (its system nodes are unknown here) and for node types outside the capacity table.
-func NodePools(cfg spec.Config) ([]NodePool, error) {
+// and the GPU pool, for a simulated cluster shaped like them (internal/simcluster's tests). It
+// fails for an existing cluster (its nodes are not the stack's), for an adopted one (its system
+// nodes are unknown here) and for node types outside the capacity table.
+func NodePools(cfg spec.Config) ([]cluster.NodePool, error) {
 	system, gpu := pools(cfg)
 	if system == nil || gpu == nil {
 		return nil, fmt.Errorf("cloud %q: only a GKE or EKS stack that creates its cluster declares its node pools", cfg.Cloud)
 	}
-	var out []NodePool
+	var out []cluster.NodePool
 	for _, p := range []*pool{system, gpu} {
 		if len(p.types) == 0 {
 			return nil, fmt.Errorf("%s: %s is not in the capacity table (internal/capacity)", p.typeKey, p.typeName())
 		}
-		np := NodePool{
+		np := cluster.NodePool{
 			Cloud: p.cloud, TypeKey: p.typeKey, CountKey: p.countKey, Type: p.types[0], Nodes: p.nodes,
 			GPU: p == gpu, Labels: map[string]string{labelInstanceType: p.types[0].Name},
 		}
@@ -150,7 +123,7 @@ func CheckCapacity(cfg spec.Config) error {
 // check counts it: the cloud's DaemonSets (capacity.DaemonSetAllowance) and the add-ons' (Istio's
 // CNI agent).
 func NodeOverhead(cfg spec.Config) capacity.Resources {
-	return capacity.DaemonSetAllowance.Add(platform.NodeDaemonSets(platform.Args{Istio: cfg.Platform.Istio}))
+	return capacity.DaemonSetAllowance.Add(addons.NodeDaemonSets(addons.Args{Istio: cfg.Platform.Istio}))
 }
 
 // AddOnPods are the pods on the system pool that are not the platform's own workloads (cluster
@@ -164,9 +137,4 @@ func AddOnPods(cfg spec.Config) []capacity.Pods {
 		}
 	}
 	return out
-}
-
-// String is "gpu: 3 x a2-ultragpu-2g in us-central1-a, us-central1-c".
-func (p NodePool) String() string {
-	return fmt.Sprintf("%s: %d x %s in %s", p.Name, p.Nodes, p.Type.Name, strings.Join(p.Zones, ", "))
 }

@@ -15,10 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/observability"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/crdschema"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
@@ -58,7 +58,7 @@ func TestObservabilityOffDeclaresNothing(t *testing.T) {
 			for _, r := range m.Resources() {
 				assert.NotContains(t, r.Type, "monitoring.coreos.com", r.Name)
 				assert.NotEqual(t, observability.Type, r.Type)
-				assert.NotContains(t, []string{platform.MonitoringRelease, platform.DCGMExporterRelease}, r.Name, "no monitoring chart")
+				assert.NotContains(t, []string{addons.MonitoringRelease, addons.DCGMExporterRelease}, r.Name, "no monitoring chart")
 				if r.Type == configMapType {
 					assert.NotContains(t, r.Name, "dashboard")
 					assert.NotContains(t, r.Name, "llm-platform-overview")
@@ -98,21 +98,21 @@ func TestObservabilityOnExistingCluster(t *testing.T) {
 				} `json:"sidecar"`
 			} `json:"grafana"`
 		} `json:"values"`
-	}](t, m.Find(t, helmReleaseType, platform.MonitoringRelease))
+	}](t, m.Find(t, helmReleaseType, addons.MonitoringRelease))
 	assert.Equal(t, versions.KubePrometheusStack.Name, rel.Chart)
 	assert.Equal(t, versions.KubePrometheusStack.Version, rel.Version)
 	assert.Equal(t, versions.KubePrometheusStack.Repo, rel.RepositoryOpts.Repo)
-	assert.Equal(t, platform.MonitoringRelease, rel.Name, "a fixed release name: the monitors' release label names it")
+	assert.Equal(t, addons.MonitoringRelease, rel.Name, "a fixed release name: the monitors' release label names it")
 	assert.Equal(t, "monitoring", rel.Namespace)
 	for _, k := range []string{"serviceMonitorSelectorNilUsesHelmValues", "podMonitorSelectorNilUsesHelmValues", "ruleSelectorNilUsesHelmValues"} {
 		assert.Equal(t, true, rel.Values.Prometheus.PrometheusSpec[k], k)
 	}
 	assert.Equal(t, map[string]any{"enabled": true, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}, rel.Values.Grafana.Sidecar.Dashboards)
-	assert.False(t, m.Has(helmReleaseType, platform.DCGMExporterRelease), "the DCGM exporter is for EKS")
+	assert.False(t, m.Has(helmReleaseType, addons.DCGMExporterRelease), "the DCGM exporter is for EKS")
 
 	// PodMonitor: selects every model pod, on the container port serving vLLM's /metrics.
 	pm := pulumimock.Decode[monv1.PodMonitor](t, m, podMonitorType, "observability-vllm")
-	assert.Equal(t, platform.MonitoringRelease, pm.Labels["release"], "kube-prometheus-stack's Prometheus selects it")
+	assert.Equal(t, addons.MonitoringRelease, pm.Labels["release"], "kube-prometheus-stack's Prometheus selects it")
 	assert.Equal(t, "llm", pm.Namespace)
 	assert.Equal(t, []string{"llm"}, pm.Spec.NamespaceSelector.MatchNames)
 	require.Len(t, pm.Spec.PodMetricsEndpoints, 1)
@@ -130,7 +130,7 @@ func TestObservabilityOnExistingCluster(t *testing.T) {
 
 	// ServiceMonitor: the gateway's metrics Service, whose port reaches the metrics listener.
 	sm := pulumimock.Decode[monv1.ServiceMonitor](t, m, serviceMonitorType, "observability-gateway")
-	assert.Equal(t, platform.MonitoringRelease, sm.Labels["release"])
+	assert.Equal(t, addons.MonitoringRelease, sm.Labels["release"])
 	require.Len(t, sm.Spec.Endpoints, 1)
 	assert.Equal(t, "/metrics", sm.Spec.Endpoints[0].Path)
 	metricsSvc := pulumimock.Decode[corev1.Service](t, m, serviceType, "gateway-metrics")
@@ -151,7 +151,7 @@ func TestObservabilityOnExistingCluster(t *testing.T) {
 
 	// Rules and dashboards.
 	rule := pulumimock.Decode[monv1.PrometheusRule](t, m, ruleType, "observability-alerts")
-	assert.Equal(t, platform.MonitoringRelease, rule.Labels["release"])
+	assert.Equal(t, addons.MonitoringRelease, rule.Labels["release"])
 	var alerts []string
 	for _, g := range rule.Spec.Groups {
 		for _, r := range g.Rules {
@@ -169,7 +169,7 @@ func TestObservabilityOnExistingCluster(t *testing.T) {
 	}
 
 	// The monitors wait for the operator's CRDs.
-	stack := m.Find(t, helmReleaseType, platform.MonitoringRelease)
+	stack := m.Find(t, helmReleaseType, addons.MonitoringRelease)
 	for _, typ := range []string{podMonitorType, serviceMonitorType, ruleType} {
 		r := m.ByType(typ)[0]
 		parent := findURN(t, m, r.Parent)
@@ -214,7 +214,7 @@ func TestObservabilityOnExistingCluster(t *testing.T) {
 func TestObservabilityOnEKS(t *testing.T) {
 	config := withObservability(pulumimock.StackConfig(t, "../Pulumi.eks.yaml"), `{"enabled":true,"namespace":"observe"}`)
 	m, _ := runCloud(t, config)
-	stack := m.Find(t, helmReleaseType, platform.MonitoringRelease)
+	stack := m.Find(t, helmReleaseType, addons.MonitoringRelease)
 	rel := pulumimock.View[struct {
 		Chart          string `json:"chart"`
 		Version        string `json:"version"`
@@ -231,17 +231,17 @@ func TestObservabilityOnEKS(t *testing.T) {
 			NodeSelector map[string]string `json:"nodeSelector"`
 			Tolerations  []map[string]any  `json:"tolerations"`
 		} `json:"values"`
-	}](t, m.Find(t, helmReleaseType, platform.DCGMExporterRelease))
+	}](t, m.Find(t, helmReleaseType, addons.DCGMExporterRelease))
 	assert.Equal(t, versions.DCGMExporter.Name, rel.Chart)
 	assert.Equal(t, versions.DCGMExporter.Version, rel.Version)
 	assert.Equal(t, versions.DCGMExporter.Repo, rel.RepositoryOpts.Repo)
 	assert.Equal(t, "observe", rel.Namespace)
 	assert.True(t, rel.Values.ServiceMonitor.Enabled)
-	assert.Equal(t, map[string]string{"release": platform.MonitoringRelease}, rel.Values.ServiceMonitor.AdditionalLabels)
+	assert.Equal(t, map[string]string{"release": addons.MonitoringRelease}, rel.Values.ServiceMonitor.AdditionalLabels)
 	assert.True(t, rel.Values.ServiceMonitor.HonorLabels)
 	assert.Equal(t, map[string]string{"nvidia.com/gpu.present": "true"}, rel.Values.NodeSelector)
 	assert.Contains(t, rel.Values.Tolerations, map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
-	assert.Contains(t, m.Find(t, helmReleaseType, platform.DCGMExporterRelease).DependsOn, stack.URN, "its ServiceMonitor needs the operator's CRDs")
+	assert.Contains(t, m.Find(t, helmReleaseType, addons.DCGMExporterRelease).DependsOn, stack.URN, "its ServiceMonitor needs the operator's CRDs")
 
 	// The namespace the stack runs in is the one the NetworkPolicies admit.
 	np := pulumimock.Decode[networkingv1.NetworkPolicy](t, m, netpolType, "edge-gateway")
@@ -262,8 +262,8 @@ func TestObservabilityWithExistingStack(t *testing.T) {
 	config := withObservability(pulumimock.StackConfig(t, "../Pulumi.eks.yaml"),
 		`{"enabled":true,"install":false,"monitorLabels":{"prometheus":"main"},"dashboardLabels":{"grafana":"dash"}}`)
 	m, _ := runCloud(t, config)
-	assert.False(t, m.Has(helmReleaseType, platform.MonitoringRelease))
-	assert.False(t, m.Has(helmReleaseType, platform.DCGMExporterRelease))
+	assert.False(t, m.Has(helmReleaseType, addons.MonitoringRelease))
+	assert.False(t, m.Has(helmReleaseType, addons.DCGMExporterRelease))
 	pm := pulumimock.Decode[monv1.PodMonitor](t, m, podMonitorType, "observability-vllm")
 	assert.Equal(t, "main", pm.Labels["prometheus"])
 	assert.NotContains(t, pm.Labels, "release")

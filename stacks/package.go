@@ -93,11 +93,37 @@ type Platform struct {
 	WebUIAdminPassword pulumi.StringOutput `pulumi:"webuiAdminPassword"`
 }
 
-// PlatformConfig turns the Platform's plain inputs (as decoded JSON: the keys of
+// PlatformInputs are the Platform's configuration, read once from its inputs: the stack config
+// its plain inputs make and the inputs that are not stack config. They are its only source of
+// configuration; PlatformArgs describes the inputs (for the schema) and reaches the component
+// only through ReadPlatformInputs.
+type PlatformInputs struct {
+	// Config is the stack config of the plain inputs (StackConfigFromInputs): the models, the
+	// gateway and the rest, defaulted and validated.
+	Config spec.Config
+	// Secrets are the secret inputs (hfToken, gatewayApiKeys, the webui* secrets).
+	Secrets spec.Secrets
+	// Render says the Kubernetes provider renders YAML instead of applying (PlatformArgs.Render).
+	Render bool
+}
+
+// ReadPlatformInputs reads the Platform's inputs: plain are the plain inputs as decoded JSON
+// (the keys that were set, for StackConfigFromInputs), args the same inputs copied into
+// PlatformArgs, of which only the secrets and render are read (whether a config key was set
+// decides its default, which a copied struct no longer tells).
+func ReadPlatformInputs(plain map[string]any, args PlatformArgs) (PlatformInputs, error) {
+	cfg, err := StackConfigFromInputs(plain)
+	if err != nil {
+		return PlatformInputs{}, err
+	}
+	return PlatformInputs{Config: cfg, Secrets: args.secrets(), Render: args.Render}, nil
+}
+
+// StackConfigFromInputs turns the Platform's plain inputs (as decoded JSON: the keys of
 // PlatformArgs' JSON names that were set) into the stack config: decoded on top of the stack
 // config's defaults and validated by the same code as a stack's config, so the errors are
 // the same, by key path (models[0].huggingfaceId: ...).
-func PlatformConfig(inputs map[string]any) (spec.Config, error) {
+func StackConfigFromInputs(inputs map[string]any) (spec.Config, error) {
 	raw := map[string]string{"cloud": spec.CloudExisting}
 	existing := map[string]any{}
 	var errs []string
@@ -143,36 +169,43 @@ func PlatformConfig(inputs map[string]any) (spec.Config, error) {
 	return cfg, nil
 }
 
+// secrets are the secret inputs as the application layer takes them: secret outputs, and
+// whether each is set.
+func (a PlatformArgs) secrets() spec.Secrets {
+	secrets := spec.Secrets{}
+	if a.HFToken != nil {
+		secrets.HFToken, secrets.HasHFToken = pulumi.ToSecret(a.HFToken).(pulumi.StringOutput), true
+	}
+	if a.GatewayAPIKeys != nil {
+		joined := a.GatewayAPIKeys.ToStringArrayOutput().ApplyT(func(keys []string) string { return strings.Join(keys, ",") }).(pulumi.StringOutput)
+		// Only whether there are keys matters at plan time (the keys Secret exists).
+		secrets.GatewayAPIKeys, secrets.NumAPIKeys = pulumi.ToSecret(joined).(pulumi.StringOutput), 1
+	}
+	if a.WebUISecretKey != nil {
+		secrets.WebUISecretKey, secrets.HasWebUIKey = pulumi.ToSecret(a.WebUISecretKey).(pulumi.StringOutput), true
+	}
+	if a.WebUIAdminPassword != nil {
+		secrets.WebUIAdminPassword, secrets.HasWebUIAdminPassword = pulumi.ToSecret(a.WebUIAdminPassword).(pulumi.StringOutput), true
+	}
+	if a.WebUIDatabaseURL != nil {
+		secrets.WebUIDatabaseURL, secrets.HasWebUIDatabaseURL = pulumi.ToSecret(a.WebUIDatabaseURL).(pulumi.StringOutput), true
+	}
+	if a.WebUIOIDCClientSecret != nil {
+		secrets.WebUIOIDCClientSecret, secrets.HasWebUIOIDCClientSecret = pulumi.ToSecret(a.WebUIOIDCClientSecret).(pulumi.StringOutput), true
+	}
+	return secrets
+}
+
 // NewPlatform declares the application layer as one component, through Application (as the
-// stack program does). The caller's Kubernetes provider (opts: providers) reaches every child.
-func NewPlatform(ctx *pulumi.Context, name string, cfg spec.Config, args PlatformArgs, opts ...pulumi.ResourceOption) (*Platform, error) {
+// stack program does), from its inputs read once (ReadPlatformInputs). The caller's Kubernetes
+// provider (opts: providers) reaches every child.
+func NewPlatform(ctx *pulumi.Context, name string, in PlatformInputs, opts ...pulumi.ResourceOption) (*Platform, error) {
 	p := &Platform{}
 	if err := ctx.RegisterComponentResource(PlatformType, name, p, opts...); err != nil {
 		return nil, err
 	}
-	secrets := spec.Secrets{}
-	if args.HFToken != nil {
-		secrets.HFToken, secrets.HasHFToken = pulumi.ToSecret(args.HFToken).(pulumi.StringOutput), true
-	}
-	if args.GatewayAPIKeys != nil {
-		joined := args.GatewayAPIKeys.ToStringArrayOutput().ApplyT(func(keys []string) string { return strings.Join(keys, ",") }).(pulumi.StringOutput)
-		// Only whether there are keys matters at plan time (the keys Secret exists).
-		secrets.GatewayAPIKeys, secrets.NumAPIKeys = pulumi.ToSecret(joined).(pulumi.StringOutput), 1
-	}
-	if args.WebUISecretKey != nil {
-		secrets.WebUISecretKey, secrets.HasWebUIKey = pulumi.ToSecret(args.WebUISecretKey).(pulumi.StringOutput), true
-	}
-	if args.WebUIAdminPassword != nil {
-		secrets.WebUIAdminPassword, secrets.HasWebUIAdminPassword = pulumi.ToSecret(args.WebUIAdminPassword).(pulumi.StringOutput), true
-	}
-	if args.WebUIDatabaseURL != nil {
-		secrets.WebUIDatabaseURL, secrets.HasWebUIDatabaseURL = pulumi.ToSecret(args.WebUIDatabaseURL).(pulumi.StringOutput), true
-	}
-	if args.WebUIOIDCClientSecret != nil {
-		secrets.WebUIOIDCClientSecret, secrets.HasWebUIOIDCClientSecret = pulumi.ToSecret(args.WebUIOIDCClientSecret).(pulumi.StringOutput), true
-	}
-	c := &cluster.Cluster{GPUNodeSelector: modelNodeSelector(cfg)}
-	out, err := Application(ctx, cfg, secrets, c, CloudAddOns{}, AppOptions{Rendering: args.Render, Prefix: name + "-", Opts: []pulumi.ResourceOption{pulumi.Parent(p)}})
+	c := &cluster.Cluster{GPUNodeSelector: modelNodeSelector(in.Config)}
+	out, err := Application(ctx, in.Config, in.Secrets, c, CloudAddOns{}, AppOptions{Rendering: in.Render, Prefix: name + "-", Opts: []pulumi.ResourceOption{pulumi.Parent(p)}})
 	if err != nil {
 		return nil, err
 	}

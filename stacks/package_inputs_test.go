@@ -15,7 +15,7 @@ func TestPackageTakesObservabilityAndKEDA(t *testing.T) {
 		"huggingfaceId": "Qwen/Qwen3-0.6B", "modelName": "qwen3-0.6b", "gpuRequestCount": 0,
 		"autoscaling": map[string]any{"enabled": true, "minReplicas": 0, "maxReplicas": 2},
 	}}
-	cfg, err := PlatformConfig(map[string]any{
+	cfg, err := StackConfigFromInputs(map[string]any{
 		"models":        models,
 		"observability": map[string]any{"enabled": true, "install": false, "namespace": "prom"},
 		"platform":      map[string]any{"keda": map[string]any{"enabled": false, "prometheusURL": "http://prometheus.prom:9090"}},
@@ -29,7 +29,7 @@ func TestPackageTakesObservabilityAndKEDA(t *testing.T) {
 	assert.Equal(t, "http://prometheus.prom:9090", cfg.PrometheusURL())
 	assert.True(t, cfg.Platform.Istio.Enabled, "setting platform.keda leaves the other add-ons at their defaults")
 
-	_, err = PlatformConfig(map[string]any{"models": models})
+	_, err = StackConfigFromInputs(map[string]any{"models": models})
 	require.Error(t, err, "autoscaling reads Prometheus")
 	assert.Contains(t, err.Error(), "models[0].autoscaling.enabled: needs the models' and the gateway's metrics in Prometheus")
 

@@ -12,7 +12,7 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
 
@@ -52,7 +52,7 @@ func TestPodSecurityLevels(t *testing.T) {
 			require.NoError(t, err)
 			ns := pulumimock.Decode[corev1.Namespace](t, m, "kubernetes:core/v1:Namespace", "platform-app")
 			enforce := ns.Labels["pod-security.kubernetes.io/enforce"]
-			require.Equal(t, platform.PodSecurityBaseline, enforce, "the app namespace enforces baseline")
+			require.Equal(t, addons.PodSecurityBaseline, enforce, "the app namespace enforces baseline")
 
 			templates := map[string]corev1.PodTemplateSpec{} // workload name -> template
 			for _, r := range m.ByType("kubernetes:apps/v1:Deployment") {

@@ -9,11 +9,11 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/autoscaling"
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
@@ -98,9 +98,9 @@ func ingressServiceType(cfg spec.Config) string {
 	case t != spec.ServiceTypeAuto:
 		return t
 	case cfg.Cloud == spec.CloudExisting:
-		return platform.ServiceNodePort
+		return addons.ServiceNodePort
 	}
-	return platform.ServiceLoadBalancer
+	return addons.ServiceLoadBalancer
 }
 
 // installsMetricsServer: EKS has no metrics API unless someone installs one; GKE ships it; on
@@ -123,8 +123,8 @@ func newEdge(ctx *pulumi.Context, name string, cfg spec.Config, gw *gateway.Gate
 		IngressAddress:   ingressAddress,
 		Config:           cfg.Edge,
 		Namespace:        cfg.Namespace,
-		IngressSelector:  platform.IngressSelector,
-		IngressNamespace: platform.IngressNamespace,
+		IngressSelector:  addons.IngressSelector,
+		IngressNamespace: addons.IngressNamespace,
 		Gateway: edge.Backend{
 			Host: gw.Host, Port: gateway.Port, TargetPort: gateway.ContainerPort,
 			Pods: gw.Selector, MetricsPort: gateway.MetricsPort,
@@ -152,13 +152,13 @@ func newEdge(ctx *pulumi.Context, name string, cfg spec.Config, gw *gateway.Gate
 // monitoringArgs installs kube-prometheus-stack when observability is on with install: true
 // (and the DCGM exporter on EKS, whose GPU nodes export no GPU metrics otherwise); nil when
 // nothing is installed, or in render mode (Helm add-ons need a live cluster).
-func monitoringArgs(cfg spec.Config, gpuNodeSelector map[string]string, rendering bool) *platform.MonitoringArgs {
+func monitoringArgs(cfg spec.Config, gpuNodeSelector map[string]string, rendering bool) *addons.MonitoringArgs {
 	o := cfg.Observability
 	if !o.Enabled || !o.Install || rendering {
 		return nil
 	}
 	label, value := dashboardLabel(o.DashboardLabels)
-	return &platform.MonitoringArgs{
+	return &addons.MonitoringArgs{
 		Namespace:           o.Namespace,
 		DashboardLabel:      label,
 		DashboardLabelValue: value,
@@ -172,7 +172,7 @@ func monitoringArgs(cfg spec.Config, gpuNodeSelector map[string]string, renderin
 // on the existing cloud only: GKE and EKS manage the control plane, GKE's Dataplane V2 has no
 // kube-proxy and EKS's serves its metrics on 127.0.0.1), and hides CoreDNS on GKE, whose
 // k8s-app=kube-dns pods are kube-dns and serve no CoreDNS metrics.
-func hiddenComponents(cfg spec.Config) platform.HiddenComponents {
+func hiddenComponents(cfg spec.Config) addons.HiddenComponents {
 	scraped := func(set *bool) bool {
 		if set != nil {
 			return *set
@@ -180,7 +180,7 @@ func hiddenComponents(cfg spec.Config) platform.HiddenComponents {
 		return cfg.Cloud == spec.CloudExisting
 	}
 	o := cfg.Observability
-	return platform.HiddenComponents{
+	return addons.HiddenComponents{
 		ControlPlane: !scraped(o.ScrapeControlPlane),
 		KubeProxy:    !scraped(o.ScrapeKubeProxy),
 		CoreDNS:      cfg.Cloud == spec.CloudGKE,
@@ -200,7 +200,7 @@ func dashboardLabel(labels map[string]string) (string, string) {
 func installsKEDA(cfg spec.Config) bool { return cfg.Platform.KEDA.Enabled && cfg.Autoscales() }
 
 // declareAutoscaling gives every autoscaled model its ScaledObject, after KEDA (its CRD).
-func declareAutoscaling(ctx *pulumi.Context, name string, cfg spec.Config, plat *platform.Platform, opts []pulumi.ResourceOption) error {
+func declareAutoscaling(ctx *pulumi.Context, name string, cfg spec.Config, plat *addons.AddOns, opts []pulumi.ResourceOption) error {
 	var targets []autoscaling.Target
 	for _, m := range cfg.Models {
 		if m.Autoscaling.Enabled {

@@ -10,12 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
@@ -64,7 +64,7 @@ func TestStackFiles(t *testing.T) {
 			require.NoError(t, err)
 
 			assert.Equal(t, tc.models, count(m, model.Type))
-			assert.Equal(t, 1, count(m, platform.Type))
+			assert.Equal(t, 1, count(m, addons.Type))
 			assert.Equal(t, 1, count(m, gateway.Type))
 			assert.Equal(t, 1, count(m, webui.Type))
 			assert.Equal(t, 1, count(m, edge.Type))

@@ -99,21 +99,27 @@ func TestDeclaredResourcesSnapshot(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m, _, err := run(t, config, snapshotSecrets...)
 			require.NoError(t, err)
-			got, err := json.MarshalIndent(snapshotOf(m), "", " ")
-			require.NoError(t, err)
-			path := filepath.Join("testdata", "snapshots", name+".json.gz")
-			if *updateSnapshots {
-				writeGzip(t, path, got)
-				return
-			}
-			want := readGzip(t, path)
-			if !bytes.Equal(want, got) {
-				diffPath := filepath.Join(t.TempDir(), name+".json")
-				require.NoError(t, os.WriteFile(diffPath, got, 0o644))
-				t.Fatalf("%s declares something else than %s: compare it with %s (gunzip -c), "+
-					"or, when the change is meant, rerun with -update", name, path, diffPath)
-			}
+			matchSnapshot(t, name, m)
 		})
+	}
+}
+
+// matchSnapshot compares what m recorded with testdata/snapshots/<name>.json.gz (or, with
+// -update, rewrites the file).
+func matchSnapshot(t *testing.T, name string, m *pulumimock.Mocks) {
+	t.Helper()
+	got, err := json.MarshalIndent(snapshotOf(m), "", " ")
+	require.NoError(t, err)
+	path := filepath.Join("testdata", "snapshots", name+".json.gz")
+	if *updateSnapshots {
+		writeGzip(t, path, got)
+		return
+	}
+	if want := readGzip(t, path); !bytes.Equal(want, got) {
+		diffPath := filepath.Join(t.TempDir(), name+".json")
+		require.NoError(t, os.WriteFile(diffPath, got, 0o644))
+		t.Fatalf("%s declares something else than %s: compare it with %s (gunzip -c), "+
+			"or, when the change is meant, rerun with -update", name, path, diffPath)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 )
@@ -172,7 +172,7 @@ func TestWebUITeamTrafficIsFenced(t *testing.T) {
 	ui, backup := webui.Selector("open-webui"), webui.BackupSelector("open-webui")
 	assert.Equal(t, rule{from: []map[string]string{ui, backup}, ports: []int{5432}}, policies["open-webui-postgres"])
 	assert.Equal(t, rule{from: []map[string]string{ui}, ports: []int{6379}}, policies["open-webui-redis"])
-	assert.Equal(t, []map[string]string{platform.IngressSelector}, policies["allow-webui"].from, "Open WebUI: the ingress gateway only")
+	assert.Equal(t, []map[string]string{addons.IngressSelector}, policies["allow-webui"].from, "Open WebUI: the ingress gateway only")
 	for name, p := range policies {
 		if name == "allow-gateway" || name == "open-webui-postgres" || name == "open-webui-redis" {
 			continue

@@ -44,8 +44,8 @@ var components = []component{
 }
 
 // platformComponent is the whole application layer: its plain inputs are decoded and
-// validated as a stack config (stacks.PlatformConfig, with the stack's defaults and messages),
-// then stacks.NewPlatform declares what the stack program declares on a cluster.
+// validated as a stack config (stacks.ReadPlatformInputs, with the stack's defaults and
+// messages), then stacks.NewPlatform declares what the stack program declares on a cluster.
 func platformComponent() component {
 	const short = "Platform"
 	return component{
@@ -81,15 +81,15 @@ func platformComponent() component {
 					plain[k] = v
 				}
 			}
-			cfg, err := stacks.PlatformConfig(plain)
-			if err != nil {
-				return nil, fmt.Errorf("%s %q: %w", short, name, err)
-			}
 			var args stacks.PlatformArgs
 			if err := inputs.CopyTo(&args); err != nil {
 				return nil, fmt.Errorf("%s %q: %w", short, name, err)
 			}
-			return stacks.NewPlatform(ctx, name, cfg, args, opts)
+			in, err := stacks.ReadPlatformInputs(plain, args)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q: %w", short, name, err)
+			}
+			return stacks.NewPlatform(ctx, name, in, opts)
 		},
 	}
 }

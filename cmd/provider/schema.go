@@ -86,8 +86,13 @@ func typeName(t reflect.Type) string {
 	}
 	pkg := filepath.Base(t.PkgPath())
 	prefix := strings.ToUpper(pkg[:1]) + pkg[1:]
-	if pkg == "webui" {
+	switch pkg {
+	case "webui":
 		prefix = "WebUI"
+	case "addons":
+		// The add-ons' config types keep the names they were published under (the package
+		// was called platform): a renamed type would break the generated SDKs' users.
+		prefix = "Platform"
 	}
 	if strings.HasPrefix(t.Name(), prefix) {
 		return t.Name()

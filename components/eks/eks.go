@@ -4,7 +4,7 @@
 // claims bind. It hands back a kubeconfig; models select GPUNodeLabel=true.
 // For the AWS Load Balancer Controller it creates the AWS side (an IAM role
 // with the controller's published policy and a pod identity association);
-// the platform component installs the chart. The Cluster Autoscaler gets the
+// the add-ons component (components/addons) installs the chart. The Cluster Autoscaler gets the
 // same treatment (autoscaler.go), and the GPU node group's Auto Scaling group
 // the tags that let it scale from zero.
 //

@@ -94,7 +94,7 @@ func gpuNodeGroup(ctx *pulumi.Context, name string, ng GPUNodeGroupConfig, cp *c
 		// nodes to it too, instead of leaving them a version behind.
 		Version: cp.version,
 		// The AL2023 NVIDIA AMI ships the driver and container toolkit; the
-		// device plugin comes from the platform component.
+		// device plugin comes from the add-ons component (components/addons).
 		AmiType:       pulumi.String("AL2023_x86_64_NVIDIA"),
 		InstanceTypes: pulumi.ToStringArray(ng.InstanceTypes),
 		CapacityType:  pulumi.String(ng.CapacityType),

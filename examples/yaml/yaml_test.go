@@ -115,7 +115,7 @@ func openYAML(t *testing.T, root, dir, out string) *render.Session {
 
 // onlyInGoProgram are the objects the Go program renders that the YAML example does not, and why.
 var onlyInGoProgram = map[string]string{
-	"Namespace /llm": "the application namespace comes from the Go program's add-ons component (platform.New), " +
+	"Namespace /llm": "the application namespace comes from the Go program's add-ons component (addons.New), " +
 		"which the package exposes only inside Platform; the example's Model and Gateway deploy into an existing namespace",
 }
 

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/edge"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/render"
 	"github.com/llm-platform/llm-platform/stacks"
@@ -115,7 +115,7 @@ func assertStrictlyValid(t *testing.T, manifests []render.Manifest) {
 		case "networking.istio.io/v1/Gateway":
 			var cr pulumimock.CustomResource[edge.GatewaySpec]
 			err = m.DecodeInto(&cr)
-			assert.Equal(t, platform.IngressSelector, cr.Spec.Selector)
+			assert.Equal(t, addons.IngressSelector, cr.Spec.Selector)
 		case "networking.istio.io/v1/VirtualService":
 			var cr pulumimock.CustomResource[edge.VirtualServiceSpec]
 			err = m.DecodeInto(&cr)

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/internal/simcluster"
 	"github.com/llm-platform/llm-platform/internal/testcluster"
@@ -48,9 +49,7 @@ func TestEKSStack(t *testing.T) {
 	root, err := testcluster.Root()
 	require.NoError(t, err)
 	cfg := stackConfig(t, root, "eks", nil)
-	shape, err := simcluster.ForStack(cfg)
-	require.NoError(t, err)
-	s := startSim(t, shape, true)
+	s := startSim(t, stackShape(t, cfg), true)
 	ns := "llm-eks"
 	session := s.open(t, "eks", appStackFile(t, root, "eks", cfg, nil), appLayer(ns), istioSidecars(cfg))
 	up(t, session, "the eks stack's application layer")
@@ -75,7 +74,7 @@ func TestGKEStackAndDay2(t *testing.T) {
 	cfg := stackConfig(t, root, "gke", nil)
 	pools, err := stacks.NodePools(cfg)
 	require.NoError(t, err)
-	var gpuPool stacks.NodePool
+	var gpuPool cluster.NodePool
 	for _, p := range pools {
 		if p.GPU {
 			gpuPool = p
@@ -83,9 +82,7 @@ func TestGKEStackAndDay2(t *testing.T) {
 	}
 	poolGPUs := int64(gpuPool.Nodes) * gpuPool.Type.GPUs
 	require.Equal(t, int64(6), poolGPUs, "3 a2-ultragpu-2g nodes")
-	shape, err := simcluster.ForStack(cfg)
-	require.NoError(t, err)
-	s := startSim(t, shape, true)
+	s := startSim(t, stackShape(t, cfg), true)
 	ctx := context.Background()
 	ns := "llm-gke"
 	session := s.open(t, "gke", appStackFile(t, root, "gke", cfg, nil), appLayer(ns), istioSidecars(cfg))
@@ -299,9 +296,7 @@ func TestOldDefaultsDoNotFit(t *testing.T) {
 	assert.Contains(t, checkErr.Error(), "eks.gpuNodeGroup.instanceTypes")
 	assert.Contains(t, checkErr.Error(), "eks.cluster.systemNodeCount")
 
-	shape, err := simcluster.ForStack(cfg)
-	require.NoError(t, err)
-	s := startSim(t, shape, false)
+	s := startSim(t, stackShape(t, cfg), false)
 	ns := "llm-old"
 	var models any
 	require.NoError(t, json.Unmarshal([]byte(oneModel), &models))

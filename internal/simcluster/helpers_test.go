@@ -24,7 +24,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
@@ -88,6 +88,18 @@ func appLayer(namespace string) map[string]string {
 		"platform.istio.enabled":      "false",
 		"platform.istio.preinstalled": "true",
 		"platform.argocd.enabled":     "false",
+	}
+}
+
+// stackShape is the shape of a GKE or EKS stack's cluster: its node pools (the GPU pool at its
+// maximum) and what the clouds and the add-ons run on them, as the config-time check counts it.
+func stackShape(t *testing.T, cfg spec.Config) simcluster.Shape {
+	t.Helper()
+	pools, err := stacks.NodePools(cfg)
+	require.NoError(t, err)
+	return simcluster.Shape{
+		Nodes: simcluster.Nodes(pools), PerNode: stacks.NodeOverhead(cfg), AddOns: stacks.AddOnPods(cfg),
+		Volumes: simcluster.DefaultVolumes,
 	}
 }
 
@@ -178,7 +190,7 @@ func shortWaits(timeout time.Duration) pulumi.ResourceTransform {
 
 // istioSidecars adds what Istio's injection webhook would add to every pod of the app namespace
 // when the stack injects sidecars (the edge's strict mutual TLS): a container requesting the
-// sidecar's resources (platform.SidecarRequests, as the config-time check counts it). There is no
+// sidecar's resources (addons.SidecarRequests, as the config-time check counts it). There is no
 // istiod here to inject it; without this every pod would be 100m / 128Mi lighter than in
 // production.
 func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
@@ -190,7 +202,7 @@ func istioSidecars(cfg spec.Config) pulumi.ResourceTransform {
 		if outsideMesh(args.Props) {
 			return nil
 		}
-		r := platform.SidecarRequests
+		r := addons.SidecarRequests
 		sidecar := pulumi.Map{
 			"name":  pulumi.String("istio-proxy"),
 			"image": pulumi.String("docker.io/istio/proxyv2"),

@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/llm-platform/llm-platform/components/cluster"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/testcluster"
-	"github.com/llm-platform/llm-platform/stacks"
 )
 
 // GPUResource is the extended resource the clouds' device plugins advertise.
@@ -33,7 +33,7 @@ const PoolLabel = "simcluster.llm-platform/pool"
 
 // Nodes are the simulated Nodes of the pools: pool.Nodes of each (the GPU pool at its maximum),
 // spread over the pool's zones in turn, named "<pool>-<zone>-<n>".
-func Nodes(pools []stacks.NodePool) []corev1.Node {
+func Nodes(pools []cluster.NodePool) []corev1.Node {
 	var out []corev1.Node
 	for _, p := range pools {
 		for i := range p.Nodes {
@@ -46,7 +46,7 @@ func Nodes(pools []stacks.NodePool) []corev1.Node {
 // Node is the i-th Node of a pool, as its kubelet would register it: capacity is the node
 // type's, allocatable is capacity less the cloud's reservation (capacity.NodeType.Allocatable;
 // the DaemonSet allowance is not subtracted here: the DaemonSets' pods take it, see Overhead).
-func Node(p stacks.NodePool, i int) corev1.Node {
+func Node(p cluster.NodePool, i int) corev1.Node {
 	zone := p.Zones[i%len(p.Zones)]
 	name := fmt.Sprintf("%s-%s-%d", p.Name, zone, i)
 	labels := maps.Clone(p.Labels)

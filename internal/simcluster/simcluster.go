@@ -17,11 +17,11 @@ import (
 
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/testcluster"
-	"github.com/llm-platform/llm-platform/stacks"
-	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
-// Shape is what a simulated cluster holds before the platform is deployed.
+// Shape is what a simulated cluster holds before the platform is deployed. A stack's shape is its
+// caller's to give (the tests build it from stacks.NodePools, NodeOverhead and AddOnPods): this
+// package stays below the program it runs, and imports none of it.
 type Shape struct {
 	// Nodes are registered as they are (see Nodes, DevNode).
 	Nodes []corev1.Node
@@ -33,16 +33,6 @@ type Shape struct {
 	AddOns []capacity.Pods
 	// Volumes is how many PersistentVolumes to provide for the claims (see Storage).
 	Volumes int
-}
-
-// ForStack is the shape of a GKE or EKS stack's cluster: its node pools (the GPU pool at its
-// maximum) and what the clouds and the add-ons run on them, as the config-time check counts it.
-func ForStack(cfg spec.Config) (Shape, error) {
-	pools, err := stacks.NodePools(cfg)
-	if err != nil {
-		return Shape{}, err
-	}
-	return Shape{Nodes: Nodes(pools), PerNode: stacks.NodeOverhead(cfg), AddOns: stacks.AddOnPods(cfg), Volumes: DefaultVolumes}, nil
 }
 
 // DefaultVolumes is enough PersistentVolumes for every claim a test makes (each model replica

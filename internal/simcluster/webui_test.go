@@ -20,9 +20,7 @@ func TestEKSStackWithAWebUITeam(t *testing.T) {
 	team := map[string]any{"storageClass": simcluster.StorageClassName, "database": map[string]any{"kind": "in-cluster"}}
 	cfg := stackConfig(t, root, "eks", map[string]string{"webui": `{"storageClass":"` + simcluster.StorageClassName + `","database":{"kind":"in-cluster"}}`})
 	require.Equal(t, 2, cfg.WebUI.ReplicaCount())
-	shape, err := simcluster.ForStack(cfg)
-	require.NoError(t, err)
-	s := startSim(t, shape, true)
+	s := startSim(t, stackShape(t, cfg), true)
 	ns := "llm-eks-team"
 	session := s.open(t, "eks-team", appStackFile(t, root, "eks", cfg, map[string]any{"webui": team}), appLayer(ns), istioSidecars(cfg))
 	up(t, session, "the eks stack with a web UI team")

@@ -4,6 +4,7 @@
 package spec
 
 import (
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/edge"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
@@ -11,7 +12,6 @@ import (
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
 	"github.com/llm-platform/llm-platform/components/observability"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/webui"
 )
 
@@ -148,9 +148,9 @@ type RenderConfig struct {
 type (
 	EdgeConfig      = edge.Config
 	TLSConfig       = edge.TLSConfig
-	IstioConfig     = platform.IstioConfig
-	ArgoCDConfig    = platform.ArgoCDConfig
-	ArgoCDApp       = platform.ArgoCDApp
+	IstioConfig     = addons.IstioConfig
+	ArgoCDConfig    = addons.ArgoCDConfig
+	ArgoCDApp       = addons.ArgoCDApp
 	GKEConfig       = gke.Config
 	GKECluster      = gke.ClusterConfig
 	GKEGPUPool      = gke.GPUPoolConfig

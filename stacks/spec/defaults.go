@@ -3,11 +3,11 @@ package spec
 import (
 	"fmt"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/eks"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gke"
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/components/tenants"
 	"github.com/llm-platform/llm-platform/components/webui"
 	"github.com/llm-platform/llm-platform/internal/versions"
@@ -172,7 +172,7 @@ func deriveDefaults(cfg *Config) {
 	if o := &cfg.Observability; o.MonitorLabels == nil {
 		// kube-prometheus-stack's Prometheus selects monitors and rules labelled with its
 		// release name (its *SelectorNilUsesHelmValues defaults).
-		o.MonitorLabels = map[string]string{"release": platform.MonitoringRelease}
+		o.MonitorLabels = map[string]string{"release": addons.MonitoringRelease}
 	}
 	if o := &cfg.Observability; o.DashboardLabels == nil {
 		// kube-prometheus-stack's Grafana sidecar default.

@@ -14,10 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/components/model"
-	"github.com/llm-platform/llm-platform/components/platform"
 	"github.com/llm-platform/llm-platform/internal/naming"
 )
 
@@ -533,9 +533,9 @@ func validateObservability(p *problems, cfg *Config) {
 	if o.Install && len(o.DashboardLabels) > 1 {
 		p.add("observability.dashboardLabels", "has %d labels, but the installed Grafana's sidecar looks for one; keep one (e.g. grafana_dashboard: \"1\")", len(o.DashboardLabels))
 	}
-	if o.Install && o.MonitorLabels["release"] != platform.MonitoringRelease {
+	if o.Install && o.MonitorLabels["release"] != addons.MonitoringRelease {
 		p.add("observability.monitorLabels.release", "is %q, but the installed Prometheus (observability.install: true) selects release: %q; "+
-			"set it to %q or set install: false to use your own Prometheus", o.MonitorLabels["release"], platform.MonitoringRelease, platform.MonitoringRelease)
+			"set it to %q or set install: false to use your own Prometheus", o.MonitorLabels["release"], addons.MonitoringRelease, addons.MonitoringRelease)
 	}
 	if d, err := prommodel.ParseDuration(o.ScrapeInterval); err != nil || time.Duration(d) < time.Second {
 		p.add("observability.scrapeInterval", "%q is not a Prometheus duration of 1s or more; write it like \"15s\" or \"1m\"", o.ScrapeInterval)

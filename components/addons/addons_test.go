@@ -1,4 +1,4 @@
-package platform_test
+package addons_test
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/internal/capacity"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
 	"github.com/llm-platform/llm-platform/internal/versions"
@@ -23,7 +23,7 @@ const (
 	releaseType     = "kubernetes:helm.sh/v3:Release"
 	applicationType = "kubernetes:argoproj.io/v1alpha1:Application"
 	namespaceType   = "kubernetes:core/v1:Namespace"
-	componentType   = platform.Type
+	componentType   = addons.Type
 	// clusterProvider is the URN prefix of the provider the test program
 	// creates and hands to the component.
 	clusterProvider = "urn:pulumi:test::llm-platform::pulumi:providers:kubernetes::cluster::"
@@ -79,8 +79,8 @@ type (
 )
 
 // allOn turns every add-on on, with one GitOps application.
-func allOn() platform.Args {
-	return platform.Args{
+func allOn() addons.Args {
+	return addons.Args{
 		Namespace:        "llm",
 		SidecarInjection: true,
 		Istio: spec.IstioConfig{
@@ -101,23 +101,23 @@ func allOn() platform.Args {
 		},
 		DevicePlugin:       true,
 		GPUNodeSelector:    map[string]string{"nvidia.com/gpu.present": "true"},
-		IngressServiceType: platform.ServiceLoadBalancer,
+		IngressServiceType: addons.ServiceLoadBalancer,
 		Autoscaling:        true,
 		StreamSeconds:      900,
 	}
 }
 
-// deploy runs platform.New under mocks with a Kubernetes provider named
+// deploy runs addons.New under mocks with a Kubernetes provider named
 // "cluster", the way package stacks hands it over.
-func deploy(t *testing.T, args platform.Args) (*pulumimock.Mocks, *platform.Platform) {
+func deploy(t *testing.T, args addons.Args) (*pulumimock.Mocks, *addons.AddOns) {
 	t.Helper()
-	var p *platform.Platform
+	var p *addons.AddOns
 	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{})
 		if err != nil {
 			return err
 		}
-		p, err = platform.New(ctx, "platform", args, pulumi.Provider(k8s))
+		p, err = addons.New(ctx, "platform", args, pulumi.Provider(k8s))
 		return err
 	})
 	require.NoError(t, err)
@@ -200,8 +200,8 @@ func TestIngressGateway(t *testing.T) {
 
 	// The gateway chart labels its pods `istio: <release name without "istio-">`;
 	// the Istio Gateway resource selects them with IngressSelector.
-	assert.Equal(t, platform.IngressSelector["istio"], strings.TrimPrefix(rel.Name, "istio-"))
-	assert.Equal(t, platform.IngressRelease, rel.Name)
+	assert.Equal(t, addons.IngressSelector["istio"], strings.TrimPrefix(rel.Name, "istio-"))
+	assert.Equal(t, addons.IngressRelease, rel.Name)
 }
 
 func TestIngressGatewayWithoutAnnotations(t *testing.T) {
@@ -275,7 +275,7 @@ func TestArgoCDApplication(t *testing.T) {
 	for _, want := range args.ArgoCD.Apps {
 		t.Run(want.Name, func(t *testing.T) {
 			r := m.Find(t, applicationType, "platform-app-"+want.Name)
-			var app pulumimock.CustomResource[platform.Application]
+			var app pulumimock.CustomResource[addons.Application]
 			require.NoError(t, pulumimock.DecodeInto(r.Inputs, &app), "the spec has only fields Application knows")
 
 			assert.Equal(t, "argoproj.io/v1alpha1", app.APIVersion)
@@ -285,7 +285,7 @@ func TestArgoCDApplication(t *testing.T) {
 
 			s := app.Spec
 			assert.Equal(t, "default", s.Project)
-			assert.Equal(t, platform.AppSource{RepoURL: want.RepoURL, Path: want.Path, TargetRevision: want.TargetRevision}, s.Source)
+			assert.Equal(t, addons.AppSource{RepoURL: want.RepoURL, Path: want.Path, TargetRevision: want.TargetRevision}, s.Source)
 			assert.Equal(t, "https://kubernetes.default.svc", s.Destination.Server, "deploys into this cluster")
 			assert.Equal(t, want.Namespace, s.Destination.Namespace)
 			assert.True(t, s.SyncPolicy.Automated.Prune, "automated sync prunes")
@@ -313,7 +313,7 @@ func TestDevicePlugin(t *testing.T) {
 	assert.Equal(t, versions.NVIDIADevicePlugin.Version, rel.Version)
 	assert.NotEmpty(t, rel.Version)
 	assert.Equal(t, "https://nvidia.github.io/k8s-device-plugin", rel.RepositoryOpts.Repo)
-	assert.Equal(t, platform.DevicePluginNS, rel.Namespace)
+	assert.Equal(t, addons.DevicePluginNS, rel.Namespace)
 
 	v := values[devicePluginValues](t, rel)
 	assert.Equal(t, map[string]string{"nvidia.com/gpu.present": "true"}, v.NodeSelector, "runs on the GPU nodes only")
@@ -338,17 +338,17 @@ func TestDevicePluginOnlyWhenAsked(t *testing.T) {
 func TestAddonsOff(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		off      func(*platform.Args)
+		off      func(*addons.Args)
 		releases []string
 		apps     int
 	}{
-		{"istio", func(a *platform.Args) { a.Istio.Enabled = false },
+		{"istio", func(a *addons.Args) { a.Istio.Enabled = false },
 			[]string{"argocd", "nvidia-device-plugin"}, 1},
-		{"argocd (with apps configured)", func(a *platform.Args) { a.ArgoCD.Enabled = false },
+		{"argocd (with apps configured)", func(a *addons.Args) { a.ArgoCD.Enabled = false },
 			[]string{"istio-base", "istio-cni", "istio-ingressgateway", "istiod", "nvidia-device-plugin"}, 0},
-		{"device plugin", func(a *platform.Args) { a.DevicePlugin = false },
+		{"device plugin", func(a *addons.Args) { a.DevicePlugin = false },
 			[]string{"argocd", "istio-base", "istio-cni", "istio-ingressgateway", "istiod"}, 1},
-		{"everything", func(a *platform.Args) {
+		{"everything", func(a *addons.Args) {
 			a.Istio.Enabled, a.ArgoCD.Enabled, a.DevicePlugin = false, false, false
 		}, nil, 0},
 	} {
@@ -424,8 +424,8 @@ func TestIstioCNI(t *testing.T) {
 	assert.False(t, m.Has(releaseType, "istio-cni"))
 	_, rel := release(t, m, "istiod")
 	assert.False(t, values[istiodCNI](t, rel).Pilot.CNI.Enabled)
-	assert.Equal(t, capacity.Resources{}, platform.NodeDaemonSets(args), "no agent on the nodes")
-	assert.Equal(t, platform.CNIRequests, platform.NodeDaemonSets(allOn()))
+	assert.Equal(t, capacity.Resources{}, addons.NodeDaemonSets(args), "no agent on the nodes")
+	assert.Equal(t, addons.CNIRequests, addons.NodeDaemonSets(allOn()))
 }
 
 // TestPodSecurityLabels: the app namespace enforces baseline (what vLLM and Open WebUI meet)
@@ -503,7 +503,7 @@ func TestIngressAddressIsReadFromTheGatewayService(t *testing.T) {
 // ingress gateway, whose `aws-load-balancer-type: external` Service only it
 // serves.
 func TestLBController(t *testing.T) {
-	var p *platform.Platform
+	var p *addons.AddOns
 	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{})
 		if err != nil {
@@ -515,7 +515,7 @@ func TestLBController(t *testing.T) {
 			return err
 		}
 		args := allOn()
-		args.LBController = &platform.LBControllerArgs{
+		args.LBController = &addons.LBControllerArgs{
 			ClusterName:    pulumi.String("llm-platform").ToStringOutput(),
 			Region:         "us-west-2",
 			VpcID:          pulumi.String("vpc-0abc").ToStringOutput(),
@@ -524,7 +524,7 @@ func TestLBController(t *testing.T) {
 			DefaultTags:    map[string]string{"team": "ml"},
 			DependsOn:      []pulumi.Resource{assoc},
 		}
-		p, err = platform.New(ctx, "platform", args, pulumi.Provider(k8s))
+		p, err = addons.New(ctx, "platform", args, pulumi.Provider(k8s))
 		return err
 	})
 	require.NoError(t, err)
@@ -559,7 +559,7 @@ func TestLBController(t *testing.T) {
 
 	assert.Contains(t, r.DependsOn, "urn:pulumi:test::llm-platform::pulumi:providers:kubernetes::pod-identity",
 		"pods started before the association get no AWS credentials")
-	gateway := m.Find(t, releaseType, platform.IngressRelease)
+	gateway := m.Find(t, releaseType, addons.IngressRelease)
 	assert.Contains(t, gateway.DependsOn, r.URN, "the gateway's LoadBalancer waits for the controller, and goes first on destroy")
 	component := m.Find(t, componentType, "platform")
 	assert.Equal(t, component.URN, r.Parent)
@@ -571,19 +571,19 @@ func TestNoLBControllerUnlessAsked(t *testing.T) {
 	assert.False(t, m.Has(releaseType, "aws-load-balancer-controller"))
 }
 
-// TestAddOnsAreOnePerCluster: a second Platform with add-ons fails clearly; one with every
+// TestAddOnsAreOnePerCluster: a second AddOns component with add-ons fails clearly; one with every
 // add-on off only creates its namespace.
 func TestAddOnsAreOnePerCluster(t *testing.T) {
 	_, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
-		args := platform.Args{Namespace: "team-a", Istio: platform.IstioConfig{Enabled: true, GatewayReplicas: 1}}
-		if _, err := platform.New(ctx, "first", args); err != nil {
+		args := addons.Args{Namespace: "team-a", Istio: addons.IstioConfig{Enabled: true, GatewayReplicas: 1}}
+		if _, err := addons.New(ctx, "first", args); err != nil {
 			return err
 		}
-		if _, err := platform.New(ctx, "namespace-only", platform.Args{Namespace: "team-b"}); err != nil {
+		if _, err := addons.New(ctx, "namespace-only", addons.Args{Namespace: "team-b"}); err != nil {
 			return err
 		}
 		args.Namespace = "team-c"
-		_, err := platform.New(ctx, "second", args)
+		_, err := addons.New(ctx, "second", args)
 		return err
 	})
 	require.Error(t, err)

@@ -1,6 +1,25 @@
-package platform
+package addons
 
 import "github.com/llm-platform/llm-platform/internal/capacity"
+
+// Resource requests of the add-ons' pods. The charts get these values, and the stack's
+// capacity check counts them against the system pool.
+const (
+	istiodCPU, istiodMemory   = "250m", "512Mi"
+	ingressCPU, ingressMemory = "200m", "256Mi"
+	// IstiodReplicas is istiod's replica count (its autoscaler's minimum when autoscaling).
+	IstiodReplicas = 2
+)
+
+var (
+	IstiodRequests  = capacity.MustParse(istiodCPU, istiodMemory)
+	IngressRequests = capacity.MustParse(ingressCPU, ingressMemory)
+	// SidecarRequests are the Istio proxy's default requests (global.proxy.resources), added
+	// to every pod in a namespace with sidecar injection.
+	SidecarRequests = capacity.MustParse("100m", "128Mi")
+	// MetricsServerRequests are the metrics-server chart's default requests.
+	MetricsServerRequests = capacity.MustParse("100m", "200Mi")
+)
 
 // Argo CD's requests: the application controller, and the server, repo server and
 // ApplicationSet controller ("small"). The chart's other pods (redis, dex, notifications)

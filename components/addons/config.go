@@ -1,4 +1,4 @@
-package platform
+package addons
 
 // The component's configuration types. Every field is plain Go, known at plan time: they
 // decide which resources exist and how they are sized. The JSON names are the stack config's

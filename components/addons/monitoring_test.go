@@ -1,4 +1,4 @@
-package platform_test
+package addons_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 )
 
 // kubePrometheusStackSwitches are the values that switch the cluster components' scrapes and
@@ -22,13 +22,13 @@ type kubePrometheusStackSwitches struct {
 	} `json:"defaultRules"`
 }
 
-func monitoringValues(t *testing.T, hidden platform.HiddenComponents) kubePrometheusStackSwitches {
+func monitoringValues(t *testing.T, hidden addons.HiddenComponents) kubePrometheusStackSwitches {
 	t.Helper()
-	args := platform.Args{Namespace: "llm", Monitoring: &platform.MonitoringArgs{
+	args := addons.Args{Namespace: "llm", Monitoring: &addons.MonitoringArgs{
 		Namespace: "monitoring", DashboardLabel: "grafana_dashboard", DashboardLabelValue: "1", Hidden: hidden,
 	}}
 	m, _ := deploy(t, args)
-	_, rel := release(t, m, platform.MonitoringRelease)
+	_, rel := release(t, m, addons.MonitoringRelease)
 	return values[kubePrometheusStackSwitches](t, rel)
 }
 
@@ -46,13 +46,13 @@ func enabled(t *testing.T, name string, v *struct{ Enabled *bool }) bool {
 func TestHiddenComponentsAreNeitherScrapedNorAlertedOn(t *testing.T) {
 	for _, tc := range []struct {
 		name                             string
-		hidden                           platform.HiddenComponents
+		hidden                           addons.HiddenComponents
 		controlPlane, kubeProxy, coreDNS bool
 	}{
-		{"nothing hidden (existing)", platform.HiddenComponents{}, true, true, true},
-		{"eks", platform.HiddenComponents{ControlPlane: true, KubeProxy: true}, false, false, true},
-		{"gke", platform.HiddenComponents{ControlPlane: true, KubeProxy: true, CoreDNS: true}, false, false, false},
-		{"kube-proxy only", platform.HiddenComponents{KubeProxy: true}, true, false, true},
+		{"nothing hidden (existing)", addons.HiddenComponents{}, true, true, true},
+		{"eks", addons.HiddenComponents{ControlPlane: true, KubeProxy: true}, false, false, true},
+		{"gke", addons.HiddenComponents{ControlPlane: true, KubeProxy: true, CoreDNS: true}, false, false, false},
+		{"kube-proxy only", addons.HiddenComponents{KubeProxy: true}, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := monitoringValues(t, tc.hidden)
@@ -73,7 +73,7 @@ func TestHiddenComponentsAreNeitherScrapedNorAlertedOn(t *testing.T) {
 // TestKEDAListensWhereTheControlPlaneCalls: the KEDA chart gets the metrics API and webhook
 // ports explicitly, the same numbers ControlPlaneEndpoints reports.
 func TestKEDAListensWhereTheControlPlaneCalls(t *testing.T) {
-	m, _ := deploy(t, platform.Args{Namespace: "llm", KEDA: true})
+	m, _ := deploy(t, addons.Args{Namespace: "llm", KEDA: true})
 	_, rel := release(t, m, "keda")
 	v := values[struct {
 		Service struct {
@@ -83,29 +83,29 @@ func TestKEDAListensWhereTheControlPlaneCalls(t *testing.T) {
 			Port int `json:"port"`
 		} `json:"webhooks"`
 	}](t, rel)
-	assert.Equal(t, platform.KEDAMetricsAPIPort, v.Service.PortHTTPSTarget)
-	assert.Equal(t, platform.KEDAWebhookPort, v.Webhooks.Port)
+	assert.Equal(t, addons.KEDAMetricsAPIPort, v.Service.PortHTTPSTarget)
+	assert.Equal(t, addons.KEDAWebhookPort, v.Webhooks.Port)
 }
 
 // TestControlPlaneEndpointsFollowWhatIsInstalled: each add-on brings its webhooks and aggregated
 // APIs, and only when installed.
 func TestControlPlaneEndpointsFollowWhatIsInstalled(t *testing.T) {
-	ports := func(args platform.Args) map[string][]int {
+	ports := func(args addons.Args) map[string][]int {
 		out := map[string][]int{}
-		for _, e := range platform.ControlPlaneEndpoints(args) {
+		for _, e := range addons.ControlPlaneEndpoints(args) {
 			out[e.Release] = append(out[e.Release], e.Port)
 		}
 		return out
 	}
 	all := allOn()
 	all.KEDA = true
-	all.Monitoring = &platform.MonitoringArgs{Namespace: "monitoring"}
+	all.Monitoring = &addons.MonitoringArgs{Namespace: "monitoring"}
 	assert.Equal(t, map[string][]int{
 		"istio-base": {15017}, "istiod": {15017, 15017},
-		platform.MonitoringRelease: {10250},
-		"keda":                     {6443, 9443},
+		addons.MonitoringRelease: {10250},
+		"keda":                   {6443, 9443},
 	}, ports(all))
-	assert.Empty(t, ports(platform.Args{Namespace: "llm"}), "nothing installed, nothing to reach")
+	assert.Empty(t, ports(addons.Args{Namespace: "llm"}), "nothing installed, nothing to reach")
 	istioOnly := allOn()
 	assert.Equal(t, map[string][]int{"istio-base": {15017}, "istiod": {15017, 15017}}, ports(istioOnly))
 }

@@ -1,4 +1,4 @@
-package platform
+package addons
 
 // What the Kubernetes API server itself calls on the add-ons' pods: admission webhooks and
 // aggregated APIs. Where a firewall stands between the control plane and the nodes (a GKE

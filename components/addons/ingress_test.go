@@ -1,4 +1,4 @@
-package platform_test
+package addons_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/llm-platform/llm-platform/components/platform"
+	"github.com/llm-platform/llm-platform/components/addons"
 	"github.com/llm-platform/llm-platform/internal/versions"
 )
 
@@ -48,7 +48,7 @@ func TestIngressDrainsLongStreams(t *testing.T) {
 // LoadBalancer would never get an address and Helm's wait would time out the release.
 func TestIngressServiceTypeOnClustersWithoutLoadBalancers(t *testing.T) {
 	args := allOn()
-	args.IngressServiceType = platform.ServiceNodePort
+	args.IngressServiceType = addons.ServiceNodePort
 	m, p := deploy(t, args)
 	_, rel := release(t, m, "istio-ingressgateway")
 	assert.Equal(t, "NodePort", values[ingressValues](t, rel).Service.Type)
@@ -71,7 +71,7 @@ func TestNoAutoscalersWithoutMetrics(t *testing.T) {
 	_, istiod := release(t, m, "istiod")
 	i := values[istiodValues](t, istiod)
 	assert.False(t, i.Pilot.AutoscaleEnabled)
-	assert.Equal(t, platform.IstiodReplicas, i.Pilot.ReplicaCount)
+	assert.Equal(t, addons.IstiodReplicas, i.Pilot.ReplicaCount)
 	assert.NotContains(t, releaseNames(m), "metrics-server")
 }
 
@@ -90,26 +90,26 @@ func TestMetricsServer(t *testing.T) {
 	_, istiod := release(t, m, "istiod")
 	i := values[istiodValues](t, istiod)
 	assert.True(t, i.Pilot.AutoscaleEnabled)
-	assert.Equal(t, platform.IstiodReplicas, i.Pilot.AutoscaleMin)
+	assert.Equal(t, addons.IstiodReplicas, i.Pilot.AutoscaleMin)
 }
 
 // TestSystemPodsCountWhatTheChartsAreGiven: the capacity check's view of the add-ons.
 func TestSystemPodsCountWhatTheChartsAreGiven(t *testing.T) {
 	args := allOn()
 	args.MetricsServer = true
-	pods := platform.SystemPods(args)
+	pods := addons.SystemPods(args)
 	byName := map[string]int{}
 	for _, p := range pods {
 		byName[p.Name] = p.Count
 	}
-	assert.Equal(t, platform.IstiodReplicas, byName["istiod"])
+	assert.Equal(t, addons.IstiodReplicas, byName["istiod"])
 	assert.Equal(t, 3, byName["the Istio ingress gateway"])
 	assert.Equal(t, 1, byName["metrics-server"])
 	assert.Equal(t, 3, byName["Argo CD's server, repo server and ApplicationSet controller"])
 
 	args.ArgoCD.HA = true
 	byName = map[string]int{}
-	for _, p := range platform.SystemPods(args) {
+	for _, p := range addons.SystemPods(args) {
 		byName[p.Name] = p.Count
 	}
 	assert.Equal(t, 6, byName["Argo CD's server, repo server and ApplicationSet controller"], "HA doubles the stateless parts")

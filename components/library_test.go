@@ -105,6 +105,12 @@ func TestTwoModelsAndTwoGatewaysInOneNamespace(t *testing.T) {
 	assert.NotEqual(t, models[0].Selector, models[1].Selector)
 	assert.Equal(t, "http://public-gateway.team-a.svc.cluster.local/v1", gateways[0].PlainURL)
 	assert.Equal(t, "http://internal-gateway.team-a.svc.cluster.local/v1", gateways[1].PlainURL)
+	// The url outputs the package and other languages read (set after registering, which
+	// replaces every pulumi-tagged field).
+	gatewayURL, _ := pulumimock.Await(t, gateways[0].URL)
+	assert.Equal(t, gateways[0].PlainURL, gatewayURL)
+	modelURL, _ := pulumimock.Await(t, models[0].URL)
+	assert.Equal(t, "http://chat.team-a.svc.cluster.local:8000/v1", modelURL)
 	assert.NotEqual(t, gateways[0].Selector, gateways[1].Selector)
 	assert.Equal(t, gateway.Selector("public-gateway"), gateways[0].Selector)
 	assert.Equal(t, model.Selector("chat"), models[0].Selector)

@@ -229,8 +229,12 @@ func (a Args) objectName(name string) string {
 func register(ctx *pulumi.Context, name, objName string, args Args, routes []nginx.Route, opts []pulumi.ResourceOption) (*Gateway, error) {
 	g := &Gateway{Host: kube.ServiceHost(objName, args.Namespace), Selector: Selector(objName), HoldSeconds: holdSeconds(routes)}
 	g.PlainURL = fmt.Sprintf("http://%s/v1", g.Host)
+	if err := ctx.RegisterComponentResource(Type, name, g, formertype.Aliased(opts, formerType)...); err != nil {
+		return nil, err
+	}
+	// After registering: registration replaces every pulumi-tagged output field.
 	g.URL = pulumi.String(g.PlainURL).ToStringOutput()
-	return g, ctx.RegisterComponentResource(Type, name, g, formertype.Aliased(opts, formerType)...)
+	return g, nil
 }
 
 // formerType is the type token before llm-platform:index:*. The alias keeps the URNs of

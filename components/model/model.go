@@ -171,8 +171,12 @@ func register(ctx *pulumi.Context, name, objName string, args Args, opts []pulum
 		Endpoints:  fmt.Sprintf("%s:%d", kube.ServiceHost(HeadlessName(objName), args.Namespace), Port),
 		Selector:   Selector(objName),
 	}
+	if err := ctx.RegisterComponentResource(Type, name, m, formertype.Aliased(opts, formerType)...); err != nil {
+		return nil, err
+	}
+	// After registering: registration replaces every pulumi-tagged output field.
 	m.URL = pulumi.Sprintf("http://%s/v1", m.Upstream)
-	return m, ctx.RegisterComponentResource(Type, name, m, formertype.Aliased(opts, formerType)...)
+	return m, nil
 }
 
 // declareBudget declares the pods' disruption budget when the model may run more than one

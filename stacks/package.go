@@ -108,12 +108,17 @@ type PlatformInputs struct {
 }
 
 // ReadPlatformInputs reads the Platform's inputs: plain are the plain inputs as decoded JSON
-// (the keys that were set, for StackConfigFromInputs), args the same inputs copied into
+// (the keys that were set, for StackConfigFromInputs), and copyTo copies the same inputs into a
 // PlatformArgs, of which only the secrets and render are read (whether a config key was set
-// decides its default, which a copied struct no longer tells).
-func ReadPlatformInputs(plain map[string]any, args PlatformArgs) (PlatformInputs, error) {
+// decides its default, which a copied struct no longer tells). The config is checked first, so
+// a bad value gets the stack's message by key path rather than the SDK's conversion error.
+func ReadPlatformInputs(plain map[string]any, copyTo func(any) error) (PlatformInputs, error) {
 	cfg, err := StackConfigFromInputs(plain)
 	if err != nil {
+		return PlatformInputs{}, err
+	}
+	var args PlatformArgs
+	if err := copyTo(&args); err != nil {
 		return PlatformInputs{}, err
 	}
 	return PlatformInputs{Config: cfg, Secrets: args.secrets(), Render: args.Render}, nil

@@ -35,12 +35,15 @@ func packageInputs(render bool) map[string]any {
 // declarePackage declares the Platform component as the component package (cmd/provider)
 // does: the plain inputs read as a stack config, the secret inputs beside them.
 func declarePackage(ctx *pulumi.Context, inputs map[string]any) error {
-	in, err := ReadPlatformInputs(inputs, PlatformArgs{
-		Render:             inputs["render"].(bool),
-		HFToken:            pulumi.String("hf-token-value"),
-		GatewayAPIKeys:     pulumi.ToStringArray([]string{"sk-one", "sk-two"}),
-		WebUISecretKey:     pulumi.String("webui-secret-key"),
-		WebUIAdminPassword: pulumi.String("admin-password"),
+	in, err := ReadPlatformInputs(inputs, func(out any) error {
+		*out.(*PlatformArgs) = PlatformArgs{
+			Render:             inputs["render"].(bool),
+			HFToken:            pulumi.String("hf-token-value"),
+			GatewayAPIKeys:     pulumi.ToStringArray([]string{"sk-one", "sk-two"}),
+			WebUISecretKey:     pulumi.String("webui-secret-key"),
+			WebUIAdminPassword: pulumi.String("admin-password"),
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -81,11 +81,7 @@ func platformComponent() component {
 					plain[k] = v
 				}
 			}
-			var args stacks.PlatformArgs
-			if err := inputs.CopyTo(&args); err != nil {
-				return nil, fmt.Errorf("%s %q: %w", short, name, err)
-			}
-			in, err := stacks.ReadPlatformInputs(plain, args)
+			in, err := stacks.ReadPlatformInputs(plain, inputs.CopyTo)
 			if err != nil {
 				return nil, fmt.Errorf("%s %q: %w", short, name, err)
 			}

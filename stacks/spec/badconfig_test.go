@@ -211,8 +211,6 @@ func TestBadConfig(t *testing.T) {
 			`models[0].extraArgs[0]: "--load_format=auto" conflicts with models[0].weights.uri`},
 		{"drain of a day", lora(`[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":86400}]`),
 			`models[0].drainSeconds: is 86400`},
-		{"drain zero", lora(`[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":0}]`),
-			`models[0].drainSeconds: is 0`},
 	}...)
 	obs := func(settings string) map[string]string {
 		return map[string]string{"observability": settings, "models": oneModel}

@@ -69,6 +69,7 @@ var gatewayRuleCases = []ruleCase{
 	{"load factor below 1", `{"routing":{"loadFactor":0.5}}`, "routing.loadFactor"},
 	{"index too large", `{"routing":{"indexEntries":2000000}}`, "routing.indexEntries"},
 	{"weight with round-robin", `{"routing":{"strategy":"round-robin","weights":{"prefix":2}}}`, "routing.weights.prefix"},
+	{"session header with round-robin", `{"routing":{"strategy":"round-robin","sessionHeader":"x-conversation"}}`, "routing.sessionHeader"},
 	{"streams above the port range", `{"maxStreamsPerPod":50000}`, "maxStreamsPerPod"},
 	{"hold share above half", `{"holdShare":0.9}`, "holdShare"},
 	{"cold start too long", `{"coldStartTimeout":"5h"}`, "coldStartTimeout"},

@@ -282,6 +282,10 @@ func TestBadConfig(t *testing.T) {
 			`platform.keda.prometheusURL: is set, but no model has autoscaling.enabled`},
 		{"limits' Redis without limits", tenancy(`{"redis":{"kind":"external","address":"redis:6379"}}`),
 			`tenancy.redis: is set, but no tenant has limits or budgets`},
+		{"session header with round-robin", map[string]string{"models": oneModel, "gateway": `{"routing":{"strategy":"round-robin","sessionHeader":"x-conversation"}}`},
+			`gateway.routing.sessionHeader: does nothing with strategy round-robin`},
+		{"load factor with round-robin", map[string]string{"models": oneModel, "gateway": `{"routing":{"strategy":"round-robin","loadFactor":3}}`},
+			`gateway.routing.loadFactor: does nothing with strategy round-robin`},
 		{"redis-down policy without limits", tenancy(`{"onRedisDown":"fail-closed"}`),
 			`tenancy.onRedisDown: is set, but no tenant has limits or budgets`},
 	}...)

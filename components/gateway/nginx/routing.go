@@ -204,7 +204,23 @@ func (r Routing) Validate(path string) []error {
 	for _, wp := range r.WeightProblems() {
 		p.Add(wp.Key, "%s", wp.Msg)
 	}
+	r.validateRoundRobin(p)
 	return p.Errs
+}
+
+// validateRoundRobin: round-robin keeps no sessions and reads no load, so a session header or
+// load factor other than the default would do nothing.
+func (r Routing) validateRoundRobin(p *configcheck.Problems) {
+	if r.Strategy != StrategyRoundRobin {
+		return
+	}
+	def := DefaultRouting()
+	if r.SessionHeader != def.SessionHeader {
+		p.Add("sessionHeader", "does nothing with strategy round-robin (it keeps no sessions); remove it, or use strategy prefix or least-load")
+	}
+	if r.LoadFactor != def.LoadFactor {
+		p.Add("loadFactor", "does nothing with strategy round-robin (it reads no load); remove it, or use strategy prefix or least-load")
+	}
 }
 
 // validHeaderName: nginx exposes the header as $http_<name> with '-' as '_', so only letters,

@@ -245,3 +245,14 @@ func TestDrainZeroIsTheDefault(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, model.Drain(DefaultModel()), model.Drain(cfg.Models[0]), "0: the default %d s", model.DefaultDrainSeconds)
 }
+
+// TestRedisPasswordOnlyWithAnExternalRedis: the secret is read only for an external Redis of
+// the tenants' limits; set without one it would do nothing.
+func TestRedisPasswordOnlyWithAnExternalRedis(t *testing.T) {
+	cfg, err := parseAndValidate(map[string]string{"models": oneModel})
+	require.NoError(t, err)
+	errs := checkTenantKeys(cfg, Secrets{HasGatewayRedisPassword: true})
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "gatewayRedisPassword: is set, but only an external Redis")
+	assert.Empty(t, checkTenantKeys(cfg, Secrets{}))
+}

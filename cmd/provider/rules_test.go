@@ -36,6 +36,12 @@ const modelEntry = `{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b",
 	"pvcSize":"10Gi","dtype":"auto","cpu":"2","memory":"8Gi","shmSize":"1Gi","startupTimeoutSeconds":3600}`
 
 var modelRuleCases = []ruleCase{
+	{"no weights at all", `{"huggingfaceId":""}`, "huggingfaceId"},
+	{"weights not in object storage", `{"gpuRequestCount":1,"gpuMemoryUtilization":0.9,"weights":{"uri":"hf://Qwen/Qwen3-8B","serviceAccount":"reader"}}`, "weights.uri"},
+	{"weights streamed on a CPU model", `{"weights":{"uri":"s3://acme-models/m","serviceAccount":"reader"}}`, "weights.uri"},
+	{"load format with streamed weights", `{"gpuRequestCount":1,"gpuMemoryUtilization":0.9,"weights":{"uri":"s3://acme-models/m","serviceAccount":"reader"},"extraArgs":["--load_format=auto"]}`, "extraArgs[0]"},
+	{"reader account without object storage", `{"weights":{"serviceAccount":"reader"}}`, "weights.serviceAccount"},
+	{"reader account not a name", `{"gpuRequestCount":1,"gpuMemoryUtilization":0.9,"weights":{"uri":"s3://acme-models/m","serviceAccount":"My Reader"}}`, "weights.serviceAccount"},
 	{"drain too short", `{"drainSeconds":5}`, "drainSeconds"},
 	{"drain of a day", `{"drainSeconds":86400}`, "drainSeconds"},
 	{"adapter over http", `{"loras":[{"name":"sql","source":"http://example.com/sql"}]}`, "loras[0].source"},

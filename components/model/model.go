@@ -190,9 +190,7 @@ func (a Args) validate(name string) error {
 	if err := argcheck.Required("Model", name, a); err != nil {
 		return err
 	}
-	errs := argcheck.Within("Model", name, a.Spec.Validate("spec."))
-	errs = append(errs, a.checkSource(name)...)
-	return errors.Join(errs...)
+	return errors.Join(argcheck.Within("Model", name, a.Spec.Validate("spec."))...)
 }
 
 func podSpec(args Args) *corev1.PodSpecArgs {

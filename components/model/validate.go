@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/configcheck"
 )
@@ -36,6 +38,7 @@ func (s Spec) Validate(path string) []error {
 	s.validateResources(p)
 	s.validateServing(p)
 	s.validateAutoscaling(p)
+	s.validateWeights(p)
 	s.validateAdapters(p)
 	s.validateDrain(p)
 	return p.Errs
@@ -191,4 +194,53 @@ func (s Spec) validateAdapterKnobs(p *configcheck.Problems) {
 		p.Add("maxLoraRank", "is %d, which vLLM does not accept; use one of %s (0: vLLM's default, 16), at least your adapters' largest rank",
 			s.MaxLoraRank, LoRARanksText())
 	}
+}
+
+// validateWeights: where the weights come from (a Hugging Face id, or an s3:// or gs:// URI the
+// GPU image streams), and the ServiceAccount that reads object storage. Which cloud can grant
+// that access is the stack's rule.
+func (s Spec) validateWeights(p *configcheck.Problems) {
+	uri := s.Weights.URI
+	// Streamed weights (weights.uri) come with their config and tokenizer: no repository.
+	if uri == "" && strings.TrimSpace(s.HuggingfaceID) == "" {
+		p.Add("huggingfaceId", "is required; use the Hugging Face repository id, e.g. \"Qwen/Qwen3-0.6B\" (or stream the weights from weights.uri)")
+	}
+	if uri != "" {
+		if s.GPURequestCount == 0 {
+			// The CPU image has no Run:ai streamer libraries (docker/Dockerfile.cpu installs
+			// vllm[audio] only), as for object-store adapters.
+			p.Add("weights.uri", "streams with the Run:ai Model Streamer, which only the GPU image has (the CPU image lacks its libraries); use huggingfaceId for a CPU model")
+		}
+		if _, err := ParseObjectURI(uri); err != nil {
+			p.Add("weights.uri", "%v", err)
+		}
+		for j, arg := range s.ExtraArgs {
+			if flag, _, _ := strings.Cut(arg, "="); strings.ReplaceAll(flag, "_", "-") == "--load-format" {
+				p.Add(fmt.Sprintf("extraArgs[%d]", j), "%q conflicts with %s, which streams the weights with --load-format runai_streamer; remove it", arg, p.At("weights.uri"))
+			}
+		}
+	}
+	switch sa := s.Weights.ServiceAccount; {
+	case sa == "":
+	case !s.ReadsObjectStorage():
+		p.Add("weights.serviceAccount", "is set but the model reads no s3:// or gs:// source; remove it, or set %s", p.At("weights.uri"))
+	default:
+		if errs := validation.IsDNS1123Subdomain(sa); len(errs) > 0 {
+			p.Add("weights.serviceAccount", "%q is not a ServiceAccount name (%s)", sa, strings.Join(errs, "; "))
+		}
+	}
+}
+
+// ReadsObjectStorage says whether the model reads an s3:// or gs:// source (its weights or an
+// adapter).
+func (s Spec) ReadsObjectStorage() bool {
+	if s.Weights.URI != "" {
+		return true
+	}
+	for _, l := range s.LoRAs {
+		if IsObjectURI(l.Source) {
+			return true
+		}
+	}
+	return false
 }

@@ -20,10 +20,6 @@ func validateModels(p *problems, cfg *Config) {
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
 		at := fmt.Sprintf("models[%d].", i)
-		// Streamed weights (weights.uri) come with their config and tokenizer: no repository.
-		if strings.TrimSpace(m.HuggingfaceID) == "" && m.Weights.URI == "" {
-			p.add(at+"huggingfaceId", "is required; use the Hugging Face repository id, e.g. \"Qwen/Qwen3-0.6B\" (or stream the weights from weights.uri)")
-		}
 		p.addAll(m.Validate(at))
 		if m.Autoscaling.Enabled && !cfg.Observability.Enabled && cfg.Platform.KEDA.PrometheusURL == "" {
 			p.add(at+"autoscaling.enabled", "needs the models' and the gateway's metrics in Prometheus: set observability.enabled: true, or platform.keda.prometheusURL to a Prometheus that scrapes them")

@@ -122,7 +122,9 @@ func DefaultAutoscaling() Autoscaling {
 	return Autoscaling{MinReplicas: 1, MaxReplicas: 2, TargetQueuePerReplica: 4, IdleMinutes: 30, CooldownSeconds: 300}
 }
 
-// validateDrain: drainSeconds, 0 being the default (Drain).
+// validateDrain: drainSeconds, where 0 means DefaultDrainSeconds (Drain): an unset optional
+// input is 0, and there is no "no drain", as a stopping pod must keep serving until the gateway
+// has dropped it (MinDrainSeconds). The stack config gives 0 the same meaning.
 func (s Spec) validateDrain(p *configcheck.Problems) {
 	if d := s.DrainSeconds; d != 0 && (d < MinDrainSeconds || d > MaxDrainSeconds) {
 		p.Add("drainSeconds", "is %d; use %d to %d seconds, or 0 for the default %d (lets generations of a few minutes finish when a replica stops)",

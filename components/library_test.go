@@ -27,7 +27,7 @@ const namespace = "team-a"
 func modelSpec(hf, served string) model.Spec {
 	return model.Spec{
 		HuggingfaceID: hf, ModelName: served, Replicas: 2, PVCSize: "20Gi", Dtype: "auto",
-		CPU: "2", Memory: "8Gi", ShmSize: "1Gi", StartupTimeoutSecs: 600,
+		CPU: "2", Memory: "8Gi", ShmSize: "1Gi", StartupTimeoutSeconds: 600,
 	}
 }
 

@@ -88,7 +88,7 @@ func goModelError(t *testing.T, edit func(*model.Spec)) string {
 	t.Helper()
 	spec := model.Spec{
 		HuggingfaceID: "Qwen/Qwen3-0.6B", ModelName: "qwen3-0.6b", Replicas: 1, PVCSize: "10Gi",
-		Dtype: "auto", CPU: "2", Memory: "8Gi", ShmSize: "1Gi", StartupTimeoutSecs: 3600,
+		Dtype: "auto", CPU: "2", Memory: "8Gi", ShmSize: "1Gi", StartupTimeoutSeconds: 3600,
 	}
 	edit(&spec)
 	var newErr error

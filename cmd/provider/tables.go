@@ -50,7 +50,7 @@ var descriptions = map[string]string{
 	"components/model.Spec.CPU":                        "CPU request of each replica (a Kubernetes quantity, e.g. 4).",
 	"components/model.Spec.Memory":                     "Memory request of each replica (e.g. 16Gi); the limit adds shmSize.",
 	"components/model.Spec.ShmSize":                    "Size of the memory-backed /dev/shm (tensor parallelism exchanges tensors through it); added to the memory limit.",
-	"components/model.Spec.StartupTimeoutSecs":         "Seconds the startup probe allows for the first start (the weights download).",
+	"components/model.Spec.StartupTimeoutSeconds":      "Seconds the startup probe allows for the first start (the weights download).",
 	"components/gateway.Config.Image":                  "The OpenResty image the router runs (a pinned tag).",
 	"components/gateway.Config.Replicas":               "Gateway pods (the autoscaler's minimum).",
 	"components/gateway.Config.MaxBodySize":            "Largest request body (a Kubernetes quantity, e.g. 16Mi); bodies are kept in memory.",

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/internal/configcheck"
 )
 
 // DefaultMaxBodySize is the default request body limit, as a quantity: nginx's own default
@@ -49,12 +50,39 @@ type Config struct {
 const DefaultHoldShare = nginx.DefaultHoldShare
 
 // ValidHoldShare says what is wrong with a HoldShare value ("" when nothing).
-func ValidHoldShare(share float64) string {
-	if share > 0 && share <= nginx.MaxHoldShare {
-		return ""
+func ValidHoldShare(share float64) string { return nginx.HoldShareProblem(share) }
+
+// Validate checks c and returns every problem at once, each error starting with path (where
+// the caller keeps the gateway's settings: "config." in the component package, "gateway." in
+// the stack config) and the setting's key: the one place these rules live. Validate the
+// defaulted Config (withDefaults: zero Routing and HoldShare mean the defaults).
+func (c Config) Validate(path string) []error {
+	p := &configcheck.Problems{Prefix: path}
+	if c.Image == "" {
+		p.Add("image", "must name an OpenResty image")
 	}
-	return fmt.Sprintf("is %v; use a share of maxStreamsPerPod in (0, %v], e.g. %v (the requests one model scaled to zero may hold in a pod)",
-		share, nginx.MaxHoldShare, DefaultHoldShare)
+	if c.Replicas < 1 {
+		p.Add("replicas", "is %d; use 1 or more (2+ for availability)", c.Replicas)
+	}
+	if c.MaxReplicas < c.Replicas {
+		p.Add("maxReplicas", "is %d, below %s %d; set it to at least %d (equal turns autoscaling off)",
+			c.MaxReplicas, p.At("replicas"), c.Replicas, max(c.Replicas, 1))
+	}
+	p.Quantity("maxBodySize", c.MaxBodySize, "1Mi")
+	if c.TimeoutSeconds < 1 {
+		p.Add("timeoutSeconds", "is %d; use a positive number of seconds (long generations need minutes)", c.TimeoutSeconds)
+	}
+	if msg := nginx.MaxStreamsProblem(c.MaxStreamsPerPod); msg != "" {
+		p.Add("maxStreamsPerPod", "%s", msg)
+	}
+	p.Errs = append(p.Errs, c.Routing.Validate(p.At("routing."))...)
+	if msg := ValidColdStartTimeout(c.ColdStartTimeout); msg != "" {
+		p.Add("coldStartTimeout", "%s", msg)
+	}
+	if msg := ValidHoldShare(c.HoldShare); msg != "" {
+		p.Add("holdShare", "%s", msg)
+	}
+	return p.Errs
 }
 
 // MaxColdStartTimeout bounds gateway.coldStartTimeout: a client held longer has long given up.

@@ -5,12 +5,12 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/argcheck"
@@ -195,20 +195,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	})
 }
 
-// validate reports unset required inputs and the first config value the router cannot use, by
-// input name (the component package reports the same).
+// validate reports unset required inputs and every config value the router cannot use
+// (Config.Validate, the stack config's rules too), by input name (the component package reports
+// the same).
 func (a Args) validate(name string) error {
 	if err := argcheck.Required("Gateway", name, a); err != nil {
 		return err
 	}
-	if _, err := resource.ParseQuantity(a.Config.MaxBodySize); err != nil {
-		return argcheck.Invalid("Gateway", name, "config.maxBodySize", "%q is not a Kubernetes quantity (like 16Mi)", a.Config.MaxBodySize)
-	}
-	if msg := ValidColdStartTimeout(a.Config.ColdStartTimeout); msg != "" {
-		return argcheck.Invalid("Gateway", name, "config.coldStartTimeout", "%s", msg)
-	}
-	if msg := ValidHoldShare(a.Config.HoldShare); msg != "" {
-		return argcheck.Invalid("Gateway", name, "config.holdShare", "%s", msg)
+	if errs := a.Config.Validate("config."); len(errs) > 0 {
+		return errors.Join(argcheck.Within("Gateway", name, errs)...)
 	}
 	if a.KEDA != nil && a.KEDA.PrometheusURL == "" {
 		return argcheck.Invalid("Gateway", name, "keda.prometheusURL", "is empty; KEDA reads the held requests from that Prometheus")

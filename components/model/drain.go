@@ -35,8 +35,6 @@ import (
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/llm-platform/llm-platform/internal/argcheck"
 )
 
 const (
@@ -118,12 +116,4 @@ func (t DrainTimes) istioAnnotation() string {
 		panic(err) // strings only
 	}
 	return string(b)
-}
-
-// validateDrain reports a drainSeconds outside its range (0 is the default).
-func (a Args) validateDrain(name string) []error {
-	if d := a.Spec.DrainSeconds; d != 0 && (d < MinDrainSeconds || d > MaxDrainSeconds) {
-		return []error{argcheck.Invalid("Model", name, "spec.drainSeconds", "is %d; use %d to %d seconds (0: %d)", d, MinDrainSeconds, MaxDrainSeconds, DefaultDrainSeconds)}
-	}
-	return nil
 }

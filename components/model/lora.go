@@ -29,8 +29,6 @@ import (
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/llm-platform/llm-platform/internal/argcheck"
 )
 
 // LoRARanks are the --max-lora-rank values vLLM accepts (MaxLoRARanks in vllm/config/lora.py).
@@ -167,42 +165,6 @@ func dedupPairs(pairs []string) []string {
 		}
 	}
 	return out
-}
-
-// validateLoRAs reports bad adapter settings by input path (the stack config reports the same
-// with its own key paths, before anything is declared).
-func (a Args) validateLoRAs(name string) []error {
-	s := a.Spec
-	var errs []error
-	bad := func(path, format string, v ...any) {
-		errs = append(errs, argcheck.Invalid("Model", name, path, format, v...))
-	}
-	seen := map[string]string{s.ModelName: "spec.modelName"}
-	for i, l := range s.LoRAs {
-		at := fmt.Sprintf("spec.loras[%d]", i)
-		if prev, dup := seen[l.Name]; dup && l.Name != "" {
-			bad(at+".name", "%q is already %s; served names must be unique", l.Name, prev)
-		}
-		seen[l.Name] = at + ".name"
-		if l.Source == "" {
-			continue // argcheck.Required reports it
-		}
-		if err := CheckAdapterSource(l.Source); err != nil {
-			bad(at+".source", "%v", err)
-		} else if IsObjectURI(l.Source) && s.GPURequestCount == 0 {
-			bad(at+".source", "%q is in object storage, which only the GPU image can read; use a Hugging Face id for a CPU model", l.Source)
-		}
-	}
-	if s.MaxLoras < 0 {
-		bad("spec.maxLoras", "is %d; use 0 (vLLM's default, 1) or more adapters per batch", s.MaxLoras)
-	}
-	if s.MaxLoraRank != 0 && !slices.Contains(LoRARanks, s.MaxLoraRank) {
-		bad("spec.maxLoraRank", "is %d; vLLM accepts %s", s.MaxLoraRank, LoRARanksText())
-	}
-	if len(s.LoRAs) == 0 && (s.MaxLoras != 0 || s.MaxLoraRank != 0) {
-		bad("spec.loras", "is empty but maxLoras or maxLoraRank is set; add the adapters or remove those settings")
-	}
-	return errs
 }
 
 // LoRARanksText lists LoRARanks for messages ("1, 8, 16, ...").

@@ -144,10 +144,10 @@ func TestComponentRejectsBadAdapters(t *testing.T) {
 		"http source":             {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "http://x/y"}} }, "spec.loras[0].source: \"http://x/y\" uses the scheme http://"},
 		"empty bucket":            {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "gs:///a"}} }, "spec.loras[0].source: \"gs:///a\" names no bucket"},
 		"object store on CPU":     {func(s *model.Spec) { s.GPURequestCount = 0; s.LoRAs = []model.LoRA{{Name: "l", Source: "s3://bkt/a"}} }, "spec.loras[0].source: \"s3://bkt/a\" is in object storage"},
-		"adapter named like base": {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "qwen3-8b", Source: "a/b"}} }, "spec.loras[0].name: \"qwen3-8b\" is already spec.modelName"},
+		"adapter named like base": {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "qwen3-8b", Source: "a/b"}} }, "spec.loras[0].name: \"qwen3-8b\" clashes with spec.modelName"},
 		"missing name":            {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Source: "a/b"}} }, "spec.loras[0].name: is required"},
-		"rank 12":                 {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "a/b"}}; s.MaxLoraRank = 12 }, "spec.maxLoraRank: is 12; vLLM accepts 1, 8, 16, 32, 64, 128, 256, 320, 512"},
-		"knobs without adapters":  {func(s *model.Spec) { s.MaxLoras = 2 }, "spec.loras: is empty but maxLoras or maxLoraRank is set"},
+		"rank 12":                 {func(s *model.Spec) { s.LoRAs = []model.LoRA{{Name: "l", Source: "a/b"}}; s.MaxLoraRank = 12 }, "spec.maxLoraRank: is 12, which vLLM does not accept; use one of 1, 8, 16, 32, 64, 128, 256, 320, 512"},
+		"knobs without adapters":  {func(s *model.Spec) { s.MaxLoras = 2 }, "spec.maxLoras: is 2 but the model has no loras; add the adapters under spec.loras"},
 		"drain too short":         {func(s *model.Spec) { s.DrainSeconds = 3 }, "spec.drainSeconds: is 3; use 70 to 3600 seconds"},
 	} {
 		t.Run(name, func(t *testing.T) {

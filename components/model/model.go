@@ -22,7 +22,6 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/llm-platform/llm-platform/internal/argcheck"
 	"github.com/llm-platform/llm-platform/internal/formertype"
@@ -189,25 +188,13 @@ func declareBudget(ctx *pulumi.Context, name, objName string, args Args, labels 
 	return err
 }
 
-// validate reports unset required inputs and sizes that are not Kubernetes quantities, by
-// input name (the component package reports the same).
+// validate reports unset required inputs and every problem of the spec (Spec.Validate, the
+// stack config's rules too), by input name (the component package reports the same).
 func (a Args) validate(name string) error {
 	if err := argcheck.Required("Model", name, a); err != nil {
 		return err
 	}
-	var errs []error
-	for _, q := range []struct{ path, value string }{
-		{"spec.pvcSize", a.Spec.PVCSize}, {"spec.cpu", a.Spec.CPU},
-		{"spec.memory", a.Spec.Memory}, {"spec.shmSize", a.Spec.ShmSize},
-	} {
-		if _, err := resource.ParseQuantity(q.value); err != nil {
-			errs = append(errs, argcheck.Invalid("Model", name, q.path, "%q is not a Kubernetes quantity (like 10Gi or 500m)", q.value))
-		}
-	}
-	errs = append(errs, a.validateLoRAs(name)...)
-	errs = append(errs, a.validateDrain(name)...)
-	errs = append(errs, a.checkSource(name)...)
-	return errors.Join(errs...)
+	return errors.Join(argcheck.Within("Model", name, a.Spec.Validate("spec."))...)
 }
 
 func podSpec(args Args) *corev1.PodSpecArgs {
@@ -268,7 +255,7 @@ func podSpec(args Args) *corev1.PodSpecArgs {
 		// allows the whole first download; liveness starts after it.
 		StartupProbe: &corev1.ProbeArgs{
 			HttpGet: health, PeriodSeconds: pulumi.Int(probePeriod),
-			FailureThreshold: pulumi.Int(int(math.Ceil(float64(s.StartupTimeoutSecs) / probePeriod))),
+			FailureThreshold: pulumi.Int(int(math.Ceil(float64(s.StartupTimeoutSeconds) / probePeriod))),
 		},
 		ReadinessProbe: &corev1.ProbeArgs{
 			HttpGet: health, PeriodSeconds: pulumi.Int(probePeriod), TimeoutSeconds: pulumi.Int(5), FailureThreshold: pulumi.Int(3),

@@ -17,16 +17,16 @@ type Spec struct {
 	Replicas        int    `json:"replicas" pulumi:"replicas"`
 	PVCSize         string `json:"pvcSize" pulumi:"pvcSize"`
 
-	MaxModelLen          int      `json:"maxModelLen" pulumi:"maxModelLen,optional"`
-	GPUMemoryUtilization float64  `json:"gpuMemoryUtilization" pulumi:"gpuMemoryUtilization,optional"`
-	Dtype                string   `json:"dtype" pulumi:"dtype"`
-	ExtraArgs            []string `json:"extraArgs" pulumi:"extraArgs,optional"`
-	TrustRemoteCode      bool     `json:"trustRemoteCode" pulumi:"trustRemoteCode,optional"`
-	StorageClass         string   `json:"storageClass" pulumi:"storageClass,optional"`
-	CPU                  string   `json:"cpu" pulumi:"cpu"`
-	Memory               string   `json:"memory" pulumi:"memory"`
-	ShmSize              string   `json:"shmSize" pulumi:"shmSize"`
-	StartupTimeoutSecs   int      `json:"startupTimeoutSeconds" pulumi:"startupTimeoutSeconds"`
+	MaxModelLen           int      `json:"maxModelLen" pulumi:"maxModelLen,optional"`
+	GPUMemoryUtilization  float64  `json:"gpuMemoryUtilization" pulumi:"gpuMemoryUtilization,optional"`
+	Dtype                 string   `json:"dtype" pulumi:"dtype"`
+	ExtraArgs             []string `json:"extraArgs" pulumi:"extraArgs,optional"`
+	TrustRemoteCode       bool     `json:"trustRemoteCode" pulumi:"trustRemoteCode,optional"`
+	StorageClass          string   `json:"storageClass" pulumi:"storageClass,optional"`
+	CPU                   string   `json:"cpu" pulumi:"cpu"`
+	Memory                string   `json:"memory" pulumi:"memory"`
+	ShmSize               string   `json:"shmSize" pulumi:"shmSize"`
+	StartupTimeoutSeconds int      `json:"startupTimeoutSeconds" pulumi:"startupTimeoutSeconds"`
 	// Autoscaling hands the replica count to KEDA (components/autoscaling): Replicas is then
 	// not used, the StatefulSet starts at MinReplicas and Pulumi leaves spec.replicas alone.
 	Autoscaling Autoscaling `json:"autoscaling" pulumi:"autoscaling,optional"`
@@ -85,7 +85,7 @@ func (m Spec) ScalesToZero() bool {
 // StartupBudget is how long a new replica may take to serve: vLLM's own startup (weights,
 // compile) plus scheduling, node boot, image pull and volume provisioning.
 func (m Spec) StartupBudget() time.Duration {
-	return time.Duration(m.StartupTimeoutSecs)*time.Second + ProvisionMargin
+	return time.Duration(m.StartupTimeoutSeconds)*time.Second + ProvisionMargin
 }
 
 // ProvisionMargin is the startup budget's allowance for scheduling, a node from zero, image

@@ -32,8 +32,6 @@ import (
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/llm-platform/llm-platform/internal/argcheck"
 )
 
 // Object-store URI schemes the model may stream from.
@@ -212,24 +210,4 @@ func objectStoreEnv(args Args) corev1.EnvVarArray {
 		vars = append(vars, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(args.ObjectStore.Env[k])})
 	}
 	return vars
-}
-
-// checkSource reports a model without weights (neither a Hugging Face id nor a weights URI)
-// and a weights URI that is not an s3:// or gs:// location (the stack config reports the same
-// by key path, stacks/spec).
-func (a Args) checkSource(name string) []error {
-	switch uri := a.Spec.Weights.URI; {
-	case uri == "" && a.Spec.HuggingfaceID == "":
-		return []error{argcheck.Missing("Model", name, "spec.huggingfaceId")}
-	case uri != "":
-		if _, err := ParseObjectURI(uri); err != nil {
-			return []error{argcheck.Invalid("Model", name, "spec.weights.uri", "%v", err)}
-		}
-		if a.Spec.GPURequestCount == 0 {
-			// The CPU image has no Run:ai streamer libraries (docker/Dockerfile.cpu installs
-			// vllm[audio] only), as for object-store adapters.
-			return []error{argcheck.Invalid("Model", name, "spec.weights.uri", "needs a GPU model: the CPU image has no Run:ai Model Streamer; use huggingfaceId")}
-		}
-	}
-	return nil
 }

@@ -190,7 +190,7 @@ func goModelError(t *testing.T, edit func(*model.Spec)) string {
 	spec := model.Spec{
 		HuggingfaceID: "Qwen/Qwen3-0.6B", ModelName: "qwen3-0.6b", GPURequestCount: 0, Replicas: 1,
 		PVCSize: "10Gi", MaxModelLen: 4096, Dtype: "auto", CPU: "2", Memory: "8Gi", ShmSize: "1Gi",
-		StartupTimeoutSecs: 3600,
+		StartupTimeoutSeconds: 3600,
 	}
 	edit(&spec)
 	var newErr error

@@ -106,3 +106,13 @@ func unset(v reflect.Value) bool {
 	}
 	return false
 }
+
+// Within names the component and the resource before each problem a value's Validate(path)
+// returned (errors that start with their input path), in Invalid's form.
+func Within(component, name string, problems []error) []error {
+	out := make([]error, len(problems))
+	for i, p := range problems {
+		out[i] = fmt.Errorf("%s %q: %w", component, name, p)
+	}
+	return out
+}

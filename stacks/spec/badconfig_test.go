@@ -211,8 +211,6 @@ func TestBadConfig(t *testing.T) {
 			`models[0].extraArgs[0]: "--load_format=auto" conflicts with models[0].weights.uri`},
 		{"drain of a day", lora(`[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":86400}]`),
 			`models[0].drainSeconds: is 86400`},
-		{"drain zero", lora(`[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":0}]`),
-			`models[0].drainSeconds: is 0`},
 	}...)
 	obs := func(settings string) map[string]string {
 		return map[string]string{"observability": settings, "models": oneModel}
@@ -255,6 +253,41 @@ func TestBadConfig(t *testing.T) {
 		{"unknown redis-down policy", tenancy(`{"onRedisDown":"maybe"}`), `tenancy.onRedisDown: "maybe": use fail-open`},
 		{"external redis without address", tenancy(`{"redis":{"kind":"external"}}`), `tenancy.redis.address: is required with kind external`},
 		{"price for an unknown model", tenancy(`{"prices":{"gpt-4":{"prompt":1}}}`), `tenancy.prices["gpt-4"]: "gpt-4" is not a served model`},
+	}...)
+	// Settings that would do nothing because another setting is off (issue #32).
+	cases = append(cases, []struct {
+		name string
+		raw  map[string]string
+		key  string
+	}{
+		{"autoscaling bounds without enabled", lora(`[{"huggingfaceId":"a/b","modelName":"x","autoscaling":{"minReplicas":0,"maxReplicas":4}}]`),
+			`models[0].autoscaling: sets minReplicas 0, maxReplicas 4 (or the other autoscaling settings) but autoscaling is off, so the model keeps models[0].replicas 1; set models[0].autoscaling.enabled: true, or remove the bounds`},
+		{"edge tls without the edge", map[string]string{"models": oneModel, "edge": `{"enabled":false,"tls":{"credentialName":"llm-tls"}}`},
+			`edge.tls: is set, but edge.enabled is false, so nothing reads it; set edge.enabled: true, or remove it`},
+		{"webui settings without the UI", map[string]string{"models": oneModel, "webui": `{"enabled":false,"enableSignup":true}`},
+			`webui.enableSignup: is set, but webui.enabled is false`},
+		{"thresholds without observability", obs(`{"thresholds":{"queueDepth":3}}`),
+			`observability.thresholds: is set, but observability.enabled is false`},
+		{"gke settings on eks", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2"}`, "gke": `{"project":"p"}`, "models": oneModel},
+			`gke.project: is set, but cloud is eks, so nothing reads it; set cloud: gke, or remove it`},
+		{"eks settings on an existing cluster", map[string]string{"eks": `{"region":"us-west-2"}`, "models": oneModel},
+			`eks.region: is set, but cloud is existing`},
+		{"kubeconfig on gke", map[string]string{"cloud": "gke", "gke": gke, "existing": `{"context":"kind-llm"}`, "models": oneModel},
+			`existing.context: is set, but cloud is gke`},
+		{"cold start timeout without a model at zero", map[string]string{"models": oneModel, "gateway": `{"coldStartTimeout":"10m"}`},
+			`gateway.coldStartTimeout: is set, but no model scales to zero`},
+		{"hold share without a model at zero", map[string]string{"models": oneModel, "gateway": `{"holdShare":0.2}`},
+			`gateway.holdShare: is set, but no model scales to zero`},
+		{"KEDA's Prometheus without autoscaling", map[string]string{"models": oneModel, "platform": `{"keda":{"prometheusURL":"http://prom:9090"}}`},
+			`platform.keda.prometheusURL: is set, but no model has autoscaling.enabled`},
+		{"limits' Redis without limits", tenancy(`{"redis":{"kind":"external","address":"redis:6379"}}`),
+			`tenancy.redis: is set, but no tenant has limits or budgets`},
+		{"session header with round-robin", map[string]string{"models": oneModel, "gateway": `{"routing":{"strategy":"round-robin","sessionHeader":"x-conversation"}}`},
+			`gateway.routing.sessionHeader: does nothing with strategy round-robin`},
+		{"load factor with round-robin", map[string]string{"models": oneModel, "gateway": `{"routing":{"strategy":"round-robin","loadFactor":3}}`},
+			`gateway.routing.loadFactor: does nothing with strategy round-robin`},
+		{"redis-down policy without limits", tenancy(`{"onRedisDown":"fail-closed"}`),
+			`tenancy.onRedisDown: is set, but no tenant has limits or budgets`},
 	}...)
 	require.GreaterOrEqual(t, len(cases), 20)
 	for _, tc := range cases {

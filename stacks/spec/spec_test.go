@@ -2,13 +2,18 @@ package spec
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/llm-platform/llm-platform/components/model"
 )
 
 const oneModel = `[{"huggingfaceId":"Qwen/Qwen3-0.6B","modelName":"qwen3-0.6b"}]`
@@ -119,6 +124,7 @@ func TestPulumiYAMLDefaultsMatchGo(t *testing.T) {
 		assert.NotEmpty(t, decl.Description, "%s: description", key)
 		if key == "models" {
 			assert.Nil(t, decl.Default, "models is required: no default")
+			checkModelDefaults(t, decl.Description)
 			continue
 		}
 		if slices.Contains(secretKeys, key) {
@@ -180,4 +186,73 @@ func TestRoutingSettings(t *testing.T) {
 	assert.Equal(t, want, cfg.Gateway.Routing)
 	assert.Equal(t, "prefix", Defaults().Gateway.Routing.Strategy, "prefix is the default strategy")
 	assert.Equal(t, "x-session-id", Defaults().Gateway.Routing.SessionHeader)
+}
+
+// checkModelDefaults keeps the defaults Pulumi.yaml's models description documents for a model
+// entry ("key (default X" or "key ({...}") equal to DefaultModel() and the per-GPU sizes: models
+// has no default the CLI could hand over, so only the prose says them.
+func checkModelDefaults(t *testing.T, doc string) {
+	t.Helper()
+	raw, err := json.Marshal(DefaultModel())
+	require.NoError(t, err)
+	var want map[string]any
+	require.NoError(t, json.Unmarshal(raw, &want))
+	derived := []string{"cpu", "memory", "shmSize"} // they scale with the GPU count: below
+	for _, key := range slices.Sorted(maps.Keys(want)) {
+		if slices.Contains(derived, key) || key == "huggingfaceId" || key == "modelName" {
+			continue
+		}
+		if want[key] == nil {
+			want[key] = []any{} // a nil list is the empty list
+		}
+		documented, ok := documentedDefault(doc, key)
+		if !assert.True(t, ok, "Pulumi.yaml's models description documents no default for %s", key) {
+			continue
+		}
+		got, err := json.Marshal(documented)
+		require.NoError(t, err)
+		wantJSON, err := json.Marshal(want[key])
+		require.NoError(t, err)
+		assert.JSONEq(t, string(wantJSON), string(got), "Pulumi.yaml's documented default of models[].%s differs from DefaultModel()", key)
+	}
+	assert.Contains(t, doc, fmt.Sprintf("cpu / memory (defaults %d cores and %dGi per GPU; %s and %s for CPU models)", cpuPerGPU, memGiPerGPU, cpuModelCPU, cpuModelMem))
+	assert.Contains(t, doc, fmt.Sprintf("shmSize (default %dGi per GPU, %s for CPU models", shmGiPerGPU, cpuModelShm))
+}
+
+// documentedDefault reads a model key's default from the description: "key ({...}" (an object
+// in YAML flow style) or "key (... default X" (a scalar or [], up to ',', ';', ':' or ')').
+func documentedDefault(doc, key string) (any, bool) {
+	q := regexp.QuoteMeta(key)
+	text := ""
+	if m := regexp.MustCompile(`\b` + q + ` \((\{[^}]*\})`).FindStringSubmatch(doc); m != nil {
+		text = m[1]
+	} else if m := regexp.MustCompile(`\b` + q + ` \((?:\[[^\]]*\], )?default ("[^"]*"|[^,;:)\s]+)`).FindStringSubmatch(doc); m != nil {
+		text = m[1]
+	} else {
+		return nil, false
+	}
+	var v any
+	if err := yaml.Unmarshal([]byte(text), &v); err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// TestDrainZeroIsTheDefault: drainSeconds 0 means the default, in the stack as in the model
+// component (an unset optional input is 0 there), so both give the pods the same grace.
+func TestDrainZeroIsTheDefault(t *testing.T) {
+	cfg, err := parseAndValidate(map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"x","drainSeconds":0}]`})
+	require.NoError(t, err)
+	assert.Equal(t, model.Drain(DefaultModel()), model.Drain(cfg.Models[0]), "0: the default %d s", model.DefaultDrainSeconds)
+}
+
+// TestRedisPasswordOnlyWithAnExternalRedis: the secret is read only for an external Redis of
+// the tenants' limits; set without one it would do nothing.
+func TestRedisPasswordOnlyWithAnExternalRedis(t *testing.T) {
+	cfg, err := parseAndValidate(map[string]string{"models": oneModel})
+	require.NoError(t, err)
+	errs := checkTenantKeys(cfg, Secrets{HasGatewayRedisPassword: true})
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "gatewayRedisPassword: is set, but only an external Redis")
+	assert.Empty(t, checkTenantKeys(cfg, Secrets{}))
 }

@@ -58,8 +58,12 @@ func checkTenantKeys(cfg Config, s Secrets) []error {
 				keyGatewayTenantKeys, name, name, tenants.Default))
 		}
 	}
-	if cfg.Tenancy.HasLimits() && cfg.Tenancy.Redis.Kind == tenants.RedisExternal && !s.HasGatewayRedisPassword {
+	external := cfg.Tenancy.HasLimits() && cfg.Tenancy.Redis.Kind == tenants.RedisExternal
+	if external && !s.HasGatewayRedisPassword {
 		errs = append(errs, fmt.Errorf("%s: is required with tenancy.redis.kind external (the server's password)", keyGatewayRedisPassword))
+	} else if !external && s.HasGatewayRedisPassword {
+		errs = append(errs, fmt.Errorf("%s: is set, but only an external Redis (tenancy.redis.kind external, for tenants with limits or budgets) reads it; "+
+			"remove it (`pulumi config rm %s`)", keyGatewayRedisPassword, keyGatewayRedisPassword))
 	}
 	return errs
 }

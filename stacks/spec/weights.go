@@ -2,38 +2,26 @@ package spec
 
 import (
 	"fmt"
-	"strings"
-
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/llm-platform/llm-platform/components/model"
 )
 
-// validateObjectSources checks the models' object-storage sources: weights.uri and the s3:// or
-// gs:// adapter sources. Each must be a valid s3:// or gs:// location on the cloud that can
-// grant the model read access to it: EKS Pod Identity reads S3, GKE Workload Identity reads
-// Cloud Storage. On an existing cluster the platform grants nothing, so the model names a
-// ServiceAccount the user already gave access (weights.serviceAccount).
+// validateObjectSources checks the models' object-storage sources (weights.uri and the s3:// or
+// gs:// adapter sources) against the cloud, which must be able to grant the model read access:
+// EKS Pod Identity reads S3, GKE Workload Identity reads Cloud Storage. On an existing cluster
+// the platform grants nothing, so the model names a ServiceAccount the user already gave
+// access (weights.serviceAccount). A malformed source, and the rules of one model's own
+// settings, are model.Spec.Validate's.
 func validateObjectSources(p *problems, cfg *Config) {
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
 		at := func(key string) string { return fmt.Sprintf("models[%d].%s", i, key) }
 		// The first key that makes the model read object storage, for the errors about access.
 		reader := ""
-		if uri := m.Weights.URI; uri != "" {
-			if m.GPURequestCount == 0 {
-				p.add(at("weights.uri"), "streams with the Run:ai Model Streamer, which only the GPU image has (the CPU image lacks its libraries); use huggingfaceId for a CPU model")
-			}
-			if u, err := model.ParseObjectURI(uri); err != nil {
-				p.add(at("weights.uri"), "%v", err)
-			} else {
-				checkObjectCloud(p, cfg.Cloud, at("weights.uri"), u)
-			}
+		if m.Weights.URI != "" {
 			reader = at("weights.uri")
-			for j, arg := range m.ExtraArgs {
-				if flag, _, _ := strings.Cut(arg, "="); strings.ReplaceAll(flag, "_", "-") == "--load-format" {
-					p.add(fmt.Sprintf("models[%d].extraArgs[%d]", i, j), "%q conflicts with %s, which streams the weights with --load-format runai_streamer; remove it", arg, at("weights.uri"))
-				}
+			if u, err := model.ParseObjectURI(m.Weights.URI); err == nil {
+				checkObjectCloud(p, cfg.Cloud, reader, u)
 			}
 		}
 		for j, l := range m.LoRAs {
@@ -41,7 +29,6 @@ func validateObjectSources(p *problems, cfg *Config) {
 				continue
 			}
 			key := fmt.Sprintf("models[%d].loras[%d].source", i, j)
-			// A malformed source is reported with the other adapter checks (lifecycle.go).
 			if u, err := model.ParseObjectURI(l.Source); err == nil {
 				checkObjectCloud(p, cfg.Cloud, key, u)
 			}
@@ -49,17 +36,10 @@ func validateObjectSources(p *problems, cfg *Config) {
 				reader = key
 			}
 		}
-		sa := m.Weights.ServiceAccount
-		switch {
+		switch sa := m.Weights.ServiceAccount; {
 		case sa != "" && cfg.Cloud != CloudExisting:
 			p.add(at("weights.serviceAccount"), "is only for cloud \"existing\": on %s the platform creates the model's ServiceAccount and its read access; remove it", cfg.Cloud)
-		case sa != "" && reader == "":
-			p.add(at("weights.serviceAccount"), "is set but the model reads no s3:// or gs:// source; remove it, or set %s", at("weights.uri"))
-		case sa != "":
-			if errs := validation.IsDNS1123Subdomain(sa); len(errs) > 0 {
-				p.add(at("weights.serviceAccount"), "%q is not a ServiceAccount name (%s)", sa, strings.Join(errs, "; "))
-			}
-		case reader != "" && cfg.Cloud == CloudExisting:
+		case sa == "" && reader != "" && cfg.Cloud == CloudExisting:
 			p.add(reader, "on cloud \"existing\" the platform cannot grant the model read access to object storage; "+
 				"give a ServiceAccount in namespace %q read access yourself (IRSA, EKS Pod Identity or GKE Workload Identity) and name it in %s, "+
 				"or use cloud eks (s3://) or gke (gs://), where the platform creates it", cfg.Namespace, at("weights.serviceAccount"))

@@ -1,17 +1,19 @@
 // Replica-aware routing: the settings, their defaults and validation, and the constants the
-// Lua balancer (balancer.lua, dns.lua, upstreams.lua) is rendered with.
+// Lua balancer is rendered with (balancer.lua.tmpl, endpoints.lua.tmpl, load.lua.tmpl,
+// prefix.lua.tmpl, ledger.lua.tmpl and nginx.conf.tmpl read them through view.go).
 
 package nginx
 
 import (
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/llm-platform/llm-platform/internal/configcheck"
 )
 
 // Routing strategies (Routing.Strategy). prefix and least-load are presets of the scoring
@@ -172,33 +174,52 @@ func (r Routing) IndexBytes() int64 {
 	return max(int64(r.IndexEntries)*indexEntryBytes, 1<<20)
 }
 
-// validate checks r; path prefixes each message ("routing").
-func (r Routing) validate(bad func(format string, a ...any)) {
-	if !slices.Contains(Strategies, r.Strategy) {
-		bad("routing.strategy %q is not one of %s", r.Strategy, strings.Join(Strategies, ", "))
-	}
+// Validate checks r and returns every problem, each error starting with path and the
+// setting's key ("gateway.routing." in the stack config, "config.routing." in the gateway
+// component, "routing." for Params): the one place these bounds live.
+func (r Routing) Validate(path string) []error {
+	p := &configcheck.Problems{Prefix: path}
+	p.OneOf("strategy", r.Strategy, Strategies)
 	if !validHeaderName(r.SessionHeader) {
-		bad("routing.sessionHeader %q is not an HTTP header name (letters, digits and '-')", r.SessionHeader)
+		p.Add("sessionHeader", "%q is not a header name; use letters, digits and '-' (nginx drops headers with '_'), e.g. \"x-session-id\"", r.SessionHeader)
 	}
+	// The hash reads 8 bytes at a time, and a block's last 4 as one more word.
 	if r.BlockSize < 16 || r.BlockSize > 65536 || r.BlockSize%4 != 0 {
-		bad("routing.blockSize %d must be a multiple of 4 between 16 and 65536 bytes (the hash reads 8 bytes at a time, and a block's last 4 as one more word)", r.BlockSize)
+		p.Add("blockSize", "is %d; use a multiple of 4 from 16 to 65536 bytes of prompt per hashed block (the default 256 is about 64 tokens)", r.BlockSize)
 	}
 	if r.MinPrefixBlocks < 1 {
-		bad("routing.minPrefixBlocks %d must be at least 1", r.MinPrefixBlocks)
+		p.Add("minPrefixBlocks", "is %d; use 1 or more blocks", r.MinPrefixBlocks)
 	}
 	if r.MaxPrefixBlocks < 1 || r.MaxPrefixBlocks > 4096 {
-		bad("routing.maxPrefixBlocks %d must be between 1 and 4096", r.MaxPrefixBlocks)
+		p.Add("maxPrefixBlocks", "is %d; use 1 to 4096 blocks (hashing cost per request grows with it)", r.MaxPrefixBlocks)
 	} else if r.MinPrefixBlocks > r.MaxPrefixBlocks {
-		bad("routing.minPrefixBlocks %d is above routing.maxPrefixBlocks %d", r.MinPrefixBlocks, r.MaxPrefixBlocks)
+		p.Add("minPrefixBlocks", "is %d, above %s %d; no prefix could ever match", r.MinPrefixBlocks, p.At("maxPrefixBlocks"), r.MaxPrefixBlocks)
 	}
 	if !(r.LoadFactor >= 1 && r.LoadFactor <= 100) {
-		bad("routing.loadFactor %v must be between 1 and 100 (times the model's average load)", r.LoadFactor)
+		p.Add("loadFactor", "is %v; use 1 to 100 (a preferred replica is passed over at loadFactor x the model's average load + 1)", r.LoadFactor)
 	}
 	if r.IndexEntries < 1 || r.IndexEntries > MaxIndexEntries {
-		bad("routing.indexEntries %d must be between 1 and %d", r.IndexEntries, MaxIndexEntries)
+		p.Add("indexEntries", "is %d; use 1 to %d prefix-index entries (about %d bytes of shared memory each)", r.IndexEntries, MaxIndexEntries, indexEntryBytes)
 	}
-	for _, p := range r.WeightProblems() {
-		bad("routing.%s %s", p.Key, p.Msg)
+	for _, wp := range r.WeightProblems() {
+		p.Add(wp.Key, "%s", wp.Msg)
+	}
+	r.validateRoundRobin(p)
+	return p.Errs
+}
+
+// validateRoundRobin: round-robin keeps no sessions and reads no load, so a session header or
+// load factor other than the default would do nothing.
+func (r Routing) validateRoundRobin(p *configcheck.Problems) {
+	if r.Strategy != StrategyRoundRobin {
+		return
+	}
+	def := DefaultRouting()
+	if r.SessionHeader != def.SessionHeader {
+		p.Add("sessionHeader", "does nothing with strategy round-robin (it keeps no sessions); remove it, or use strategy prefix or least-load")
+	}
+	if r.LoadFactor != def.LoadFactor {
+		p.Add("loadFactor", "does nothing with strategy round-robin (it reads no load); remove it, or use strategy prefix or least-load")
 	}
 }
 

@@ -19,6 +19,25 @@ import (
 func (p Params) validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("gateway: "+format, a...)) }
+	p.validateRoutes(bad)
+	p.validateListeners(bad)
+	p.validateLimits(bad)
+	p.validateTenants(bad)
+	if p.HasEndpoints() {
+		for _, e := range p.Routing.Validate("routing.") {
+			bad("%v", e)
+		}
+	}
+	p.validateHolds(bad)
+	p.Runtime.validate(bad)
+	return errors.Join(errs...)
+}
+
+type badFunc = func(format string, a ...any)
+
+// validateRoutes: the served names (models and adapters) are unique, and each route's
+// addresses are usable.
+func (p Params) validateRoutes(bad badFunc) {
 	if len(p.Routes) == 0 {
 		bad("no routes: the gateway needs at least one model (Routes[0] is the default)")
 	}
@@ -35,33 +54,45 @@ func (p Params) validate() error {
 		} else {
 			seen[r.Name] = fmt.Sprintf("routes[%d]", i)
 		}
-		for k, a := range r.Adapters {
-			if msg := servedNameProblem(a); msg != "" {
-				bad("routes[%d].adapters[%d]: adapter name %q %s", i, k, a, msg)
-				continue
-			}
-			if j, dup := seen[a]; dup {
-				bad("routes[%d].adapters[%d]: adapter name %q is already served (%s); served names must be unique", i, k, a, j)
-			} else {
-				seen[a] = fmt.Sprintf("routes[%d].adapters[%d]", i, k)
-			}
+		validateAdapters(bad, i, r.Adapters, seen)
+		r.validateAddresses(bad, i)
+	}
+}
+
+func validateAdapters(bad badFunc, i int, adapters []string, seen map[string]string) {
+	for k, a := range adapters {
+		if msg := servedNameProblem(a); msg != "" {
+			bad("routes[%d].adapters[%d]: adapter name %q %s", i, k, a, msg)
+			continue
 		}
-		if r.HoldSeconds < 0 {
-			bad("routes[%d] (%q): holdSeconds %d must be >= 0 (0: no hold)", i, r.Name, r.HoldSeconds)
-		} else if r.HoldSeconds > 0 && r.Endpoints == "" {
-			bad("routes[%d] (%q): holdSeconds needs endpoints (the gateway waits for a replica to appear in them)", i, r.Name)
-		}
-		if r.Endpoints != "" {
-			if err := validateEndpoints(r.Endpoints); err != nil {
-				bad("routes[%d] (%q): endpoints %q: %v", i, r.Name, r.Endpoints, err)
-			}
-		}
-		if r.Upstream == "" {
-			bad("routes[%d] (%q): empty upstream; set it to the model Service's host:port", i, r.Name)
-		} else if err := validateHostPort(r.Upstream); err != nil {
-			bad("routes[%d] (%q): upstream %q: %v", i, r.Name, r.Upstream, err)
+		if j, dup := seen[a]; dup {
+			bad("routes[%d].adapters[%d]: adapter name %q is already served (%s); served names must be unique", i, k, a, j)
+		} else {
+			seen[a] = fmt.Sprintf("routes[%d].adapters[%d]", i, k)
 		}
 	}
+}
+
+// validateAddresses: route i's upstream, endpoints and hold.
+func (r Route) validateAddresses(bad badFunc, i int) {
+	if r.HoldSeconds < 0 {
+		bad("routes[%d] (%q): holdSeconds %d must be >= 0 (0: no hold)", i, r.Name, r.HoldSeconds)
+	} else if r.HoldSeconds > 0 && r.Endpoints == "" {
+		bad("routes[%d] (%q): holdSeconds needs endpoints (the gateway waits for a replica to appear in them)", i, r.Name)
+	}
+	if r.Endpoints != "" {
+		if err := validateEndpoints(r.Endpoints); err != nil {
+			bad("routes[%d] (%q): endpoints %q: %v", i, r.Name, r.Endpoints, err)
+		}
+	}
+	if r.Upstream == "" {
+		bad("routes[%d] (%q): empty upstream; set it to the model Service's host:port", i, r.Name)
+	} else if err := validateHostPort(r.Upstream); err != nil {
+		bad("routes[%d] (%q): upstream %q: %v", i, r.Name, r.Upstream, err)
+	}
+}
+
+func (p Params) validateListeners(bad badFunc) {
 	if err := validateListen(p.Listen); err != nil {
 		bad("listen %q: %v", p.Listen, err)
 	}
@@ -72,6 +103,10 @@ func (p Params) validate() error {
 			bad("metrics listen %q uses the public listener's port (%q); give the metrics their own port", p.MetricsListen, p.Listen)
 		}
 	}
+}
+
+// validateLimits: bodies, timeouts and streams.
+func (p Params) validateLimits(bad badFunc) {
 	if p.MaxBodySize <= 0 {
 		bad("max body size must be > 0 bytes (suggested %d)", DefaultMaxBodySize)
 	}
@@ -85,24 +120,46 @@ func (p Params) validate() error {
 	if p.ProxyTimeout < time.Millisecond {
 		bad("proxy timeout %v must be at least 1ms (suggested %v; generations stream for minutes)", p.ProxyTimeout, DefaultProxyTimeout)
 	}
-	if p.MaxStreams < 1 || p.MaxStreams > MaxStreamsCeiling {
-		bad("max streams %d must be between 1 and %d (concurrent requests one gateway accepts)", p.MaxStreams, MaxStreamsCeiling)
+	if msg := MaxStreamsProblem(p.MaxStreams); msg != "" {
+		bad("max streams: %s", msg)
 	}
-	p.validateTenants(bad)
-	if p.HasEndpoints() {
-		p.Routing.validate(bad)
+}
+
+// MaxStreamsProblem says what is wrong with a per-pod stream limit ("" when nothing): the one
+// rule for Params.MaxStreams and the gateway's maxStreamsPerPod.
+func MaxStreamsProblem(n int) string {
+	if n >= 1 && n <= MaxStreamsCeiling {
+		return ""
 	}
-	if p.Holds() {
-		if !(p.HoldShare > 0 && p.HoldShare <= MaxHoldShare) {
-			bad("hold share %v must be in (0, %v] (the share of max streams one model's held requests may take; suggested %v)",
-				p.HoldShare, MaxHoldShare, DefaultHoldShare)
-		}
-		if _, total := HoldLimits(p.MaxStreams, p.HoldShare); total < 1 && p.MaxStreams >= 1 {
-			bad("max streams %d leaves no slot to hold requests for models scaled to zero (holdSeconds is set): use 2 or more",
-				p.MaxStreams)
-		}
+	return fmt.Sprintf("is %d; use 1 to %d concurrent requests per pod (the default is measured, see docs/gateway.md)", n, MaxStreamsCeiling)
+}
+
+// HoldShareProblem says what is wrong with a hold share ("" when nothing): the one rule for
+// Params.HoldShare and the gateway's holdShare.
+func HoldShareProblem(share float64) string {
+	if share > 0 && share <= MaxHoldShare {
+		return ""
 	}
-	rt := p.Runtime
+	return fmt.Sprintf("is %v; use a share of maxStreamsPerPod in (0, %v], e.g. %v (the requests one model scaled to zero may hold in a pod)",
+		share, MaxHoldShare, DefaultHoldShare)
+}
+
+// validateHolds: holding requests for models scaled to zero takes stream slots.
+func (p Params) validateHolds(bad badFunc) {
+	if !p.Holds() {
+		return
+	}
+	if msg := HoldShareProblem(p.HoldShare); msg != "" {
+		bad("hold share: %s", msg)
+	}
+	if _, total := HoldLimits(p.MaxStreams, p.HoldShare); total < 1 && p.MaxStreams >= 1 {
+		bad("max streams %d leaves no slot to hold requests for models scaled to zero (holdSeconds is set): use 2 or more",
+			p.MaxStreams)
+	}
+}
+
+// validate: what is written into nginx.conf as it is must not change its meaning.
+func (rt Runtime) validate(bad badFunc) {
 	for i, m := range rt.LoadModules {
 		if !path.IsAbs(m) || !safeConfigToken(m) {
 			bad("runtime.loadModules[%d] %q must be an absolute path without spaces, quotes, ';', '$' or braces", i, m)
@@ -124,7 +181,6 @@ func (p Params) validate() error {
 	if rt.User != "" && !safeConfigToken(rt.User) {
 		bad("runtime.user %q is not a valid user name", rt.User)
 	}
-	return errors.Join(errs...)
 }
 
 // MaxServedNameBytes bounds a served model or adapter name (it is a Lua table key and a

@@ -45,7 +45,7 @@ lint:
 build:
 	$(GO) build ./...
 
-## provider: the component package's plugin, bin/pulumi-resource-llm-platform (see README, "The component package")
+## provider: the component package's plugin, bin/pulumi-resource-llm-platform (see docs/components.md, "The component package")
 provider:
 	$(GO) build -o bin/pulumi-resource-llm-platform ./cmd/provider
 

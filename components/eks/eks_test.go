@@ -729,7 +729,7 @@ func TestVPCCNIEnforcesNetworkPolicies(t *testing.T) {
 	}
 
 	m, _ = deploy(t, adopt())
-	assert.False(t, m.Has(addonType, "eks-vpc-cni"), "an adopted cluster's CNI is its own (see the README)")
+	assert.False(t, m.Has(addonType, "eks-vpc-cni"), "an adopted cluster's CNI is its own (see docs/clouds.md, Adopted clusters)")
 }
 
 // TestNodeGroupsFollowTheClusterVersion: node groups run the control

@@ -9,7 +9,7 @@ import (
 )
 
 // Layout drawing: the dashboard's panel grid (Grafana's 24 columns, rows of 30 px) as an SVG,
-// generated from the same dashboard model Grafana loads, for the README.
+// generated from the same dashboard model Grafana loads, for docs/observability.md.
 const (
 	svgColumn = 40 // px per grid column
 	svgRow    = 22 // px per grid row

@@ -16,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite docs/dashboards/*.svg from the dashboard models")
 
-// TestLayoutPictures: the README's pictures of the dashboards are drawn from the dashboard
+// TestLayoutPictures: docs/observability.md's pictures of the dashboards are drawn from the dashboard
 // models and are current (run with -update to redraw them). Each panel's title is in its
 // picture, no two panels overlap, and every panel fits Grafana's 24 columns.
 func TestLayoutPictures(t *testing.T) {

@@ -188,7 +188,7 @@ func TestGKEStackAndDay2(t *testing.T) {
 		// claim an emptyDir), outside the StatefulSet. It stays Pending, and the scheduler
 		// says why. (Scaling the StatefulSet with `kubectl scale` would leave its replicas
 		// owned by another field manager, and the next `up` that changes them fails with a
-		// server-side apply conflict: see the README.)
+		// server-side apply conflict: see docs/testing.md.)
 		var sts appsv1.StatefulSet
 		_, err = s.c.Get(ctx, "/apis/apps/v1/namespaces/"+ns+"/statefulsets/qwen3-8b", &sts)
 		require.NoError(t, err)

@@ -5,7 +5,7 @@
 // real control plane, kube-scheduler and kwok under it; the end-to-end tests in this package
 // deploy the program into it with `pulumi up` and the provider's normal waits.
 //
-// What it proves and what it cannot: see the README's "Simulated cluster" section.
+// What it proves and what it cannot: see docs/testing.md ("In a simulated cluster").
 package simcluster
 
 import (

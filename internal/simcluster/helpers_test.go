@@ -105,7 +105,8 @@ func stackShape(t *testing.T, cfg spec.Config) simcluster.Shape {
 
 // appStackFile writes a copy of the repository's stack file with existing.nodeSelector set to
 // the selector the stack's cloud component gives GPU models (gke: the accelerator label, eks:
-// nvidia.com/gpu.present) and the top-level keys in replace replaced, and returns its path. It goes into the file, not through `pulumi
+// nvidia.com/gpu.present), without the cloud's own keys, and the top-level keys in replace
+// replaced, and returns its path. It goes into the file, not through `pulumi
 // config set --path`, which would turn "true" into a boolean.
 func appStackFile(t *testing.T, root, stack string, cfg spec.Config, replace map[string]any) string {
 	t.Helper()
@@ -115,6 +116,10 @@ func appStackFile(t *testing.T, root, stack string, cfg spec.Config, replace map
 	require.NoError(t, yaml.Unmarshal(b, &file))
 	config, _ := file["config"].(map[string]any)
 	require.NotNil(t, config, "Pulumi.%s.yaml has a config section", stack)
+	// The application layer runs as cloud "existing", which refuses a cloud's own keys
+	// (nothing would read them); the cluster's shape came from them already (stackShape).
+	delete(config, pulumimock.Project+":gke")
+	delete(config, pulumimock.Project+":eks")
 	if sel := stacks.ModelNodeSelector(cfg); len(sel) > 0 {
 		config[pulumimock.Project+":existing"] = map[string]any{"nodeSelector": sel}
 	}

@@ -230,6 +230,18 @@ func mergeSubset(labels, sel map[string]string) map[string]string {
 	return out
 }
 
+// TestGPUMemoryUtilizationUnsetIsVLLMsDefault: the component's optional gpuMemoryUtilization
+// left out (0) is accepted and leaves the flag to vLLM's own default, rather than passing 0 (a
+// pod that cannot start) or refusing an input the schema calls optional.
+func TestGPUMemoryUtilizationUnsetIsVLLMsDefault(t *testing.T) {
+	s := specs(t, `[{"huggingfaceId":"Qwen/Qwen3-8B","modelName":"qwen3-8b"}]`)
+	s[0].GPUMemoryUtilization = 0
+	m, _ := deploy(t, s, false)
+	c := container(t, pulumimock.Decode[appsv1.StatefulSet](t, m, statefulSet, "qwen3-8b"))
+	assert.Equal(t, "1", argValue(t, c.Args, "--tensor-parallel-size"))
+	assert.NotContains(t, c.Args, "--gpu-memory-utilization")
+}
+
 func TestTensorParallelModelWithExtraArgs(t *testing.T) {
 	m, _ := deploy(t, specs(t, `[{"huggingfaceId":"google/gemma-3-27b-it","modelName":"gemma-3-27b-it","gpuRequestCount":2,
 		"dtype":"bfloat16","trustRemoteCode":true,"storageClass":"premium-rwo","extraArgs":["--enable-prefix-caching","--max-num-seqs=64"]}]`), false)

@@ -63,9 +63,9 @@ func (s Spec) validateServing(p *configcheck.Problems) {
 	if s.MaxModelLen < 0 {
 		p.Add("maxModelLen", "is %d; use 0 for the model's own limit or a positive token count", s.MaxModelLen)
 	}
-	// Only GPU models pass it to vLLM; 0 on a CPU model is unset.
-	if u := s.GPUMemoryUtilization; (s.GPURequestCount > 0 || u != 0) && (u <= 0 || u > 1) {
-		p.Add("gpuMemoryUtilization", "is %v; use a fraction in (0, 1], e.g. 0.9", u)
+	// 0 is unset (vLLM's own default, 0.9), as the component's optional input leaves it.
+	if u := s.GPUMemoryUtilization; u < 0 || u > 1 {
+		p.Add("gpuMemoryUtilization", "is %v; use a fraction in (0, 1], e.g. 0.9, or 0 for vLLM's default", u)
 	}
 	p.OneOf("dtype", s.Dtype, Dtypes)
 	if s.StartupTimeoutSeconds < 60 {

@@ -19,9 +19,10 @@ func vllmArgs(s Spec) []string {
 		"--dtype", s.Dtype,
 	}
 	if s.GPURequestCount > 0 {
-		a = append(a,
-			"--tensor-parallel-size", strconv.Itoa(s.GPURequestCount),
-			"--gpu-memory-utilization", strconv.FormatFloat(s.GPUMemoryUtilization, 'f', -1, 64))
+		a = append(a, "--tensor-parallel-size", strconv.Itoa(s.GPURequestCount))
+		if s.GPUMemoryUtilization > 0 {
+			a = append(a, "--gpu-memory-utilization", strconv.FormatFloat(s.GPUMemoryUtilization, 'f', -1, 64))
+		}
 	}
 	if s.MaxModelLen > 0 {
 		a = append(a, "--max-model-len", strconv.Itoa(s.MaxModelLen))

@@ -210,3 +210,30 @@ func mergeInto(dst, src map[string]any) {
 		dst[k] = v
 	}
 }
+
+// TestGatewayRoutingTakesOnlyWhatDiffers: a package user may set one routing setting (here
+// round-robin, which refuses a session header or load factor other than the defaults): every
+// routing key is optional and the rest take the defaults, as in the stack config.
+func TestGatewayRoutingTakesOnlyWhatDiffers(t *testing.T) {
+	var config map[string]any
+	base, err := json.Marshal(spec.Defaults().Gateway)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(base, &config))
+	config["routing"] = map[string]any{"strategy": "round-robin"}
+	text, err := json.Marshal(config)
+	require.NoError(t, err)
+	var c gateway.Config
+	decodeInput(t, string(text), "config", &c)
+	var g *gateway.Gateway
+	_, err = pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		var err error
+		g, err = gateway.New(ctx, "gateway", gateway.Args{
+			Config: c, Namespace: "llm",
+			Routes: []nginx.Route{{Name: "qwen3-0.6b", Upstream: "qwen3-0-6b.llm.svc.cluster.local:8000",
+				Endpoints: "qwen3-0-6b-headless.llm.svc.cluster.local:8000"}},
+		})
+		return err
+	})
+	require.NoError(t, err)
+	require.NotNil(t, g)
+}

@@ -105,9 +105,7 @@ func ValidColdStartTimeout(s string) string {
 
 // withDefaults fills in what a library user may leave out (the stack config sets everything).
 func (c Config) withDefaults() Config {
-	if c.Routing == (nginx.Routing{}) {
-		c.Routing = DefaultRouting()
-	}
+	c.Routing = c.Routing.WithDefaults()
 	if c.HoldShare == 0 {
 		c.HoldShare = DefaultHoldShare
 	}

@@ -39,31 +39,31 @@ var Strategies = []string{StrategyPrefix, StrategyLeastLoad, StrategyRoundRobin}
 // config's `gateway.routing` keys.
 type Routing struct {
 	// Strategy is one of Strategies.
-	Strategy string `json:"strategy" pulumi:"strategy"`
+	Strategy string `json:"strategy" pulumi:"strategy,optional"`
 	// SessionHeader names the request header whose value keeps a conversation on one replica
 	// while it is healthy and not overloaded (so does the OpenAI "user" field). Not used by
 	// round-robin.
-	SessionHeader string `json:"sessionHeader" pulumi:"sessionHeader"`
+	SessionHeader string `json:"sessionHeader" pulumi:"sessionHeader,optional"`
 	// BlockSize is the length, in bytes of the prompt's JSON text, of one hashed block: a
 	// multiple of 4 (the hash reads 8 bytes at a time, and a block's last 4 as one more word). A
 	// block is ~BlockSize/4 tokens; vLLM's KV blocks are 16 tokens.
-	BlockSize int `json:"blockSize" pulumi:"blockSize"`
+	BlockSize int `json:"blockSize" pulumi:"blockSize,optional"`
 	// MinPrefixBlocks is the shortest known prefix (in blocks) worth following; a shorter
 	// match falls back to the least loaded replica.
-	MinPrefixBlocks int `json:"minPrefixBlocks" pulumi:"minPrefixBlocks"`
+	MinPrefixBlocks int `json:"minPrefixBlocks" pulumi:"minPrefixBlocks,optional"`
 	// MaxPrefixBlocks bounds the blocks hashed per request (the CPU a long prompt costs):
 	// prefixes are told apart by their first MaxPrefixBlocks*BlockSize bytes.
-	MaxPrefixBlocks int `json:"maxPrefixBlocks" pulumi:"maxPrefixBlocks"`
+	MaxPrefixBlocks int `json:"maxPrefixBlocks" pulumi:"maxPrefixBlocks,optional"`
 	// LoadFactor bounds the load of a preferred replica (prefix or session): it is passed
 	// over when its load reaches LoadFactor times the model's average (counting the new
 	// request). Must be >= 1.
-	LoadFactor float64 `json:"loadFactor" pulumi:"loadFactor"`
+	LoadFactor float64 `json:"loadFactor" pulumi:"loadFactor,optional"`
 	// IndexEntries is the capacity of the prefix index (block hash -> replica), shared by the
 	// workers of one gateway pod; the least recently used entries are evicted.
-	IndexEntries int `json:"indexEntries" pulumi:"indexEntries"`
+	IndexEntries int `json:"indexEntries" pulumi:"indexEntries,optional"`
 	// Weights override the strategy's preset weights of the scoring picker, one by one; an
 	// unset weight keeps the preset's. Refused with round-robin, which does not score.
-	Weights Weights `json:"weights" pulumi:"weights"`
+	Weights Weights `json:"weights" pulumi:"weights,optional"`
 }
 
 // DefaultRouting are the suggested routing settings (the gateway component's defaults).
@@ -167,6 +167,34 @@ func HoldLimits(maxStreams int, share float64) (perModel, total int) {
 	total = int(float64(maxStreams) * heldTotalShare)
 	perModel = min(max(int(float64(maxStreams)*share), 1), total)
 	return perModel, total
+}
+
+// WithDefaults fills each setting left at its zero value (none is valid) from DefaultRouting,
+// so a component user may set only what differs, as the stack config's defaults allow.
+func (r Routing) WithDefaults() Routing {
+	def := DefaultRouting()
+	if r.Strategy == "" {
+		r.Strategy = def.Strategy
+	}
+	if r.SessionHeader == "" {
+		r.SessionHeader = def.SessionHeader
+	}
+	if r.BlockSize == 0 {
+		r.BlockSize = def.BlockSize
+	}
+	if r.MinPrefixBlocks == 0 {
+		r.MinPrefixBlocks = def.MinPrefixBlocks
+	}
+	if r.MaxPrefixBlocks == 0 {
+		r.MaxPrefixBlocks = def.MaxPrefixBlocks
+	}
+	if r.LoadFactor == 0 {
+		r.LoadFactor = def.LoadFactor
+	}
+	if r.IndexEntries == 0 {
+		r.IndexEntries = def.IndexEntries
+	}
+	return r
 }
 
 // IndexBytes is the shared memory the prefix index takes: the lua_shared_dict size.

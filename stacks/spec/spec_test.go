@@ -246,6 +246,17 @@ func TestDrainZeroIsTheDefault(t *testing.T) {
 	assert.Equal(t, model.Drain(DefaultModel()), model.Drain(cfg.Models[0]), "0: the default %d s", model.DefaultDrainSeconds)
 }
 
+// TestEmptySettingsAreNotSettings: an empty map or list, or null, written for a setting that is
+// off sets nothing, so it is not refused as a setting that would do nothing.
+func TestEmptySettingsAreNotSettings(t *testing.T) {
+	_, err := parseAndValidate(map[string]string{
+		"cloud": "eks", "eks": `{"region":"us-west-2"}`, "models": oneModel,
+		"existing":      `{"nodeSelector":{}}`,
+		"observability": `{"enabled":false,"thresholds":{"ttftP95SecondsByModel":null}}`,
+	})
+	require.NoError(t, err)
+}
+
 // TestRedisPasswordOnlyWithAnExternalRedis: the secret is read only for an external Redis of
 // the tenants' limits; set without one it would do nothing.
 func TestRedisPasswordOnlyWithAnExternalRedis(t *testing.T) {

@@ -58,9 +58,32 @@ func unusedWhile(p *problems, path string, got, def any, off bool, because, fix 
 	g, d := reflect.ValueOf(got), reflect.ValueOf(def)
 	for i := range g.NumField() {
 		key := jsonName(g.Type().Field(i))
-		if key == "enabled" || key == "" || reflect.DeepEqual(g.Field(i).Interface(), d.Field(i).Interface()) {
+		if key == "enabled" || key == "" || sameSetting(g.Field(i), d.Field(i)) {
 			continue
 		}
 		p.add(path+"."+key, "is set, but %s, so nothing reads it; %s, or remove it", because, fix)
 	}
+}
+
+// sameSetting is reflect.DeepEqual, except that an empty map or list equals an absent one: a
+// stack that writes `nodeSelector: {}` or `null` has set nothing.
+func sameSetting(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Map, reflect.Slice:
+		if a.Len() == 0 && b.Len() == 0 {
+			return true
+		}
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !sameSetting(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Pointer:
+		if !a.IsNil() && !b.IsNil() {
+			return sameSetting(a.Elem(), b.Elem())
+		}
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
 }

@@ -64,6 +64,7 @@ var modelRuleCases = []ruleCase{
 	{"GPU memory above 1", `{"gpuRequestCount":1,"gpuMemoryUtilization":1.5}`, "gpuMemoryUtilization"},
 	{"GPU memory below 0", `{"gpuRequestCount":1,"gpuMemoryUtilization":-0.1}`, "gpuMemoryUtilization"},
 	{"unknown dtype", `{"dtype":"int3"}`, "dtype"},
+	{"served name with a control character", `{"modelName":"qwen\u0007"}`, "modelName"},
 	{"startup too short", `{"startupTimeoutSeconds":10}`, "startupTimeoutSeconds"},
 	{"managed flag", `{"extraArgs":["--enforce-eager","--max_loras=4"]}`, "extraArgs[1]"},
 }

@@ -63,6 +63,11 @@ func (s Spec) validateServing(p *configcheck.Problems) {
 	if s.MaxModelLen < 0 {
 		p.Add("maxModelLen", "is %d; use 0 for the model's own limit or a positive token count", s.MaxModelLen)
 	}
+	// The gateway routes by this name (a Lua table key, a metrics label); an empty one is the
+	// caller's to name (the stack's modelName rule, the package's required input).
+	if msg := nginx.ServedNameProblem(s.ModelName); s.ModelName != "" && msg != "" {
+		p.Add("modelName", "%q %s; clients send it as \"model\"", s.ModelName, msg)
+	}
 	// 0 is unset (vLLM's own default, 0.9), as the component's optional input leaves it.
 	if u := s.GPUMemoryUtilization; u < 0 || u > 1 {
 		p.Add("gpuMemoryUtilization", "is %v; use a fraction in (0, 1], e.g. 0.9, or 0 for vLLM's default", u)

@@ -46,7 +46,7 @@ func (p Params) validateRoutes(bad badFunc) {
 	for i, r := range p.Routes {
 		if r.Name == "" {
 			bad("routes[%d]: empty model name", i)
-		} else if msg := servedNameProblem(r.Name); msg != "" {
+		} else if msg := ServedNameProblem(r.Name); msg != "" {
 			bad("routes[%d]: model name %q %s", i, r.Name, msg)
 		}
 		if j, dup := seen[r.Name]; dup && r.Name != "" {
@@ -61,7 +61,7 @@ func (p Params) validateRoutes(bad badFunc) {
 
 func validateAdapters(bad badFunc, i int, adapters []string, seen map[string]string) {
 	for k, a := range adapters {
-		if msg := servedNameProblem(a); msg != "" {
+		if msg := ServedNameProblem(a); msg != "" {
 			bad("routes[%d].adapters[%d]: adapter name %q %s", i, k, a, msg)
 			continue
 		}
@@ -188,7 +188,7 @@ func (rt Runtime) validate(bad badFunc) {
 const MaxServedNameBytes = 512
 
 // servedNameProblem says what is wrong with a served model or adapter name ("" when nothing).
-func servedNameProblem(name string) string {
+func ServedNameProblem(name string) string {
 	switch {
 	case name == "":
 		return "is empty"

@@ -286,6 +286,9 @@ func TestBadConfig(t *testing.T) {
 			`gateway.routing.sessionHeader: does nothing with strategy round-robin`},
 		{"load factor with round-robin", map[string]string{"models": oneModel, "gateway": `{"routing":{"strategy":"round-robin","loadFactor":3}}`},
 			`gateway.routing.loadFactor: does nothing with strategy round-robin`},
+		{"no stream slot to hold requests", map[string]string{"models": `[{"huggingfaceId":"a/b","modelName":"x","autoscaling":{"enabled":true,"minReplicas":0,"maxReplicas":2}}]`,
+			"observability": `{"enabled":true}`, "gateway": `{"maxStreamsPerPod":1}`},
+			`gateway.maxStreamsPerPod: is 1, which leaves no slot to hold requests for the models that scale to zero; use 2 or more`},
 		{"redis-down policy without limits", tenancy(`{"onRedisDown":"fail-closed"}`),
 			`tenancy.onRedisDown: is set, but no tenant has limits or budgets`},
 	}...)

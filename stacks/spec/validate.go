@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/llm-platform/llm-platform/components/gateway/nginx"
 	"github.com/llm-platform/llm-platform/internal/configcheck"
 	"github.com/llm-platform/llm-platform/internal/naming"
 )
@@ -53,6 +54,7 @@ func Validate(cfg *Config) error {
 	validateApps(&p, cfg)
 	validateTenancy(&p, cfg)
 	p.addAll(cfg.Gateway.Validate("gateway."))
+	validateHoldSlots(&p, cfg)
 	validateWebUI(&p, cfg)
 	if cfg.Edge.Enabled && len(cfg.Edge.Hosts) == 0 {
 		p.add("edge.hosts", "is empty; use [\"*\"] or your DNS names")
@@ -65,6 +67,19 @@ func Validate(cfg *Config) error {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// validateHoldSlots: the gateway holds requests for the models that scale to zero, in stream
+// slots (nginx.HoldLimits). The renderer refuses a pod with none, but only in the gateway's
+// constructor, after the models are declared: refused here first.
+func validateHoldSlots(p *problems, cfg *Config) {
+	g := cfg.Gateway
+	if !cfg.ScalesToZero() || nginx.MaxStreamsProblem(g.MaxStreamsPerPod) != "" || nginx.HoldShareProblem(g.HoldShare) != "" {
+		return
+	}
+	if _, total := nginx.HoldLimits(g.MaxStreamsPerPod, g.HoldShare); total < 1 {
+		p.add("gateway.maxStreamsPerPod", "is %d, which leaves no slot to hold requests for the models that scale to zero; use 2 or more", g.MaxStreamsPerPod)
+	}
 }
 
 // KubeName is the Kubernetes name of a model (its objects' names and the model component's

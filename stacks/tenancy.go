@@ -30,11 +30,17 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 	if !t.HasLimits() {
 		return nil, nil
 	}
-	limits := &gateway.Limits{FailClosed: t.OnRedisDown == tenants.FailClosed}
+	limits := &gateway.Limits{FailClosed: t.OnRedisDown == tenants.FailClosed, KeyPrefix: t.Redis.KeyPrefix}
+	if limits.KeyPrefix == "" {
+		limits.KeyPrefix = tenants.StackKeyPrefix(ctx.Project(), ctx.Stack())
+	}
 	args.Limits = limits
 	switch t.Redis.Kind {
 	case tenants.RedisExternal:
 		limits.Address, limits.Password = t.Redis.Address, secrets.GatewayRedisPassword
+		if tls := t.Redis.TLS; tls.Enabled {
+			limits.TLS = &gateway.RedisTLS{CACert: tls.CACert, ServerName: tls.ServerName}
+		}
 		return nil, nil
 	case tenants.RedisInCluster:
 		clients := []map[string]string{gateway.Selector(gateway.DefaultName)}

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/llm-platform/llm-platform/components/gateway"
 	"github.com/llm-platform/llm-platform/components/gateway/nginx"
+	"github.com/llm-platform/llm-platform/components/tenants"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
+	"github.com/llm-platform/llm-platform/internal/testca"
 )
 
 const tenancyConfig = `{"tenants":[
@@ -39,9 +42,13 @@ func TestTenancyDeclared(t *testing.T) {
 		pulumimock.AssertOnlyInSecrets(t, m, k)
 	}
 	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
-	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:team-a:requests:minute:*"`)
-	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:open-webui:requests:minute:*"`)
-	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:team-a:tokens:month:*"`)
+	// The keys start with the stack's own prefix: stacks sharing a Redis count apart.
+	prefix := tenants.StackKeyPrefix(pulumimock.Project, pulumimock.Stack)
+	assert.Equal(t, "llm:"+pulumimock.Project+"/"+pulumimock.Stack+":", prefix)
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "`+prefix+`rl:team-a:requests:minute:*"`)
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "`+prefix+`rl:open-webui:requests:minute:*"`)
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "`+prefix+`rl:team-a:tokens:month:*"`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "`+prefix+`gw:pods"`)
 	assert.Contains(t, cm.Data[nginx.LimitsFile], `local HOST, PORT = "llm-redis.llm.svc.cluster.local", 6379`)
 
 	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, "kubernetes:apps/v1:StatefulSet", "redis")
@@ -55,6 +62,50 @@ func TestTenancyDeclared(t *testing.T) {
 	password := pulumimock.Decode[corev1.Secret](t, m, "kubernetes:core/v1:Secret", "redis").StringData["password"]
 	assert.Equal(t, password, keys.StringData[gateway.RedisPasswordKey])
 	pulumimock.AssertOnlyInSecrets(t, m, password)
+}
+
+// TestTenancyKeyPrefixSet: stacks that should share their tenants' limits (one Redis, the same
+// tenants) name one tenancy.redis.keyPrefix; the gateway's keys start with it.
+func TestTenancyKeyPrefixSet(t *testing.T) {
+	m, _, err := run(t, map[string]string{"models": twoModels, "webui": `{"enabled":false}`,
+		"tenancy":           `{"tenants":[{"name":"team-a","limits":{"requestsPerMinute":60}}],"redis":{"kind":"external","address":"redis.example:6379","keyPrefix":"llm:shared:"}}`,
+		"gatewayTenantKeys": `{"team-a":["k1"]}`, "gatewayRedisPassword": "pw"}, "gatewayTenantKeys", "gatewayRedisPassword")
+	require.NoError(t, err)
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:shared:rl:team-a:requests:minute:*"`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "llm:shared:gw:pods"`)
+}
+
+// TestTenancyExternalRedisOverTLS: an external Redis with in-transit encryption (Memorystore's
+// private IP with its server CA, or ElastiCache's name with the public CAs): the gateway
+// verifies its certificate, the CA is a file of the gateway's ConfigMap, and the password stays
+// in the keys Secret.
+func TestTenancyExternalRedisOverTLS(t *testing.T) {
+	ca := testca.New(t, "test CA").PEM
+	for _, tc := range []struct {
+		name, redis, wantCA, wantName string
+	}{
+		{"memorystore", `{"kind":"external","address":"10.12.0.3:6378","tls":{"enabled":true,"caCert":` + strconv.Quote(ca) + `,"serverName":"redis.internal"}}`,
+			"/etc/llm-gateway/" + nginx.RedisCAFile, "redis.internal"},
+		{"elasticache", `{"kind":"external","address":"master.llm.abc123.use1.cache.amazonaws.com:6379","tls":{"enabled":true}}`,
+			nginx.SystemCAFile, "master.llm.abc123.use1.cache.amazonaws.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _, err := run(t, map[string]string{"models": twoModels, "webui": `{"enabled":false}`,
+				"tenancy":           `{"tenants":[{"name":"team-a","limits":{"requestsPerMinute":60}}],"redis":` + tc.redis + `}`,
+				"gatewayTenantKeys": `{"team-a":["k1"]}`, "gatewayRedisPassword": "redis-pw-1"}, "gatewayTenantKeys", "gatewayRedisPassword")
+			require.NoError(t, err)
+			cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+			assert.Contains(t, cm.Data[nginx.ConfigFile], "lua_ssl_trusted_certificate "+tc.wantCA+";")
+			assert.Contains(t, cm.Data[nginx.LimitsFile], `tls = true, server_name = "`+tc.wantName+`",`)
+			if tc.wantCA == nginx.SystemCAFile {
+				assert.NotContains(t, cm.Data, nginx.RedisCAFile)
+			} else {
+				assert.Equal(t, ca, cm.Data[nginx.RedisCAFile])
+			}
+			pulumimock.AssertOnlyInSecrets(t, m, "redis-pw-1")
+		})
+	}
 }
 
 // TestTenancyWithoutLimitsDeclaresNoRedis: allow-lists alone need no shared counters.

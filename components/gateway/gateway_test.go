@@ -22,6 +22,7 @@ import (
 	"github.com/llm-platform/llm-platform/internal/crdschema"
 	"github.com/llm-platform/llm-platform/internal/promcheck"
 	"github.com/llm-platform/llm-platform/internal/pulumimock"
+	"github.com/llm-platform/llm-platform/internal/testca"
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
@@ -158,6 +159,34 @@ func TestAPIKeysComeFromASecret(t *testing.T) {
 	for _, s := range []string{"sk-first-111", "sk-second-222", "sk-team-a-333", "redis-pw-444", client} {
 		pulumimock.AssertOnlyInSecrets(t, m, s)
 	}
+}
+
+// TestLimitsRedisOverTLS: the package's Limits reach the router: the key prefix, and TLS with
+// its CA as a file of the ConfigMap beside the config that trusts it. A CA that is not PEM is
+// refused by input name before anything is declared.
+func TestLimitsRedisOverTLS(t *testing.T) {
+	ca := "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+	declare := func(tls *gateway.RedisTLS) (*pulumimock.Mocks, error) {
+		return pulumimock.Run(t, func(ctx *pulumi.Context) error {
+			_, err := gateway.New(ctx, "gateway", gateway.Args{
+				Name: gateway.DefaultName, Config: spec.Defaults().Gateway, Namespace: "llm", Routes: routes,
+				Tenants: []nginx.Tenant{{Name: "a", Limits: []nginx.Limit{{Kind: nginx.LimitTokens, Period: nginx.PeriodDay, Amount: 5}}}},
+				Limits:  &gateway.Limits{Address: "10.1.2.3:6378", KeyPrefix: "llm:acme:", TLS: tls},
+			})
+			return err
+		})
+	}
+	_, err := declare(&gateway.RedisTLS{CACert: ca, ServerName: "redis.internal"})
+	require.ErrorContains(t, err, "limits.tls.caCert: is not PEM of one or more certificates")
+
+	ca = testca.New(t, "test CA").PEM
+	m, err := declare(&gateway.RedisTLS{CACert: ca, ServerName: "redis.internal"})
+	require.NoError(t, err)
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	assert.Equal(t, ca, cm.Data[nginx.RedisCAFile])
+	assert.Contains(t, cm.Data[nginx.ConfigFile], "lua_ssl_trusted_certificate /etc/llm-gateway/"+nginx.RedisCAFile+";")
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `tls = true, server_name = "redis.internal",`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "llm:acme:gw:pods"`)
 }
 
 // TestLimitsNeedRedis: a tenant with a limit and no Redis to count it in is refused.

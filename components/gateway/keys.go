@@ -30,6 +30,22 @@ type Limits struct {
 	Password pulumi.StringInput `pulumi:"password,optional"`
 	// FailClosed answers 503 while Redis is unreachable; false: each pod enforces its share.
 	FailClosed bool `pulumi:"failClosed,optional"`
+	// KeyPrefix starts every key the gateway keeps in Redis; gateways sharing one Redis count
+	// together only when they share it. Letters, digits and . _ - : / (default "llm:").
+	KeyPrefix string `pulumi:"keyPrefix,optional"`
+	// TLS, when set, speaks TLS to Redis and verifies its certificate: a managed Redis with
+	// in-transit encryption (ElastiCache with an auth token requires it).
+	TLS *RedisTLS `pulumi:"tls,optional"`
+}
+
+// RedisTLS says which certificate the gateway accepts from Redis.
+type RedisTLS struct {
+	// CACert is the PEM of the CAs to trust (not secret: it goes into the ConfigMap); empty:
+	// the public CAs of the gateway's image.
+	CACert string `pulumi:"caCert,optional"`
+	// ServerName is the name the certificate must carry; empty: the host of Address, which
+	// must then be a DNS name.
+	ServerName string `pulumi:"serverName,optional"`
 }
 
 func (a Args) authenticates() bool { return a.APIKeys != nil || a.TenantKeys != nil }
@@ -46,7 +62,10 @@ func (a Args) tenancy(p *nginx.Params) error {
 	if a.Limits == nil {
 		return fmt.Errorf("a tenant has limits: the gateway needs the Redis to count them in")
 	}
-	p.Limits = nginx.Limits{Redis: a.Limits.Address, FailClosed: a.Limits.FailClosed}
+	p.Limits = nginx.Limits{Redis: a.Limits.Address, FailClosed: a.Limits.FailClosed, KeyPrefix: a.Limits.KeyPrefix}
+	if t := a.Limits.TLS; t != nil {
+		p.Limits.TLS = &nginx.RedisTLS{CACert: t.CACert, ServerName: t.ServerName}
+	}
 	if a.Limits.Password != nil {
 		p.Limits.PasswordFile = keysDir + "/" + RedisPasswordKey
 	}

@@ -89,6 +89,30 @@ type Redis struct {
 	// Address is host:port of an existing server (kind external); its password is the secret
 	// gatewayRedisPassword.
 	Address string `json:"address"`
+	// KeyPrefix starts every key the gateway keeps in Redis. Empty: the stack's own
+	// (StackKeyPrefix), so two stacks that share one Redis never count each other's requests;
+	// stacks that should share their tenants' limits set the same prefix.
+	KeyPrefix string `json:"keyPrefix"`
+	// TLS, with kind external, speaks TLS to the server and verifies its certificate (a
+	// managed Redis with in-transit encryption).
+	TLS RedisTLS `json:"tls"`
+}
+
+// RedisTLS is whether the gateway speaks TLS to an external Redis, and how it verifies its
+// certificate.
+type RedisTLS struct {
+	Enabled bool `json:"enabled"`
+	// CACert is the PEM of the CAs to trust (Memorystore's server CA); empty: the public CAs
+	// (ElastiCache's certificates chain to Amazon's).
+	CACert string `json:"caCert"`
+	// ServerName is the name the certificate carries; empty: the address's host name.
+	ServerName string `json:"serverName"`
+}
+
+// StackKeyPrefix is the Redis key prefix of a stack whose redis.keyPrefix is empty: its
+// project and stack name, which Pulumi keeps unique within an organization.
+func StackKeyPrefix(project, stack string) string {
+	return fmt.Sprintf("llm:%s/%s:", project, stack)
 }
 
 // Defaults: no tenants, the in-cluster Redis (declared only when some tenant has a limit),
@@ -165,22 +189,41 @@ func (c Config) Validate(path string, served []string) []error {
 	if !slices.Contains([]string{FailOpen, FailClosed}, c.OnRedisDown) {
 		bad(path+".onRedisDown", "%q: use %s (each gateway pod enforces its share) or %s (503)", c.OnRedisDown, FailOpen, FailClosed)
 	}
+	if msg := nginx.KeyPrefixProblem(c.Redis.KeyPrefix); msg != "" {
+		bad(path+".redis.keyPrefix", "%s", msg)
+	}
 	switch c.Redis.Kind {
 	case RedisManaged:
-		bad(path+".redis.kind", "%s (Memorystore, ElastiCache) is not declared by this program yet; use %s, or %s with the managed instance's address",
+		bad(path+".redis.kind", "%s (Memorystore, ElastiCache) is not declared by this program yet; use %s, or %s with the managed instance's address (and tls.enabled when it encrypts in transit)",
 			RedisManaged, RedisInCluster, RedisExternal)
 	case RedisInCluster:
 		if c.Redis.Address != "" {
 			bad(path+".redis.address", "is only read with kind %s; remove it or set kind %s", RedisExternal, RedisExternal)
 		}
+		if c.Redis.TLS != (RedisTLS{}) {
+			bad(path+".redis.tls", "is only read with kind %s: the in-cluster Redis has no TLS listener (the mesh's mTLS covers it); remove it", RedisExternal)
+		}
 	case RedisExternal:
 		if c.Redis.Address == "" {
 			bad(path+".redis.address", "is required with kind %s: host:port of the server", RedisExternal)
 		}
+		c.Redis.TLS.validate(path+".redis.tls", c.Redis.Address, bad)
 	default:
 		bad(path+".redis.kind", "%q: use %s, %s or %s", c.Redis.Kind, RedisInCluster, RedisManaged, RedisExternal)
 	}
 	return errs
+}
+
+func (t RedisTLS) validate(at, address string, bad func(string, string, ...any)) {
+	if !t.Enabled {
+		if t != (RedisTLS{}) {
+			bad(at+".enabled", "is false, so caCert and serverName do nothing; set it true for a Redis that speaks TLS, or remove them")
+		}
+		return
+	}
+	if field, why := (nginx.RedisTLS{CACert: t.CACert, ServerName: t.ServerName}).Problem(address); field != "" {
+		bad(at+"."+field, "%s", why)
+	}
 }
 
 func (r Rates) validate(at string, bad func(string, string, ...any)) {

@@ -252,6 +252,14 @@ func TestBadConfig(t *testing.T) {
 		{"tenant twice", tenancy(`{"tenants":[{"name":"a"},{"name":"a"}]}`), `tenancy.tenants[1].name: "a" is declared twice`},
 		{"unknown redis-down policy", tenancy(`{"onRedisDown":"maybe"}`), `tenancy.onRedisDown: "maybe": use fail-open`},
 		{"external redis without address", tenancy(`{"redis":{"kind":"external"}}`), `tenancy.redis.address: is required with kind external`},
+		{"redis TLS on the in-cluster Redis", tenancy(`{"redis":{"kind":"in-cluster","tls":{"enabled":true}}}`), `tenancy.redis.tls: is only read with kind external: the in-cluster Redis has no TLS listener`},
+		{"redis TLS CA not PEM", tenancy(`{"redis":{"kind":"external","address":"redis.example:6379","tls":{"enabled":true,"caCert":"abc"}}}`), `tenancy.redis.tls.caCert: is not PEM of one or more certificates`},
+		{"redis TLS to an IP without its name", tenancy(`{"redis":{"kind":"external","address":"10.0.0.3:6378","tls":{"enabled":true}}}`), `tenancy.redis.tls.serverName: is required with an IP address (10.0.0.3)`},
+		{"managed redis not declared yet", tenancy(`{"redis":{"kind":"managed"}}`),
+			`tenancy.redis.kind: managed (Memorystore, ElastiCache) is not declared by this program yet; use in-cluster, or external with the managed instance's address (and tls.enabled when it encrypts in transit)`},
+		{"redis TLS settings with TLS off", tenancy(`{"redis":{"kind":"external","address":"redis.example:6379","tls":{"serverName":"redis.example"}}}`),
+			`tenancy.redis.tls.enabled: is false, so caCert and serverName do nothing`},
+		{"redis key prefix with a space", tenancy(`{"redis":{"kind":"in-cluster","keyPrefix":"llm prod:"}}`), `tenancy.redis.keyPrefix: "llm prod:" has ' '; use letters, digits and . _ - : / only`},
 		{"price for an unknown model", tenancy(`{"prices":{"gpt-4":{"prompt":1}}}`), `tenancy.prices["gpt-4"]: "gpt-4" is not a served model`},
 	}...)
 	// Settings that would do nothing because another setting is off (issue #32).

@@ -36,7 +36,7 @@ var files = map[string]string{
 
 // Generate returns the gateway's files, name -> content: ConfigFile, LuaFile, MetricsLuaFile, the
 // body's modules and the replica balancer's Lua modules (present whether or not a route has
-// Endpoints, so the file set is fixed).
+// Endpoints, so the file set is fixed), and RedisCAFile when the limits' Redis has its own CAs.
 func Generate(p Params) (map[string]string, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -52,6 +52,9 @@ func Generate(p Params) (map[string]string, error) {
 			return nil, fmt.Errorf("gateway: rendering %s: %w", name, err)
 		}
 		out[name] = b.String()
+	}
+	if p.HasLimits() && p.Limits.TLS != nil && p.Limits.TLS.CACert != "" {
+		out[RedisCAFile] = p.Limits.TLS.CACert
 	}
 	return out, nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/internal/testca"
 )
 
 func validParams() Params {
@@ -67,6 +69,13 @@ func TestRenderValidation(t *testing.T) {
 		{"prefix with space", func(p *Params) { p.Runtime.Prefix = "/tmp/a b" }, []string{"runtime.prefix"}},
 		{"module path with quote", func(p *Params) { p.Runtime.LoadModules = []string{`/x/"y.so`} }, []string{"runtime.loadModules[0]"}},
 		{"empty error log", func(p *Params) { p.Runtime.ErrorLog = "" }, []string{"runtime.errorLog"}},
+		{"redis key prefix with a quote", withLimit(`llm"x:`), []string{`limits.keyPrefix "llm\"x:" has '"'; use letters, digits and . _ - : / only`}},
+		{"redis key prefix past 256", withLimit(strings.Repeat("k", 257)), []string{"limits.keyPrefix is 257 characters; use at most 256"}},
+		{"redis TLS with a CA that is not PEM", withTLS(RedisTLS{CACert: "not a certificate", ServerName: "redis.test"}),
+			[]string{"limits.tls.caCert: is not PEM of one or more certificates"}},
+		{"redis TLS to an IP without the certificate's name", withTLS(RedisTLS{}),
+			[]string{"limits.tls.serverName: is required with an IP address (127.0.0.1)"}},
+		{"redis TLS name not a DNS name", withTLS(RedisTLS{ServerName: "redis test"}), []string{`limits.tls.serverName: "redis test" is not a DNS name`}},
 		{"all problems at once", func(p *Params) {
 			p.Routes[1].Upstream = ""
 			p.MaxBodySize = -1
@@ -83,6 +92,64 @@ func TestRenderValidation(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 		})
+	}
+}
+
+// withLimit gives the first route's model a tenant with a limit, counted in a Redis under prefix.
+func withLimit(prefix string) func(*Params) {
+	return func(p *Params) {
+		p.Tenants = []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 5}}}}
+		p.Limits = Limits{Redis: "127.0.0.1:6379", KeyPrefix: prefix}
+	}
+}
+
+// withTLS is withLimit with the default prefix and Redis over tls.
+func withTLS(tls RedisTLS) func(*Params) {
+	return func(p *Params) {
+		withLimit("")(p)
+		p.Limits.TLS = &tls
+	}
+}
+
+// TestRenderRedisTLS: with Limits.TLS nginx trusts the given CAs (a file of their own) or the
+// image's public CAs, and limits.lua shakes hands with the certificate's name (the address's
+// host when that is a name).
+func TestRenderRedisTLS(t *testing.T) {
+	ca := testca.New(t, "test CA").PEM
+	p := validParams()
+	withTLS(RedisTLS{CACert: ca, ServerName: "redis.test"})(&p)
+	files, err := Generate(p)
+	require.NoError(t, err)
+	assert.Equal(t, ca, files[RedisCAFile])
+	assert.Contains(t, files[ConfigFile], "lua_ssl_trusted_certificate "+p.Runtime.LuaDir+"/"+RedisCAFile+";")
+	assert.Contains(t, files[LimitsFile], `tls = true, server_name = "redis.test",`)
+
+	p = validParams()
+	withTLS(RedisTLS{})(&p)
+	p.Limits.Redis = "master.llm.abc123.use1.cache.amazonaws.com:6379"
+	files, err = Generate(p)
+	require.NoError(t, err)
+	assert.NotContains(t, files, RedisCAFile)
+	assert.Contains(t, files[ConfigFile], "lua_ssl_trusted_certificate "+SystemCAFile+";")
+	assert.Contains(t, files[LimitsFile], `tls = true, server_name = "master.llm.abc123.use1.cache.amazonaws.com",`)
+
+	withLimit("")(&p)
+	files, err = Generate(p)
+	require.NoError(t, err)
+	assert.NotContains(t, files[ConfigFile], "lua_ssl_trusted_certificate", "plain RESP without TLS")
+	assert.NotContains(t, files[LimitsFile], "tls = true")
+}
+
+// TestRenderRedisKeyPrefix: every key the gateway keeps in Redis (counters and the pods'
+// check-ins) starts with Limits.KeyPrefix, "llm:" when it is empty.
+func TestRenderRedisKeyPrefix(t *testing.T) {
+	for prefix, want := range map[string]string{"": "llm:", "llm:platform/prod:": "llm:platform/prod:"} {
+		p := validParams()
+		withLimit(prefix)(&p)
+		files, err := Generate(p)
+		require.NoError(t, err)
+		assert.Contains(t, files[TenantsFile], `key = "`+want+`rl:team:requests:minute:*"`)
+		assert.Contains(t, files[LimitsFile], `local PODS = "`+want+`gw:pods"`)
 	}
 }
 

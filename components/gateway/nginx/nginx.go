@@ -56,6 +56,9 @@ const (
 	RespFile    = "resp.lua"
 	LimitsFile  = "limits.lua"
 	UsageFile   = "usage.lua"
+	// RedisCAFile holds Limits.TLS.CACert, the CAs Redis's certificate is verified against;
+	// generated only when that is set.
+	RedisCAFile = "redis-ca.pem"
 )
 
 // OpenRestyBinary is the nginx binary of the openresty/openresty images.

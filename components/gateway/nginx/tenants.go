@@ -61,32 +61,6 @@ type Price struct {
 	CompletionPerMillion float64
 }
 
-// Limits is where the counters live and what happens when that is unreachable.
-type Limits struct {
-	// Redis is "host:port" of the Redis-compatible server (a DNS name is resolved by dns.lua).
-	Redis string
-	// PasswordFile, when set, holds the password (a mounted Secret), sent with AUTH.
-	PasswordFile string
-	// FailClosed answers 503 while Redis is unreachable; false (fail-open) enforces each limit
-	// locally at limit / (gateway pods seen).
-	FailClosed bool
-	// ConnectTimeout and ReadTimeout bound every exchange with Redis (0: the defaults).
-	ConnectTimeout, ReadTimeout time.Duration
-}
-
-// Defaults of Limits' timeouts: a request waits at most about their sum for Redis.
-const (
-	DefaultRedisConnectTimeout = 100 * time.Millisecond
-	DefaultRedisReadTimeout    = 250 * time.Millisecond
-	// RedisRetry is how often worker 0 checks a Redis found down (and refreshes the pods seen).
-	RedisRetry = time.Second
-	// PodSeenFor: a gateway pod that has not checked in for this long no longer counts.
-	PodSeenFor = 5 * time.Second
-	// BytesPerToken estimates a prompt's tokens from the request body at admission (about four
-	// bytes of English text per token); the real count settles the difference at the end.
-	BytesPerToken = 4
-)
-
 //go:embed limits.redis.lua
 var limitsScript string
 
@@ -142,6 +116,14 @@ func (p Params) validateTenants(bad func(string, ...any)) {
 		if p.Limits.PasswordFile != "" && !safeConfigToken(p.Limits.PasswordFile) {
 			bad("limits.passwordFile %q is not a plain path", p.Limits.PasswordFile)
 		}
+		if msg := KeyPrefixProblem(p.Limits.KeyPrefix); msg != "" {
+			bad("limits.keyPrefix %s", msg)
+		}
+		if p.Limits.TLS != nil {
+			if field, why := p.Limits.TLS.Problem(p.Limits.Redis); field != "" {
+				bad("limits.tls.%s: %s", field, why)
+			}
+		}
 		if p.Limits.ConnectTimeout < 0 || p.Limits.ReadTimeout < 0 {
 			bad("limits timeouts must be >= 0 (0: the defaults)")
 		}
@@ -183,7 +165,7 @@ type tenantView struct {
 }
 
 type limitView struct {
-	Key                 string // Redis key (and local key): llm:rl:<tenant>:<kind>:<period>:<model or *>
+	Key                 string // Redis key (and local key): <key prefix>rl:<tenant>:<kind>:<period>:<model or *>
 	Kind, Period, Model string
 	Amount              int64
 	Code                string // rate_limit_exceeded or insufficient_quota
@@ -208,7 +190,7 @@ func newTenantViews(p Params) []tenantView {
 				model = "*"
 			}
 			lv := limitView{Kind: l.Kind, Period: l.Period, Model: l.Model, Amount: l.Amount,
-				Key:  fmt.Sprintf("llm:rl:%s:%s:%s:%s", t.Name, l.Kind, l.Period, model),
+				Key:  fmt.Sprintf("%srl:%s:%s:%s:%s", p.Limits.keyPrefix(), t.Name, l.Kind, l.Period, model),
 				Code: "rate_limit_exceeded", Label: l.Kind + "_per_" + l.Period}
 			if l.Period != PeriodMinute {
 				lv.Code = "insufficient_quota"
@@ -245,22 +227,25 @@ func allowedRoutes(routes []Route, allowed []string) []Route {
 
 // tenancyView is what tenants.lua, limits.lua and usage.lua read (embedded in view).
 type tenancyView struct {
-	Tenants                     []tenantView
-	HasLimits                   bool
-	KeysFileDisplay, KeysReload string
-	LimitsSHA, LimitsScript     string
-	LimitWindow                 string
-	LimitBuckets                int
-	RedisHost                   string
-	RedisPort                   int
-	RedisHostIsName             bool
-	RedisConnectMS, RedisReadMS int64
-	RedisRetry, PodSeenFor      string
-	BytesPerToken, UsageTail    int
-	LimitsUnavailable           string // the 503 body when limits fail closed
-	TM                          tenantMetricNames
-	TR                          struct{ RateLimited, Quota, LimitsUnavailable string }
-	LimitsDictSize              string
+	Tenants                      []tenantView
+	HasLimits                    bool
+	KeysFileDisplay, KeysReload  string
+	LimitsSHA, LimitsScript      string
+	LimitWindow                  string
+	LimitBuckets                 int
+	RedisHost                    string
+	RedisPort                    int
+	RedisHostIsName              bool
+	PodsKey                      string // the sorted set of the pods' check-ins: <key prefix>gw:pods
+	RedisTLS                     bool
+	RedisServerName, RedisCAPath string // the name Redis's certificate must carry; the CAs trusted
+	RedisConnectMS, RedisReadMS  int64
+	RedisRetry, PodSeenFor       string
+	BytesPerToken, UsageTail     int
+	LimitsUnavailable            string // the 503 body when limits fail closed
+	TM                           tenantMetricNames
+	TR                           struct{ RateLimited, Quota, LimitsUnavailable string }
+	LimitsDictSize               string
 }
 
 // KeysReload is how often every worker reads the keys file again (a rotated key is taken
@@ -274,7 +259,7 @@ func newTenancyView(p Params) tenancyView {
 		LimitsSHA: LimitsScriptSHA(), LimitsScript: limitsScript,
 		LimitWindow: secs(time.Minute), LimitBuckets: LimitBuckets,
 		RedisConnectMS: millis(DefaultRedisConnectTimeout), RedisReadMS: millis(DefaultRedisReadTimeout),
-		RedisRetry: secs(RedisRetry), PodSeenFor: secs(PodSeenFor),
+		RedisRetry: secs(RedisRetry), PodSeenFor: secs(PodSeenFor), PodsKey: p.Limits.keyPrefix() + "gw:pods",
 		BytesPerToken: BytesPerToken, UsageTail: usageTail, TM: tenantMetrics,
 		LimitsDictSize: nginxSize(limitsDictSize),
 		LimitsUnavailable: errorJSON(apiError{
@@ -296,6 +281,15 @@ func newTenancyView(p Params) tenancyView {
 		v.RedisHost = host
 		v.RedisPort, _ = strconv.Atoi(port)
 		v.RedisHostIsName = net.ParseIP(host) == nil
+	}
+	if t := p.Limits.TLS; t != nil && p.HasLimits() {
+		v.RedisTLS, v.RedisServerName, v.RedisCAPath = true, t.ServerName, SystemCAFile
+		if v.RedisServerName == "" {
+			v.RedisServerName = v.RedisHost
+		}
+		if t.CACert != "" {
+			v.RedisCAPath = p.Runtime.LuaDir + "/" + RedisCAFile
+		}
 	}
 	return v
 }

@@ -32,6 +32,7 @@ type redisServer struct {
 	t          testing.TB
 	bin, conf  string
 	port       int
+	cliTLS     []string // redis-cli's flags for a TLS-only server
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	cancel     context.CancelFunc
@@ -39,6 +40,12 @@ type redisServer struct {
 }
 
 func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	return startRedisWith(t, nil)
+}
+
+// startRedisWith starts the server with tls (a TLS-only server) or plain RESP (nil).
+func startRedisWith(t testing.TB, tls *redisTLSFiles) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -53,9 +60,13 @@ func startRedis(t testing.TB) *redisServer {
 	conf, err := redis.Render(redis.ServerConfig{Port: port, Password: redisPassword, Dir: dir, MaxMemory: redis.DefaultMaxMemory})
 	require.NoError(t, err)
 	conf = strings.Replace(conf, "bind * -::*", "bind 127.0.0.1", 1)
-	path := filepath.Join(dir, "valkey.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
-	r := &redisServer{t: t, bin: bin, conf: path, port: port}
+	r := &redisServer{t: t, bin: bin, port: port}
+	if tls != nil {
+		conf = strings.Replace(conf, fmt.Sprintf("port %d\n", port), fmt.Sprintf("port 0\ntls-port %d\n", port), 1) + tls.serverConfig()
+		r.cliTLS = []string{"--tls", "--cacert", tls.ca, "--sni", tls.name}
+	}
+	r.conf = filepath.Join(dir, "valkey.conf")
+	require.NoError(t, os.WriteFile(r.conf, []byte(conf), 0o600))
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -96,7 +107,8 @@ func (r *redisServer) kill() {
 
 // cli runs one command with redis-cli and returns its raw output, trimmed.
 func (r *redisServer) cli(args ...string) string {
-	a := append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(r.port), "--no-auth-warning", "-a", redisPassword, "--raw"}, args...)
+	a := append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(r.port), "--no-auth-warning", "-a", redisPassword, "--raw"}, r.cliTLS...)
+	a = append(a, args...)
 	out, _ := exec.Command("redis-cli", a...).CombinedOutput()
 	return strings.TrimSpace(string(out))
 }
@@ -601,4 +613,36 @@ func TestTenantMonthBudgetWhileRedisIsDown(t *testing.T) {
 	now := time.Now().UTC()
 	next := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	assert.InDelta(t, time.Until(next).Seconds(), retry, 5, "retry after the next UTC month begins")
+}
+
+// withKeyPrefix sets the gateway's Redis key prefix (after withTenants).
+func withKeyPrefix(prefix string) gatewayOption {
+	return func(p *Params, _ *[]string) { p.Limits.KeyPrefix = prefix }
+}
+
+// TestTenantKeyPrefixKeepsStacksApart: two stacks (prod and staging) whose gateways share one
+// Redis count apart: the same tenant gets its limit on each, and each counts only its own pods
+// for the fail-open share. Two gateways of one stack (one prefix) count together.
+func TestTenantKeyPrefixKeepsStacksApart(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	keys := map[string][]string{"team": {"sk-t"}}
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 6}}}}
+	start := func(prefix string) *gateway {
+		return startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+			withTenants(t, rs, keys, tenants, time.Minute, false), withKeyPrefix(prefix))
+	}
+	prod := []*gateway{start("llm:platform/prod:"), start("llm:platform/prod:")}
+	staging := start("llm:platform/staging:")
+	waitShared(t, 2, prod...)
+	waitShared(t, 1, staging)
+
+	assert.Equal(t, 6, admittedOf(t, prod, "sk-t", 10), "one stack's two gateways share the limit")
+	assert.Equal(t, 6, admittedOf(t, []*gateway{staging}, "sk-t", 10), "another stack's count starts at zero")
+	assert.Equal(t, "1", rs.cli("EXISTS", "llm:platform/prod:rl:team:requests:minute:*"))
+	assert.Equal(t, "1", rs.cli("EXISTS", "llm:platform/staging:rl:team:requests:minute:*"))
+	assert.Equal(t, "2", rs.cli("ZCARD", "llm:platform/prod:gw:pods"))
+	assert.Equal(t, "1", rs.cli("ZCARD", "llm:platform/staging:gw:pods"))
+	assert.Empty(t, rs.cli("KEYS", "llm:rl:*"), "no key outside the stacks' prefixes")
 }

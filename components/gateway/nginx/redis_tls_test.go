@@ -1,0 +1,102 @@
+package nginx
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llm-platform/llm-platform/internal/testca"
+)
+
+// A managed Redis with in-transit encryption (ElastiCache with an auth token, Memorystore with
+// SERVER_AUTHENTICATION) speaks only TLS. These tests run Debian's redis-server TLS-only with a
+// certificate from a CA of their own, and real nginx gateways that must verify it.
+
+// redisTLSFiles is a CA and a server certificate for name, written to a temp dir.
+type redisTLSFiles struct {
+	name, ca, cert, key string
+	caPEM               string
+}
+
+func newRedisTLSFiles(t testing.TB, name string) *redisTLSFiles {
+	t.Helper()
+	ca := testca.New(t, "llm-platform test Redis CA")
+	cert, key := ca.Issue(t, name)
+	dir := t.TempDir()
+	f := &redisTLSFiles{name: name, ca: filepath.Join(dir, "ca.pem"), cert: filepath.Join(dir, "server.pem"),
+		key: filepath.Join(dir, "server.key"), caPEM: ca.PEM}
+	for path, text := range map[string]string{f.ca: ca.PEM, f.cert: cert, f.key: key} {
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	}
+	return f
+}
+
+// serverConfig are the lines that make redis-server TLS-only with these files.
+func (f *redisTLSFiles) serverConfig() string {
+	return fmt.Sprintf("tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-auth-clients no\n", f.cert, f.key, f.ca)
+}
+
+// failures is the gateway's count of failed exchanges with Redis, every reason.
+func failures(t testing.TB, g *gateway) float64 {
+	t.Helper()
+	sum := 0.0
+	for k, v := range series(g.scrape(t)) {
+		if strings.HasPrefix(k, MetricLimitsBackendFailures+"{") {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func withRedisTLS(tls RedisTLS) gatewayOption {
+	return func(p *Params, _ *[]string) { p.Limits.TLS = &tls }
+}
+
+// TestTenantLimitsOverTLS: with Limits.TLS the gateway counts in a TLS-only Redis (the address
+// an IP, the certificate's name given), through pooled connections; the same gateway without
+// TLS cannot, and one that would trust the wrong certificate (another name, another CA, only the
+// public CAs) refuses it: Redis is down for it, and fail-closed answers 503.
+func TestTenantLimitsOverTLS(t *testing.T) {
+	t.Parallel()
+	files := newRedisTLSFiles(t, "redis.test")
+	rs := startRedisWith(t, files)
+	model := fastModel(t)
+	keys := map[string][]string{"team": {"sk-t"}}
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 4}}}}
+	start := func(opts ...gatewayOption) *gateway {
+		return startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+			append([]gatewayOption{withTenants(t, rs, keys, tenants, time.Minute, true), withKeyPrefix("llm:tls/" + t.Name() + ":")}, opts...)...)
+	}
+	good := start(withRedisTLS(RedisTLS{CACert: files.caPEM, ServerName: files.name}))
+	waitShared(t, 1, good)
+	assert.Equal(t, 4, admittedOf(t, []*gateway{good}, "sk-t", 8), "the limit counted over TLS")
+	assert.Equal(t, "1", rs.cli("EXISTS", "llm:tls/"+t.Name()+":rl:team:requests:minute:*"))
+
+	otherCA := testca.New(t, "another CA").PEM
+	for name, opt := range map[string]gatewayOption{
+		"plain RESP":     nil,
+		"another name":   withRedisTLS(RedisTLS{CACert: files.caPEM, ServerName: "other.test"}),
+		"another CA":     withRedisTLS(RedisTLS{CACert: otherCA, ServerName: files.name}),
+		"the public CAs": withRedisTLS(RedisTLS{ServerName: files.name}),
+	} {
+		var g *gateway
+		if opt == nil {
+			g = start()
+		} else {
+			g = start(opt)
+		}
+		require.Eventually(t, func() bool { return failures(t, g) > 0 }, 5*time.Second, 50*time.Millisecond,
+			"%s: the gateway finds Redis down", name)
+		assert.Equal(t, 0.0, series(g.scrape(t))[MetricLimitsBackendUp+"{}"], name)
+		r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
+		assertGatewayError(t, r, http.StatusServiceUnavailable, "limits_unavailable")
+	}
+	assert.Equal(t, 4, model.count(), "only the verified gateway's admitted requests reached the model")
+}

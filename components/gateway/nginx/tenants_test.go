@@ -646,3 +646,23 @@ func TestTenantKeyPrefixKeepsStacksApart(t *testing.T) {
 	assert.Equal(t, "1", rs.cli("ZCARD", "llm:platform/staging:gw:pods"))
 	assert.Empty(t, rs.cli("KEYS", "llm:rl:*"), "no key outside the stacks' prefixes")
 }
+
+// TestTenantBudgetGaugeEndsWithItsPeriod: a budget's used share is exported until its period
+// ends, not after: the reply says the day ends in 300 ms, and 400 ms later the series is gone
+// (a series kept past midnight would fire the 80% alert into the next day for a team that has
+// sent nothing since).
+func TestTenantBudgetGaugeEndsWithItsPeriod(t *testing.T) {
+	t.Parallel()
+	p := routedParams()
+	p.Tenants = []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitTokens, Period: PeriodDay, Amount: 100}}}}
+	p.Limits = Limits{Redis: "127.0.0.1:6379"}
+	l := startLuaWith(t, p)
+	got := l.run(t, fmt.Sprintf(`local limits = require "limits"
+local key = %q .. '{tenant="team",period="day"}'
+-- out: admitted, no refusal, the three fields, then used 85 of 100 with 300 ms to the period's end
+limits.note_budgets({ name = "team" }, { { period = "day", model = "", amount = 100 } }, { 1, 0, 0, 0, 0, 0, 85, 300 })
+local before = ngx.shared.%s:get(key)
+ngx.sleep(0.4)
+return tostring(before) .. " " .. tostring(ngx.shared.%s:get(key))`, MetricTenantBudgetUsed, MetricsDict, MetricsDict))
+	assert.Equal(t, "0.85 nil", got)
+}

@@ -16,7 +16,8 @@ const (
 	// tokens_per_minute, tokens_per_day, tokens_per_month).
 	MetricTenantLimited = MetricPrefix + "tenant_limited_total"
 	// MetricTenantBudgetUsed is the fraction of a tenant's budget used, by period (day,
-	// month), as of its last admitted request in this pod (take the max across pods).
+	// month), as of its last admitted request in this pod (take the max across pods), until
+	// the period ends (then the series is gone).
 	MetricTenantBudgetUsed = MetricPrefix + "tenant_budget_used_ratio"
 	// MetricModelPrice is the configured price per million tokens, by model and kind.
 	MetricModelPrice = MetricPrefix + "model_price_per_million_tokens"
@@ -43,7 +44,7 @@ var TenantMetrics = []GatewayMetric{
 	{MetricTenantRequests, "counter", "API requests by tenant, served model and status class."},
 	{MetricTenantTokens, "counter", "Tokens by tenant, model and kind (prompt, completion), from the model server's usage."},
 	{MetricTenantLimited, "counter", "Requests refused 429 by tenant and limit."},
-	{MetricTenantBudgetUsed, "gauge", "Fraction of a tenant's token budget used, by period (day, month), at its last request here."},
+	{MetricTenantBudgetUsed, "gauge", "Fraction of a tenant's token budget used, by period (day, month), at its last request here; gone once the period ends."},
 	{MetricModelPrice, "gauge", "Configured price per million tokens, by model and kind (prompt, completion)."},
 	{MetricLimitsBackendUp, "gauge", "1 while this gateway pod reaches the Redis its tenants' limits are counted in."},
 	{MetricLimitsBackendFailures, "counter", "Failed exchanges with the limits' Redis, by reason (connect, timeout, error)."},

@@ -31,13 +31,14 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 		return nil, nil
 	}
 	limits := &gateway.Limits{FailClosed: t.OnRedisDown == tenants.FailClosed, KeyPrefix: t.Redis.KeyPrefix}
-	if limits.KeyPrefix == "" {
-		limits.KeyPrefix = tenants.StackKeyPrefix(ctx.Project(), ctx.Stack())
-	}
 	args.Limits = limits
 	switch t.Redis.Kind {
 	case tenants.RedisExternal:
 		limits.Address, limits.Password = t.Redis.Address, secrets.GatewayRedisPassword
+		if limits.KeyPrefix == "" {
+			// Another stack may count in the same server; the in-cluster Redis is this stack's.
+			limits.KeyPrefix = tenants.StackKeyPrefix(ctx.Project(), ctx.Stack())
+		}
 		if tls := t.Redis.TLS; tls.Enabled {
 			limits.TLS = &gateway.RedisTLS{CACert: tls.CACert, ServerName: tls.ServerName}
 		}

@@ -42,13 +42,11 @@ func TestTenancyDeclared(t *testing.T) {
 		pulumimock.AssertOnlyInSecrets(t, m, k)
 	}
 	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
-	// The keys start with the stack's own prefix: stacks sharing a Redis count apart.
-	prefix := tenants.StackKeyPrefix(pulumimock.Project, pulumimock.Stack)
-	assert.Equal(t, "llm:"+pulumimock.Project+"/"+pulumimock.Stack+":", prefix)
-	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "`+prefix+`rl:team-a:requests:minute:*"`)
-	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "`+prefix+`rl:open-webui:requests:minute:*"`)
-	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "`+prefix+`rl:team-a:tokens:month:*"`)
-	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "`+prefix+`gw:pods"`)
+	// The in-cluster Redis is the stack's own: the keys it had before key prefixes.
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:team-a:requests:minute:*"`)
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:open-webui:requests:minute:*"`)
+	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:rl:team-a:tokens:month:*"`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "llm:gw:pods"`)
 	assert.Contains(t, cm.Data[nginx.LimitsFile], `local HOST, PORT = "llm-redis.llm.svc.cluster.local", 6379`)
 
 	sts := pulumimock.Decode[appsv1.StatefulSet](t, m, "kubernetes:apps/v1:StatefulSet", "redis")
@@ -64,16 +62,25 @@ func TestTenancyDeclared(t *testing.T) {
 	pulumimock.AssertOnlyInSecrets(t, m, password)
 }
 
-// TestTenancyKeyPrefixSet: stacks that should share their tenants' limits (one Redis, the same
-// tenants) name one tenancy.redis.keyPrefix; the gateway's keys start with it.
-func TestTenancyKeyPrefixSet(t *testing.T) {
-	m, _, err := run(t, map[string]string{"models": twoModels, "webui": `{"enabled":false}`,
-		"tenancy":           `{"tenants":[{"name":"team-a","limits":{"requestsPerMinute":60}}],"redis":{"kind":"external","address":"redis.example:6379","keyPrefix":"llm:shared:"}}`,
-		"gatewayTenantKeys": `{"team-a":["k1"]}`, "gatewayRedisPassword": "pw"}, "gatewayTenantKeys", "gatewayRedisPassword")
-	require.NoError(t, err)
-	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
-	assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "llm:shared:rl:team-a:requests:minute:*"`)
-	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "llm:shared:gw:pods"`)
+// TestTenancyKeyPrefix: an external Redis may be shared by stacks, so their keys start with the
+// stack's own prefix; stacks that should share their tenants' limits name one
+// tenancy.redis.keyPrefix (and "llm:" keeps the keys of before the prefixes).
+func TestTenancyKeyPrefix(t *testing.T) {
+	for prefix, want := range map[string]string{
+		"":            tenants.StackKeyPrefix(pulumimock.Project, pulumimock.Stack),
+		"llm:shared:": "llm:shared:",
+		"llm:":        "llm:",
+	} {
+		redis := `{"kind":"external","address":"redis.example:6379","keyPrefix":` + strconv.Quote(prefix) + `}`
+		m, _, err := run(t, map[string]string{"models": twoModels, "webui": `{"enabled":false}`,
+			"tenancy":           `{"tenants":[{"name":"team-a","limits":{"requestsPerMinute":60}}],"redis":` + redis + `}`,
+			"gatewayTenantKeys": `{"team-a":["k1"]}`, "gatewayRedisPassword": "pw"}, "gatewayTenantKeys", "gatewayRedisPassword")
+		require.NoError(t, err)
+		cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+		assert.Contains(t, cm.Data[nginx.TenantsFile], `key = "`+want+`rl:team-a:requests:minute:*"`, "keyPrefix %q", prefix)
+		assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "`+want+`gw:pods"`, "keyPrefix %q", prefix)
+	}
+	assert.Equal(t, "llm:"+pulumimock.Project+"/"+pulumimock.Stack+":", tenants.StackKeyPrefix(pulumimock.Project, pulumimock.Stack))
 }
 
 // TestTenancyExternalRedisOverTLS: an external Redis with in-transit encryption (Memorystore's
@@ -85,8 +92,8 @@ func TestTenancyExternalRedisOverTLS(t *testing.T) {
 	for _, tc := range []struct {
 		name, redis, wantCA, wantName string
 	}{
-		{"memorystore", `{"kind":"external","address":"10.12.0.3:6378","tls":{"enabled":true,"caCert":` + strconv.Quote(ca) + `,"serverName":"redis.internal"}}`,
-			"/etc/llm-gateway/" + nginx.RedisCAFile, "redis.internal"},
+		{"memorystore", `{"kind":"external","address":"10.12.0.3:6378","tls":{"enabled":true,"caCert":` + strconv.Quote(ca) + `}}`,
+			"/etc/llm-gateway/" + nginx.RedisCAFile, "10.12.0.3"},
 		{"elasticache", `{"kind":"external","address":"master.llm.abc123.use1.cache.amazonaws.com:6379","tls":{"enabled":true}}`,
 			nginx.SystemCAFile, "master.llm.abc123.use1.cache.amazonaws.com"},
 	} {

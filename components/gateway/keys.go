@@ -43,8 +43,8 @@ type RedisTLS struct {
 	// CACert is the PEM of the CAs to trust (not secret: it goes into the ConfigMap); empty:
 	// the public CAs of the gateway's image.
 	CACert string `pulumi:"caCert,optional"`
-	// ServerName is the name the certificate must carry; empty: the host of Address, which
-	// must then be a DNS name.
+	// ServerName is the name the certificate must carry; empty: the host of Address (an IP
+	// works for a certificate whose common name is that IP).
 	ServerName string `pulumi:"serverName,optional"`
 }
 

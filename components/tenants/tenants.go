@@ -89,9 +89,10 @@ type Redis struct {
 	// Address is host:port of an existing server (kind external); its password is the secret
 	// gatewayRedisPassword.
 	Address string `json:"address"`
-	// KeyPrefix starts every key the gateway keeps in Redis. Empty: the stack's own
-	// (StackKeyPrefix), so two stacks that share one Redis never count each other's requests;
-	// stacks that should share their tenants' limits set the same prefix.
+	// KeyPrefix starts every key the gateway keeps in Redis. Empty: with kind external the
+	// stack's own (StackKeyPrefix), so two stacks that share one Redis never count each
+	// other's requests (stacks that should share their tenants' limits set the same prefix);
+	// with the in-cluster Redis, which is the stack's own, nginx.DefaultKeyPrefix.
 	KeyPrefix string `json:"keyPrefix"`
 	// TLS, with kind external, speaks TLS to the server and verifies its certificate (a
 	// managed Redis with in-transit encryption).
@@ -105,12 +106,13 @@ type RedisTLS struct {
 	// CACert is the PEM of the CAs to trust (Memorystore's server CA); empty: the public CAs
 	// (ElastiCache's certificates chain to Amazon's).
 	CACert string `json:"caCert"`
-	// ServerName is the name the certificate carries; empty: the address's host name.
+	// ServerName is the name the certificate carries; empty: the address's host (an IP works
+	// for Memorystore, whose certificate's CN is the instance's IP).
 	ServerName string `json:"serverName"`
 }
 
-// StackKeyPrefix is the Redis key prefix of a stack whose redis.keyPrefix is empty: its
-// project and stack name, which Pulumi keeps unique within an organization.
+// StackKeyPrefix is the Redis key prefix of a stack whose external Redis has no keyPrefix: its
+// project and stack name, which Pulumi keeps unique within an organization's backend.
 func StackKeyPrefix(project, stack string) string {
 	return fmt.Sprintf("llm:%s/%s:", project, stack)
 }
@@ -207,21 +209,21 @@ func (c Config) Validate(path string, served []string) []error {
 		if c.Redis.Address == "" {
 			bad(path+".redis.address", "is required with kind %s: host:port of the server", RedisExternal)
 		}
-		c.Redis.TLS.validate(path+".redis.tls", c.Redis.Address, bad)
+		c.Redis.TLS.validate(path+".redis.tls", bad)
 	default:
 		bad(path+".redis.kind", "%q: use %s, %s or %s", c.Redis.Kind, RedisInCluster, RedisManaged, RedisExternal)
 	}
 	return errs
 }
 
-func (t RedisTLS) validate(at, address string, bad func(string, string, ...any)) {
+func (t RedisTLS) validate(at string, bad func(string, string, ...any)) {
 	if !t.Enabled {
 		if t != (RedisTLS{}) {
 			bad(at+".enabled", "is false, so caCert and serverName do nothing; set it true for a Redis that speaks TLS, or remove them")
 		}
 		return
 	}
-	if field, why := (nginx.RedisTLS{CACert: t.CACert, ServerName: t.ServerName}).Problem(address); field != "" {
+	if field, why := (nginx.RedisTLS{CACert: t.CACert, ServerName: t.ServerName}).Problem(); field != "" {
 		bad(at+"."+field, "%s", why)
 	}
 }

@@ -40,15 +40,21 @@ func New(t testing.TB, cn string) *Authority {
 	return &Authority{PEM: encode("CERTIFICATE", der), cert: cert, key: key}
 }
 
-// Issue signs a server certificate for the DNS name and 127.0.0.1: its PEM and its key's PEM.
+// Issue signs a server certificate named name (its common name): for a DNS name, with that name
+// and 127.0.0.1 as its subject alternative names; for an IP, with that IP alone and no DNS
+// name (as Memorystore's). Returns its PEM and its key's PEM.
 func (a *Authority) Issue(t testing.TB, name string) (certPEM, keyPEM string) {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else {
+		tmpl.DNSNames, tmpl.IPAddresses = []string{name}, []net.IP{net.IPv4(127, 0, 0, 1)}
 	}
 	der := create(t, tmpl, a.cert, key, a.key)
 	keyDER, err := x509.MarshalECPrivateKey(key)

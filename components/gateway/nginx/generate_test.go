@@ -70,12 +70,12 @@ func TestRenderValidation(t *testing.T) {
 		{"module path with quote", func(p *Params) { p.Runtime.LoadModules = []string{`/x/"y.so`} }, []string{"runtime.loadModules[0]"}},
 		{"empty error log", func(p *Params) { p.Runtime.ErrorLog = "" }, []string{"runtime.errorLog"}},
 		{"redis key prefix with a quote", withLimit(`llm"x:`), []string{`limits.keyPrefix "llm\"x:" has '"'; use letters, digits and . _ - : / only`}},
-		{"redis key prefix past 256", withLimit(strings.Repeat("k", 257)), []string{"limits.keyPrefix is 257 characters; use at most 256"}},
+		{"redis key prefix past 256", withLimit(strings.Repeat("k", 256) + ":"), []string{"limits.keyPrefix is 257 characters; use at most 256"}},
 		{"redis TLS with a CA that is not PEM", withTLS(RedisTLS{CACert: "not a certificate", ServerName: "redis.test"}),
 			[]string{"limits.tls.caCert: is not PEM of one or more certificates"}},
-		{"redis TLS to an IP without the certificate's name", withTLS(RedisTLS{}),
-			[]string{"limits.tls.serverName: is required with an IP address (127.0.0.1)"}},
-		{"redis TLS name not a DNS name", withTLS(RedisTLS{ServerName: "redis test"}), []string{`limits.tls.serverName: "redis test" is not a DNS name`}},
+		{"redis TLS name neither a DNS name nor an IP", withTLS(RedisTLS{ServerName: "redis test"}),
+			[]string{`limits.tls.serverName: "redis test" is neither a DNS name nor an IP address`}},
+		{"redis key prefix without its colon", withLimit("llm"), []string{`limits.keyPrefix "llm" must end with ":"`}},
 		{"all problems at once", func(p *Params) {
 			p.Routes[1].Upstream = ""
 			p.MaxBodySize = -1
@@ -112,8 +112,8 @@ func withTLS(tls RedisTLS) func(*Params) {
 }
 
 // TestRenderRedisTLS: with Limits.TLS nginx trusts the given CAs (a file of their own) or the
-// image's public CAs, and limits.lua shakes hands with the certificate's name (the address's
-// host when that is a name).
+// image's public CAs, with TLS 1.3 allowed, and limits.lua shakes hands with the certificate's
+// name (the address's host when none is given).
 func TestRenderRedisTLS(t *testing.T) {
 	ca := testca.New(t, "test CA").PEM
 	p := validParams()
@@ -122,7 +122,14 @@ func TestRenderRedisTLS(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ca, files[RedisCAFile])
 	assert.Contains(t, files[ConfigFile], "lua_ssl_trusted_certificate "+p.Runtime.LuaDir+"/"+RedisCAFile+";")
+	assert.Contains(t, files[ConfigFile], "lua_ssl_protocols TLSv1.2 TLSv1.3;")
 	assert.Contains(t, files[LimitsFile], `tls = true, server_name = "redis.test",`)
+
+	p = validParams()
+	withTLS(RedisTLS{CACert: ca})(&p)
+	files, err = Generate(p)
+	require.NoError(t, err)
+	assert.Contains(t, files[LimitsFile], `tls = true, server_name = "127.0.0.1",`, "an IP address names itself (Memorystore's CN)")
 
 	p = validParams()
 	withTLS(RedisTLS{})(&p)

@@ -33,6 +33,12 @@ func startLua(t *testing.T) luaRunner {
 // startLuaWith is startLua with the modules rendered from p.
 func startLuaWith(t *testing.T, p Params) luaRunner {
 	t.Helper()
+	return startLuaWithHTTP(t, p, "")
+}
+
+// startLuaWithHTTP is startLuaWith with more directives in the http block.
+func startLuaWithHTTP(t *testing.T, p Params, http string) luaRunner {
+	t.Helper()
 	dir := t.TempDir()
 	p.Runtime = DebianRuntime(dir)
 	files, err := Generate(p)
@@ -47,7 +53,7 @@ func startLuaWith(t *testing.T, p Params) luaRunner {
     lua_shared_dict gw_prefix 1m;
     lua_shared_dict gw_metrics 1m;
     lua_shared_dict gw_ledger 1m;
-`, `        client_body_buffer_size 1m;
+`+http, `        client_body_buffer_size 1m;
         client_max_body_size 1m;
         location = /run {
             content_by_lua_block {

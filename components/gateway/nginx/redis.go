@@ -38,7 +38,8 @@ type RedisTLS struct {
 	// of the image (SystemCAFile).
 	CACert string
 	// ServerName is the name Redis's certificate must carry, sent as SNI; empty: the host of
-	// Limits.Redis, which must then be a DNS name.
+	// Limits.Redis. nginx checks it against the certificate's DNS names, or its common name
+	// where it has none: an IP works for a certificate whose CN is that IP (Memorystore's).
 	ServerName string
 }
 
@@ -46,20 +47,15 @@ type RedisTLS struct {
 // ca-certificates): the CAs a RedisTLS without CACert trusts.
 const SystemCAFile = "/etc/ssl/certs/ca-certificates.crt"
 
-// Problem says what is wrong with t for a Redis at address: the field (caCert, serverName) and
-// why; "" when nothing.
-func (t RedisTLS) Problem(address string) (field, why string) {
+// Problem says what is wrong with t: the field (caCert, serverName) and why; "" when nothing.
+func (t RedisTLS) Problem() (field, why string) {
 	if t.CACert != "" && !hasCertificates(t.CACert) {
 		return "caCert", "is not PEM of one or more certificates (-----BEGIN CERTIFICATE-----)"
 	}
-	if t.ServerName != "" {
+	if t.ServerName != "" && net.ParseIP(t.ServerName) == nil {
 		if msgs := validation.IsDNS1123Subdomain(t.ServerName); len(msgs) > 0 {
-			return "serverName", fmt.Sprintf("%q is not a DNS name (%s)", t.ServerName, strings.Join(msgs, "; "))
+			return "serverName", fmt.Sprintf("%q is neither a DNS name nor an IP address (%s)", t.ServerName, strings.Join(msgs, "; "))
 		}
-		return "", ""
-	}
-	if host, _, err := net.SplitHostPort(address); err == nil && net.ParseIP(host) != nil {
-		return "serverName", fmt.Sprintf("is required with an IP address (%s): the name Redis's certificate carries", host)
 	}
 	return "", ""
 }
@@ -94,10 +90,16 @@ const maxKeyPrefix = 256
 
 // KeyPrefixProblem says what is wrong with a Redis key prefix ("" when nothing; empty is the
 // default): at most 256 characters of letters, digits and . _ - : / (those of a Pulumi project
-// and stack name, and separators), so it goes into the rendered Lua and the keys as it is.
+// and stack name, and separators), so it goes into the rendered Lua and the keys as it is,
+// ending with ":" so that no prefix is another's start plus a key ("x" + "rl:..." is "xrl:").
 func KeyPrefixProblem(prefix string) string {
-	if len(prefix) > maxKeyPrefix {
+	switch {
+	case prefix == "":
+		return ""
+	case len(prefix) > maxKeyPrefix:
 		return fmt.Sprintf("is %d characters; use at most %d", len(prefix), maxKeyPrefix)
+	case !strings.HasSuffix(prefix, ":"):
+		return fmt.Sprintf("%q must end with \":\" (the keys are <prefix>rl:<tenant>:...)", prefix)
 	}
 	for _, r := range prefix {
 		if !keyPrefixRune(r) {
@@ -119,7 +121,8 @@ func (l Limits) keyPrefix() string {
 	return l.KeyPrefix
 }
 
-// Defaults of Limits' timeouts: a request waits at most about their sum for Redis.
+// Defaults of Limits' timeouts: a request waits at most about their sum for Redis, or, on a new
+// TLS connection, their sum and the connect timeout once more (it bounds the handshake too).
 const (
 	DefaultRedisConnectTimeout = 100 * time.Millisecond
 	DefaultRedisReadTimeout    = 250 * time.Millisecond

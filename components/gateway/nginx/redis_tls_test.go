@@ -59,10 +59,11 @@ func withRedisTLS(tls RedisTLS) gatewayOption {
 	return func(p *Params, _ *[]string) { p.Limits.TLS = &tls }
 }
 
-// TestTenantLimitsOverTLS: with Limits.TLS the gateway counts in a TLS-only Redis (the address
-// an IP, the certificate's name given), through pooled connections; the same gateway without
-// TLS cannot, and one that would trust the wrong certificate (another name, another CA, only the
-// public CAs) refuses it: Redis is down for it, and fail-closed answers 503.
+// TestTenantLimitsOverTLS: with Limits.TLS the gateway counts in a TLS-only Redis through
+// pooled connections (one handshake, not one per request); the same gateway without TLS cannot,
+// and one that would trust the wrong certificate (another name, another CA, only the public CAs)
+// refuses it: Redis is down for it, and fail-closed answers 503. A certificate whose only name
+// is its IP (Memorystore's) is verified against the address's IP.
 func TestTenantLimitsOverTLS(t *testing.T) {
 	t.Parallel()
 	files := newRedisTLSFiles(t, "redis.test")
@@ -70,13 +71,17 @@ func TestTenantLimitsOverTLS(t *testing.T) {
 	model := fastModel(t)
 	keys := map[string][]string{"team": {"sk-t"}}
 	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 4}}}}
-	start := func(opts ...gatewayOption) *gateway {
+	start := func(rs *redisServer, opts ...gatewayOption) *gateway {
 		return startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
-			append([]gatewayOption{withTenants(t, rs, keys, tenants, time.Minute, true), withKeyPrefix("llm:tls/" + t.Name() + ":")}, opts...)...)
+			append([]gatewayOption{withTenants(t, rs, keys, tenants, time.Minute, true), withKeyPrefix("llm:tls/" + t.Name() + ":"),
+				// The connect timeout bounds the handshake too: room for a busy machine.
+				withParams(func(p *Params) { p.Limits.ConnectTimeout, p.Limits.ReadTimeout = time.Second, time.Second })}, opts...)...)
 	}
-	good := start(withRedisTLS(RedisTLS{CACert: files.caPEM, ServerName: files.name}))
+	good := start(rs, withRedisTLS(RedisTLS{CACert: files.caPEM, ServerName: files.name}))
 	waitShared(t, 1, good)
+	connections := rs.info("total_connections_received")
 	assert.Equal(t, 4, admittedOf(t, []*gateway{good}, "sk-t", 8), "the limit counted over TLS")
+	assert.LessOrEqual(t, rs.info("total_connections_received")-connections, 2, "8 admissions on pooled connections (and the check's own)")
 	assert.Equal(t, "1", rs.cli("EXISTS", "llm:tls/"+t.Name()+":rl:team:requests:minute:*"))
 
 	otherCA := testca.New(t, "another CA").PEM
@@ -88,9 +93,9 @@ func TestTenantLimitsOverTLS(t *testing.T) {
 	} {
 		var g *gateway
 		if opt == nil {
-			g = start()
+			g = start(rs)
 		} else {
-			g = start(opt)
+			g = start(rs, opt)
 		}
 		require.Eventually(t, func() bool { return failures(t, g) > 0 }, 5*time.Second, 50*time.Millisecond,
 			"%s: the gateway finds Redis down", name)
@@ -99,4 +104,34 @@ func TestTenantLimitsOverTLS(t *testing.T) {
 		assertGatewayError(t, r, http.StatusServiceUnavailable, "limits_unavailable")
 	}
 	assert.Equal(t, 4, model.count(), "only the verified gateway's admitted requests reached the model")
+
+	byIP := newRedisTLSFiles(t, "127.0.0.1")
+	memorystore := start(startRedisWith(t, byIP), withRedisTLS(RedisTLS{CACert: byIP.caPEM}))
+	waitShared(t, 1, memorystore)
+	assert.Equal(t, 4, admittedOf(t, []*gateway{memorystore}, "sk-t", 5), "a certificate named by its IP, verified against the address")
+}
+
+// TestRedisTLSRefusalsNeverRaise: a handshake refused at once makes lua-nginx-module 0.10.23
+// raise rather than return (openresty/lua-nginx-module#2506, about one in five here): twenty
+// fresh handshakes that must all be refused, each returning its error, none raising.
+func TestRedisTLSRefusalsNeverRaise(t *testing.T) {
+	t.Parallel()
+	files := newRedisTLSFiles(t, "redis.test")
+	rs := startRedisWith(t, files)
+	p := routedParams()
+	withLimit("")(&p)
+	l := startLuaWithHTTP(t, p, fmt.Sprintf("    lua_ssl_trusted_certificate %s;\n    lua_ssl_protocols TLSv1.2 TLSv1.3;\n", files.ca))
+	got := l.run(t, fmt.Sprintf(`local resp = require "resp"
+local out = {}
+for i = 1, 20 do
+    local r, err = resp.pipeline({ host = "127.0.0.1", port = %d, connect_ms = 2000, read_ms = 2000, pool_size = 4,
+        pool = "refused" .. i, tls = true, server_name = "other.test" }, { { "PING" } })
+    out[#out + 1] = r and "answered" or err
+end
+return table.concat(out, "\n")`, rs.port))
+	lines := strings.Split(got, "\n")
+	require.Len(t, lines, 20)
+	for _, line := range lines {
+		assert.Contains(t, line, "connect: TLS handshake:", "refused, and said so")
+	}
 }

@@ -120,7 +120,7 @@ func (p Params) validateTenants(bad func(string, ...any)) {
 			bad("limits.keyPrefix %s", msg)
 		}
 		if p.Limits.TLS != nil {
-			if field, why := p.Limits.TLS.Problem(p.Limits.Redis); field != "" {
+			if field, why := p.Limits.TLS.Problem(); field != "" {
 				bad("limits.tls.%s: %s", field, why)
 			}
 		}

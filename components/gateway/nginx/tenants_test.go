@@ -62,7 +62,9 @@ func startRedisWith(t testing.TB, tls *redisTLSFiles) *redisServer {
 	conf = strings.Replace(conf, "bind * -::*", "bind 127.0.0.1", 1)
 	r := &redisServer{t: t, bin: bin, port: port}
 	if tls != nil {
-		conf = strings.Replace(conf, fmt.Sprintf("port %d\n", port), fmt.Sprintf("port 0\ntls-port %d\n", port), 1) + tls.serverConfig()
+		plain := fmt.Sprintf("port %d\n", port)
+		require.Contains(t, conf, plain, "the rendered config's port line, made TLS-only here")
+		conf = strings.Replace(conf, plain, fmt.Sprintf("port 0\ntls-port %d\n", port), 1) + tls.serverConfig()
 		r.cliTLS = []string{"--tls", "--cacert", tls.ca, "--sni", tls.name}
 	}
 	r.conf = filepath.Join(dir, "valkey.conf")
@@ -111,6 +113,20 @@ func (r *redisServer) cli(args ...string) string {
 	a = append(a, args...)
 	out, _ := exec.Command("redis-cli", a...).CombinedOutput()
 	return strings.TrimSpace(string(out))
+}
+
+// info is the number field of INFO (e.g. total_connections_received).
+func (r *redisServer) info(field string) int {
+	r.t.Helper()
+	for _, line := range strings.Split(r.cli("INFO"), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			n, err := strconv.Atoi(v)
+			require.NoError(r.t, err, "INFO %s", field)
+			return n
+		}
+	}
+	r.t.Fatalf("INFO has no %s", field)
+	return 0
 }
 
 // withTenants configures keys, tenants and the shared Redis.

@@ -85,18 +85,13 @@ func TestTenantLimitsOverTLS(t *testing.T) {
 	assert.Equal(t, "1", rs.cli("EXISTS", "llm:tls/"+t.Name()+":rl:team:requests:minute:*"))
 
 	otherCA := testca.New(t, "another CA").PEM
-	for name, opt := range map[string]gatewayOption{
+	for name, opts := range map[string][]gatewayOption{
 		"plain RESP":     nil,
-		"another name":   withRedisTLS(RedisTLS{CACert: files.caPEM, ServerName: "other.test"}),
-		"another CA":     withRedisTLS(RedisTLS{CACert: otherCA, ServerName: files.name}),
-		"the public CAs": withRedisTLS(RedisTLS{ServerName: files.name}),
+		"another name":   {withRedisTLS(RedisTLS{CACert: files.caPEM, ServerName: "other.test"})},
+		"another CA":     {withRedisTLS(RedisTLS{CACert: otherCA, ServerName: files.name})},
+		"the public CAs": {withRedisTLS(RedisTLS{ServerName: files.name})},
 	} {
-		var g *gateway
-		if opt == nil {
-			g = start(rs)
-		} else {
-			g = start(rs, opt)
-		}
+		g := start(rs, opts...)
 		require.Eventually(t, func() bool { return failures(t, g) > 0 }, 5*time.Second, 50*time.Millisecond,
 			"%s: the gateway finds Redis down", name)
 		assert.Equal(t, 0.0, series(g.scrape(t))[MetricLimitsBackendUp+"{}"], name)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,4 +130,51 @@ return table.concat(out, "\n")`, rs.port))
 	for _, line := range lines {
 		assert.Contains(t, line, "connect: TLS handshake:", "refused, and said so")
 	}
+}
+
+// TestTenantLimitsWhenTLSRedisHangs: a TLS Redis that stops answering (SIGSTOP: the kernel still
+// accepts connections, so a new one hangs in its handshake, a pooled one in its read) delays no
+// request past the timeouts: fail-open serves the pod's share; resumed, a fresh handshake
+// brings the shared count back.
+func TestTenantLimitsWhenTLSRedisHangs(t *testing.T) {
+	t.Parallel()
+	files := newRedisTLSFiles(t, "redis.test")
+	rs := startRedisWith(t, files)
+	model := fastModel(t)
+	keys := map[string][]string{"team": {"sk-t"}, "fresh": {"sk-f"}}
+	perMinute10 := []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 10}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, keys, []Tenant{{Name: "team", Limits: perMinute10}, {Name: "fresh", Limits: perMinute10}}, time.Minute, false),
+		withRedisTLS(RedisTLS{CACert: files.caPEM, ServerName: files.name}))
+	waitShared(t, 1, g)
+	g.expectLog("Redis unreachable")
+	g.expectLog("Redis reachable again")
+	rs.signal(syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			rs.signal(syscall.SIGCONT)
+		}
+	}()
+	// The bound: connect 100 ms (which bounds the handshake too) and read 250 ms, plus nginx
+	// and the model; a hang would be the client's timeout.
+	const bound = time.Second
+	ok := 0
+	for range 12 {
+		start := time.Now()
+		r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
+		assert.Less(t, time.Since(start), bound, "never waits past the timeouts")
+		if r.Status == http.StatusOK {
+			ok++
+		}
+	}
+	assert.Equal(t, 10, ok, "fail-open: the pod's share, all of the limit with one pod")
+	assert.Zero(t, series(g.scrape(t))[MetricLimitsBackendUp+"{}"])
+
+	rs.signal(syscall.SIGCONT)
+	stopped = false
+	require.Eventually(t, func() bool { return series(g.scrape(t))[MetricLimitsBackendUp+"{}"] == 1 }, 10*time.Second, 50*time.Millisecond,
+		"a fresh handshake once Redis answers")
+	assert.Equal(t, 10, admittedOf(t, []*gateway{g}, "sk-f", 12), "a fresh tenant's limit counted in Redis again")
+	assert.Equal(t, "1", rs.cli("EXISTS", "llm:rl:fresh:requests:minute:*"))
 }

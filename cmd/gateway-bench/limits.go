@@ -4,8 +4,8 @@ package main
 // same model server, with the same API key: "limits off" (the key's tenant has no policy: the key
 // is checked, usage counted, Redis never asked) and "limits on" (the tenant has a requests- and a
 // tokens-per-minute limit far above what the run can reach, so nothing is refused but every
-// request is checked and charged with one EVALSHA on Debian's redis-server on loopback, and its
-// tokens settled afterwards). Measured in alternating rounds (off, on, off, ...), many connections
+// request is checked and charged: from the nginx worker's lease, or with one EVALSHA on Debian's
+// redis-server on loopback that renews it; its tokens settled afterwards). Measured in alternating rounds (off, on, off, ...), many connections
 // then one, so that other load on the machine hits both alike. Redis runs on the same two cores
 // here; in a cluster it has its own node, so its CPU is reported apart.
 
@@ -180,7 +180,11 @@ func runLimits(cfg config) error {
 		printTable(ts, func(t *target) *result { return t.single })
 	}
 	printLimitRatios(cfg, off, on, redisCPU)
-	printRedisStats(on.redisAddr, on.loaded.requests+on.single.requests)
+	requests := on.loaded.requests
+	if on.single != nil {
+		requests += on.single.requests
+	}
+	printRedisStats(on.redisAddr, requests)
 	fmt.Printf("load average at end: %s\n", loadavg())
 	return nil
 }
@@ -247,7 +251,7 @@ func printRedisStats(addr string, requests int) {
 	if err != nil || requests == 0 {
 		return
 	}
-	fmt.Printf("  redis commands per request (INFO commandstats):\n")
+	fmt.Printf("  redis commands per 1,000 requests (INFO commandstats; leases make admissions rare):\n")
 	for _, line := range strings.Split(string(out), "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "cmdstat_")), ":")
 		if !ok || !strings.HasPrefix(line, "cmdstat_") {
@@ -259,6 +263,6 @@ func printRedisStats(addr string, requests int) {
 			f[k] = v
 		}
 		calls, _ := strconv.ParseFloat(f["calls"], 64)
-		fmt.Printf("    %-10s %6.2f per request, %s µs per call\n", name, calls/float64(requests), f["usec_per_call"])
+		fmt.Printf("    %-16s %8.2f per 1,000 requests, %s µs per call\n", name, calls*1000/float64(requests), f["usec_per_call"])
 	}
 }

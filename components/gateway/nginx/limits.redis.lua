@@ -5,14 +5,19 @@
 -- never disagree.
 --
 -- KEYS[i]: one counter per limit. ARGV[1]: the sliding window in seconds, ARGV[2]: its
--- buckets; then per limit three values: period (1 sliding, 2 day, 3 month), amount, cost.
+-- buckets, ARGV[3]: the gateway workers sharing the limits (pods x workers); then per limit
+-- four values: period (1 sliding, 2 day, 3 month), amount, cost, lease wanted.
 -- A limit refuses when what it has counted + 1 exceeds its amount; if none refuses, every
--- limit is charged its cost (1 for requests, the estimate for tokens).
+-- limit is charged its cost (1 for requests, the estimate for tokens) plus the lease it grants:
+-- units the asking worker may admit on its own for a moment (limits.lua), at most half of
+-- what is left divided among the workers, so leases shrink to nothing as the limit nears and
+-- never let more through than the amount. Budgets want none.
 -- Returns { admitted (1/0), refusing limit (0: none), retry after (ms), bucket, day, month,
---           then per limit: counted after charging, ms until everything counted has left }.
+--           then per limit: counted after charging, ms until everything counted has left,
+--           lease granted }.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local win, nb = tonumber(ARGV[1]), tonumber(ARGV[2])
+local win, nb, sharers = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local bw = win / nb
 local cur = math.floor(now / bw)
 local day = math.floor(now / 86400)
@@ -50,8 +55,8 @@ local used, reset, field = {}, {}, {}
 local refusing, retry = 0, 0
 for i = 1, n do
     local key = KEYS[i]
-    local kind = tonumber(ARGV[3 * i])
-    local amount = tonumber(ARGV[3 * i + 1])
+    local kind = tonumber(ARGV[4 * i])
+    local amount = tonumber(ARGV[4 * i + 1])
     local u, r, wait = 0, 0, 0
     if kind == 1 then
         field[i] = cur
@@ -94,11 +99,16 @@ end
 
 local out = { 0, refusing, math.ceil(retry * 1000), cur, day, month }
 for i = 1, n do
-    local kind = tonumber(ARGV[3 * i])
+    local kind = tonumber(ARGV[4 * i])
+    local grant = 0
     if refusing == 0 then
-        local cost = tonumber(ARGV[3 * i + 2])
-        redis.call('HINCRBY', KEYS[i], field[i], cost)
-        used[i] = used[i] + cost
+        local amount, cost = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
+        local left = amount - used[i] - cost
+        if left > 0 then
+            grant = math.min(tonumber(ARGV[4 * i + 3]), math.floor(left / (2 * sharers)))
+        end
+        redis.call('HINCRBY', KEYS[i], field[i], cost + grant)
+        used[i] = used[i] + cost + grant
         if kind == 1 then
             reset[i] = (cur + nb + 1) * bw - now
             redis.call('PEXPIRE', KEYS[i], math.ceil((win + 2 * bw) * 1000))
@@ -108,6 +118,7 @@ for i = 1, n do
     end
     out[#out + 1] = math.floor(used[i])
     out[#out + 1] = math.ceil(reset[i] * 1000)
+    out[#out + 1] = grant
 end
 if refusing == 0 then
     out[1] = 1

@@ -35,6 +35,23 @@ const (
 // (5 s) late.
 const LimitBuckets = 12
 
+// Leases: a worker asks Redis for a few units of a per-minute limit more than the request it
+// admits needs, and admits the next requests from them without a round trip (limits.lua,
+// limits.redis.lua). Redis counts a lease when it grants it, so leases never let more through
+// than the limit; what a worker has not used when its lease ends (LeaseFor) goes back.
+const (
+	// LeaseFor is how long a worker keeps a lease: how late unused units go back, and how long
+	// leases granted before Redis went down are still honoured.
+	LeaseFor = time.Second
+	// LeaseShare: one worker's lease is at most amount / (workers sharing the limit x
+	// LeaseShare), so all of them together hold at most 1/LeaseShare of any limit.
+	LeaseShare = 20
+	// SettleAfter is how long a worker gathers settlements and returned leases before it sends
+	// them (one HINCRBY per counter): a round trip per answer would cost more than the
+	// admission leases spare. A budget sees an answer's real tokens this much later.
+	SettleAfter = 10 * time.Millisecond
+)
+
 // Tenant is one team's policy. Keys are not here: they are secrets, read from Params.KeysFile.
 type Tenant struct {
 	// Name is the tenant (a DNS-1123 label: metrics label value and part of Redis keys).
@@ -233,6 +250,9 @@ type tenancyView struct {
 	LimitsSHA, LimitsScript      string
 	LimitWindow                  string
 	LimitBuckets                 int
+	LeaseFor                     string
+	LeaseShare                   int
+	SettleAfter                  string
 	RedisHost                    string
 	RedisPort                    int
 	RedisHostIsName              bool
@@ -258,6 +278,7 @@ func newTenancyView(p Params) tenancyView {
 		KeysFileDisplay: p.KeysFile, KeysReload: secs(KeysReload),
 		LimitsSHA: LimitsScriptSHA(), LimitsScript: limitsScript,
 		LimitWindow: secs(time.Minute), LimitBuckets: LimitBuckets,
+		LeaseFor: secs(LeaseFor), LeaseShare: LeaseShare, SettleAfter: secs(SettleAfter),
 		RedisConnectMS: millis(DefaultRedisConnectTimeout), RedisReadMS: millis(DefaultRedisReadTimeout),
 		RedisRetry: secs(RedisRetry), PodSeenFor: secs(PodSeenFor), PodsKey: p.Limits.keyPrefix() + "gw:pods",
 		BytesPerToken: BytesPerToken, UsageTail: usageTail, TM: tenantMetrics,

@@ -34,13 +34,13 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 	args.Limits = limits
 	switch t.Redis.Kind {
 	case tenants.RedisExternal:
-		limits.Address, limits.Password = t.Redis.Address, secrets.GatewayRedisPassword
+		limits.Address, limits.Password = pulumi.String(t.Redis.Address), secrets.GatewayRedisPassword
 		if limits.KeyPrefix == "" {
 			// Another stack may count in the same server; the in-cluster Redis is this stack's.
 			limits.KeyPrefix = tenants.StackKeyPrefix(ctx.Project(), ctx.Stack())
 		}
 		if tls := t.Redis.TLS; tls.Enabled {
-			limits.TLS = &gateway.RedisTLS{CACert: tls.CACert, ServerName: tls.ServerName}
+			limits.TLS = &gateway.RedisTLS{CACert: pulumi.String(tls.CACert), ServerName: tls.ServerName}
 		}
 		return nil, nil
 	case tenants.RedisInCluster:
@@ -52,7 +52,7 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 		if err != nil {
 			return nil, err
 		}
-		limits.Address, limits.Password = fmt.Sprintf("%s:%d", r.Host, redis.Port), r.Password
+		limits.Address, limits.Password = pulumi.String(fmt.Sprintf("%s:%d", r.Host, redis.Port)), r.Password
 		return r, nil
 	}
 	return nil, fmt.Errorf("tenancy.redis.kind %q is not declared by this program yet", t.Redis.Kind)

@@ -17,8 +17,10 @@ import (
 const LimitsRedisName = "llm-redis"
 
 // tenancy maps tenancy and the tenants' keys onto the gateway's Args and declares the in-cluster
-// Redis when a tenant has limits (returned, nil otherwise).
-func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.Secrets, args *gateway.Args, opts []pulumi.ResourceOption) (*redis.Redis, error) {
+// Redis when a tenant has limits (returned, nil otherwise); managed is the cloud's instance
+// (tenancy.redis.kind managed).
+func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.Secrets, managed *ManagedRedis, args *gateway.Args,
+	opts []pulumi.ResourceOption) (*redis.Redis, error) {
 	t := cfg.Tenancy
 	args.Tenants, args.Prices = t.Gateway(), t.GatewayPrices()
 	if len(secrets.TenantKeyCounts) > 0 {
@@ -41,6 +43,18 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 		}
 		if tls := t.Redis.TLS; tls.Enabled {
 			limits.TLS = &gateway.RedisTLS{CACert: pulumi.String(tls.CACert), ServerName: tls.ServerName}
+		}
+		return nil, nil
+	case tenants.RedisManaged:
+		if managed == nil {
+			return nil, fmt.Errorf("tenancy.redis.kind managed: the cloud created no instance (cloud gke or eks, without render.dir)")
+		}
+		// Always TLS; the certificate names the address's host (Memorystore's IP, ElastiCache's
+		// endpoint), and chains to the instance's CA or, with none, to the public CAs.
+		limits.Address, limits.Password = managed.Address, managed.Password
+		limits.TLS = &gateway.RedisTLS{}
+		if managed.CACert != (pulumi.StringOutput{}) {
+			limits.TLS.CACert = managed.CACert
 		}
 		return nil, nil
 	case tenants.RedisInCluster:

@@ -31,7 +31,7 @@ func (l *layer) declareGateway(mods []*model.Model) (*gateway.Gateway, *redis.Re
 	if l.secrets.NumAPIKeys > 0 {
 		args.APIKeys = l.secrets.GatewayAPIKeys
 	}
-	limitsRedis, err := tenancy(l.ctx, l.o.Prefix, cfg, l.secrets, &args, l.opts)
+	limitsRedis, err := tenancy(l.ctx, l.o.Prefix, cfg, l.secrets, l.cloud.LimitsRedis, &args, l.opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -28,6 +28,9 @@ type CloudAddOns struct {
 	// WebUIDatabaseURL is the URL (secret) of the PostgreSQL instance the cloud created for Open
 	// WebUI (webui.database.kind managed); zero otherwise.
 	WebUIDatabaseURL pulumi.StringOutput
+	// LimitsRedis is the Redis instance the cloud created for the tenants' limits
+	// (tenancy.redis.kind managed); nil otherwise.
+	LimitsRedis *ManagedRedis
 }
 
 // newCluster provisions (or adopts) the cloud's cluster and returns it with one Kubernetes
@@ -43,7 +46,7 @@ func newCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAd
 			Name: pulumi.String("rendered"), RenderDir: cfg.Render.Dir, GPUNodeSelector: modelNodeSelector(cfg),
 		})
 	case cfg.Cloud == spec.CloudGKE:
-		c, addOns.WebUIDatabaseURL, err = newGKE(ctx, cfg)
+		c, addOns, err = newGKE(ctx, cfg)
 	case cfg.Cloud == spec.CloudEKS:
 		c, addOns, err = newEKS(ctx, cfg)
 	default:
@@ -82,7 +85,8 @@ func existingCluster(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, er
 }
 
 // newEKS creates or adopts the EKS cluster, with the AWS side of the add-ons the platform
-// installs and Open WebUI's RDS instance when the stack asks for one.
+// installs, and Open WebUI's RDS instance and the tenants' limits ElastiCache when the stack
+// asks for them.
 func newEKS(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAddOns, error) {
 	settings, err := awsSettings(ctx)
 	if err != nil {
@@ -101,6 +105,9 @@ func newEKS(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAddOns
 	}
 	addOns := eksAddOns(cfg, settings, e)
 	if addOns.WebUIDatabaseURL, err = managedDatabase(ctx, cfg, nil, e); err != nil {
+		return nil, addOns, err
+	}
+	if addOns.LimitsRedis, err = managedRedis(ctx, cfg, nil, e); err != nil {
 		return nil, addOns, err
 	}
 	c, err := e.Cluster(ctx, providerName)
@@ -134,19 +141,22 @@ func eksAddOns(cfg spec.Config, settings eks.AWSSettings, e *eks.EKS) CloudAddOn
 	return addOns
 }
 
-// newGKE creates or adopts the GKE cluster, and Open WebUI's Cloud SQL in its VPC when the
-// stack asks for one.
-func newGKE(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, pulumi.StringOutput, error) {
+// newGKE creates or adopts the GKE cluster, and in its VPC Open WebUI's Cloud SQL and the
+// tenants' limits Memorystore when the stack asks for them.
+func newGKE(ctx *pulumi.Context, cfg spec.Config) (*cluster.Cluster, CloudAddOns, error) {
+	var addOns CloudAddOns
 	g, err := gke.New(ctx, "gke", gke.Args{Config: cfg.GKE, ObjectReaders: gkeReaders(cfg), ControlPlanePorts: controlPlanePorts(cfg)})
 	if err != nil {
-		return nil, pulumi.StringOutput{}, err
+		return nil, addOns, err
 	}
-	url, err := managedDatabase(ctx, cfg, g, nil)
-	if err != nil {
-		return nil, url, err
+	if addOns.WebUIDatabaseURL, err = managedDatabase(ctx, cfg, g, nil); err != nil {
+		return nil, addOns, err
+	}
+	if addOns.LimitsRedis, err = managedRedis(ctx, cfg, g, nil); err != nil {
+		return nil, addOns, err
 	}
 	c, err := g.Cluster(ctx, providerName)
-	return c, url, err
+	return c, addOns, err
 }
 
 // installsClusterAutoscaler resolves eks.clusterAutoscaler: as set, or (null) on when the stack

@@ -17,8 +17,10 @@ import (
 const LimitsRedisName = "llm-redis"
 
 // tenancy maps tenancy and the tenants' keys onto the gateway's Args and declares the in-cluster
-// Redis when a tenant has limits (returned, nil otherwise).
-func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.Secrets, args *gateway.Args, opts []pulumi.ResourceOption) (*redis.Redis, error) {
+// Redis when a tenant has limits (returned, nil otherwise); managed is the cloud's instance
+// (tenancy.redis.kind managed).
+func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.Secrets, managed *ManagedRedis, args *gateway.Args,
+	opts []pulumi.ResourceOption) (*redis.Redis, error) {
 	t := cfg.Tenancy
 	args.Tenants, args.Prices = t.Gateway(), t.GatewayPrices()
 	if len(secrets.TenantKeyCounts) > 0 {
@@ -34,13 +36,25 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 	args.Limits = limits
 	switch t.Redis.Kind {
 	case tenants.RedisExternal:
-		limits.Address, limits.Password = t.Redis.Address, secrets.GatewayRedisPassword
+		limits.Address, limits.Password = pulumi.String(t.Redis.Address), secrets.GatewayRedisPassword
 		if limits.KeyPrefix == "" {
 			// Another stack may count in the same server; the in-cluster Redis is this stack's.
 			limits.KeyPrefix = tenants.StackKeyPrefix(ctx.Project(), ctx.Stack())
 		}
 		if tls := t.Redis.TLS; tls.Enabled {
-			limits.TLS = &gateway.RedisTLS{CACert: tls.CACert, ServerName: tls.ServerName}
+			limits.TLS = &gateway.RedisTLS{CACert: pulumi.String(tls.CACert), ServerName: tls.ServerName}
+		}
+		return nil, nil
+	case tenants.RedisManaged:
+		if managed == nil {
+			return nil, fmt.Errorf("tenancy.redis.kind managed: the cloud created no instance (cloud gke or eks, without render.dir)")
+		}
+		// Always TLS; the certificate names the address's host (Memorystore's IP, ElastiCache's
+		// endpoint), and chains to the instance's CA or, with none, to the public CAs.
+		limits.Address, limits.Password = managed.Address, managed.Password
+		limits.TLS = &gateway.RedisTLS{}
+		if managed.CACert != (pulumi.StringOutput{}) {
+			limits.TLS.CACert = managed.CACert
 		}
 		return nil, nil
 	case tenants.RedisInCluster:
@@ -52,7 +66,7 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 		if err != nil {
 			return nil, err
 		}
-		limits.Address, limits.Password = fmt.Sprintf("%s:%d", r.Host, redis.Port), r.Password
+		limits.Address, limits.Password = pulumi.String(fmt.Sprintf("%s:%d", r.Host, redis.Port)), r.Password
 		return r, nil
 	}
 	return nil, fmt.Errorf("tenancy.redis.kind %q is not declared by this program yet", t.Redis.Kind)

@@ -150,3 +150,65 @@ func TestTenantKeysRefused(t *testing.T) {
 		})
 	}
 }
+
+// managedTenancy counts team-a's limits in the Redis the cloud creates.
+const managedTenancy = `{"tenants":[{"name":"team-a","limits":{"requestsPerMinute":60}}],"redis":{"kind":"managed"}}`
+
+func runManagedRedis(t *testing.T, config map[string]string) (*pulumimock.Mocks, corev1.ConfigMap, corev1.Secret) {
+	t.Helper()
+	config["tenancy"], config["gatewayTenantKeys"] = managedTenancy, `{"team-a":["k1"]}`
+	m, _, err := run(t, config, "gatewayTenantKeys")
+	require.NoError(t, err)
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	assert.Equal(t, nginx.Checksum(cm.Data), dep.Spec.Template.Annotations[gateway.ChecksumAnnotation],
+		"the pods roll when the instance's address or CA changes")
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "llm:gw:pods"`, "the instance is the stack's own")
+	assert.False(t, m.Has("kubernetes:apps/v1:StatefulSet", "redis"), "no in-cluster Redis beside the managed one")
+	return m, cm, pulumimock.Decode[corev1.Secret](t, m, "kubernetes:core/v1:Secret", "gateway-keys")
+}
+
+// TestTenancyOnMemorystore: on GKE the stack creates Memorystore in the cluster's VPC, with AUTH
+// and TLS; the gateway counts there, verifying the instance's IP against its server CA (a file
+// of its ConfigMap), and its AUTH string reaches the gateway only as a secret.
+func TestTenancyOnMemorystore(t *testing.T) {
+	m, cm, keys := runManagedRedis(t, gkeConfig(`{"name":"llm-gke"}`))
+	instance := inputsOf(m.Find(t, "gcp:redis/instance:Instance", limitsRedisName))
+	assert.Equal(t, inputsOf(m.ByType(gkeClusterType)[0])["network"], instance["authorizedNetwork"], "in the cluster's VPC")
+	assert.Equal(t, true, instance["authEnabled"])
+	assert.Equal(t, "SERVER_AUTHENTICATION", instance["transitEncryptionMode"])
+	assert.Equal(t, "BASIC", instance["tier"], "gke.redis's defaults")
+
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local HOST, PORT = "`+pulumimock.MockMemorystoreHost+`", 6378`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `tls = true, server_name = "`+pulumimock.MockMemorystoreHost+`",`)
+	assert.Contains(t, cm.Data[nginx.ConfigFile], "lua_ssl_trusted_certificate /etc/llm-gateway/"+nginx.RedisCAFile+";")
+	assert.Equal(t, pulumimock.MockMemorystoreCA, cm.Data[nginx.RedisCAFile])
+	assert.Equal(t, pulumimock.MockMemorystoreAuth, keys.StringData[gateway.RedisPasswordKey])
+	pulumimock.AssertOnlyInSecrets(t, m, pulumimock.MockMemorystoreAuth)
+	pulumimock.AssertSecretEverywhere(t, m, pulumimock.MockMemorystoreAuth)
+}
+
+// TestTenancyOnElastiCache: on EKS the stack creates ElastiCache in the cluster's private
+// subnets, admitting the nodes only; the gateway verifies its endpoint's name against the
+// public CAs, with the generated auth token as its password (a secret everywhere).
+func TestTenancyOnElastiCache(t *testing.T) {
+	m, cm, keys := runManagedRedis(t, eksConfig(`{"name":"llm-eks"}`))
+	group := m.Find(t, "aws:elasticache/replicationGroup:ReplicationGroup", limitsRedisName)
+	assert.Contains(t, group.Provider, "pulumi:providers:aws::eks", "on the EKS component's provider (the stack's region)")
+	in := inputsOf(group)
+	assert.Equal(t, true, in["transitEncryptionEnabled"])
+	assert.Equal(t, true, in["atRestEncryptionEnabled"])
+	subnets := inputsOf(m.Find(t, "aws:elasticache/subnetGroup:SubnetGroup", limitsRedisName))["subnetIds"]
+	assert.Equal(t, []any{"eks-private-0-id", "eks-private-1-id"}, subnets, "the cluster's private subnets")
+	sg := inputsOf(m.Find(t, "aws:ec2/securityGroup:SecurityGroup", limitsRedisName))
+	assert.Equal(t, []any{pulumimock.MockClusterSecurityGroup}, sg["ingress"].([]any)[0].(map[string]any)["securityGroups"])
+
+	endpoint := pulumimock.MockElastiCacheEndpoint
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local HOST, PORT = "`+endpoint+`", 6379`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `tls = true, server_name = "`+endpoint+`",`)
+	assert.Contains(t, cm.Data[nginx.ConfigFile], "lua_ssl_trusted_certificate "+nginx.SystemCAFile+";")
+	assert.NotContains(t, cm.Data, nginx.RedisCAFile)
+	token := in["authToken"].(string)
+	assert.Equal(t, token, keys.StringData[gateway.RedisPasswordKey])
+	pulumimock.AssertSecretEverywhere(t, m, token)
+}

@@ -38,6 +38,9 @@ type Config struct {
 	// Postgres sizes the RDS instance created for Open WebUI with webui.database.kind managed
 	// (rds.go).
 	Postgres PostgresConfig `json:"postgres" pulumi:"postgres,optional"`
+	// Redis sizes the ElastiCache replication group created for the tenants' limits with
+	// tenancy.redis.kind managed (elasticache.go).
+	Redis RedisConfig `json:"redis" pulumi:"redis,optional"`
 }
 
 type ClusterConfig struct {

@@ -18,7 +18,7 @@ import (
 // rolls the pods), the ConfigMap holding them, and the keys' volumes (declareKeys).
 type workload struct {
 	params     nginx.Params
-	files      map[string]string
+	files      pulumi.StringMapOutput
 	config     *corev1.ConfigMap
 	keyVolumes corev1.VolumeArray
 	keyMounts  corev1.VolumeMountArray
@@ -51,7 +51,7 @@ func declareDeployment(ctx *pulumi.Context, name, objName string, args Args, lab
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{
 					Labels:      pulumi.ToStringMap(labels),
-					Annotations: pulumi.StringMap{ChecksumAnnotation: pulumi.String(nginx.Checksum(w.files))},
+					Annotations: pulumi.StringMap{ChecksumAnnotation: w.files.ApplyT(nginx.Checksum).(pulumi.StringOutput)},
 				},
 				Spec: podSpec(args.Config, w),
 			},

@@ -151,7 +151,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	files, err := nginx.Generate(params)
+	files, err := args.renderFiles(params)
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func TestAPIKeysComeFromASecret(t *testing.T) {
 			TenantKeys:   pulumi.ToSecret(pulumi.String(`{"team-a":["sk-team-a-333"]}`)).(pulumi.StringOutput),
 			ClientTenant: "open-webui",
 			Tenants:      []nginx.Tenant{{Name: "team-a", Limits: []nginx.Limit{{Kind: nginx.LimitRequests, Period: nginx.PeriodMinute, Amount: 60}}}},
-			Limits:       &gateway.Limits{Address: "llm-redis.llm.svc.cluster.local:6379", Password: pulumi.ToSecret(pulumi.String("redis-pw-444")).(pulumi.StringOutput)},
+			Limits:       &gateway.Limits{Address: pulumi.String("llm-redis.llm.svc.cluster.local:6379"), Password: pulumi.ToSecret(pulumi.String("redis-pw-444")).(pulumi.StringOutput)},
 		})
 		return err
 	})
@@ -171,22 +171,54 @@ func TestLimitsRedisOverTLS(t *testing.T) {
 			_, err := gateway.New(ctx, "gateway", gateway.Args{
 				Name: gateway.DefaultName, Config: spec.Defaults().Gateway, Namespace: "llm", Routes: routes,
 				Tenants: []nginx.Tenant{{Name: "a", Limits: []nginx.Limit{{Kind: nginx.LimitTokens, Period: nginx.PeriodDay, Amount: 5}}}},
-				Limits:  &gateway.Limits{Address: "10.1.2.3:6378", KeyPrefix: "llm:acme:", TLS: tls},
+				Limits:  &gateway.Limits{Address: pulumi.String("10.1.2.3:6378"), KeyPrefix: "llm:acme:", TLS: tls},
 			})
 			return err
 		})
 	}
-	_, err := declare(&gateway.RedisTLS{CACert: ca, ServerName: "redis.internal"})
+	_, err := declare(&gateway.RedisTLS{CACert: pulumi.String(ca), ServerName: "redis.internal"})
 	require.ErrorContains(t, err, "limits.tls.caCert: is not PEM of one or more certificates")
 
 	ca = testca.New(t, "test CA").PEM
-	m, err := declare(&gateway.RedisTLS{CACert: ca, ServerName: "redis.internal"})
+	m, err := declare(&gateway.RedisTLS{CACert: pulumi.String(ca), ServerName: "redis.internal"})
 	require.NoError(t, err)
 	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
 	assert.Equal(t, ca, cm.Data[nginx.RedisCAFile])
 	assert.Contains(t, cm.Data[nginx.ConfigFile], "lua_ssl_trusted_certificate /etc/llm-gateway/"+nginx.RedisCAFile+";")
 	assert.Contains(t, cm.Data[nginx.LimitsFile], `tls = true, server_name = "redis.internal",`)
 	assert.Contains(t, cm.Data[nginx.LimitsFile], `local PODS = "llm:acme:gw:pods"`)
+}
+
+// TestLimitsRedisFromOutputs: a managed Redis's address and CA are another resource's outputs,
+// unknown at plan time. The router's files carry the real ones (never the stand-in), the pods'
+// checksum is the rendered files', and the files equal those of the same values given plainly.
+func TestLimitsRedisFromOutputs(t *testing.T) {
+	ca := testca.New(t, "memorystore CA").PEM
+	declare := func(address, caCert pulumi.StringInput) *pulumimock.Mocks {
+		m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
+			_, err := gateway.New(ctx, "gateway", gateway.Args{
+				Name: gateway.DefaultName, Config: spec.Defaults().Gateway, Namespace: "llm", Routes: routes,
+				Tenants: []nginx.Tenant{{Name: "a", Limits: []nginx.Limit{{Kind: nginx.LimitTokens, Period: nginx.PeriodDay, Amount: 5}}}},
+				Limits:  &gateway.Limits{Address: address, TLS: &gateway.RedisTLS{CACert: caCert}},
+			})
+			return err
+		})
+		require.NoError(t, err)
+		return m
+	}
+	m := declare(pulumi.String("10.20.0.11:6378").ToStringOutput(), pulumi.String(ca).ToStringOutput())
+	cm := pulumimock.Decode[corev1.ConfigMap](t, m, "kubernetes:core/v1:ConfigMap", "gateway")
+	assert.Equal(t, ca, cm.Data[nginx.RedisCAFile])
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `local HOST, PORT = "10.20.0.11", 6378`)
+	assert.Contains(t, cm.Data[nginx.LimitsFile], `tls = true, server_name = "10.20.0.11",`, "Memorystore's certificate names its IP")
+	for name, body := range cm.Data {
+		assert.NotContains(t, body, ".invalid", name)
+	}
+	dep := pulumimock.Decode[appsv1.Deployment](t, m, "kubernetes:apps/v1:Deployment", "gateway")
+	assert.Equal(t, nginx.Checksum(cm.Data), dep.Spec.Template.Annotations[gateway.ChecksumAnnotation], "a new address or CA rolls the pods")
+
+	plain := pulumimock.Decode[corev1.ConfigMap](t, declare(pulumi.String("10.20.0.11:6378"), pulumi.String(ca)), "kubernetes:core/v1:ConfigMap", "gateway")
+	assert.Equal(t, plain.Data, cm.Data)
 }
 
 // TestLimitsNeedRedis: a tenant with a limit and no Redis to count it in is refused.

@@ -24,8 +24,9 @@ const (
 
 // Limits is where the tenants' limits are counted.
 type Limits struct {
-	// Address is host:port of the Redis-compatible server.
-	Address string `pulumi:"address"`
+	// Address is host:port of the Redis-compatible server; it may be another resource's output
+	// (a managed Redis's endpoint): the router's files are then rendered once it is known.
+	Address pulumi.StringInput `pulumi:"address"`
 	// Password is its password (secret); nil for none.
 	Password pulumi.StringInput `pulumi:"password,optional"`
 	// FailClosed answers 503 while Redis is unreachable; false: each pod enforces its share.
@@ -40,9 +41,10 @@ type Limits struct {
 
 // RedisTLS says which certificate the gateway accepts from Redis.
 type RedisTLS struct {
-	// CACert is the PEM of the CAs to trust (not secret: it goes into the ConfigMap); empty:
-	// the public CAs of the gateway's image.
-	CACert string `pulumi:"caCert,optional"`
+	// CACert is the PEM of the CAs to trust (not secret: it goes into the ConfigMap); it may be
+	// another resource's output (Memorystore's server CA). Empty: the public CAs of the
+	// gateway's image.
+	CACert pulumi.StringInput `pulumi:"caCert,optional"`
 	// ServerName is the name the certificate must carry; empty: the host of Address (an IP
 	// works for a certificate whose common name is that IP).
 	ServerName string `pulumi:"serverName,optional"`
@@ -62,9 +64,13 @@ func (a Args) tenancy(p *nginx.Params) error {
 	if a.Limits == nil {
 		return fmt.Errorf("a tenant has limits: the gateway needs the Redis to count them in")
 	}
-	p.Limits = nginx.Limits{Redis: a.Limits.Address, FailClosed: a.Limits.FailClosed, KeyPrefix: a.Limits.KeyPrefix}
+	// An address or CA that is another resource's output is not known yet: the files are
+	// checked with a stand-in now and rendered with the real values later (renderFiles).
+	address, _ := known(a.Limits.Address, pendingRedis)
+	p.Limits = nginx.Limits{Redis: address, FailClosed: a.Limits.FailClosed, KeyPrefix: a.Limits.KeyPrefix}
 	if t := a.Limits.TLS; t != nil {
-		p.Limits.TLS = &nginx.RedisTLS{CACert: t.CACert, ServerName: t.ServerName}
+		ca, _ := known(t.CACert, "")
+		p.Limits.TLS = &nginx.RedisTLS{CACert: ca, ServerName: t.ServerName}
 	}
 	if a.Limits.Password != nil {
 		p.Limits.PasswordFile = keysDir + "/" + RedisPasswordKey

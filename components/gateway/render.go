@@ -39,11 +39,54 @@ func (a Args) params(name string) (nginx.Params, error) {
 	return p, nil
 }
 
+// pendingRedis stands in for a limits' Redis address that is another resource's output while
+// the files are checked at plan time; never rendered into what the pods run.
+const pendingRedis = "redis.pending.invalid:6379"
+
+// known returns in's value when it is a plain string (nil: def), and whether it was.
+func known(in pulumi.StringInput, def string) (string, bool) {
+	switch v := in.(type) {
+	case nil:
+		return def, true
+	case pulumi.String:
+		return string(v), true
+	}
+	return def, false
+}
+
+// renderFiles renders the router's files. params are checked and rendered now, so every
+// mistake is an error before anything is declared; when the limits' Redis address or CA is
+// another resource's output (a managed Redis the stack creates), the files are rendered again
+// with the real values once they are known. Plain values give the same files either way.
+func (a Args) renderFiles(params nginx.Params) (pulumi.StringMapOutput, error) {
+	planned, err := nginx.Generate(params)
+	if err != nil {
+		return pulumi.StringMapOutput{}, err
+	}
+	if a.Limits == nil || !params.HasLimits() {
+		return pulumi.ToStringMap(planned).ToStringMapOutput(), nil
+	}
+	var ca pulumi.StringInput = pulumi.String("")
+	if a.Limits.TLS != nil && a.Limits.TLS.CACert != nil {
+		ca = a.Limits.TLS.CACert
+	}
+	return pulumi.All(a.Limits.Address, ca).ApplyT(func(v []any) (map[string]string, error) {
+		p := params
+		p.Limits.Redis = v[0].(string)
+		if t := p.Limits.TLS; t != nil {
+			tls := *t
+			tls.CACert = v[1].(string)
+			p.Limits.TLS = &tls
+		}
+		return nginx.Generate(p)
+	}).(pulumi.StringMapOutput), nil
+}
+
 // declareConfigMap declares the rendered files, which the pods mount at configDir.
 func declareConfigMap(ctx *pulumi.Context, name, objName string, args Args, labels map[string]string,
-	files map[string]string, parent pulumi.ResourceOption) (*corev1.ConfigMap, error) {
+	files pulumi.StringMapOutput, parent pulumi.ResourceOption) (*corev1.ConfigMap, error) {
 	return corev1.NewConfigMap(ctx, name, &corev1.ConfigMapArgs{
 		Metadata: kube.Meta(objName, args.Namespace, labels),
-		Data:     pulumi.ToStringMap(files),
+		Data:     files,
 	}, parent)
 }

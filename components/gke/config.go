@@ -14,6 +14,9 @@ type Config struct {
 	// Postgres sizes the Cloud SQL instance created for Open WebUI with webui.database.kind
 	// managed (cloudsql.go).
 	Postgres PostgresConfig `json:"postgres" pulumi:"postgres,optional"`
+	// Redis sizes the Memorystore instance created for the tenants' limits with
+	// tenancy.redis.kind managed (memorystore.go).
+	Redis RedisConfig `json:"redis" pulumi:"redis,optional"`
 }
 
 type ClusterConfig struct {

@@ -95,7 +95,8 @@ type Redis struct {
 	// with the in-cluster Redis, which is the stack's own, nginx.DefaultKeyPrefix.
 	KeyPrefix string `json:"keyPrefix"`
 	// TLS, with kind external, speaks TLS to the server and verifies its certificate (a
-	// managed Redis with in-transit encryption).
+	// managed Redis with in-transit encryption). Kind managed needs none: the instance the
+	// stack creates always speaks TLS, and the stack gives the gateway its CA.
 	TLS RedisTLS `json:"tls"`
 }
 
@@ -196,8 +197,12 @@ func (c Config) Validate(path string, served []string) []error {
 	}
 	switch c.Redis.Kind {
 	case RedisManaged:
-		bad(path+".redis.kind", "%s (Memorystore, ElastiCache) is not declared by this program yet; use %s, or %s with the managed instance's address (and tls.enabled when it encrypts in transit)",
-			RedisManaged, RedisInCluster, RedisExternal)
+		if c.Redis.Address != "" {
+			bad(path+".redis.address", "is only read with kind %s: with kind %s the stack creates the instance and gives the gateway its address; remove it", RedisExternal, RedisManaged)
+		}
+		if c.Redis.TLS != (RedisTLS{}) {
+			bad(path+".redis.tls", "is only read with kind %s: the managed instance always speaks TLS, verified against its own CA (Memorystore) or Amazon's public CAs (ElastiCache); remove it", RedisExternal)
+		}
 	case RedisInCluster:
 		if c.Redis.Address != "" {
 			bad(path+".redis.address", "is only read with kind %s; remove it or set kind %s", RedisExternal, RedisExternal)

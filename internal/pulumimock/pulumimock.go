@@ -72,15 +72,6 @@ type Mocks struct {
 	calls       []pulumi.MockCallArgs
 }
 
-// The addresses the mocks give managed database instances (Cloud SQL's private IP, RDS's
-// endpoint), which the clouds assign.
-const (
-	MockSQLAddress = "10.20.0.3"
-	MockRDSAddress = "webui-database.c0ffee.us-west-2.rds.amazonaws.com"
-	// MockClusterSecurityGroup is the security group EKS creates for a cluster.
-	MockClusterSecurityGroup = "sg-0c1u5te7"
-)
-
 // NewResource implements pulumi.MockResourceMonitor: it records the
 // resource and echoes its inputs back as its state.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -114,49 +105,6 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.resources = append(m.resources, r)
 	m.mu.Unlock()
 	return args.Name + "-id", mockState(args), nil
-}
-
-// mockState is a resource's state as the mocks answer it: its inputs, plus the outputs the
-// cloud or the cluster would set and the program reads.
-func mockState(args pulumi.MockResourceArgs) resource.PropertyMap {
-	state := args.Inputs.Copy()
-	switch args.TypeToken {
-	case "kubernetes:core/v1:Service":
-		// A Service's status is set by the cluster; give it none, like a
-		// LoadBalancer that has no address yet.
-		state["status"] = resource.NewProperty(resource.PropertyMap{})
-	case "aws:eks/nodeGroup:NodeGroup":
-		// EKS reports the Auto Scaling group behind the node group (named eks-<group>-<uuid>).
-		group := "nodegroup"
-		if v := args.Inputs["nodeGroupName"]; v.IsString() {
-			group = v.StringValue()
-		}
-		asg := resource.NewPropertyMapFromMap(map[string]any{"name": "eks-" + group + "-asg"})
-		state["resources"] = resource.NewProperty([]resource.PropertyValue{resource.NewProperty(resource.PropertyMap{
-			"autoscalingGroups": resource.NewProperty([]resource.PropertyValue{resource.NewProperty(asg)}),
-		})})
-	case "gcp:sql/databaseInstance:DatabaseInstance":
-		// Cloud SQL assigns the private address from the peered range.
-		state["privateIpAddress"] = resource.NewProperty(MockSQLAddress)
-	case "aws:eks/cluster:Cluster":
-		// EKS creates the cluster security group, which every managed node carries.
-		if v := args.Inputs["vpcConfig"]; v.IsObject() {
-			vpc := v.ObjectValue().Copy()
-			vpc["clusterSecurityGroupId"] = resource.NewProperty(MockClusterSecurityGroup)
-			state["vpcConfig"] = resource.NewProperty(vpc)
-		}
-	case "aws:rds/instance:Instance":
-		// RDS names the instance's endpoint.
-		state["address"] = resource.NewProperty(MockRDSAddress)
-	case "kubernetes:helm.sh/v3:Release":
-		// The provider reports the installed release's name and namespace.
-		state["status"] = resource.NewProperty(resource.PropertyMap{
-			"name":      args.Inputs["name"],
-			"namespace": args.Inputs["namespace"],
-			"status":    resource.NewProperty("deployed"),
-		})
-	}
-	return state
 }
 
 // urn is the resource's URN as the engine forms it (the SDK's resource.NewURN): its type

@@ -257,8 +257,26 @@ func TestBadConfig(t *testing.T) {
 		{"redis TLS name neither a name nor an IP", tenancy(`{"redis":{"kind":"external","address":"10.0.0.3:6378","tls":{"enabled":true,"serverName":"Redis One"}}}`),
 			`tenancy.redis.tls.serverName: "Redis One" is neither a DNS name nor an IP address`},
 		{"redis key prefix without its colon", tenancy(`{"redis":{"kind":"external","address":"r:6379","keyPrefix":"llm-prod"}}`), `tenancy.redis.keyPrefix: "llm-prod" must end with ":"`},
-		{"managed redis not declared yet", tenancy(`{"redis":{"kind":"managed"}}`),
-			`tenancy.redis.kind: managed (Memorystore, ElastiCache) is not declared by this program yet; use in-cluster, or external with the managed instance's address (and tls.enabled when it encrypts in transit)`},
+		// A managed Redis (Memorystore, ElastiCache): the cloud's, created by the stack.
+		{"managed redis on an existing cluster", tenancy(limitedManaged(``)),
+			`tenancy.redis.kind: is managed, which creates Memorystore (cloud gke) or ElastiCache (cloud eks), but cloud is existing`},
+		{"managed redis in render mode", map[string]string{"cloud": "gke", "gke": gke, "render": `{"dir":"/tmp/out"}`, "models": oneModel, "tenancy": limitedManaged(``)},
+			`tenancy.redis.kind: is managed, but render.dir renders manifests without creating cloud resources`},
+		{"managed redis with an address", map[string]string{"cloud": "gke", "gke": gke, "models": oneModel, "tenancy": limitedManaged(`,"address":"10.0.0.3:6378"`)},
+			`tenancy.redis.address: is only read with kind external: with kind managed the stack creates the instance and gives the gateway its address; remove it`},
+		{"managed redis with TLS settings", map[string]string{"cloud": "gke", "gke": gke, "models": oneModel, "tenancy": limitedManaged(`,"tls":{"enabled":true}`)},
+			`tenancy.redis.tls: is only read with kind external: the managed instance always speaks TLS`},
+		{"memorystore tier", map[string]string{"cloud": "gke", "gke": `{"project":"p","region":"us-central1","redis":{"tier":"STANDARD"}}`, "models": oneModel, "tenancy": limitedManaged(``)},
+			`gke.redis.tier: "STANDARD": use BASIC (one node) or STANDARD_HA`},
+		{"memorystore sized but unused", map[string]string{"cloud": "gke", "gke": `{"project":"p","region":"us-central1","redis":{"memorySizeGb":5}}`, "models": oneModel},
+			`gke.redis: is set, but it sizes the instance created only with tenancy.redis.kind managed on this cloud; remove it or set tenancy.redis.kind: managed`},
+		{"elasticache node type", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2","redis":{"nodeType":"db.t4g.small"}}`, "models": oneModel, "tenancy": limitedManaged(``)},
+			`eks.redis.nodeType: "db.t4g.small" is not an ElastiCache node type`},
+		{"elasticache sized but unused", map[string]string{"cloud": "eks", "eks": `{"region":"us-west-2","redis":{"replicas":1}}`, "models": oneModel},
+			`eks.redis: is set, but it sizes the instance created only with tenancy.redis.kind managed on this cloud`},
+		{"elasticache replicas on an adopted eks cluster in one subnet", map[string]string{"cloud": "eks",
+			"eks": `{"region":"us-west-2","cluster":{"create":false,"name":"shared","subnetIds":["subnet-1"]},"redis":{"replicas":1}}`, "models": oneModel, "tenancy": limitedManaged(``)},
+			`eks.cluster.subnetIds: has 1 subnet(s), but eks.redis.replicas 1 puts ElastiCache's replicas in other Availability Zones`},
 		{"redis TLS settings with TLS off", tenancy(`{"redis":{"kind":"external","address":"redis.example:6379","tls":{"serverName":"redis.example"}}}`),
 			`tenancy.redis.tls.enabled: is false, so caCert and serverName do nothing`},
 		{"redis key prefix with a space", tenancy(`{"redis":{"kind":"in-cluster","keyPrefix":"llm prod:"}}`), `tenancy.redis.keyPrefix: "llm prod:" has ' '; use letters, digits and . _ - : / only`},
@@ -337,3 +355,9 @@ func TestBadAdapterBucketIsReportedOnce(t *testing.T) {
 }
 
 func tenancy(v string) map[string]string { return map[string]string{"models": oneModel, "tenancy": v} }
+
+// limitedManaged is a tenancy with a limited tenant counted in a managed Redis; redis adds keys
+// to tenancy.redis (",<key>: <value>").
+func limitedManaged(redis string) string {
+	return `{"tenants":[{"name":"default","limits":{"requestsPerMinute":60}}],"redis":{"kind":"managed"` + redis + `}}`
+}

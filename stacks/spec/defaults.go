@@ -44,6 +44,7 @@ func defaultGKE() GKEConfig {
 			SystemNodeCount:    1,
 		},
 		Postgres: gke.DefaultPostgres(),
+		Redis:    gke.DefaultRedis(),
 		GPUPool: GKEGPUPool{
 			MachineType:      "g2-standard-8",
 			AcceleratorType:  "nvidia-l4",
@@ -81,6 +82,7 @@ func defaultEKS() EKSConfig {
 			PublicAccessCIDRs: []string{"0.0.0.0/0"},
 		},
 		Postgres: eks.DefaultPostgres(),
+		Redis:    eks.DefaultRedis(),
 		GPUNodeGroup: EKSGPUNodeGroup{
 			// One L4 with 8 vCPUs and 32 GiB: a g6.xlarge (4 vCPUs, 16 GiB)
 			// cannot hold a 1-GPU model's default 4 CPU and 16Gi.

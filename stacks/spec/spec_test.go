@@ -266,4 +266,13 @@ func TestRedisPasswordOnlyWithAnExternalRedis(t *testing.T) {
 	require.Len(t, errs, 1)
 	assert.Contains(t, errs[0].Error(), "gatewayRedisPassword: is set, but only an external Redis")
 	assert.Empty(t, checkTenantKeys(cfg, Secrets{}))
+
+	// A managed Redis's password is the instance's own.
+	cfg, err = parseAndValidate(map[string]string{"cloud": "gke", "gke": `{"project":"p","region":"us-central1"}`, "models": oneModel,
+		"tenancy": `{"tenants":[{"name":"default","limits":{"requestsPerMinute":60}}],"redis":{"kind":"managed"}}`})
+	require.NoError(t, err)
+	errs = checkTenantKeys(cfg, Secrets{HasGatewayRedisPassword: true, NumAPIKeys: 1})
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "gatewayRedisPassword: is set, but tenancy.redis.kind is managed: the gateway gets the instance's own password")
+	assert.Empty(t, checkTenantKeys(cfg, Secrets{NumAPIKeys: 1}))
 }

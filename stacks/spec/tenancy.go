@@ -32,8 +32,8 @@ func validateTenancy(p *problems, cfg *Config) {
 
 // checkTenantKeys checks the tenants against their keys (counts only: the keys themselves
 // were checked for duplicates when read). A declared tenant needs keys, except the reserved
-// ones, whose keys come from elsewhere; the in-cluster Redis needs nothing, an external one
-// its password.
+// ones, whose keys come from elsewhere; the in-cluster and managed Redis need nothing (their
+// passwords are their own), an external one its password.
 func checkTenantKeys(cfg Config, s Secrets) []error {
 	var errs []error
 	for i, t := range cfg.Tenancy.Tenants {
@@ -61,6 +61,9 @@ func checkTenantKeys(cfg Config, s Secrets) []error {
 	external := cfg.Tenancy.HasLimits() && cfg.Tenancy.Redis.Kind == tenants.RedisExternal
 	if external && !s.HasGatewayRedisPassword {
 		errs = append(errs, fmt.Errorf("%s: is required with tenancy.redis.kind external (the server's password)", keyGatewayRedisPassword))
+	} else if !external && s.HasGatewayRedisPassword && cfg.Tenancy.HasLimits() && cfg.Tenancy.Redis.Kind == tenants.RedisManaged {
+		errs = append(errs, fmt.Errorf("%s: is set, but tenancy.redis.kind is managed: the gateway gets the instance's own password (Memorystore's "+
+			"AUTH string, ElastiCache's generated auth token); remove it (`pulumi config rm %s`)", keyGatewayRedisPassword, keyGatewayRedisPassword))
 	} else if !external && s.HasGatewayRedisPassword {
 		errs = append(errs, fmt.Errorf("%s: is set, but only an external Redis (tenancy.redis.kind external, for tenants with limits or budgets) reads it; "+
 			"remove it (`pulumi config rm %s`)", keyGatewayRedisPassword, keyGatewayRedisPassword))

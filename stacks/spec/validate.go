@@ -56,6 +56,7 @@ func Validate(cfg *Config) error {
 	p.addAll(cfg.Gateway.Validate("gateway."))
 	validateHoldSlots(&p, cfg)
 	validateWebUI(&p, cfg)
+	validateManagedRedis(&p, cfg)
 	if cfg.Edge.Enabled && len(cfg.Edge.Hosts) == 0 {
 		p.add("edge.hosts", "is empty; use [\"*\"] or your DNS names")
 	}

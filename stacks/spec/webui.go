@@ -19,8 +19,9 @@ func validateWebUI(p *problems, cfg *Config) {
 	}
 	*p = append(*p, cfg.WebUI.Validate("webui")...)
 	managed := cfg.WebUI.Database.Kind == webui.DatabaseManaged
-	checkCloudPostgres(p, "gke.postgres", cfg.GKE.Postgres, gke.DefaultPostgres(), managed && cfg.Cloud == CloudGKE, cfg.GKE.Postgres.Validate)
-	checkCloudPostgres(p, "eks.postgres", cfg.EKS.Postgres, eks.DefaultPostgres(), managed && cfg.Cloud == CloudEKS, cfg.EKS.Postgres.Validate)
+	const kind = "webui.database.kind"
+	checkCloudInstance(p, "gke.postgres", kind, cfg.GKE.Postgres, gke.DefaultPostgres(), managed && cfg.Cloud == CloudGKE, cfg.GKE.Postgres.Validate)
+	checkCloudInstance(p, "eks.postgres", kind, cfg.EKS.Postgres, eks.DefaultPostgres(), managed && cfg.Cloud == CloudEKS, cfg.EKS.Postgres.Validate)
 	if managed {
 		switch {
 		case cfg.Render.Dir != "":
@@ -46,14 +47,15 @@ func validateWebUI(p *problems, cfg *Config) {
 	}
 }
 
-// checkCloudPostgres validates a cloud's instance settings when the stack creates the instance,
-// and refuses them changed when it does not: they would do nothing.
-func checkCloudPostgres[T any](p *problems, path string, got, def T, used bool, validate func(string) []error) {
+// checkCloudInstance validates a cloud's instance settings when the stack creates the instance
+// (kind, the key that asks for it, is managed on this cloud), and refuses them changed when it
+// does not: they would do nothing.
+func checkCloudInstance[T any](p *problems, path, kind string, got, def T, used bool, validate func(string) []error) {
 	switch {
 	case used:
 		*p = append(*p, validate(path)...)
 	case !reflect.DeepEqual(got, def):
-		p.add(path, "is set, but it sizes the instance created only with webui.database.kind managed on this cloud; remove it or set webui.database.kind: managed")
+		p.add(path, "is set, but it sizes the instance created only with %s managed on this cloud; remove it or set %s: managed", kind, kind)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -94,15 +93,10 @@ func NewElastiCache(ctx *pulumi.Context, name string, args ElastiCacheArgs, opts
 		return nil, err
 	}
 	parent := pulumi.Parent(c)
-	sg, err := ec2.NewSecurityGroup(ctx, name, &ec2.SecurityGroupArgs{
-		VpcId:       args.VpcID,
-		Description: pulumi.String("The tenants' limits Redis: the cluster's nodes only"),
-		// No egress rule: the nodes start no connections.
-		Ingress: ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
-			Description: pulumi.String("Redis (TLS) from the EKS nodes"), Protocol: pulumi.String("tcp"),
-			FromPort: pulumi.Int(RedisPort), ToPort: pulumi.Int(RedisPort), SecurityGroups: pulumi.StringArray{args.NodeSecurityGroupID},
-		}},
-	}, parent)
+	sg, err := nodesOnly{
+		VpcID: args.VpcID, NodeSecurityGroupID: args.NodeSecurityGroupID, Port: RedisPort,
+		Group: "The tenants' limits Redis: the cluster's nodes only", Rule: "Redis (TLS) from the EKS nodes",
+	}.declare(ctx, name, parent)
 	if err != nil {
 		return nil, err
 	}

@@ -176,3 +176,24 @@ func subnetCIDR(block netip.Prefix, n int) pulumi.String {
 	a := block.Addr().As4()
 	return pulumi.String(netip.PrefixFrom(netip.AddrFrom4([4]byte{a[0], a[1], byte(n * 16), 0}), 20).String())
 }
+
+// nodesOnly is a security group for a data store in the cluster's VPC: it admits TCP on Port
+// from the cluster's nodes (their security group) and nothing else, and allows no egress (the
+// store starts no connections). The descriptions stay as first applied: EC2 replaces a group
+// whose description changes.
+type nodesOnly struct {
+	VpcID, NodeSecurityGroupID pulumi.StringInput
+	Port                       int
+	Group, Rule                string // the group's and the rule's descriptions
+}
+
+func (n nodesOnly) declare(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*ec2.SecurityGroup, error) {
+	return ec2.NewSecurityGroup(ctx, name, &ec2.SecurityGroupArgs{
+		VpcId:       n.VpcID,
+		Description: pulumi.String(n.Group),
+		Ingress: ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
+			Description: pulumi.String(n.Rule), Protocol: pulumi.String("tcp"),
+			FromPort: pulumi.Int(n.Port), ToPort: pulumi.Int(n.Port), SecurityGroups: pulumi.StringArray{n.NodeSecurityGroupID},
+		}},
+	}, parent)
+}

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -98,15 +97,10 @@ func NewRDS(ctx *pulumi.Context, name string, args RDSArgs, opts ...pulumi.Resou
 	}
 	parent := pulumi.Parent(r)
 	cfg := args.Config
-	sg, err := ec2.NewSecurityGroup(ctx, name, &ec2.SecurityGroupArgs{
-		VpcId:       args.VpcID,
-		Description: pulumi.String("Open WebUI's PostgreSQL: the cluster's nodes only"),
-		// No egress rule: the instance starts no connections.
-		Ingress: ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
-			Description: pulumi.String("PostgreSQL from the EKS nodes"), Protocol: pulumi.String("tcp"),
-			FromPort: pulumi.Int(5432), ToPort: pulumi.Int(5432), SecurityGroups: pulumi.StringArray{args.NodeSecurityGroupID},
-		}},
-	}, parent)
+	sg, err := nodesOnly{
+		VpcID: args.VpcID, NodeSecurityGroupID: args.NodeSecurityGroupID, Port: 5432,
+		Group: "Open WebUI's PostgreSQL: the cluster's nodes only", Rule: "PostgreSQL from the EKS nodes",
+	}.declare(ctx, name, parent)
 	if err != nil {
 		return nil, err
 	}

@@ -5,21 +5,25 @@
 -- never disagree.
 --
 -- KEYS[i]: one counter per limit. ARGV[1]: the sliding window in seconds, ARGV[2]: its
--- buckets, ARGV[3]: the gateway workers sharing the limits (pods x workers); then per limit
--- four values: period (1 sliding, 2 day, 3 month), amount, cost, lease wanted.
+-- buckets, ARGV[3]: the gateway workers sharing the limits (pods x workers), ARGV[4]: how long
+-- a lease lasts (s); then per limit four values: period (1 sliding, 2 day, 3 month), amount,
+-- cost, lease wanted.
 -- A limit refuses when what it has counted + 1 exceeds its amount; if none refuses, every
 -- limit is charged its cost (1 for requests, the estimate for tokens) plus the lease it grants:
 -- units the asking worker may admit on its own for a moment (limits.lua), at most half of
 -- what is left divided among the workers, so leases shrink to nothing as the limit nears and
--- never let more through than the amount. Budgets want none.
+-- never let more through than the amount. Budgets want none. A lease is counted in the bucket
+-- its last unit may be admitted in (now + the lease's time), so every unit counts for a whole
+-- window after it is admitted.
 -- Returns { admitted (1/0), refusing limit (0: none), retry after (ms), bucket, day, month,
 --           then per limit: counted after charging, ms until everything counted has left,
---           lease granted }.
+--           lease granted; then the leases' bucket }.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local win, nb, sharers = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local bw = win / nb
 local cur = math.floor(now / bw)
+local lease_bucket = math.floor((now + tonumber(ARGV[4])) / bw)
 local day = math.floor(now / 86400)
 
 -- days_from_civil / civil_from_days (H. Hinnant's algorithms), UTC.
@@ -55,8 +59,8 @@ local used, reset, field = {}, {}, {}
 local refusing, retry = 0, 0
 for i = 1, n do
     local key = KEYS[i]
-    local kind = tonumber(ARGV[4 * i])
-    local amount = tonumber(ARGV[4 * i + 1])
+    local kind = tonumber(ARGV[4 * i + 1])
+    local amount = tonumber(ARGV[4 * i + 2])
     local u, r, wait = 0, 0, 0
     if kind == 1 then
         field[i] = cur
@@ -64,6 +68,11 @@ for i = 1, n do
         local live = {}
         for j = 1, #h, 2 do
             local idx, v = tonumber(h[j]), tonumber(h[j + 1])
+            if v < 0 then
+                -- Refunds that outlived a Redis that lost its data: nothing is counted there.
+                redis.call('HDEL', key, h[j])
+                v = 0
+            end
             if idx < cur - nb then
                 redis.call('HDEL', key, h[j])
             elseif v ~= 0 then
@@ -89,6 +98,10 @@ for i = 1, n do
             field[i], ends = month, month_end
         end
         u = tonumber(redis.call('HGET', key, field[i]) or '0')
+        if u < 0 then
+            redis.call('HDEL', key, field[i])
+            u = 0
+        end
         r, wait = ends - now, ends - now
     end
     used[i], reset[i] = u, r
@@ -99,19 +112,22 @@ end
 
 local out = { 0, refusing, math.ceil(retry * 1000), cur, day, month }
 for i = 1, n do
-    local kind = tonumber(ARGV[4 * i])
+    local kind = tonumber(ARGV[4 * i + 1])
     local grant = 0
     if refusing == 0 then
-        local amount, cost = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
+        local amount, cost = tonumber(ARGV[4 * i + 2]), tonumber(ARGV[4 * i + 3])
         local left = amount - used[i] - cost
-        if left > 0 then
-            grant = math.min(tonumber(ARGV[4 * i + 3]), math.floor(left / (2 * sharers)))
+        if left > 0 and kind == 1 then
+            grant = math.min(tonumber(ARGV[4 * i + 4]), math.floor(left / (2 * sharers)))
         end
-        redis.call('HINCRBY', KEYS[i], field[i], cost + grant)
+        redis.call('HINCRBY', KEYS[i], field[i], cost)
+        if grant > 0 then
+            redis.call('HINCRBY', KEYS[i], lease_bucket, grant)
+        end
         used[i] = used[i] + cost + grant
         if kind == 1 then
-            reset[i] = (cur + nb + 1) * bw - now
-            redis.call('PEXPIRE', KEYS[i], math.ceil((win + 2 * bw) * 1000))
+            reset[i] = ((grant > 0 and lease_bucket or cur) + nb + 1) * bw - now
+            redis.call('PEXPIRE', KEYS[i], math.ceil((win + 2 * bw + tonumber(ARGV[4])) * 1000))
         else
             redis.call('PEXPIRE', KEYS[i], math.ceil((reset[i] + 86400) * 1000))
         end
@@ -120,6 +136,7 @@ for i = 1, n do
     out[#out + 1] = math.ceil(reset[i] * 1000)
     out[#out + 1] = grant
 end
+out[#out + 1] = lease_bucket
 if refusing == 0 then
     out[1] = 1
 end

@@ -230,9 +230,11 @@ func TestTenantLimitHoldsAcrossThreeGateways(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	t.Logf("%d admitted, %d limited, %d other in %v", admitted.Load(), limited.Load(), other.Load(), elapsed)
-	require.Less(t, elapsed, window+window/10, "the load must fit the window for the count to mean anything")
+	// Within one window plus a bucket no slot can have come back: never more than the limit.
+	require.Less(t, elapsed, window+window/LimitBuckets, "the load must fit the window for the count to mean anything")
 	assert.Zero(t, other.Load())
 	assert.InDelta(t, 600, admitted.Load(), 60, "admitted across three gateways")
+	assert.LessOrEqual(t, admitted.Load(), int64(600), "leases never let more through than the limit")
 	assert.Equal(t, int64(total), admitted.Load()+limited.Load())
 	assert.Nil(t, headerMissing.Load())
 	assert.Equal(t, admitted.Load(), int64(model.count()), "only admitted requests reach the model")
@@ -574,90 +576,6 @@ func TestTenantLimitsWhenRedisHangs(t *testing.T) {
 	stopped = false
 	waitShared(t, 3, all...)
 	assert.Equal(t, 20, admittedOf(t, open, "sk-f", 30), "resumed: the limit is shared again")
-}
-
-// TestTenantLeasesSpareRoundTrips: a limit large enough to lease (1,000 a minute on one
-// gateway of one worker: leases of up to 1,000 / LeaseShare = 50) admits 200 requests in a
-// row with far fewer round trips than requests (Redis's own count of EVALSHA calls); every
-// answer's x-ratelimit-remaining-requests is exact (the worker's unused lease counts as free);
-// and once the lease ends (LeaseFor) what it had left goes back, so Redis counts exactly the
-// 200 admitted.
-func TestTenantLeasesSpareRoundTrips(t *testing.T) {
-	t.Parallel()
-	rs := startRedis(t)
-	model := fastModel(t)
-	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 1000}}}}
-	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
-		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
-	waitShared(t, 1, g)
-	const n = 200
-	for i := 1; i <= n; i++ {
-		r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
-		require.Equal(t, http.StatusOK, r.Status)
-		require.Equal(t, strconv.Itoa(1000-i), r.Header.Get("x-ratelimit-remaining-requests"), "request %d", i)
-	}
-	calls := evalCalls(t, rs)
-	t.Logf("%d requests, %d admissions in Redis", n, calls)
-	assert.Less(t, calls, n/5, "most requests are admitted from leases")
-	assert.Greater(t, sumHash(rs, "llm:rl:team:requests:minute:*"), n, "the last lease is counted while it lasts")
-	require.Eventually(t, func() bool { return sumHash(rs, "llm:rl:team:requests:minute:*") == n }, 3*LeaseFor, 20*time.Millisecond,
-		"the lease's unused units go back when it ends")
-}
-
-// TestTenantLeasesEndWhenRedisDies: a lease outlives Redis by LeaseFor at most. A fail-closed
-// gateway holding one (a limit of 10,000 a minute, 50 requests sent) goes on admitting from it
-// right after Redis is killed, no more than it was granted, and answers 503 limits_unavailable
-// once the lease has ended; no request waits past the timeouts.
-func TestTenantLeasesEndWhenRedisDies(t *testing.T) {
-	t.Parallel()
-	rs := startRedis(t)
-	model := fastModel(t)
-	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 10_000}}}}
-	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
-		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, true))
-	waitShared(t, 1, g)
-	send := func() int {
-		start := time.Now()
-		r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
-		assert.Less(t, time.Since(start), time.Second, "never waits past the timeouts")
-		return r.Status
-	}
-	for range 50 {
-		require.Equal(t, http.StatusOK, send())
-	}
-	held := sumHash(rs, "llm:rl:team:requests:minute:*") - 50
-	require.Positive(t, held, "the gateway holds a lease")
-	rs.kill()
-	killed := time.Now()
-	ok := 0
-	for range held + 5 {
-		if send() == http.StatusOK {
-			ok++
-		}
-	}
-	t.Logf("lease of %d: %d admitted after the kill", held, ok)
-	assert.LessOrEqual(t, ok, held, "no more than the lease")
-	if time.Since(killed) < LeaseFor/2 {
-		assert.Positive(t, ok, "the lease is honoured while it lasts")
-	}
-	time.Sleep(time.Until(killed.Add(LeaseFor + 100*time.Millisecond)))
-	assert.Equal(t, http.StatusServiceUnavailable, send(), "the lease has ended: fail-closed")
-}
-
-// evalCalls is how many admissions Redis has run (EVALSHA and EVAL calls).
-func evalCalls(t *testing.T, rs *redisServer) int {
-	t.Helper()
-	total := 0
-	for _, line := range strings.Split(rs.cli("INFO", "commandstats"), "\n") {
-		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), cmd); ok {
-				calls, err := strconv.Atoi(strings.Split(v, ",")[0])
-				require.NoError(t, err)
-				total += calls
-			}
-		}
-	}
-	return total
 }
 
 // TestTenantScriptFlushedMidRun: Redis forgets the script (SCRIPT FLUSH, as a restart without

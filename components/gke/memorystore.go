@@ -2,7 +2,6 @@ package gke
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -28,7 +27,7 @@ type RedisConfig struct {
 	Tier string `json:"tier" pulumi:"tier"`
 	// MemorySizeGB is the instance's memory (1 to 300 GB); the limits' counters need little.
 	MemorySizeGB int `json:"memorySizeGb" pulumi:"memorySizeGb"`
-	// Version is Memorystore's Redis version: REDIS_7_0 or later 7.x (REDIS_7_2).
+	// Version is Memorystore's Redis 7 version: REDIS_7_0 or REDIS_7_2, the two it offers.
 	Version string `json:"version" pulumi:"version"`
 }
 
@@ -38,7 +37,9 @@ func DefaultRedis() RedisConfig {
 	return RedisConfig{Tier: RedisBasic, MemorySizeGB: 1, Version: "REDIS_7_2"}
 }
 
-var redisVersion = regexp.MustCompile(`^REDIS_7_[0-9]$`)
+// redisVersions are the Memorystore for Redis 7 versions (the gateway's limits are tested
+// against Redis 7); Memorystore offers no other 7.x.
+var redisVersions = []string{"REDIS_7_0", "REDIS_7_2"}
 
 // Validate checks the settings under path ("gke.redis").
 func (r RedisConfig) Validate(path string) []error {
@@ -52,9 +53,9 @@ func (r RedisConfig) Validate(path string) []error {
 	if r.MemorySizeGB < 1 || r.MemorySizeGB > 300 {
 		add("memorySizeGb", "is %d; Memorystore for Redis takes 1 to 300 GB", r.MemorySizeGB)
 	}
-	if !redisVersion.MatchString(r.Version) {
+	if !slices.Contains(redisVersions, r.Version) {
 		// Redis 7: what the gateway's limits are tested against (Debian's redis-server).
-		add("version", "%q is not a Memorystore Redis 7 version; use e.g. \"REDIS_7_2\" or \"REDIS_7_0\"", r.Version)
+		add("version", "%q is not a Memorystore Redis 7 version; use \"REDIS_7_2\" or \"REDIS_7_0\"", r.Version)
 	}
 	return errs
 }

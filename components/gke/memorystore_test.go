@@ -66,6 +66,11 @@ func TestMemorystoreStandardHA(t *testing.T) {
 
 func TestRedisConfigValidate(t *testing.T) {
 	require.Empty(t, gke.DefaultRedis().Validate("gke.redis"))
+	for _, v := range []string{"REDIS_7_0", "REDIS_7_2"} {
+		r := gke.DefaultRedis()
+		r.Version = v
+		assert.Empty(t, r.Validate("gke.redis"), v)
+	}
 	for name, tc := range map[string]struct {
 		edit func(*gke.RedisConfig)
 		want string
@@ -75,6 +80,9 @@ func TestRedisConfigValidate(t *testing.T) {
 		"too big":     {func(r *gke.RedisConfig) { r.MemorySizeGB = 301 }, "gke.redis.memorySizeGb"},
 		"old version": {func(r *gke.RedisConfig) { r.Version = "REDIS_6_X" }, "gke.redis.version"},
 		"valkey":      {func(r *gke.RedisConfig) { r.Version = "VALKEY_8_0" }, "gke.redis.version"},
+		// Memorystore for Redis has no 7.1 nor 7.3 and later: only REDIS_7_0 and REDIS_7_2.
+		"no 7.1": {func(r *gke.RedisConfig) { r.Version = "REDIS_7_1" }, "gke.redis.version"},
+		"no 7.4": {func(r *gke.RedisConfig) { r.Version = "REDIS_7_4" }, "gke.redis.version"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := gke.DefaultRedis()

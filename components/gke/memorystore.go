@@ -67,6 +67,9 @@ type MemorystoreArgs struct {
 	// Project and Region hold the instance (the cluster's).
 	Project string `pulumi:"project"`
 	Region  string `pulumi:"region"`
+	// Zone is a zonal cluster's zone (gke.zone), where the instance's primary is put so the
+	// gateway reaches it without crossing zones; empty for a regional cluster (Memorystore picks).
+	Zone string `pulumi:"zone,optional"`
 	// Network is the cluster's VPC (projects/<p>/global/networks/<n>): the instance's only
 	// network, peered to it directly.
 	Network pulumi.StringInput `pulumi:"network"`
@@ -115,8 +118,20 @@ func NewMemorystore(ctx *pulumi.Context, name string, args MemorystoreArgs, opts
 		AuthEnabled:       pulumi.Bool(true),
 		// TLS on 6378; clients verify the server against serverCaCerts.
 		TransitEncryptionMode: pulumi.String("SERVER_AUTHENTICATION"),
-		DisplayName:           pulumi.String("llm-platform: tenants' limits"),
-		Labels:                pulumi.StringMap{"app": pulumi.String("llm-gateway"), "managed-by": pulumi.String("llm-platform")},
+		// An RDB snapshot every hour, from which Memorystore restores the data itself when a
+		// BASIC node restarts (failure, maintenance) or both STANDARD_HA nodes fail: without it
+		// every tenant would start a fresh day's and month's token budget.
+		PersistenceConfig: &redis.InstancePersistenceConfigArgs{
+			PersistenceMode:   pulumi.String("RDB"),
+			RdbSnapshotPeriod: pulumi.String(redisSnapshotPeriod),
+		},
+		// Memorystore's default, volatile-lru, would evict the counters (every one has a TTL)
+		// when memory runs out, silently resetting budgets; refuse writes instead, as the
+		// in-cluster Redis does: the gateway then treats Redis as down (tenancy.onRedisDown).
+		RedisConfigs: pulumi.StringMap{"maxmemory-policy": pulumi.String("noeviction")},
+		DisplayName:  pulumi.String("llm-platform: tenants' limits"),
+		Labels:       pulumi.StringMap{"app": pulumi.String("llm-gateway"), "managed-by": pulumi.String("llm-platform")},
+		LocationId:   optionalString(args.Zone),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{api}))
 	if err != nil {
 		return nil, err
@@ -125,6 +140,18 @@ func NewMemorystore(ctx *pulumi.Context, name string, args MemorystoreArgs, opts
 	m.Password = pulumi.ToSecret(instance.AuthString).(pulumi.StringOutput)
 	m.CACert = instance.ServerCaCerts.ApplyT(caBundle).(pulumi.StringOutput)
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{"address": m.Address, "password": m.Password, "caCert": m.CACert})
+}
+
+// redisSnapshotPeriod is how often Memorystore snapshots the instance (RDB persistence), the
+// shortest period it offers: at most an hour of counting is lost when it restores one.
+const redisSnapshotPeriod = "ONE_HOUR"
+
+// optionalString is s, or nil (unset) when s is empty.
+func optionalString(s string) pulumi.StringPtrInput {
+	if s == "" {
+		return nil
+	}
+	return pulumi.String(s)
 }
 
 // caBundle joins the instance's server CA certificates into one PEM bundle.

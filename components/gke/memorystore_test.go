@@ -14,11 +14,17 @@ import (
 
 func memorystore(t *testing.T, cfg gke.RedisConfig) (*pulumimock.Mocks, *gke.Memorystore) {
 	t.Helper()
+	return memorystoreIn(t, cfg, "")
+}
+
+// memorystoreIn declares the instance for a cluster in zone (empty: a regional cluster).
+func memorystoreIn(t *testing.T, cfg gke.RedisConfig, zone string) (*pulumimock.Mocks, *gke.Memorystore) {
+	t.Helper()
 	var r *gke.Memorystore
 	m, err := pulumimock.Run(t, func(ctx *pulumi.Context) error {
 		var err error
 		r, err = gke.NewMemorystore(ctx, "limits-redis", gke.MemorystoreArgs{
-			Config: cfg, Project: "acme-ml", Region: "us-central1", Network: pulumi.String(vpcNetwork),
+			Config: cfg, Project: "acme-ml", Region: "us-central1", Zone: zone, Network: pulumi.String(vpcNetwork),
 		})
 		return err
 	})
@@ -52,6 +58,34 @@ func TestMemorystoreIsPrivateAuthenticatedAndTLS(t *testing.T) {
 	ca, secret := pulumimock.Await(t, r.CACert)
 	assert.False(t, secret, "a CA certificate is public: it goes into the gateway's ConfigMap")
 	assert.Equal(t, pulumimock.MockMemorystoreCA, ca)
+}
+
+// TestMemorystoreKeepsTheCounters: the counters survive a restart (an hourly RDB snapshot
+// Memorystore restores itself) and are never evicted (noeviction: a full instance refuses
+// writes, which the gateway treats as Redis down, instead of dropping budget keys, which all
+// have a TTL and so are volatile-lru's candidates).
+func TestMemorystoreKeepsTheCounters(t *testing.T) {
+	for _, tier := range []string{gke.RedisBasic, gke.RedisStandardHA} {
+		cfg := gke.DefaultRedis()
+		cfg.Tier = tier
+		m, _ := memorystore(t, cfg)
+		in := pulumimock.Plain(m.Find(t, "gcp:redis/instance:Instance", "limits-redis").Inputs)
+		assert.Equal(t, map[string]any{"persistenceMode": "RDB", "rdbSnapshotPeriod": "ONE_HOUR"}, in["persistenceConfig"], tier)
+		assert.Equal(t, map[string]any{"maxmemory-policy": "noeviction"}, in["redisConfigs"], tier)
+	}
+}
+
+// TestMemorystoreZone: a zonal cluster's instance is in its zone (the gateway's pods are
+// there); a regional cluster's is where Memorystore puts it.
+func TestMemorystoreZone(t *testing.T) {
+	m, _ := memorystoreIn(t, gke.DefaultRedis(), "us-central1-b")
+	in := pulumimock.Plain(m.Find(t, "gcp:redis/instance:Instance", "limits-redis").Inputs)
+	assert.Equal(t, "us-central1-b", in["locationId"])
+
+	m, _ = memorystore(t, gke.DefaultRedis())
+	in = pulumimock.Plain(m.Find(t, "gcp:redis/instance:Instance", "limits-redis").Inputs)
+	assert.NotContains(t, in, "locationId", "regional: left to Memorystore")
+	assert.NotContains(t, in, "alternativeLocationId")
 }
 
 func TestMemorystoreStandardHA(t *testing.T) {

@@ -208,6 +208,10 @@ func TestTenancyOnElastiCache(t *testing.T) {
 	in := inputsOf(group)
 	assert.Equal(t, true, in["transitEncryptionEnabled"])
 	assert.Equal(t, true, in["atRestEncryptionEnabled"])
+	params := m.Find(t, "aws:elasticache/parameterGroup:ParameterGroup", limitsRedisName)
+	assert.Contains(t, params.Provider, "pulumi:providers:aws::eks", "the parameter group in the group's region")
+	assert.Equal(t, "valkey8", inputsOf(params)["family"], "eks.redis's default engine, 8.0")
+	assert.Contains(t, group.DependsOn, params.URN)
 	subnets := inputsOf(m.Find(t, "aws:elasticache/subnetGroup:SubnetGroup", limitsRedisName))["subnetIds"]
 	assert.Equal(t, []any{"eks-private-0-id", "eks-private-1-id"}, subnets, "the cluster's private subnets")
 	sg := inputsOf(m.Find(t, "aws:ec2/securityGroup:SecurityGroup", limitsRedisName))

@@ -31,7 +31,8 @@ func managedRedis(ctx *pulumi.Context, cfg spec.Config, g *gke.GKE, e *eks.EKS) 
 	switch {
 	case g != nil:
 		r, err := gke.NewMemorystore(ctx, limitsRedisName, gke.MemorystoreArgs{
-			Config: cfg.GKE.Redis, Project: cfg.GKE.Project, Region: cfg.GKE.Region, Network: g.Network,
+			Config: cfg.GKE.Redis, Project: cfg.GKE.Project, Region: cfg.GKE.Region, Zone: cfg.GKE.Zone,
+			Network: g.Network,
 		})
 		if err != nil {
 			return nil, err

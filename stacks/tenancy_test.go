@@ -178,6 +178,7 @@ func TestTenancyOnMemorystore(t *testing.T) {
 	assert.Equal(t, true, instance["authEnabled"])
 	assert.Equal(t, "SERVER_AUTHENTICATION", instance["transitEncryptionMode"])
 	assert.Equal(t, "BASIC", instance["tier"], "gke.redis's defaults")
+	assert.NotContains(t, instance, "locationId", "a regional cluster: Memorystore picks the zone")
 
 	assert.Contains(t, cm.Data[nginx.LimitsFile], `local HOST, PORT = "`+pulumimock.MockMemorystoreHost+`", 6378`)
 	assert.Contains(t, cm.Data[nginx.LimitsFile], `tls = true, server_name = "`+pulumimock.MockMemorystoreHost+`",`)
@@ -186,6 +187,15 @@ func TestTenancyOnMemorystore(t *testing.T) {
 	assert.Equal(t, pulumimock.MockMemorystoreAuth, keys.StringData[gateway.RedisPasswordKey])
 	pulumimock.AssertOnlyInSecrets(t, m, pulumimock.MockMemorystoreAuth)
 	pulumimock.AssertSecretEverywhere(t, m, pulumimock.MockMemorystoreAuth)
+}
+
+// TestTenancyOnMemorystoreZonal: a zonal cluster's instance is in the cluster's zone, where the
+// gateway's pods run.
+func TestTenancyOnMemorystoreZonal(t *testing.T) {
+	config := gkeConfig(`{"name":"llm-gke"}`)
+	config["gke"] = `{"project":"acme-ml","region":"us-central1","zone":"us-central1-c","cluster":{"name":"llm-gke","systemNodeCount":2}}`
+	m, _, _ := runManagedRedis(t, config)
+	assert.Equal(t, "us-central1-c", inputsOf(m.Find(t, "gcp:redis/instance:Instance", limitsRedisName))["locationId"])
 }
 
 // TestTenancyOnElastiCache: on EKS the stack creates ElastiCache in the cluster's private
@@ -198,6 +208,10 @@ func TestTenancyOnElastiCache(t *testing.T) {
 	in := inputsOf(group)
 	assert.Equal(t, true, in["transitEncryptionEnabled"])
 	assert.Equal(t, true, in["atRestEncryptionEnabled"])
+	params := m.Find(t, "aws:elasticache/parameterGroup:ParameterGroup", limitsRedisName)
+	assert.Contains(t, params.Provider, "pulumi:providers:aws::eks", "the parameter group in the group's region")
+	assert.Equal(t, "valkey8", inputsOf(params)["family"], "eks.redis's default engine, 8.0")
+	assert.Contains(t, group.DependsOn, params.URN)
 	subnets := inputsOf(m.Find(t, "aws:elasticache/subnetGroup:SubnetGroup", limitsRedisName))["subnetIds"]
 	assert.Equal(t, []any{"eks-private-0-id", "eks-private-1-id"}, subnets, "the cluster's private subnets")
 	sg := inputsOf(m.Find(t, "aws:ec2/securityGroup:SecurityGroup", limitsRedisName))

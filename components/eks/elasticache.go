@@ -42,6 +42,16 @@ func DefaultRedis() RedisConfig {
 
 var valkeyVersion = regexp.MustCompile(`^(7\.2|([89]|[1-9][0-9])\.[0-9]+)$`)
 
+// ParameterGroupFamily is the ElastiCache parameter group family of EngineVersion: one per
+// Valkey major version (7.2: valkey7, 8.x: valkey8, 9.x: valkey9).
+func (r RedisConfig) ParameterGroupFamily() string {
+	major, _, _ := strings.Cut(r.EngineVersion, ".")
+	return RedisEngine + major
+}
+
+// redisSnapshotRetentionDays is how many days of ElastiCache's daily snapshots are kept.
+const redisSnapshotRetentionDays = 7
+
 // Validate checks the settings under path ("eks.redis").
 func (r RedisConfig) Validate(path string) []error {
 	var errs []error
@@ -111,6 +121,10 @@ func NewElastiCache(ctx *pulumi.Context, name string, args ElastiCacheArgs, opts
 		return nil, err
 	}
 	cfg := args.Config
+	params, err := noEviction(ctx, name, cfg, parent)
+	if err != nil {
+		return nil, err
+	}
 	failover := cfg.Replicas > 0
 	group, err := elasticache.NewReplicationGroup(ctx, name, &elasticache.ReplicationGroupArgs{
 		Description:              pulumi.String("llm-platform: the tenants' limits"),
@@ -127,6 +141,11 @@ func NewElastiCache(ctx *pulumi.Context, name string, args ElastiCacheArgs, opts
 		AtRestEncryptionEnabled:  pulumi.Bool(true),
 		AuthToken:                pulumi.ToSecret(pulumi.String(generated)).(pulumi.StringOutput),
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		ParameterGroupName:       params.Name,
+		// A daily snapshot (in a window ElastiCache picks), kept a week: a group that lost its
+		// only node is restored from the latest as a new group, rather than every tenant
+		// starting a fresh day's and month's token budget.
+		SnapshotRetentionLimit: pulumi.Int(redisSnapshotRetentionDays),
 	}, parent,
 		// A new token is generated on every run; only the first is applied, and the gateway's
 		// password is the output, the one applied.
@@ -137,6 +156,21 @@ func NewElastiCache(ctx *pulumi.Context, name string, args ElastiCacheArgs, opts
 	c.Address = pulumi.Sprintf("%s:%d", group.PrimaryEndpointAddress, RedisPort)
 	c.Password = pulumi.ToSecret(group.AuthToken.Elem()).(pulumi.StringOutput)
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"address": c.Address, "password": c.Password})
+}
+
+// noEviction is the group's parameter group: the default one's volatile-lru would evict the
+// counters (every one has a TTL) when memory runs out, silently resetting budgets; noeviction
+// refuses writes instead, as the in-cluster Redis does, and the gateway then treats Redis as
+// down (tenancy.onRedisDown). Pulumi names it (a suffix), so a new engine major's group, of
+// another family, is created before the old one is deleted.
+func noEviction(ctx *pulumi.Context, name string, cfg RedisConfig, parent pulumi.ResourceOption) (*elasticache.ParameterGroup, error) {
+	return elasticache.NewParameterGroup(ctx, name, &elasticache.ParameterGroupArgs{
+		Family:      pulumi.String(cfg.ParameterGroupFamily()),
+		Description: pulumi.String("The tenants' limits Redis: never evict a counter"),
+		Parameters: elasticache.ParameterGroupParameterArray{&elasticache.ParameterGroupParameterArgs{
+			Name: pulumi.String("maxmemory-policy"), Value: pulumi.String("noeviction"),
+		}},
+	}, parent)
 }
 
 // ElastiCache declares the tenants' limits Redis in this cluster's VPC and private subnets,

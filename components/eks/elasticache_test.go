@@ -64,6 +64,35 @@ func TestElastiCacheIsPrivateEncryptedAndAuthenticated(t *testing.T) {
 	assert.Equal(t, pulumimock.MockElastiCacheEndpoint+":6379", address)
 }
 
+// TestElastiCacheKeepsTheCounters: a daily snapshot kept a week, and a parameter group of the
+// engine's family with noeviction (a full node refuses writes, which the gateway treats as Redis
+// down, instead of evicting budget keys, which all have a TTL), referenced by the group.
+func TestElastiCacheKeepsTheCounters(t *testing.T) {
+	m, _ := elastiCache(t, eks.DefaultRedis())
+	group := m.Find(t, "aws:elasticache/replicationGroup:ReplicationGroup", "limits-redis")
+	in := pulumimock.Plain(group.Inputs)
+	assert.Equal(t, float64(7), in["snapshotRetentionLimit"])
+	params := m.Find(t, "aws:elasticache/parameterGroup:ParameterGroup", "limits-redis")
+	assert.Contains(t, group.DependsOn, params.URN, "the group uses the parameter group")
+	assert.Equal(t, "limits-redis-"+pulumimock.MockNameSuffix, in["parameterGroupName"], "by its name, Pulumi's")
+	assert.NotContains(t, pulumimock.Plain(params.Inputs), "name", "autonamed")
+	p := pulumimock.Plain(params.Inputs)
+	assert.Equal(t, "valkey8", p["family"], "8.0's family")
+	assert.Equal(t, []any{map[string]any{"name": "maxmemory-policy", "value": "noeviction"}}, p["parameters"])
+
+	cfg := eks.DefaultRedis()
+	cfg.EngineVersion = "7.2"
+	m, _ = elastiCache(t, cfg)
+	p = pulumimock.Plain(m.Find(t, "aws:elasticache/parameterGroup:ParameterGroup", "limits-redis").Inputs)
+	assert.Equal(t, "valkey7", p["family"], "the family follows the engine")
+}
+
+func TestParameterGroupFamily(t *testing.T) {
+	for version, family := range map[string]string{"7.2": "valkey7", "8.0": "valkey8", "8.2": "valkey8", "9.0": "valkey9"} {
+		assert.Equal(t, family, eks.RedisConfig{EngineVersion: version}.ParameterGroupFamily(), version)
+	}
+}
+
 // TestElastiCacheFailover: replicas in other zones, promoted automatically.
 func TestElastiCacheFailover(t *testing.T) {
 	cfg := eks.DefaultRedis()

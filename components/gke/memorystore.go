@@ -2,7 +2,6 @@ package gke
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -28,7 +27,7 @@ type RedisConfig struct {
 	Tier string `json:"tier" pulumi:"tier"`
 	// MemorySizeGB is the instance's memory (1 to 300 GB); the limits' counters need little.
 	MemorySizeGB int `json:"memorySizeGb" pulumi:"memorySizeGb"`
-	// Version is Memorystore's Redis version: REDIS_7_0 or later 7.x (REDIS_7_2).
+	// Version is Memorystore's Redis 7 version: REDIS_7_0 or REDIS_7_2, the two it offers.
 	Version string `json:"version" pulumi:"version"`
 }
 
@@ -38,7 +37,9 @@ func DefaultRedis() RedisConfig {
 	return RedisConfig{Tier: RedisBasic, MemorySizeGB: 1, Version: "REDIS_7_2"}
 }
 
-var redisVersion = regexp.MustCompile(`^REDIS_7_[0-9]$`)
+// redisVersions are the Memorystore for Redis 7 versions (the gateway's limits are tested
+// against Redis 7); Memorystore offers no other 7.x.
+var redisVersions = []string{"REDIS_7_0", "REDIS_7_2"}
 
 // Validate checks the settings under path ("gke.redis").
 func (r RedisConfig) Validate(path string) []error {
@@ -52,9 +53,9 @@ func (r RedisConfig) Validate(path string) []error {
 	if r.MemorySizeGB < 1 || r.MemorySizeGB > 300 {
 		add("memorySizeGb", "is %d; Memorystore for Redis takes 1 to 300 GB", r.MemorySizeGB)
 	}
-	if !redisVersion.MatchString(r.Version) {
+	if !slices.Contains(redisVersions, r.Version) {
 		// Redis 7: what the gateway's limits are tested against (Debian's redis-server).
-		add("version", "%q is not a Memorystore Redis 7 version; use e.g. \"REDIS_7_2\" or \"REDIS_7_0\"", r.Version)
+		add("version", "%q is not a Memorystore Redis 7 version; use \"REDIS_7_2\" or \"REDIS_7_0\"", r.Version)
 	}
 	return errs
 }
@@ -66,6 +67,9 @@ type MemorystoreArgs struct {
 	// Project and Region hold the instance (the cluster's).
 	Project string `pulumi:"project"`
 	Region  string `pulumi:"region"`
+	// Zone is a zonal cluster's zone (gke.zone), where the instance's primary is put so the
+	// gateway reaches it without crossing zones; empty for a regional cluster (Memorystore picks).
+	Zone string `pulumi:"zone,optional"`
 	// Network is the cluster's VPC (projects/<p>/global/networks/<n>): the instance's only
 	// network, peered to it directly.
 	Network pulumi.StringInput `pulumi:"network"`
@@ -114,8 +118,20 @@ func NewMemorystore(ctx *pulumi.Context, name string, args MemorystoreArgs, opts
 		AuthEnabled:       pulumi.Bool(true),
 		// TLS on 6378; clients verify the server against serverCaCerts.
 		TransitEncryptionMode: pulumi.String("SERVER_AUTHENTICATION"),
-		DisplayName:           pulumi.String("llm-platform: tenants' limits"),
-		Labels:                pulumi.StringMap{"app": pulumi.String("llm-gateway"), "managed-by": pulumi.String("llm-platform")},
+		// An RDB snapshot every hour, from which Memorystore restores the data itself when a
+		// BASIC node restarts (failure, maintenance) or both STANDARD_HA nodes fail: without it
+		// every tenant would start a fresh day's and month's token budget.
+		PersistenceConfig: &redis.InstancePersistenceConfigArgs{
+			PersistenceMode:   pulumi.String("RDB"),
+			RdbSnapshotPeriod: pulumi.String(redisSnapshotPeriod),
+		},
+		// Memorystore's default, volatile-lru, would evict the counters (every one has a TTL)
+		// when memory runs out, silently resetting budgets; refuse writes instead, as the
+		// in-cluster Redis does: the gateway then treats Redis as down (tenancy.onRedisDown).
+		RedisConfigs: pulumi.StringMap{"maxmemory-policy": pulumi.String("noeviction")},
+		DisplayName:  pulumi.String("llm-platform: tenants' limits"),
+		Labels:       pulumi.StringMap{"app": pulumi.String("llm-gateway"), "managed-by": pulumi.String("llm-platform")},
+		LocationId:   optionalString(args.Zone),
 	}, parent, pulumi.DependsOn([]pulumi.Resource{api}))
 	if err != nil {
 		return nil, err
@@ -124,6 +140,18 @@ func NewMemorystore(ctx *pulumi.Context, name string, args MemorystoreArgs, opts
 	m.Password = pulumi.ToSecret(instance.AuthString).(pulumi.StringOutput)
 	m.CACert = instance.ServerCaCerts.ApplyT(caBundle).(pulumi.StringOutput)
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{"address": m.Address, "password": m.Password, "caCert": m.CACert})
+}
+
+// redisSnapshotPeriod is how often Memorystore snapshots the instance (RDB persistence), the
+// shortest period it offers: at most an hour of counting is lost when it restores one.
+const redisSnapshotPeriod = "ONE_HOUR"
+
+// optionalString is s, or nil (unset) when s is empty.
+func optionalString(s string) pulumi.StringPtrInput {
+	if s == "" {
+		return nil
+	}
+	return pulumi.String(s)
 }
 
 // caBundle joins the instance's server CA certificates into one PEM bundle.

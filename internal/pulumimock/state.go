@@ -19,6 +19,9 @@ const (
 	MockMemorystoreAuth = "mock-memorystore-auth-string"
 	// MockElastiCacheEndpoint is the primary endpoint ElastiCache names for a replication group.
 	MockElastiCacheEndpoint = "master.limits-redis.c0ffee.usw2.cache.amazonaws.com"
+	// MockNameSuffix is the suffix Pulumi's autonaming adds to a resource's name, for the
+	// resources whose physical name the program reads.
+	MockNameSuffix = "a1b2c3d"
 	// MockClusterSecurityGroup is the security group EKS creates for a cluster.
 	MockClusterSecurityGroup = "sg-0c1u5te7"
 )
@@ -73,6 +76,11 @@ func mockState(args pulumi.MockResourceArgs) resource.PropertyMap {
 		state["address"] = resource.NewProperty(MockRDSAddress)
 	case "gcp:redis/instance:Instance":
 		memorystoreState(args.Inputs, state)
+	case "aws:elasticache/parameterGroup:ParameterGroup":
+		// Pulumi names a group declared without one: the resource's name and a suffix.
+		if _, ok := state["name"]; !ok {
+			state["name"] = resource.NewProperty(args.Name + "-" + MockNameSuffix)
+		}
 	case "aws:elasticache/replicationGroup:ReplicationGroup":
 		// ElastiCache names the primary endpoint; the port defaults to Redis's.
 		state["primaryEndpointAddress"] = resource.NewProperty(MockElastiCacheEndpoint)

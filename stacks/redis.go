@@ -17,8 +17,8 @@ const limitsRedisName = "limits-redis"
 type ManagedRedis struct {
 	// Address is host:port; Password is the instance's own (secret).
 	Address, Password pulumi.StringOutput
-	// CACert is the PEM of the CAs its certificate chains to; zero for the public CAs.
-	CACert pulumi.StringOutput
+	// CACert is the PEM of the CAs its certificate chains to; nil for the public CAs.
+	CACert pulumi.StringInput
 }
 
 // managedRedis creates the tenants' limits Redis on the stack's cloud when tenancy.redis.kind

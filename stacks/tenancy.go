@@ -52,10 +52,7 @@ func tenancy(ctx *pulumi.Context, prefix string, cfg spec.Config, secrets spec.S
 		// Always TLS; the certificate names the address's host (Memorystore's IP, ElastiCache's
 		// endpoint), and chains to the instance's CA or, with none, to the public CAs.
 		limits.Address, limits.Password = managed.Address, managed.Password
-		limits.TLS = &gateway.RedisTLS{}
-		if managed.CACert != (pulumi.StringOutput{}) {
-			limits.TLS.CACert = managed.CACert
-		}
+		limits.TLS = &gateway.RedisTLS{CACert: managed.CACert}
 		return nil, nil
 	case tenants.RedisInCluster:
 		clients := []map[string]string{gateway.Selector(gateway.DefaultName)}

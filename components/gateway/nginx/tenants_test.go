@@ -96,6 +96,43 @@ func (r *redisServer) signal(sig syscall.Signal) {
 	require.NoError(r.t, r.cmd.Process.Signal(sig))
 }
 
+// hang stops the server (SIGSTOP: the kernel still accepts connections, nothing is answered)
+// until the returned resume is called, or the test ends.
+func (r *redisServer) hang(t testing.TB) (resume func()) {
+	r.signal(syscall.SIGSTOP)
+	var once sync.Once
+	resume = func() { once.Do(func() { r.signal(syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	return resume
+}
+
+// timeoutsBound is how long an answer may take while Redis is down or hung: the connect
+// (100 ms, which bounds a TLS handshake too) and read (250 ms) timeouts, plus nginx and the
+// model; a hang would be the client's own timeout.
+const timeoutsBound = time.Second
+
+// chatWithin sends one chat request with key to g, asserting it is answered within
+// timeoutsBound.
+func chatWithin(t *testing.T, g *gateway, key string) response {
+	t.Helper()
+	start := time.Now()
+	r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer "+key)
+	assert.Less(t, time.Since(start), timeoutsBound, "never waits past the timeouts")
+	return r
+}
+
+// admittedWithin sends n chat requests with chatWithin and counts the 200s.
+func admittedWithin(t *testing.T, g *gateway, key string, n int) int {
+	t.Helper()
+	ok := 0
+	for range n {
+		if chatWithin(t, g, key).Status == http.StatusOK {
+			ok++
+		}
+	}
+	return ok
+}
+
 // kill stops the server at once (SIGKILL), as a crashed node would.
 func (r *redisServer) kill() {
 	r.mu.Lock()
@@ -402,19 +439,8 @@ func TestTenantLimitsWhenRedisDies(t *testing.T) {
 	}
 	closed := startGateway(t, route, withTenants(t, rs, keys, tenants, time.Minute, true))
 	waitShared(t, 4, append(open, closed)...)
-	send := func(g *gateway) (int, time.Duration) {
-		start := time.Now()
-		r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
-		return r.Status, time.Since(start)
-	}
 	// Shared: 30 in all, whichever gateway.
-	ok := 0
-	for i := range 40 {
-		if s, _ := send(open[i%3]); s == http.StatusOK {
-			ok++
-		}
-	}
-	assert.Equal(t, 30, ok, "the limit holds across the gateways")
+	assert.Equal(t, 30, admittedOf(t, open, "sk-t", 40), "the limit holds across the gateways")
 
 	rs.kill()
 	for _, g := range append(open, closed) {
@@ -422,21 +448,11 @@ func TestTenantLimitsWhenRedisDies(t *testing.T) {
 	}
 	// Fail-open: a fresh count per pod at 30 / 4 pods seen = 7 each.
 	for _, g := range open {
-		ok := 0
-		for range 12 {
-			s, d := send(g)
-			assert.Less(t, d, time.Second, "never waits past the timeouts")
-			if s == http.StatusOK {
-				ok++
-			}
-		}
-		assert.Equal(t, 7, ok, "each pod enforces its share")
+		assert.Equal(t, 7, admittedWithin(t, g, "sk-t", 12), "each pod enforces its share")
 		s := series(g.scrape(t))
 		assert.Equal(t, 0.0, s[MetricLimitsBackendUp+"{}"])
 	}
-	status, d := send(closed)
-	assert.Equal(t, http.StatusServiceUnavailable, status, "fail-closed")
-	assert.Less(t, d, time.Second)
+	assert.Equal(t, http.StatusServiceUnavailable, chatWithin(t, closed, "sk-t").Status, "fail-closed")
 
 	rs.start()
 	for _, g := range append(open, closed) {
@@ -445,15 +461,8 @@ func TestTenantLimitsWhenRedisDies(t *testing.T) {
 	waitShared(t, 4, append(open, closed)...)
 	// The shared count resumes (AOF kept what was counted before the kill, or it starts
 	// over): either way no more than the limit is admitted from now on.
-	ok = 0
-	for i := range 40 {
-		if s, _ := send(open[i%3]); s == http.StatusOK {
-			ok++
-		}
-	}
-	assert.LessOrEqual(t, ok, 30, "enforcement is shared again")
-	s, _ := send(closed)
-	assert.Equal(t, http.StatusTooManyRequests, s, "the fail-closed gateway is back to the shared count")
+	assert.LessOrEqual(t, admittedOf(t, open, "sk-t", 40), 30, "enforcement is shared again")
+	assert.Equal(t, http.StatusTooManyRequests, chatWithin(t, closed, "sk-t").Status, "the fail-closed gateway is back to the shared count")
 	// A tenant that sent nothing before: exactly its limit across the gateways (shared, not the
 	// per-pod share of 7 each, and not nothing).
 	assert.Equal(t, 30, admittedOf(t, open, "sk-f", 40), "a fresh tenant's limit is shared again")
@@ -542,38 +551,16 @@ func TestTenantLimitsWhenRedisHangs(t *testing.T) {
 		g.expectLog("Redis unreachable")
 		g.expectLog("Redis reachable again")
 	}
-	rs.signal(syscall.SIGSTOP)
-	stopped := true
-	defer func() {
-		if stopped {
-			rs.signal(syscall.SIGCONT)
-		}
-	}()
-	// The bound: connect 100 ms + read 250 ms, plus nginx and the model; a hang would be the
-	// client's timeout.
-	const bound = time.Second
+	resume := rs.hang(t)
 	for _, g := range open {
-		ok := 0
-		for range 10 {
-			start := time.Now()
-			r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
-			assert.Less(t, time.Since(start), bound, "never waits past the timeouts")
-			if r.Status == http.StatusOK {
-				ok++
-			}
-		}
-		assert.Equal(t, 6, ok, "fail-open: the pod's share, 20 / 3 pods")
+		assert.Equal(t, 6, admittedWithin(t, g, "sk-t", 10), "fail-open: the pod's share, 20 / 3 pods")
 	}
-	start := time.Now()
-	r := closed.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
-	assert.Less(t, time.Since(start), bound)
-	assertGatewayError(t, r, http.StatusServiceUnavailable, "limits_unavailable")
+	assertGatewayError(t, chatWithin(t, closed, "sk-t"), http.StatusServiceUnavailable, "limits_unavailable")
 	s := series(open[0].scrape(t))
 	assert.Equal(t, 0.0, s[MetricLimitsBackendUp+"{}"])
 	assert.Positive(t, s[MetricLimitsBackendFailures+`{reason="timeout"}`], "the read timed out")
 
-	rs.signal(syscall.SIGCONT)
-	stopped = false
+	resume()
 	waitShared(t, 3, all...)
 	assert.Equal(t, 20, admittedOf(t, open, "sk-f", 30), "resumed: the limit is shared again")
 }

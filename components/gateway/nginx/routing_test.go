@@ -174,7 +174,9 @@ func TestRoutingKnownPrefixGoesToTheReplicaThatServedIt(t *testing.T) {
 
 	// The index, not only the hash of the first block: the replica the shared prompt would
 	// hash to is overloaded, so a new conversation goes elsewhere, and its next turn follows it
-	// there even once the first replica is idle again.
+	// there while the first replica is still overloaded (no other replica holds the prompt).
+	// Once that replica is idle again the conversation returns to it, where every other pod
+	// sends the prompt (TestRoutingPodReturnsToTheSharedReplica).
 	home, _ := g.send(t, chatWith(routedModel, system, "another question"))
 	byN[home].waiting.Store(1000)
 	byN[home].waitScrapes(t, 2)
@@ -182,10 +184,13 @@ func TestRoutingKnownPrefixGoesToTheReplicaThatServedIt(t *testing.T) {
 	moved, _ := g.send(t, chatWith(routedModel, system, user))
 	require.NotEqual(t, home, moved, "an overloaded replica is passed over")
 	require.NotEmpty(t, moved)
+	user += " and a follow-up"
+	got, _ := g.send(t, chatWith(routedModel, system, user))
+	assert.Equal(t, moved, got, "the longest known prefix was served by %s", moved)
 	byN[home].waiting.Store(0)
 	byN[home].waitScrapes(t, 2)
-	got, _ := g.send(t, chatWith(routedModel, system, user+" and a follow-up"))
-	assert.Equal(t, moved, got, "the longest known prefix was served by %s", moved)
+	got, _ = g.send(t, chatWith(routedModel, system, user+" and another"))
+	assert.Equal(t, home, got, "the prompt returns to its rendezvous replica once it is idle")
 }
 
 func TestRoutingOverloadedReplicaIsPassedOver(t *testing.T) {

@@ -156,3 +156,49 @@ func TestRoutingThreePodsKeepAffinity(t *testing.T) {
 	// misses (and the first turn of a conversation, its user message).
 	assert.Greater(t, float64(hits)/float64(queries), 0.6, "prefix-cache hits across pods (%d of %d tokens)", hits, queries)
 }
+
+// TestRoutingPodReturnsToTheSharedReplica: a pod that placed a prompt away from the replica
+// the other pods use for it (here because that replica refused its connection) sends the
+// prompt's next turn back there once it works again, so the pods converge on one replica
+// per prompt instead of each keeping its own copy. Without the lean on known prefixes the pod
+// follows its own index and the prompt stays cached twice. About 6 s (the refused replica is
+// passed over for FailedEndpointSkip).
+func TestRoutingPodReturnsToTheSharedReplica(t *testing.T) {
+	t.Parallel()
+	params := vllmsim.Defaults()
+	params.TimeScale = 0.05
+	sim, ips := startSim(t, 4, routedModel, nil, params)
+	dns := dnstest.New(t)
+	dns.Set(modelHost(1), ips)
+	routes := []Route{{Name: routedModel, Upstream: "127.0.0.1:9", Endpoints: modelHost(1) + ":8000"}}
+	a, b, c := startRouted(t, dns, routes, StrategyPrefix), startRouted(t, dns, routes, StrategyPrefix),
+		startRouted(t, dns, routes, StrategyPrefix)
+	system := longText("shared assistant", 4000)
+	user := "first question"
+	turn := func(g routed) string {
+		t.Helper()
+		r := g.post(t, "/v1/chat/completions", chatWith(routedModel, system, user))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		user += " and a follow-up"
+		return r.Header.Get(vllmsim.ReplicaHeader)
+	}
+	home := turn(b) // a new prefix goes to its rendezvous replica
+	var homeReplica *vllmsim.Replica
+	for _, r := range sim.Replicas {
+		if r.Addr() == home {
+			homeReplica = r
+		}
+	}
+	require.NotNil(t, homeReplica, "%s is a replica", home)
+
+	require.NoError(t, homeReplica.SetFault(vllmsim.Fault{Mode: vllmsim.FaultRefuse}))
+	away := turn(a) // refused there: pod a retries elsewhere and its index says so
+	require.NotEqual(t, home, away)
+	require.NoError(t, homeReplica.SetFault(vllmsim.Fault{}))
+	assert.Equal(t, home, turn(b), "pod b keeps the prompt where it placed it")
+	assert.Equal(t, home, turn(c), "pod c places the new prefix where pod b did")
+
+	time.Sleep(FailedEndpointSkip + 500*time.Millisecond) // pod a no longer passes the replica over
+	assert.Equal(t, home, turn(a), "pod a returns the prompt to the replica the other pods use")
+	assert.Equal(t, home, turn(a), "and stays there")
+}

@@ -19,9 +19,11 @@ import (
 //	+ KVCache x vLLM's KV-cache use there (0..1)
 //	- NewPrefix x this request's prompt KiB (the hashed window at most) x (the share of the
 //	            worker's last ~8 prompts that were not new to it)^2, for the replica rendezvous
-//	            hashing names, when no replica is known to hold the prompt's prefix: every
-//	            gateway pod then places it alike, unless most prompts are never seen twice
-//	            (unique prompts), where placing them alike gains nothing
+//	            hashing of the prompt's first block names, whether or not the prefix index knows
+//	            the prompt elsewhere: every gateway pod places a new prefix alike, and a pod
+//	            that placed it elsewhere (its rendezvous replica busy or failing) brings it back,
+//	            unless most prompts are never seen twice (unique prompts), where placing them
+//	            alike gains nothing
 //
 // Costs within ScoreTie of the least are a tie, won by the replica the worker sent a request
 // to least recently: equal costs say nothing of which replica frees a slot first, and that
@@ -50,7 +52,7 @@ type Weights struct {
 	Running *float64 `json:"running,omitempty" pulumi:"running,optional"`
 	// KVCache weighs a replica's KV-cache use, 0..1 (0-1000; unset: the strategy's preset).
 	KVCache *float64 `json:"kvCache,omitempty" pulumi:"kvCache,optional"`
-	// NewPrefix weighs the lean of a new prefix toward its rendezvous replica, so every gateway
+	// NewPrefix weighs the lean of a prompt toward its rendezvous replica, so every gateway
 	// pod places it alike (0-1000; unset: the strategy's preset).
 	NewPrefix *float64 `json:"newPrefix,omitempty" pulumi:"newPrefix,optional"`
 }

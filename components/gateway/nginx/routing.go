@@ -20,8 +20,8 @@ import (
 // picker's weights (Presets); round-robin does not score.
 const (
 	// StrategyPrefix scores each replica by the prompt prefix it is known to hold (an
-	// approximate index of vLLM's prefix cache) and its load; a prefix nobody is known to hold
-	// leans towards the replica rendezvous hashing of its first block names.
+	// approximate index of vLLM's prefix cache) and its load; every prompt leans towards the
+	// replica rendezvous hashing of its first block names, so gateway pods place it alike.
 	StrategyPrefix = "prefix"
 	// StrategyLeastLoad scores by load alone: the prompt work waiting for a first token there,
 	// then the requests running there and its KV-cache use.

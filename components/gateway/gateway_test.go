@@ -232,6 +232,17 @@ func TestLimitsNeedRedis(t *testing.T) {
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "limits")
+
+	// A Go caller's Limits without an address: an error naming it, not a panic at apply time.
+	_, err = pulumimock.Run(t, func(ctx *pulumi.Context) error {
+		_, err := gateway.New(ctx, "gateway", gateway.Args{
+			Name: gateway.DefaultName, Config: spec.Defaults().Gateway, Namespace: "llm", Routes: routes,
+			Tenants: []nginx.Tenant{{Name: "a", Limits: []nginx.Limit{{Kind: nginx.LimitTokens, Period: nginx.PeriodDay, Amount: 5}}}},
+			Limits:  &gateway.Limits{KeyPrefix: "llm:"},
+		})
+		return err
+	})
+	require.ErrorContains(t, err, "limits.address: is required")
 }
 
 // The stream limit reaches nginx, and the connection settings derive from it: 3 connections

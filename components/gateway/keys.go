@@ -66,10 +66,10 @@ func (a Args) tenancy(p *nginx.Params) error {
 	}
 	// An address or CA that is another resource's output is not known yet: the files are
 	// checked with a stand-in now and rendered with the real values later (renderFiles).
-	address, _ := known(a.Limits.Address, pendingRedis)
+	address := known(a.Limits.Address, pendingRedis)
 	p.Limits = nginx.Limits{Redis: address, FailClosed: a.Limits.FailClosed, KeyPrefix: a.Limits.KeyPrefix}
 	if t := a.Limits.TLS; t != nil {
-		ca, _ := known(t.CACert, "")
+		ca := known(t.CACert, "")
 		p.Limits.TLS = &nginx.RedisTLS{CACert: ca, ServerName: t.ServerName}
 	}
 	if a.Limits.Password != nil {

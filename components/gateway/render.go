@@ -43,15 +43,13 @@ func (a Args) params(name string) (nginx.Params, error) {
 // the files are checked at plan time; never rendered into what the pods run.
 const pendingRedis = "redis.pending.invalid:6379"
 
-// known returns in's value when it is a plain string (nil: def), and whether it was.
-func known(in pulumi.StringInput, def string) (string, bool) {
-	switch v := in.(type) {
-	case nil:
-		return def, true
-	case pulumi.String:
-		return string(v), true
+// known returns in's value when it is a plain string; def when it is nil or another
+// resource's output (not known at plan time).
+func known(in pulumi.StringInput, def string) string {
+	if v, ok := in.(pulumi.String); ok {
+		return string(v)
 	}
-	return def, false
+	return def
 }
 
 // renderFiles renders the router's files. params are checked and rendered now, so every

@@ -68,12 +68,9 @@ for i = 1, n do
         local live = {}
         for j = 1, #h, 2 do
             local idx, v = tonumber(h[j]), tonumber(h[j + 1])
-            if v < 0 then
-                -- Refunds that outlived a Redis that lost its data: nothing is counted there.
-                redis.call('HDEL', key, h[j])
-                v = 0
-            end
-            if idx < cur - nb then
+            -- Out of the window, or below zero (refunds that outlived a Redis that lost its
+            -- data): nothing is counted there.
+            if idx < cur - nb or v < 0 then
                 redis.call('HDEL', key, h[j])
             elseif v ~= 0 then
                 u = u + v

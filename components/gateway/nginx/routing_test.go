@@ -506,7 +506,7 @@ func TestRoutingInFlightCountsSurviveErrorPages(t *testing.T) {
 }
 
 // A prefix nobody has served goes to its rendezvous replica only while that replica costs at
-// most the new-prefix lean (weights.newPrefix KiB of prompt) more than the cheapest: nothing is
+// most the rendezvous lean (weights.newPrefix KiB of prompt) more than the cheapest: nothing is
 // cached for it yet, so a busier replica is not worth waiting for.
 func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	t.Parallel()

@@ -91,8 +91,8 @@ func TestRoutingWithTheSimulator(t *testing.T) {
 // nothing but the DNS server and the replicas' /metrics) in front of four simulated replicas,
 // each turn of a conversation sent to another pod, as a Service spreads connections; twelve
 // conversations over six system prompts. A pod that
-// sees a prompt's prefix for the first time places it where the others did (the new-prefix
-// lean towards the rendezvous replica), so every turn reaches the replica holding the earlier
+// sees a prompt's prefix for the first time places it where the others did (the lean towards
+// its rendezvous replica), so every turn reaches the replica holding the earlier
 // ones and the replicas' prefix caches hit. Without the lean each pod places a prefix on the
 // replica it picked least recently, and the turns scatter (about half of the later turns go
 // elsewhere). About 1 s.

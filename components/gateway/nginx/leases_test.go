@@ -216,3 +216,42 @@ func TestTenantLateSettlementKeepsALifetime(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, ttl, "the counter made again by the settlement expires")
 }
+
+// TestTenantResetCountsLaterBuckets: a per-minute count may already hold units in a bucket
+// later than the current one (another worker's or pod's lease, counted where its last unit may
+// be admitted). x-ratelimit-reset-requests is when everything counted has left the window, so
+// it must reach past that bucket, not only past the one this request is counted in.
+func TestTenantResetCountsLaterBuckets(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t)
+	model := fastModel(t)
+	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 1000}}}}
+	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
+		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
+	waitShared(t, 1, g)
+
+	bw := time.Minute / LimitBuckets
+	now := redisNow(t, rs)
+	later := now.Truncate(bw).Add(2 * bw) // two buckets on: past any lease this request could take
+	require.Equal(t, "1", rs.cli("HSET", leaseKey, strconv.FormatInt(later.UnixNano()/int64(bw), 10), "1"))
+
+	r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	reset, err := time.ParseDuration(r.Header.Get("x-ratelimit-reset-requests"))
+	require.NoError(t, err, "%q", r.Header.Get("x-ratelimit-reset-requests"))
+	// The later bucket leaves the window LimitBuckets buckets after it ends.
+	want := later.Add(bw + time.Minute).Sub(now)
+	assert.GreaterOrEqual(t, reset, want-time.Second, "reset %v, the later bucket leaves in %v", reset, want)
+}
+
+// redisNow is the Redis server's clock (the script counts by it).
+func redisNow(t *testing.T, rs *redisServer) time.Time {
+	t.Helper()
+	f := strings.Fields(rs.cli("TIME"))
+	require.Len(t, f, 2)
+	s, err := strconv.ParseInt(f[0], 10, 64)
+	require.NoError(t, err)
+	us, err := strconv.ParseInt(f[1], 10, 64)
+	require.NoError(t, err)
+	return time.Unix(s, us*1000)
+}

@@ -123,7 +123,8 @@ for i = 1, n do
         end
         used[i] = used[i] + cost + grant
         if kind == 1 then
-            reset[i] = ((grant > 0 and lease_bucket or cur) + nb + 1) * bw - now
+            -- A later bucket (another worker's lease) may already hold units: the latest wins.
+            reset[i] = math.max(reset[i], ((grant > 0 and lease_bucket or cur) + nb + 1) * bw - now)
             redis.call('PEXPIRE', KEYS[i], math.ceil((win + 2 * bw + tonumber(ARGV[4])) * 1000))
         else
             redis.call('PEXPIRE', KEYS[i], math.ceil((reset[i] + 86400) * 1000))

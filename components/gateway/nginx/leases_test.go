@@ -64,8 +64,8 @@ func TestTenantLeasesSpareRoundTrips(t *testing.T) {
 
 // TestTenantLeasesEndWhenRedisDies: a lease outlives Redis by LeaseFor at most. A fail-closed
 // gateway holding one (a limit of 10,000 a minute, 50 requests sent) goes on admitting from it
-// right after Redis is killed, no more than it was granted, and once the lease has ended it
-// answers 503 limits_unavailable, never 200 again; no request waits past the timeouts.
+// right after Redis is killed, and once the lease has ended it answers 503 limits_unavailable,
+// though units are left in it; no request waits past the timeouts.
 func TestTenantLeasesEndWhenRedisDies(t *testing.T) {
 	t.Parallel()
 	rs, g := leaseGateway(t, []Limit{perMinute(LimitRequests, 10_000)}, time.Minute, true, fastModel(t))
@@ -73,25 +73,15 @@ func TestTenantLeasesEndWhenRedisDies(t *testing.T) {
 		require.Equal(t, http.StatusOK, chatWithin(t, g, "sk-t").Status)
 	}
 	held := sumHash(rs, leaseKey) - 50
-	require.Positive(t, held, "the gateway holds a lease")
+	require.Greater(t, held, 1, "the gateway holds a lease of more than one unit")
 	rs.kill()
 	killed := time.Now()
-	var statuses []int
-	for range held + 5 {
-		statuses = append(statuses, chatWithin(t, g, "sk-t").Status)
-	}
-	admitted := 0
-	for admitted < len(statuses) && statuses[admitted] == http.StatusOK {
-		admitted++
-	}
-	t.Logf("lease of %d: %d admitted after the kill", held, admitted)
-	assert.Positive(t, admitted, "the lease is honoured while it lasts")
-	assert.LessOrEqual(t, admitted, held, "no more than the lease")
-	for i, s := range statuses[admitted:] {
-		assert.Equal(t, http.StatusServiceUnavailable, s, "answer %d after the lease ran out or ended", admitted+i)
-	}
+	assert.Equal(t, http.StatusOK, chatWithin(t, g, "sk-t").Status, "the lease is honoured while it lasts")
+	// Units are left in the lease, but its time is up: none of them admits anything.
 	time.Sleep(time.Until(killed.Add(LeaseFor + 100*time.Millisecond)))
-	assert.Equal(t, http.StatusServiceUnavailable, chatWithin(t, g, "sk-t").Status, "the lease has ended: fail-closed")
+	for i := range held + 5 {
+		assert.Equal(t, http.StatusServiceUnavailable, chatWithin(t, g, "sk-t").Status, "answer %d after the lease ended: fail-closed", i)
+	}
 }
 
 // TestTenantBudgetAdmissionsRunSideBySide: a tenant with a budget is never admitted from leases

@@ -19,6 +19,9 @@ const (
 	MockMemorystoreAuth = "mock-memorystore-auth-string"
 	// MockElastiCacheEndpoint is the primary endpoint ElastiCache names for a replication group.
 	MockElastiCacheEndpoint = "master.limits-redis.c0ffee.usw2.cache.amazonaws.com"
+	// MockElastiCacheAuthToken is a replication group's auth token as applied: an earlier run's,
+	// since the program ignores changes to it, never this run's generated input.
+	MockElastiCacheAuthToken = "mock-elasticache-token-applied-by-an-earlier-run"
 	// MockNameSuffix is the suffix Pulumi's autonaming adds to a resource's name, for the
 	// resources whose physical name the program reads.
 	MockNameSuffix = "a1b2c3d"
@@ -82,8 +85,13 @@ func mockState(args pulumi.MockResourceArgs) resource.PropertyMap {
 			state["name"] = resource.NewProperty(args.Name + "-" + MockNameSuffix)
 		}
 	case "aws:elasticache/replicationGroup:ReplicationGroup":
-		// ElastiCache names the primary endpoint; the port defaults to Redis's.
+		// ElastiCache names the primary endpoint; the port defaults to Redis's. The auth token
+		// is the one an earlier run applied (a program that read its own input instead would
+		// hand the gateway a password the server never had).
 		state["primaryEndpointAddress"] = resource.NewProperty(MockElastiCacheEndpoint)
+		if _, ok := state["authToken"]; ok {
+			state["authToken"] = resource.MakeSecret(resource.NewProperty(MockElastiCacheAuthToken))
+		}
 		if _, ok := state["port"]; !ok {
 			state["port"] = resource.NewProperty(6379.0)
 		}

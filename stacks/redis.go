@@ -9,8 +9,8 @@ import (
 	"github.com/llm-platform/llm-platform/stacks/spec"
 )
 
-// limitsRedisName is the Pulumi name of the cloud's Redis instance for the tenants' limits.
-const limitsRedisName = "limits-redis"
+// managedRedisName is the Pulumi name of the cloud's Redis instance for the tenants' limits.
+const managedRedisName = "limits-redis"
 
 // ManagedRedis is the Redis instance the cloud created for the tenants' limits, as the gateway
 // reaches it.
@@ -30,7 +30,7 @@ func managedRedis(ctx *pulumi.Context, cfg spec.Config, g *gke.GKE, e *eks.EKS) 
 	}
 	switch {
 	case g != nil:
-		r, err := gke.NewMemorystore(ctx, limitsRedisName, gke.MemorystoreArgs{
+		r, err := gke.NewMemorystore(ctx, managedRedisName, gke.MemorystoreArgs{
 			Config: cfg.GKE.Redis, Project: cfg.GKE.Project, Region: cfg.GKE.Region, Zone: cfg.GKE.Zone,
 			Network: g.Network,
 		})
@@ -39,7 +39,7 @@ func managedRedis(ctx *pulumi.Context, cfg spec.Config, g *gke.GKE, e *eks.EKS) 
 		}
 		return &ManagedRedis{Address: r.Address, Password: r.Password, CACert: r.CACert}, nil
 	case e != nil:
-		r, err := e.ElastiCache(ctx, limitsRedisName, cfg.EKS.Redis)
+		r, err := e.ElastiCache(ctx, managedRedisName, cfg.EKS.Redis)
 		if err != nil {
 			return nil, err
 		}

@@ -173,7 +173,7 @@ func runManagedRedis(t *testing.T, config map[string]string) (*pulumimock.Mocks,
 // of its ConfigMap), and its AUTH string reaches the gateway only as a secret.
 func TestTenancyOnMemorystore(t *testing.T) {
 	m, cm, keys := runManagedRedis(t, gkeConfig(`{"name":"llm-gke"}`))
-	instance := inputsOf(m.Find(t, "gcp:redis/instance:Instance", limitsRedisName))
+	instance := inputsOf(m.Find(t, "gcp:redis/instance:Instance", managedRedisName))
 	assert.Equal(t, inputsOf(m.ByType(gkeClusterType)[0])["network"], instance["authorizedNetwork"], "in the cluster's VPC")
 	assert.Equal(t, true, instance["authEnabled"])
 	assert.Equal(t, "SERVER_AUTHENTICATION", instance["transitEncryptionMode"])
@@ -195,7 +195,7 @@ func TestTenancyOnMemorystoreZonal(t *testing.T) {
 	config := gkeConfig(`{"name":"llm-gke"}`)
 	config["gke"] = `{"project":"acme-ml","region":"us-central1","zone":"us-central1-c","cluster":{"name":"llm-gke","systemNodeCount":2}}`
 	m, _, _ := runManagedRedis(t, config)
-	assert.Equal(t, "us-central1-c", inputsOf(m.Find(t, "gcp:redis/instance:Instance", limitsRedisName))["locationId"])
+	assert.Equal(t, "us-central1-c", inputsOf(m.Find(t, "gcp:redis/instance:Instance", managedRedisName))["locationId"])
 }
 
 // TestTenancyOnElastiCache: on EKS the stack creates ElastiCache in the cluster's private
@@ -203,18 +203,18 @@ func TestTenancyOnMemorystoreZonal(t *testing.T) {
 // public CAs, with the generated auth token as its password (a secret everywhere).
 func TestTenancyOnElastiCache(t *testing.T) {
 	m, cm, keys := runManagedRedis(t, eksConfig(`{"name":"llm-eks"}`))
-	group := m.Find(t, "aws:elasticache/replicationGroup:ReplicationGroup", limitsRedisName)
+	group := m.Find(t, "aws:elasticache/replicationGroup:ReplicationGroup", managedRedisName)
 	assert.Contains(t, group.Provider, "pulumi:providers:aws::eks", "on the EKS component's provider (the stack's region)")
 	in := inputsOf(group)
 	assert.Equal(t, true, in["transitEncryptionEnabled"])
 	assert.Equal(t, true, in["atRestEncryptionEnabled"])
-	params := m.Find(t, "aws:elasticache/parameterGroup:ParameterGroup", limitsRedisName)
+	params := m.Find(t, "aws:elasticache/parameterGroup:ParameterGroup", managedRedisName)
 	assert.Contains(t, params.Provider, "pulumi:providers:aws::eks", "the parameter group in the group's region")
 	assert.Equal(t, "valkey8", inputsOf(params)["family"], "eks.redis's default engine, 8.0")
 	assert.Contains(t, group.DependsOn, params.URN)
-	subnets := inputsOf(m.Find(t, "aws:elasticache/subnetGroup:SubnetGroup", limitsRedisName))["subnetIds"]
+	subnets := inputsOf(m.Find(t, "aws:elasticache/subnetGroup:SubnetGroup", managedRedisName))["subnetIds"]
 	assert.Equal(t, []any{"eks-private-0-id", "eks-private-1-id"}, subnets, "the cluster's private subnets")
-	sg := inputsOf(m.Find(t, "aws:ec2/securityGroup:SecurityGroup", limitsRedisName))
+	sg := inputsOf(m.Find(t, "aws:ec2/securityGroup:SecurityGroup", managedRedisName))
 	assert.Equal(t, []any{pulumimock.MockClusterSecurityGroup}, sg["ingress"].([]any)[0].(map[string]any)["securityGroups"])
 
 	endpoint := pulumimock.MockElastiCacheEndpoint

@@ -248,3 +248,17 @@ func redisNow(t *testing.T, rs *redisServer) time.Time {
 	require.NoError(t, err)
 	return time.Unix(s, us*1000)
 }
+
+// TestTenantLeasesAllOrNone: a request is admitted from leases only when it holds one on every
+// per-minute limit of its tenant, so where one limit is too small to lease (300 tokens a
+// minute, under LeaseShare estimates per worker) no lease is taken on the others either: one
+// would sit unused, held from the other workers, until given back. Redis's request count is
+// then exactly the requests sent.
+func TestTenantLeasesAllOrNone(t *testing.T) {
+	t.Parallel()
+	rs, g := leaseGateway(t, []Limit{perMinute(LimitRequests, 10_000), perMinute(LimitTokens, 300)}, time.Minute, false, fastModel(t))
+	for i := range 6 {
+		require.Equal(t, http.StatusOK, chatWithin(t, g, "sk-t").Status)
+		assert.Equal(t, i+1, sumHash(rs, leaseKey), "request %d: counted, and no lease held", i)
+	}
+}

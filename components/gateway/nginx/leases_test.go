@@ -216,19 +216,13 @@ func TestTenantLateSettlementKeepsALifetime(t *testing.T) {
 // it must reach past that bucket, not only past the one this request is counted in.
 func TestTenantResetCountsLaterBuckets(t *testing.T) {
 	t.Parallel()
-	rs := startRedis(t)
-	model := fastModel(t)
-	tenants := []Tenant{{Name: "team", Limits: []Limit{{Kind: LimitRequests, Period: PeriodMinute, Amount: 1000}}}}
-	g := startGateway(t, []Route{{Name: modelA, Upstream: model.addr()}},
-		withTenants(t, rs, map[string][]string{"team": {"sk-t"}}, tenants, time.Minute, false))
-	waitShared(t, 1, g)
-
+	rs, g := leaseGateway(t, []Limit{perMinute(LimitRequests, 1000)}, time.Minute, false, fastModel(t))
 	bw := time.Minute / LimitBuckets
 	now := redisNow(t, rs)
 	later := now.Truncate(bw).Add(2 * bw) // two buckets on: past any lease this request could take
 	require.Equal(t, "1", rs.cli("HSET", leaseKey, strconv.FormatInt(later.UnixNano()/int64(bw), 10), "1"))
 
-	r := g.post(t, "/v1/chat/completions", chat(modelA), "Authorization", "Bearer sk-t")
+	r := chatWithin(t, g, "sk-t")
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	reset, err := time.ParseDuration(r.Header.Get("x-ratelimit-reset-requests"))
 	require.NoError(t, err, "%q", r.Header.Get("x-ratelimit-reset-requests"))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -215,16 +216,23 @@ func TestNoHoldWithoutHoldSeconds(t *testing.T) {
 
 // TestHeldRequestsEndOnReload: a reload (a new config, SIGHUP) retires the old worker; its
 // held requests get the 503 at once instead of keeping it alive for the whole hold (60 s here,
-// past the test client's 20 s timeout).
+// past the test client's 20 s timeout), and the old workers exit.
 func TestHeldRequestsEndOnReload(t *testing.T) {
 	t.Parallel()
 	c := startCold(t, 60)
 	answer := c.postAsync(context.Background(), fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"hi"}]}`, coldModel))
 	c.waitHeld(t, 1)
+	old := c.proc.Workers()
 	require.NoError(t, syscall.Kill(c.proc.Pid(), syscall.SIGHUP))
 	a := <-answer
 	require.NoError(t, a.err)
 	assert.Equal(t, http.StatusServiceUnavailable, a.status, "%s", a.body)
 	assert.Contains(t, string(a.body), "model_unavailable")
 	c.waitHeld(t, 0)
+	// Waited for, too, because a worker still shutting down when the test's cleanup stops nginx
+	// (SIGTERM) logs its last connection as "[alert] open socket left": the 503's connection
+	// in lingering close until this client closes its end.
+	eventually(t, "the old workers exit", func() bool {
+		return !slices.ContainsFunc(c.proc.Workers(), func(pid int) bool { return slices.Contains(old, pid) })
+	})
 }

@@ -49,7 +49,13 @@ func startSimModel(t *testing.T, n int, params vllmsim.Params, strategy string, 
 // replicaNamed is the simulated replica at addr.
 func (m simModel) replicaNamed(t testing.TB, addr string) *vllmsim.Replica {
 	t.Helper()
-	for _, r := range m.sim.Replicas {
+	return simReplica(t, m.sim, addr)
+}
+
+// simReplica is sim's replica at addr.
+func simReplica(t testing.TB, sim *vllmsim.Sim, addr string) *vllmsim.Replica {
+	t.Helper()
+	for _, r := range sim.Replicas {
 		if r.Addr() == addr {
 			return r
 		}

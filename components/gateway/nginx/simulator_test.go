@@ -183,13 +183,7 @@ func TestRoutingPodReturnsToTheSharedReplica(t *testing.T) {
 		return r.Header.Get(vllmsim.ReplicaHeader)
 	}
 	home := turn(b) // a new prefix goes to its rendezvous replica
-	var homeReplica *vllmsim.Replica
-	for _, r := range sim.Replicas {
-		if r.Addr() == home {
-			homeReplica = r
-		}
-	}
-	require.NotNil(t, homeReplica, "%s is a replica", home)
+	homeReplica := simReplica(t, sim, home)
 
 	require.NoError(t, homeReplica.SetFault(vllmsim.Fault{Mode: vllmsim.FaultRefuse}))
 	away := turn(a) // refused there: pod a retries elsewhere and its index says so

@@ -535,3 +535,56 @@ func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	got, _ = fresh.send(t, toA[1])
 	assert.Equal(t, "b", got, "a new prefix does not wait behind a busier replica")
 }
+
+// vLLM's waiting count at a replica includes this pod's own requests waiting there, which the
+// pod already counts exactly; priced again as other pods' work, they made the replica that
+// holds a prompt in its cache look busy, and the prompt's next turn left it (long documents
+// lost their cache with a single gateway pod).
+func TestRoutingOwnWaitingRequestsAreNotCountedAsOtherPods(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 2)
+	byN := byName(rs)
+	g := oneModel(t, StrategyPrefix, rs)
+	document := longText("handbook", 20000) // longer than the hashed window: a follow-up is all cached
+	home, r := g.send(t, chatWith(routedModel, document, "first question"))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	h := byN[home]
+	h.holdRequests()
+	const held = 8
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer h.release()
+	ask := func(question string) {
+		wg.Go(func() {
+			resp, err := client.Post(g.URL+"/v1/chat/completions", "application/json",
+				strings.NewReader(chatWith(routedModel, document, question)))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+		})
+	}
+	for i := range held {
+		ask(fmt.Sprintf("question %d", i))
+		eventually(t, fmt.Sprintf("%d questions held at %s", i+1, home), func() bool { return h.inflight.Load() == int64(i+1) })
+	}
+	// What vLLM reports of them: all waiting (none has had a first token).
+	h.waiting.Store(held)
+	h.waitScrapes(t, 2)
+	before := map[string]int{}
+	for _, x := range rs {
+		before[x.name] = x.count()
+	}
+	ask("one more question")
+	var got string
+	eventually(t, "the last question reaches a replica", func() bool {
+		for _, x := range rs {
+			if x.count() > before[x.name] {
+				got = x.name
+				return true
+			}
+		}
+		return false
+	})
+	assert.Equal(t, home, got, "the document is cached at %s, and nobody else waits there", home)
+}

@@ -1,6 +1,7 @@
 package nginx
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -587,4 +588,47 @@ func TestRoutingOwnWaitingRequestsAreNotCountedAsOtherPods(t *testing.T) {
 		return false
 	})
 	assert.Equal(t, home, got, "the document is cached at %s, and nobody else waits there", home)
+}
+
+// Requests whose client gave up before the first answer byte no longer wait at the replica: a
+// count left behind would be taken off vLLM's waiting count there for good, and the pod would
+// stop seeing the other pods' requests waiting at that replica.
+func TestRoutingAbortedRequestsLeaveNoWaitingCount(t *testing.T) {
+	t.Parallel()
+	a, b := newReplica(t, "a"), newReplica(t, "b")
+	rs := []*replica{a, b}
+	g := oneModel(t, StrategyLeastLoad, rs) // no lean: the costs decide alone
+	prompt := func(i int) string { return chatWith(routedModel, longText(fmt.Sprintf("prompt %d", i), 16000), "hi") }
+	for _, r := range rs {
+		r.holdRequests()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range 4 { // least-load alternates: two wait at each replica
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(prompt(i)))
+			if !assert.NoError(t, err) {
+				return
+			}
+			if resp, err := client.Do(req); err == nil {
+				_ = resp.Body.Close()
+			}
+		})
+		eventually(t, fmt.Sprintf("%d requests held", i+1), func() bool { return a.inflight.Load()+b.inflight.Load() == int64(i+1) })
+	}
+	require.Equal(t, int64(2), a.inflight.Load())
+	cancel() // every client gives up before a first byte
+	wg.Wait()
+	eventually(t, "the replicas see the requests end", func() bool { return a.inflight.Load()+b.inflight.Load() == 0 })
+	for _, r := range rs {
+		r.release()
+	}
+	// Two requests of other pods wait at a (vLLM's count): a costs two prompts more than b.
+	a.waiting.Store(2)
+	a.waitScrapes(t, 2)
+	for i := range 4 {
+		got, r := g.send(t, prompt(100+i))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		assert.Equal(t, "b", got, "request %d: the other pods' requests wait at a", i)
+	}
 }

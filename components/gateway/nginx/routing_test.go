@@ -547,47 +547,42 @@ func TestRoutingOwnWaitingRequestsAreNotCountedAsOtherPods(t *testing.T) {
 	byN := byName(rs)
 	g := oneModel(t, StrategyPrefix, rs)
 	document := longText("handbook", 20000) // longer than the hashed window: a follow-up is all cached
+	ask := func(question string) <-chan asyncAnswer {
+		return g.postAsync(context.Background(), chatWith(routedModel, document, question))
+	}
 	home, r := g.send(t, chatWith(routedModel, document, "first question"))
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	h := byN[home]
 	h.holdRequests()
-	const held = 8
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	defer h.release()
-	ask := func(question string) {
-		wg.Go(func() {
-			resp, err := client.Post(g.URL+"/v1/chat/completions", "application/json",
-				strings.NewReader(chatWith(routedModel, document, question)))
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-			}
-		})
-	}
+	const held = 8
+	answers := make([]<-chan asyncAnswer, 0, held+1)
 	for i := range held {
-		ask(fmt.Sprintf("question %d", i))
+		answers = append(answers, ask(fmt.Sprintf("question %d", i)))
 		eventually(t, fmt.Sprintf("%d questions held at %s", i+1, home), func() bool { return h.inflight.Load() == int64(i+1) })
 	}
 	// What vLLM reports of them: all waiting (none has had a first token).
 	h.waiting.Store(held)
 	h.waitScrapes(t, 2)
-	before := map[string]int{}
-	for _, x := range rs {
-		before[x.name] = x.count()
-	}
-	ask("one more question")
-	var got string
-	eventually(t, "the last question reaches a replica", func() bool {
+	received := func() (n int) {
 		for _, x := range rs {
-			if x.count() > before[x.name] {
-				got = x.name
-				return true
-			}
+			n += x.count()
 		}
-		return false
-	})
-	assert.Equal(t, home, got, "the document is cached at %s, and nobody else waits there", home)
+		return n
+	}
+	sent := received()
+	answers = append(answers, ask("one more question"))
+	// Picked while the eight still wait: released only once it reached a replica.
+	eventually(t, "the last question reaches a replica", func() bool { return received() > sent })
+	h.release()
+	for i, ch := range answers {
+		a := <-ch
+		require.NoError(t, a.err)
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		if i == held {
+			assert.Equal(t, home, a.header.Get("X-Backend"), "the document is cached at %s, and nobody else waits there", home)
+		}
+	}
 }
 
 // Requests whose client gave up before the first answer byte no longer wait at the replica: a
@@ -603,22 +598,16 @@ func TestRoutingAbortedRequestsLeaveNoWaitingCount(t *testing.T) {
 		r.holdRequests()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	var answers []<-chan asyncAnswer
 	for i := range 4 { // least-load alternates: two wait at each replica
-		wg.Go(func() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(prompt(i)))
-			if !assert.NoError(t, err) {
-				return
-			}
-			if resp, err := client.Do(req); err == nil {
-				_ = resp.Body.Close()
-			}
-		})
+		answers = append(answers, g.postAsync(ctx, prompt(i)))
 		eventually(t, fmt.Sprintf("%d requests held", i+1), func() bool { return a.inflight.Load()+b.inflight.Load() == int64(i+1) })
 	}
 	require.Equal(t, int64(2), a.inflight.Load())
 	cancel() // every client gives up before a first byte
-	wg.Wait()
+	for _, ch := range answers {
+		require.Error(t, (<-ch).err, "the client gave up")
+	}
 	eventually(t, "the replicas see the requests end", func() bool { return a.inflight.Load()+b.inflight.Load() == 0 })
 	for _, r := range rs {
 		r.release()

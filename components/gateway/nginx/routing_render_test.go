@@ -122,14 +122,14 @@ func TestRenderRouting(t *testing.T) {
 	// The preset's weights, then one overridden: the rest keep the preset's.
 	assert.Contains(t, bal, "local W_QUEUE, W_PREFIX = 1 / 1024, 2 / 1024")
 	assert.Contains(t, bal, "local W_RUNNING, W_NEW = 0.25, 4 / 1024")
-	assert.Contains(t, files[LoadFile], "local W_QUEUE, W_RUNNING, W_KV = 1 / 1024, 0.25, 2")
+	assert.Contains(t, files[LoadFile], "local W_RUNNING, W_KV = 0.25, 2")
 	half := 0.5
 	p.Routing.Strategy, p.Routing.Weights.KVCache = StrategyLeastLoad, &half
 	files, err = Generate(p)
 	require.NoError(t, err)
 	assert.Contains(t, files[BalancerFile], "local W_QUEUE, W_PREFIX = 1 / 1024, 0 / 1024")
 	assert.Contains(t, files[BalancerFile], "local W_RUNNING, W_NEW = 0.25, 0 / 1024")
-	assert.Contains(t, files[LoadFile], "local W_QUEUE, W_RUNNING, W_KV = 1 / 1024, 0.25, 0.5")
+	assert.Contains(t, files[LoadFile], "local W_RUNNING, W_KV = 0.25, 0.5")
 	assert.Contains(t, ep, `port = 8000, host = "llama-3-1-8b-headless.llm.svc.cluster.local:8000"`)
 
 	// Nothing of it without Endpoints.

@@ -526,12 +526,14 @@ func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	}
 	require.Len(t, toA, 2, "some new prefixes hash to a")
 
-	a.waiting.Store(1) // one prompt (~4 KiB) waiting: within the lean (the prompt's ~4 KiB), still a
+	a.waiting.Store(1) // one request waiting: well within the lean, still a
 	a.waitScrapes(t, 4)
 	got, _ := fresh.send(t, toA[0])
 	assert.Equal(t, "a", got, "within the lean of the least loaded, the rendezvous replica is kept")
 
-	a.waiting.Store(20) // ~80 KiB of prompt waiting: b
+	// 100 requests of other pods waiting: 25 KiB at weight running 0.25 a request, past the
+	// lean (at most 16 KiB for this ~4 KiB prompt): b
+	a.waiting.Store(100)
 	a.waitScrapes(t, 4)
 	got, _ = fresh.send(t, toA[1])
 	assert.Equal(t, "b", got, "a new prefix does not wait behind a busier replica")
@@ -585,39 +587,78 @@ func TestRoutingOwnWaitingRequestsAreNotCountedAsOtherPods(t *testing.T) {
 	}
 }
 
-// Requests whose client gave up before the first answer byte no longer wait at the replica: a
-// count left behind would be taken off vLLM's waiting count there for good, and the pod would
-// stop seeing the other pods' requests waiting at that replica.
-func TestRoutingAbortedRequestsLeaveNoWaitingCount(t *testing.T) {
+// Other pods' requests waiting at a replica weigh as requests (weights.running each), not as
+// prompt work: vLLM gives only their count, and priced as prompts (the count x a mean prompt)
+// it moved cached prompts off the replicas that held them in every pod at once; three pods lost
+// their prefix-cache hits under load (docs/routing.md, "Other pods' waiting requests").
+func TestRoutingOtherPodsWaitingRequestsDoNotMoveACachedPrompt(t *testing.T) {
+	t.Parallel()
+	rs := replicas(t, 2)
+	byN := byName(rs)
+	g := oneModel(t, StrategyPrefix, rs)
+	document := longText("handbook", 20000) // longer than the hashed window: a follow-up is all cached
+	home, r := g.send(t, chatWith(routedModel, document, "first question"))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	// 40 requests of other pods wait there: 10 KiB at running 0.25, less than the 40 KiB the
+	// document would cost elsewhere (prefix 2 x 20 KiB). Priced as 40 x this pod's mean prompt
+	// (20 KiB so far), 800 KiB.
+	byN[home].waiting.Store(40)
+	byN[home].waitScrapes(t, 2)
+	for i := range 3 {
+		got, r := g.send(t, chatWith(routedModel, document, fmt.Sprintf("question %d", i)))
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		assert.Equal(t, home, got, "question %d: the document is cached at %s", i, home)
+	}
+}
+
+// Requests whose client gave up before the first answer byte no longer count as prompt work
+// queued at their replica: bytes left behind would make it look busy for good, and the pod would
+// send it nothing while another replica is free.
+func TestRoutingAbortedRequestsLeaveNoQueuedPrompt(t *testing.T) {
 	t.Parallel()
 	a, b := newReplica(t, "a"), newReplica(t, "b")
 	rs := []*replica{a, b}
-	g := oneModel(t, StrategyLeastLoad, rs) // no lean: the costs decide alone
+	g := oneModel(t, StrategyLeastLoad, rs) // no lean, no cache: the queued bytes decide
 	prompt := func(i int) string { return chatWith(routedModel, longText(fmt.Sprintf("prompt %d", i), 16000), "hi") }
 	for _, r := range rs {
 		r.holdRequests()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var answers []<-chan asyncAnswer
+	var atA, atB []<-chan asyncAnswer
+	var abandon []context.CancelFunc
 	for i := range 4 { // least-load alternates: two wait at each replica
-		answers = append(answers, g.postAsync(ctx, prompt(i)))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		before := a.inflight.Load()
+		answer := g.postAsync(ctx, prompt(i))
 		eventually(t, fmt.Sprintf("%d requests held", i+1), func() bool { return a.inflight.Load()+b.inflight.Load() == int64(i+1) })
+		if a.inflight.Load() > before {
+			atA, abandon = append(atA, answer), append(abandon, cancel)
+		} else {
+			atB = append(atB, answer)
+		}
 	}
-	require.Equal(t, int64(2), a.inflight.Load())
-	cancel() // every client gives up before a first byte
-	for _, ch := range answers {
+	require.Len(t, atA, 2, "two requests wait at each replica")
+	for _, cancel := range abandon { // a's clients give up before a first byte
+		cancel()
+	}
+	for _, ch := range atA {
 		require.Error(t, (<-ch).err, "the client gave up")
 	}
-	eventually(t, "the replicas see the requests end", func() bool { return a.inflight.Load()+b.inflight.Load() == 0 })
-	for _, r := range rs {
-		r.release()
+	eventually(t, "a sees its requests end", func() bool { return a.inflight.Load() == 0 })
+	b.release()
+	for _, ch := range atB {
+		r := <-ch
+		require.NoError(t, r.err)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	}
-	// Two requests of other pods wait at a (vLLM's count): a costs two prompts more than b.
-	a.waiting.Store(2)
-	a.waitScrapes(t, 2)
+	a.release()
+	// Both idle now: the next requests alternate. With a's abandoned prompts (32 KiB) still
+	// counted there, every one would go to b.
+	got := map[string]int{}
 	for i := range 4 {
-		got, r := g.send(t, prompt(100+i))
+		name, r := g.send(t, prompt(100+i))
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		assert.Equal(t, "b", got, "request %d: the other pods' requests wait at a", i)
+		got[name]++
 	}
+	assert.Equal(t, map[string]int{"a": 2, "b": 2}, got, "abandoned requests left prompt work counted at a")
 }

@@ -12,10 +12,10 @@ import (
 // Scores weigh what the balancer knows of each candidate replica into one cost, in KiB of
 // prompt text waiting for prefill there (1 KiB is about 256 tokens); the lowest cost wins:
 //
-//	Queue     x prompt KiB sent there that has not had its first token back (this pod's,
-//	            exact; the other pods', from vLLM's num_requests_waiting)
+//	Queue     x prompt KiB this pod sent there that has not had its first token back (exact)
 //	+ Prefix  x this request's prompt KiB not known to be cached there (the prefix index)
-//	+ Running x requests running there (this pod's in flight; the other pods', from vLLM)
+//	+ Running x requests there (this pod's in flight; the other pods' running and waiting,
+//	            from vLLM: a count, so it weighs as requests, not as prompt work)
 //	+ KVCache x vLLM's KV-cache use there (0..1)
 //	- NewPrefix x this request's prompt KiB (the hashed window at most) x (the share of the
 //	            worker's last ~8 prompts that were not new to it)^2, for the replica rendezvous

@@ -539,22 +539,30 @@ func TestRoutingNewPrefixAvoidsABusierRendezvousReplica(t *testing.T) {
 	assert.Equal(t, "b", got, "a new prefix does not wait behind a busier replica")
 }
 
+// cachedDocument starts a prefix gateway over two replicas and sends a first question on a
+// 20 KB document, longer than the hashed window (a follow-up is all cached): the gateway, its
+// replicas, the document and the replica that now caches it.
+func cachedDocument(t *testing.T) (routed, []*replica, string, *replica) {
+	t.Helper()
+	rs := replicas(t, 2)
+	g := oneModel(t, StrategyPrefix, rs)
+	document := longText("handbook", 20000)
+	home, r := g.send(t, chatWith(routedModel, document, "first question"))
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	return g, rs, document, byName(rs)[home]
+}
+
 // vLLM's waiting count at a replica includes this pod's own requests waiting there, which the
 // pod already counts exactly; priced again as other pods' work, they made the replica that
 // holds a prompt in its cache look busy, and the prompt's next turn left it (long documents
 // lost their cache with a single gateway pod).
 func TestRoutingOwnWaitingRequestsAreNotCountedAsOtherPods(t *testing.T) {
 	t.Parallel()
-	rs := replicas(t, 2)
-	byN := byName(rs)
-	g := oneModel(t, StrategyPrefix, rs)
-	document := longText("handbook", 20000) // longer than the hashed window: a follow-up is all cached
+	g, rs, document, h := cachedDocument(t)
+	home := h.name
 	ask := func(question string) <-chan asyncAnswer {
 		return g.postAsync(context.Background(), chatWith(routedModel, document, question))
 	}
-	home, r := g.send(t, chatWith(routedModel, document, "first question"))
-	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-	h := byN[home]
 	h.holdRequests()
 	defer h.release()
 	const held = 8
@@ -593,21 +601,16 @@ func TestRoutingOwnWaitingRequestsAreNotCountedAsOtherPods(t *testing.T) {
 // their prefix-cache hits under load (docs/routing.md, "Other pods' waiting requests").
 func TestRoutingOtherPodsWaitingRequestsDoNotMoveACachedPrompt(t *testing.T) {
 	t.Parallel()
-	rs := replicas(t, 2)
-	byN := byName(rs)
-	g := oneModel(t, StrategyPrefix, rs)
-	document := longText("handbook", 20000) // longer than the hashed window: a follow-up is all cached
-	home, r := g.send(t, chatWith(routedModel, document, "first question"))
-	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	g, _, document, h := cachedDocument(t)
 	// 40 requests of other pods wait there: 10 KiB at running 0.25, less than the 40 KiB the
 	// document would cost elsewhere (prefix 2 x 20 KiB). Priced as 40 x this pod's mean prompt
 	// (20 KiB so far), 800 KiB.
-	byN[home].waiting.Store(40)
-	byN[home].waitScrapes(t, 2)
+	h.waiting.Store(40)
+	h.waitScrapes(t, 2)
 	for i := range 3 {
 		got, r := g.send(t, chatWith(routedModel, document, fmt.Sprintf("question %d", i)))
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-		assert.Equal(t, home, got, "question %d: the document is cached at %s", i, home)
+		assert.Equal(t, h.name, got, "question %d: the document is cached at %s", i, h.name)
 	}
 }
 

@@ -655,13 +655,14 @@ func TestRoutingAbortedRequestsLeaveNoQueuedPrompt(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	}
 	a.release()
-	// Both idle now: the next requests alternate. With a's abandoned prompts (32 KiB) still
-	// counted there, every one would go to b.
+	// Both idle now: each nginx worker alternates its ties, so of four requests (two workers at
+	// most) a gets one or more. With a's abandoned prompts (32 KiB) still counted there, every
+	// one would go to b.
 	got := map[string]int{}
 	for i := range 4 {
 		name, r := g.send(t, prompt(100+i))
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		got[name]++
 	}
-	assert.Equal(t, map[string]int{"a": 2, "b": 2}, got, "abandoned requests left prompt work counted at a")
+	assert.Positive(t, got["a"], "abandoned requests left prompt work counted at a: %v", got)
 }
